@@ -1,0 +1,168 @@
+"""Settings, read once from the environment (and a `.env` file) into a frozen Config.
+
+Every helper fails loudly: a bad value raises ConfigError whose message is one line
+naming the variable, and the command line prints just that line and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from apscheduler.triggers.cron import CronTrigger
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def env_str(environ, name: str, default: str | None = None) -> str | None:
+    value = environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def env_float(environ, name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env_str(environ, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if value < minimum or value != value:
+        raise ConfigError(f"{name}: must be at least {minimum}, got {raw!r}")
+    return value
+
+
+def env_int(environ, name: str, default: int, minimum: int = 0) -> int:
+    raw = env_str(environ, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum}, got {raw!r}")
+    return value
+
+
+def env_bool(environ, name: str, default: bool) -> bool:
+    raw = env_str(environ, name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+
+
+def env_url(environ, name: str, default: str | None, schemes: tuple[str, ...]) -> str | None:
+    raw = env_str(environ, name, default)
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    scheme = parts.scheme.split("+")[0]
+    if scheme not in schemes or not (parts.netloc or parts.path):
+        expected = ", ".join(f"{s}://..." for s in schemes)
+        raise ConfigError(f"{name}: expected a URL like {expected}, got {raw!r}")
+    return raw
+
+
+def env_cron(environ, name: str, default: str) -> str:
+    raw = env_str(environ, name, default)
+    try:
+        CronTrigger.from_crontab(raw, timezone="UTC")
+    except ValueError as error:
+        raise ConfigError(f"{name}: not a cron expression ({error}), got {raw!r}") from None
+    return raw
+
+
+def env_email(environ, name: str, default: str) -> str:
+    raw = env_str(environ, name, default)
+    if "@" not in raw or "\n" in raw or "\r" in raw:
+        raise ConfigError(f"{name}: expected an email address, got {raw!r}")
+    return raw
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = "sqlite:///var/paperboy.sqlite3"
+    topics_file: Path = Path("topics.toml")
+    arxiv_api_url: str = "http://export.arxiv.org/api/query"
+    arxiv_delay: float = 3.0
+    arxiv_timeout: float = 30.0
+    arxiv_retries: int = 4
+    smtp_url: str | None = None
+    outbox_dir: Path = Path("var/outbox")
+    mail_from: str = "paperboy <paperboy@localhost>"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = field(default="", repr=False)
+    fetch_cron: str = "0 6 * * *"
+    digest_cron: str = "0 7 * * 1"
+    smtp_concurrency: int = 4
+    smtp_rate: float = 0.0
+    smtp_max_attempts: int = 5
+    dkim_key_file: Path | None = None
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    # Tests turn these off; production keeps them on.
+    secure_cookies: bool = False
+    rate_limits: bool = True
+
+    def with_overrides(self, **changes) -> "Config":
+        return replace(self, **changes)
+
+
+def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
+    """Build the Config from environment variables; raise ConfigError naming a bad one."""
+    environ = os.environ if environ is None else environ
+    base_url = env_url(environ, "PAPERBOY_BASE_URL", Config.base_url, ("http", "https"))
+    dkim_key = env_str(environ, "PAPERBOY_DKIM_KEY_FILE")
+    if dkim_key and not Path(dkim_key).is_file():
+        raise ConfigError(f"PAPERBOY_DKIM_KEY_FILE: no such file {dkim_key!r}")
+    return Config(
+        database_url=env_url(
+            environ, "PAPERBOY_DATABASE_URL", Config.database_url, ("sqlite", "postgresql")
+        ),
+        topics_file=Path(env_str(environ, "PAPERBOY_TOPICS_FILE", str(Config.topics_file))),
+        arxiv_api_url=env_url(environ, "PAPERBOY_ARXIV_API_URL", Config.arxiv_api_url, ("http", "https")),
+        arxiv_delay=env_float(environ, "PAPERBOY_ARXIV_DELAY", Config.arxiv_delay),
+        arxiv_timeout=env_float(environ, "PAPERBOY_ARXIV_TIMEOUT", Config.arxiv_timeout, minimum=0.1),
+        arxiv_retries=env_int(environ, "PAPERBOY_ARXIV_RETRIES", Config.arxiv_retries),
+        smtp_url=env_url(environ, "PAPERBOY_SMTP_URL", None, ("smtp", "smtps")),
+        outbox_dir=Path(env_str(environ, "PAPERBOY_OUTBOX_DIR", str(var_dir / "outbox"))),
+        mail_from=env_email(environ, "PAPERBOY_MAIL_FROM", Config.mail_from),
+        base_url=base_url.rstrip("/"),
+        secret_key=env_str(environ, "PAPERBOY_SECRET_KEY") or _local_secret_key(var_dir),
+        fetch_cron=env_cron(environ, "PAPERBOY_FETCH_CRON", Config.fetch_cron),
+        digest_cron=env_cron(environ, "PAPERBOY_DIGEST_CRON", Config.digest_cron),
+        smtp_concurrency=env_int(environ, "PAPERBOY_SMTP_CONCURRENCY", Config.smtp_concurrency, minimum=1),
+        smtp_rate=env_float(environ, "PAPERBOY_SMTP_RATE", Config.smtp_rate),
+        smtp_max_attempts=env_int(environ, "PAPERBOY_SMTP_MAX_ATTEMPTS", Config.smtp_max_attempts, minimum=1),
+        dkim_key_file=Path(dkim_key) if dkim_key else None,
+        dkim_selector=env_str(environ, "PAPERBOY_DKIM_SELECTOR"),
+        dkim_domain=env_str(environ, "PAPERBOY_DKIM_DOMAIN"),
+        secure_cookies=env_bool(environ, "PAPERBOY_SECURE_COOKIES", base_url.startswith("https://")),
+        rate_limits=env_bool(environ, "PAPERBOY_RATE_LIMITS", True),
+    )
+
+
+def _local_secret_key(var_dir: Path) -> str:
+    """A random key kept in var/ so that `make run` works without setting one and
+    signed links survive a restart. Production sets PAPERBOY_SECRET_KEY."""
+    path = var_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        path.write_text(key)
+        return key

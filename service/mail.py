@@ -1,0 +1,143 @@
+"""Mail transport: SMTP through aiosmtplib, or .eml files in the outbox folder when no SMTP URL is set.
+
+Both raise SendError, which says whether retrying could help (4xx, dropped connections) or
+not (5xx), so callers can keep a ledger of what was delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+from service.config import Config
+
+
+class SendError(Exception):
+    """A message was not accepted. `permanent` is True for a 5xx answer."""
+
+    def __init__(self, message: str, permanent: bool, code: int | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    hostname: str
+    port: int
+    username: str | None
+    password: str | None
+    use_tls: bool
+    start_tls: bool | None
+    timeout: float
+
+    @classmethod
+    def from_url(cls, url: str) -> "SmtpSettings":
+        """smtp://user:pass@host:587?starttls=true, or smtps://host:465 for TLS from the start."""
+        parts = urlsplit(url)
+        query = {key: values[-1].lower() for key, values in parse_qs(parts.query).items()}
+        use_tls = parts.scheme == "smtps" or query.get("tls") == "true"
+        start_tls = {"true": True, "false": False}.get(query.get("starttls", ""))
+        return cls(
+            hostname=parts.hostname or "localhost",
+            port=parts.port or (465 if use_tls else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            use_tls=use_tls,
+            # None lets aiosmtplib use STARTTLS when the server offers it.
+            start_tls=False if use_tls else start_tls,
+            timeout=float(query.get("timeout", "30")),
+        )
+
+
+class SmtpConnection:
+    """One SMTP connection, reused for many messages; reconnects after a drop."""
+
+    def __init__(self, settings: SmtpSettings):
+        self.settings = settings
+        self.client: aiosmtplib.SMTP | None = None
+
+    async def send(self, message: EmailMessage) -> None:
+        try:
+            if self.client is None or not self.client.is_connected:
+                await self._connect()
+            errors, _ = await self.client.send_message(message)
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            refusal = error.recipients[0] if error.recipients else None
+            code = refusal.code if refusal else None
+            raise SendError(f"smtp: recipient refused: {error}", permanent=_permanent(code), code=code) from None
+        except aiosmtplib.SMTPResponseException as error:
+            if error.code in (421,) or error.code < 400:
+                await self.close()
+            raise SendError(f"smtp: {error.code} {error.message}", _permanent(error.code), error.code) from None
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
+            await self.close()
+            raise SendError(f"smtp: {type(error).__name__}: {error}", permanent=False) from None
+        if errors:
+            code, text = next(iter(errors.values()))
+            raise SendError(f"smtp: recipient refused: {code} {text}", _permanent(code), code)
+
+    async def _connect(self) -> None:
+        s = self.settings
+        self.client = aiosmtplib.SMTP(
+            hostname=s.hostname, port=s.port, use_tls=s.use_tls, start_tls=s.start_tls,
+            username=s.username, password=s.password, timeout=s.timeout,
+        )
+        await self.client.connect()
+
+    async def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+                client.close()
+
+
+class OutboxConnection:
+    """Writes each message to <outbox>/<timestamp>-<id>.eml instead of sending it."""
+
+    def __init__(self, outbox: Path):
+        self.outbox = outbox
+
+    async def send(self, message: EmailMessage) -> None:
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        name = f"{uuid.uuid1().hex}.eml"
+        temporary = self.outbox / f".{name}.tmp"
+        # Write then rename, so a reader of the outbox never sees half a message.
+        temporary.write_bytes(bytes(message))
+        os.replace(temporary, self.outbox / name)
+
+    async def close(self) -> None:
+        return None
+
+
+def open_connection(config: Config) -> SmtpConnection | OutboxConnection:
+    """A connection to the configured SMTP server, or to the outbox folder."""
+    if config.smtp_url:
+        return SmtpConnection(SmtpSettings.from_url(config.smtp_url))
+    return OutboxConnection(config.outbox_dir)
+
+
+def send_now(config: Config, message: EmailMessage) -> None:
+    """Send one message and wait for the answer; for single mails such as confirmations."""
+
+    async def _send():
+        connection = open_connection(config)
+        try:
+            await connection.send(message)
+        finally:
+            await connection.close()
+
+    asyncio.run(_send())
+
+
+def _permanent(code: int | None) -> bool:
+    return code is not None and 500 <= code < 600

@@ -1,0 +1,87 @@
+"""The database: engine set-up, migrations, and (in the submodules) every query paperboy runs.
+
+All SQL lives in this package and in subscribers/store.py; nothing else imports SQLAlchemy.
+Functions take a Connection so that callers decide where a transaction starts and ends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.store.schema import metadata
+
+__all__ = ["Connection", "Engine", "StoreError", "connect", "migrate", "is_reachable", "metadata"]
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class StoreError(Exception):
+    """The database cannot be reached or used; the message says why in one line."""
+
+
+def connect(url: str) -> Engine:
+    """An Engine for `url`; SQLite gets WAL mode, foreign keys and a busy timeout."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(url, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError, ValueError) as error:
+        raise StoreError(f"store: cannot use database URL {url!r}: {error}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling defers BEGIN past reads; emit it ourselves so a
+        # transaction covers everything between begin() and commit().
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    # Python's sqlite3 would open transactions on its own; the "begin" event does it instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Create or upgrade the schema to the newest migration."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except SQLAlchemyError as error:
+        raise StoreError(f"store: cannot migrate {engine.url!r}: {_first_line(error)}") from None
+
+
+def needs_migration(engine: Engine) -> bool:
+    """True when the database has no paperboy schema yet."""
+    try:
+        with engine.connect() as connection:
+            return not inspect(connection).has_table("alembic_version")
+    except SQLAlchemyError as error:
+        raise StoreError(f"store: cannot connect to {engine.url!r}: {_first_line(error)}") from None
+
+
+def is_reachable(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except SQLAlchemyError:
+        return False
+
+
+def _first_line(error: Exception) -> str:
+    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]

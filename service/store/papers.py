@@ -1,0 +1,133 @@
+"""Queries on papers and on which topic each paper belongs to."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from service.paper import Paper
+from service.store.schema import paper as paper_table
+from service.store.schema import topic_paper
+
+# Columns a newer version of a paper replaces; id, published and first_seen stay.
+VERSIONED_COLUMNS = (
+    "version", "title", "authors", "abstract", "categories", "primary_category", "updated",
+    "comment", "journal_ref", "doi", "code_urls", "project_urls",
+)
+
+
+@dataclass
+class UpsertCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: "UpsertCounts") -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+def upsert_papers(conn: Connection, papers: list[Paper], now: datetime) -> UpsertCounts:
+    """Insert papers not yet stored and update those arriving in a newer version.
+
+    An equal or older version changes nothing. Duplicates within `papers` count once."""
+    counts = UpsertCounts()
+    latest: dict[str, Paper] = {}
+    for incoming in papers:
+        held = latest.get(incoming.id)
+        if held is None or incoming.version > held.version:
+            latest[incoming.id] = incoming
+    if not latest:
+        return counts
+    stored = dict(
+        conn.execute(
+            select(paper_table.c.id, paper_table.c.version).where(paper_table.c.id.in_(latest))
+        ).all()
+    )
+    new_rows = []
+    for paper_id, incoming in latest.items():
+        if paper_id not in stored:
+            row = asdict(incoming)
+            row["first_seen"] = now
+            new_rows.append(row)
+            counts.new += 1
+        elif incoming.version > stored[paper_id]:
+            values = {column: getattr(incoming, column) for column in VERSIONED_COLUMNS}
+            # The version guard keeps a concurrent newer write from being overwritten.
+            conn.execute(
+                update(paper_table)
+                .where(paper_table.c.id == paper_id, paper_table.c.version < incoming.version)
+                .values(**values)
+            )
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+    if new_rows:
+        conn.execute(insert(paper_table), new_rows)
+    return counts
+
+
+def link_topic_papers(conn: Connection, topic: str, paper_ids: list[str], now: datetime) -> int:
+    """Record that `topic` matched these papers; a link that exists keeps its first date.
+
+    Returns how many links are new."""
+    wanted = set(paper_ids)
+    if not wanted:
+        return 0
+    known = set(
+        conn.execute(
+            select(topic_paper.c.paper_id).where(
+                topic_paper.c.topic == topic, topic_paper.c.paper_id.in_(wanted)
+            )
+        ).scalars()
+    )
+    rows = [{"topic": topic, "paper_id": pid, "first_matched": now} for pid in sorted(wanted - known)]
+    if rows:
+        conn.execute(insert(topic_paper), rows)
+    return len(rows)
+
+
+def get_paper(conn: Connection, paper_id: str) -> Paper | None:
+    row = conn.execute(select(paper_table).where(paper_table.c.id == paper_id)).mappings().first()
+    return paper_from_row(row) if row else None
+
+
+def papers_for_topic(
+    conn: Connection, topic: str, since: datetime | None = None, until: datetime | None = None,
+    limit: int | None = None,
+) -> list[Paper]:
+    """Papers first matched by `topic` in [since, until), newest published first."""
+    query = (
+        select(paper_table)
+        .join(topic_paper, topic_paper.c.paper_id == paper_table.c.id)
+        .where(topic_paper.c.topic == topic)
+        .order_by(paper_table.c.published.desc(), paper_table.c.id.desc())
+    )
+    if since is not None:
+        query = query.where(topic_paper.c.first_matched >= since)
+    if until is not None:
+        query = query.where(topic_paper.c.first_matched < until)
+    if limit is not None:
+        query = query.limit(limit)
+    return [paper_from_row(row) for row in conn.execute(query).mappings()]
+
+
+def newest_published(conn: Connection, topic: str) -> datetime | None:
+    """The publication date of the newest paper `topic` holds, or None for an empty topic."""
+    return conn.execute(
+        select(func.max(paper_table.c.published))
+        .join(topic_paper, topic_paper.c.paper_id == paper_table.c.id)
+        .where(topic_paper.c.topic == topic)
+    ).scalar()
+
+
+def count_papers(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(paper_table)).scalar_one()
+
+
+def paper_from_row(row) -> Paper:
+    return Paper(**{key: row[key] for key in Paper.__dataclass_fields__})

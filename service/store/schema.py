@@ -1,0 +1,190 @@
+"""Every table of paperboy, on one MetaData that the migrations are checked against.
+
+The subscriber tables live here too so that one migration history covers the whole
+database; their queries are in subscribers/store.py.
+"""
+
+from datetime import timezone
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every database.
+
+    SQLite has no timezone type and would hand back naive values; this stores UTC and
+    always returns an aware datetime, so code never compares naive with aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"store: naive datetime {value!r}; pass an aware UTC datetime")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+UTC_DATETIME = UTCDateTime()
+
+paper = Table(
+    "paper",
+    metadata,
+    # arXiv id without version: "2602.03310" or "cs/0503050".
+    Column("id", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("authors", JSON, nullable=False),  # list of names, in the paper's order
+    Column("abstract", Text, nullable=False),
+    Column("categories", JSON, nullable=False),  # list, primary first as arXiv lists them
+    Column("primary_category", String(32), nullable=False),
+    Column("published", UTC_DATETIME, nullable=False),  # v1
+    Column("updated", UTC_DATETIME, nullable=False),  # the latest version we hold
+    Column("comment", Text),
+    Column("journal_ref", Text),
+    Column("doi", String(255)),
+    Column("code_urls", JSON, nullable=False),
+    Column("project_urls", JSON, nullable=False),
+    Column("first_seen", UTC_DATETIME, nullable=False),
+)
+
+topic_paper = Table(
+    "topic_paper",
+    metadata,
+    Column("topic", String(64), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
+    Column("first_matched", UTC_DATETIME, nullable=False),
+    Index("ix_topic_paper_topic_first_matched", "topic", "first_matched"),
+)
+
+fetch_run = Table(
+    "fetch_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("topic", String(64), nullable=False),
+    Column("window_start", UTC_DATETIME, nullable=False),
+    Column("window_end", UTC_DATETIME, nullable=False),
+    Column("started", UTC_DATETIME, nullable=False),
+    Column("finished", UTC_DATETIME),
+    Column("status", String(16), nullable=False),  # running | ok | partial | failed
+    Column("new_count", Integer, nullable=False, default=0),
+    Column("updated_count", Integer, nullable=False, default=0),
+    Column("unchanged_count", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Index("ix_fetch_run_topic_started", "topic", "started"),
+)
+
+subscriber = Table(
+    "subscriber",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # Normalized address; NULL once an admin deletes the subscriber (counts are kept).
+    Column("email", String(320), unique=True),
+    Column("status", String(16), nullable=False),  # pending|active|unsubscribed|bounced|blocked
+    Column("created", UTC_DATETIME, nullable=False),
+    Column("confirmed", UTC_DATETIME),
+    Column("changed", UTC_DATETIME, nullable=False),
+    Index("ix_subscriber_status", "status"),
+)
+
+subscription = Table(
+    "subscription",
+    metadata,
+    Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic", String(64), primary_key=True),
+    Index("ix_subscription_topic", "topic"),
+)
+
+admin_user = Table(
+    "admin_user",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created", UTC_DATETIME, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTC_DATETIME, nullable=False),
+    Column("actor", String(320), nullable=False),  # admin email, "cli" or "subscriber"
+    Column("action", String(64), nullable=False),
+    Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="SET NULL")),
+    Column("detail", Text),
+    Index("ix_audit_log_subscriber_id", "subscriber_id"),
+)
+
+digest = Table(
+    "digest",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("week", String(8), nullable=False, unique=True),  # ISO week, "2026-W05"
+    Column("created", UTC_DATETIME, nullable=False),
+)
+
+digest_paper = Table(
+    "digest_paper",
+    metadata,
+    Column("digest_id", Integer, ForeignKey("digest.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic", String(64), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("paper.id"), primary_key=True),
+)
+
+delivery = Table(
+    "delivery",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest_id", Integer, ForeignKey("digest.id", ondelete="CASCADE"), nullable=False),
+    Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), nullable=False),
+    Column("topics", Text, nullable=False),  # the subscriber's topics when the row was written
+    Column("state", String(16), nullable=False),  # due | sending | retrying | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", UTC_DATETIME),
+    Column("claimed_at", UTC_DATETIME),
+    Column("claimed_by", String(64)),
+    Column("last_error", Text),
+    Column("sent_at", UTC_DATETIME),
+    UniqueConstraint("digest_id", "subscriber_id"),
+    Index("ix_delivery_digest_id_state", "digest_id", "state"),
+)
+
+scheduler_lock = Table(
+    "scheduler_lock",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires", UTC_DATETIME, nullable=False),
+)

@@ -1,0 +1,115 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when PAPERBOY_TEST_DATABASE_URL is set),
+a Runtime wired to them, and the real arXiv responses in tests/data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from service import store
+from service.config import Config
+from service.runtime import Runtime
+
+DATA = Path(__file__).parent / "data"
+POSTGRES_URL = os.environ.get("PAPERBOY_TEST_DATABASE_URL")
+REQUIRE_BROWSER = os.environ.get("PAPERBOY_REQUIRE_BROWSER") == "1"
+
+# A fixed "now" for tests that need one: Wednesday of ISO week 2026-W06.
+NOW = datetime(2026, 2, 4, 16, 50, tzinfo=timezone.utc)
+
+
+def data_file(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path}/paperboy.sqlite3"
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need PAPERBOY_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/test)")
+    name = f"paperboy_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request) -> str:
+    """Runs the test once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def engine(database_url):
+    """A migrated engine on SQLite and on PostgreSQL."""
+    engine = store.connect(database_url)
+    store.migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url):
+    engine = store.connect(sqlite_url)
+    store.migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def topics_file(tmp_path) -> Path:
+    path = tmp_path / "topics.toml"
+    path.write_text(
+        """
+[[topic]]
+slug = "vla"
+title = "Vision-Language-Action Models"
+description = "Papers on VLAs and vision-language-action architectures for robotics."
+query = 'abs:"vision-language-action" OR ti:"vision-language-action" OR ti:VLA'
+
+[[topic]]
+slug = "testing"
+title = "Software Testing"
+description = "Testing, from unit tests to metamorphic testing."
+query = 'all:testing'
+"""
+    )
+    return path
+
+
+@pytest.fixture
+def config(tmp_path, sqlite_url, topics_file) -> Config:
+    """Settings for a test: SQLite in tmp_path, mail to tmp_path/outbox, no arXiv delay."""
+    return Config(
+        database_url=sqlite_url,
+        topics_file=topics_file,
+        arxiv_api_url="http://127.0.0.1:9/api/query",
+        arxiv_delay=0.0,
+        outbox_dir=tmp_path / "outbox",
+        base_url="http://paperboy.test",
+        secret_key="test-secret",
+        rate_limits=False,
+    )
+
+
+@pytest.fixture
+def runtime(config) -> Runtime:
+    runtime = Runtime(config)
+    yield runtime
+    if "engine" in runtime.__dict__:
+        runtime.engine.dispose()
