@@ -55,3 +55,40 @@ class Paper:
     def has_links(self) -> bool:
         """Whether the paper belongs in "Papers with Project Pages / Code"."""
         return bool(self.code_urls or self.project_urls)
+
+    @property
+    def author_line(self) -> str:
+        """The first five authors, then "et al. (N authors)" when there are more."""
+        if len(self.authors) <= AUTHORS_SHOWN:
+            return ", ".join(self.authors)
+        shown = ", ".join(self.authors[:AUTHORS_SHOWN])
+        return f"{shown} et al. ({len(self.authors)} authors)"
+
+    @property
+    def short_abstract(self) -> str:
+        """The abstract cut at about 500 characters, on a word boundary, with "..." when cut."""
+        return shorten(self.abstract, ABSTRACT_SHOWN)
+
+
+AUTHORS_SHOWN = 5
+ABSTRACT_SHOWN = 500
+
+SECTION_WITH_LINKS = "Papers with Project Pages / Code"
+SECTION_OTHER = "Other Recent Papers"
+
+
+def shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:.-") + "..."
+
+
+def sections(papers: list[Paper]) -> list[tuple[str, list[Paper]]]:
+    """The seed page's two sections, in order, each keeping the papers' order."""
+    return [
+        (SECTION_WITH_LINKS, [p for p in papers if p.has_links]),
+        (SECTION_OTHER, [p for p in papers if not p.has_links]),
+    ]
