@@ -1,0 +1,53 @@
+"""Admin sign-in state: `login_required` for admin views and `current_admin()` for templates and code.
+
+The session holds only the admin's id; every request re-reads the admin row, so deleting an
+admin ends their sessions at once.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import current_app, g, redirect, request, session, url_for
+
+from subscribers import store
+
+
+def current_admin() -> store.Admin | None:
+    """The signed-in admin for this request, or None."""
+    if "paperboy_admin" not in g:
+        admin = None
+        admin_id = session.get("admin_id")
+        if isinstance(admin_id, int):
+            runtime = current_app.extensions["paperboy"]
+            with runtime.engine.connect() as conn:
+                admin = store.admin_by_id(conn, admin_id)
+        g.paperboy_admin = admin
+    return g.paperboy_admin
+
+
+def sign_in(admin: store.Admin) -> None:
+    """Start a fresh session for `admin` (cleared first, so no earlier state carries over)."""
+    session.clear()
+    session["admin_id"] = admin.id
+    session.permanent = True
+    g.paperboy_admin = admin
+
+
+def sign_out() -> None:
+    session.clear()
+    g.paperboy_admin = None
+
+
+def login_required(view):
+    """Send visitors who are not signed in to the sign-in page (403 for non-GET requests)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_admin() is None:
+            if request.method in ("GET", "HEAD"):
+                return redirect(url_for("admin_auth.sign_in", next=request.full_path.rstrip("?")))
+            return "admin: sign in first", 403
+        return view(*args, **kwargs)
+
+    return wrapped

@@ -1,0 +1,360 @@
+"""Every query on subscribers, their topics, admins and the audit log.
+
+Functions take a Connection so the caller decides where a transaction starts and ends.
+Deleting a subscriber erases the address but keeps the row (email NULL, status "deleted"),
+so counts and the audit history stay whole.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Iterator
+
+from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from service.store.schema import admin_user, audit_log, subscriber, subscription
+
+STATUSES = ("pending", "active", "unsubscribed", "bounced", "blocked")
+DELETED = "deleted"
+SORTS = {"email": subscriber.c.email, "status": subscriber.c.status,
+         "created": subscriber.c.created, "changed": subscriber.c.changed}
+# Rows per statement in bulk work: well under SQLite's limit of bound parameters.
+CHUNK = 500
+
+
+class SubscriberError(Exception):
+    """A change that the subscriber's state does not allow; the message says why."""
+
+
+@dataclass
+class Subscriber:
+    id: int
+    email: str | None
+    status: str
+    created: datetime
+    confirmed: datetime | None
+    changed: datetime
+    topics: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Admin:
+    id: int
+    email: str
+    password_hash: str
+    created: datetime
+
+
+@dataclass
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subscriber_id: int | None
+    detail: str | None
+
+
+@dataclass
+class ImportRow:
+    email: str
+    topics: list[str]
+    status: str
+
+
+@dataclass
+class ImportResult:
+    created: int
+    updated: int
+    unchanged: int
+
+
+def record_audit(conn: Connection, now: datetime, actor: str, action: str,
+                 subscriber_id: int | None = None, detail: str | None = None) -> None:
+    """Append one entry to the audit log."""
+    conn.execute(insert(audit_log).values(at=now, actor=actor, action=action,
+                                          subscriber_id=subscriber_id, detail=detail))
+
+
+def audit_entries(conn: Connection, subscriber_id: int) -> list[AuditEntry]:
+    """A subscriber's history, oldest first."""
+    rows = conn.execute(
+        select(audit_log).where(audit_log.c.subscriber_id == subscriber_id).order_by(audit_log.c.id)
+    ).mappings()
+    return [AuditEntry(**row) for row in rows]
+
+
+def _topics_of(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
+    topics: dict[int, list[str]] = defaultdict(list)
+    for start in range(0, len(ids), CHUNK):
+        rows = conn.execute(
+            select(subscription.c.subscriber_id, subscription.c.topic)
+            .where(subscription.c.subscriber_id.in_(ids[start:start + CHUNK]))
+            .order_by(subscription.c.subscriber_id, subscription.c.topic)
+        )
+        for subscriber_id, topic in rows:
+            topics[subscriber_id].append(topic)
+    return topics
+
+
+def _subscribers(conn: Connection, query) -> list[Subscriber]:
+    rows = conn.execute(query).mappings().all()
+    topics = _topics_of(conn, [row["id"] for row in rows])
+    return [Subscriber(**row, topics=topics.get(row["id"], [])) for row in rows]
+
+
+def get_subscriber(conn: Connection, subscriber_id: int) -> Subscriber | None:
+    found = _subscribers(conn, select(subscriber).where(subscriber.c.id == subscriber_id))
+    return found[0] if found else None
+
+
+def subscriber_by_email(conn: Connection, email: str) -> Subscriber | None:
+    """The subscriber with this normalized address, or None."""
+    found = _subscribers(conn, select(subscriber).where(subscriber.c.email == email))
+    return found[0] if found else None
+
+
+def _set_topics(conn: Connection, subscriber_id: int, topics: Iterable[str]) -> None:
+    conn.execute(delete(subscription).where(subscription.c.subscriber_id == subscriber_id))
+    rows = [{"subscriber_id": subscriber_id, "topic": t} for t in sorted(set(topics))]
+    if rows:
+        conn.execute(insert(subscription), rows)
+
+
+def _set_status(conn: Connection, subscriber_id: int, status: str, now: datetime, **more) -> None:
+    conn.execute(update(subscriber).where(subscriber.c.id == subscriber_id)
+                 .values(status=status, changed=now, **more))
+
+
+def request_subscription(conn: Connection, email: str, topics: list[str], now: datetime) -> tuple[Subscriber, bool]:
+    """Record a sign-up from the public form; return the subscriber and whether to mail a confirmation.
+
+    A new address becomes a pending subscriber with `topics`. An existing one changes nothing
+    here (its topics change only once the confirmation link is followed); a blocked one gets no mail.
+    """
+    existing = subscriber_by_email(conn, email)
+    if existing is None:
+        try:
+            with conn.begin_nested():
+                new_id = conn.execute(
+                    insert(subscriber).values(email=email, status="pending", created=now, changed=now)
+                    .returning(subscriber.c.id)
+                ).scalar_one()
+        except IntegrityError:
+            # Another request inserted the same address a moment ago: treat it as existing.
+            return request_subscription(conn, email, topics, now)
+        _set_topics(conn, new_id, topics)
+        record_audit(conn, now, "subscriber", "subscribe", new_id, "topics: " + " ".join(sorted(topics)))
+        return get_subscriber(conn, new_id), True
+    if existing.status == "pending":
+        _set_topics(conn, existing.id, topics)
+    record_audit(conn, now, "subscriber", "subscribe-again", existing.id,
+                 f"was {existing.status}; topics: " + " ".join(sorted(topics)))
+    return existing, existing.status != "blocked"
+
+
+def confirm(conn: Connection, subscriber_id: int, topics: list[str], now: datetime) -> Subscriber:
+    """Activate after the confirmation link; an active subscriber gains `topics`, others get exactly them."""
+    found = get_subscriber(conn, subscriber_id)
+    if found is None or found.status in ("blocked", DELETED):
+        raise SubscriberError("subscribers: this subscription can no longer be confirmed")
+    new_topics = set(topics) | set(found.topics) if found.status == "active" else set(topics)
+    _set_topics(conn, subscriber_id, new_topics)
+    _set_status(conn, subscriber_id, "active", now, confirmed=now)
+    record_audit(conn, now, "subscriber", "confirm", subscriber_id, "topics: " + " ".join(sorted(new_topics)))
+    return get_subscriber(conn, subscriber_id)
+
+
+def change_topics(conn: Connection, subscriber_id: int, topics: list[str], now: datetime, actor: str) -> Subscriber:
+    """Replace a subscriber's topics."""
+    found = get_subscriber(conn, subscriber_id)
+    if found is None or found.status == DELETED:
+        raise SubscriberError("subscribers: no such subscriber")
+    _set_topics(conn, subscriber_id, topics)
+    conn.execute(update(subscriber).where(subscriber.c.id == subscriber_id).values(changed=now))
+    record_audit(conn, now, actor, "topics", subscriber_id,
+                 " ".join(sorted(found.topics)) + " -> " + " ".join(sorted(set(topics))))
+    return get_subscriber(conn, subscriber_id)
+
+
+def unsubscribe(conn: Connection, subscriber_id: int, now: datetime, actor: str = "subscriber") -> Subscriber:
+    """Stop all mail to a subscriber; repeating it changes nothing. Blocked stays blocked."""
+    found = get_subscriber(conn, subscriber_id)
+    if found is None or found.status == DELETED:
+        raise SubscriberError("subscribers: no such subscriber")
+    if found.status in ("active", "pending", "bounced"):
+        _set_status(conn, subscriber_id, "unsubscribed", now)
+        record_audit(conn, now, actor, "unsubscribe", subscriber_id, f"was {found.status}")
+    return get_subscriber(conn, subscriber_id)
+
+
+def block(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> None:
+    """Block an address: it gets no mail and cannot subscribe again."""
+    found = get_subscriber(conn, subscriber_id)
+    if found is None or found.status == DELETED:
+        raise SubscriberError("subscribers: no such subscriber")
+    _set_status(conn, subscriber_id, "blocked", now)
+    record_audit(conn, now, actor, "block", subscriber_id, f"was {found.status}")
+
+
+def erase(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> None:
+    """Delete a subscriber: the address and topics go, the row stays (status "deleted") for counts and history."""
+    found = get_subscriber(conn, subscriber_id)
+    if found is None or found.status == DELETED:
+        raise SubscriberError("subscribers: no such subscriber")
+    _set_topics(conn, subscriber_id, [])
+    _set_status(conn, subscriber_id, DELETED, now, email=None)
+    record_audit(conn, now, actor, "delete", subscriber_id, f"was {found.status}")
+
+
+def mark_bounced(conn: Connection, subscriber_id: int, reason: str, now: datetime) -> None:
+    """The mail server refused this address for good: stop mailing it (status bounced) and log why."""
+    conn.execute(update(subscriber)
+                 .where(subscriber.c.id == subscriber_id, subscriber.c.status.in_(("active", "pending")))
+                 .values(status="bounced", changed=now))
+    record_audit(conn, now, "mailer", "bounce", subscriber_id, reason[:1000])
+
+
+@dataclass
+class Listing:
+    subscribers: list[Subscriber]
+    total: int
+    page: int
+    pages: int
+
+
+def list_subscribers(conn: Connection, search: str = "", status: str = "", topic: str = "",
+                     sort: str = "email", page: int = 1, per_page: int = 50) -> Listing:
+    """One page of subscribers matching the search (part of the address), status and topic."""
+    where = []
+    if search:
+        where.append(subscriber.c.email.icontains(search, autoescape=True))
+    if status:
+        where.append(subscriber.c.status == status)
+    if topic:
+        where.append(exists().where(subscription.c.subscriber_id == subscriber.c.id,
+                                    subscription.c.topic == topic))
+    total = conn.execute(select(func.count()).select_from(subscriber).where(*where)).scalar_one()
+    descending = sort.startswith("-")
+    column = SORTS.get(sort.lstrip("-"), subscriber.c.email)
+    order = column.desc() if descending else column.asc()
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    query = (select(subscriber).where(*where).order_by(order, subscriber.c.id)
+             .limit(per_page).offset((page - 1) * per_page))
+    return Listing(_subscribers(conn, query), total, page, pages)
+
+
+def status_counts(conn: Connection) -> dict[str, int]:
+    """Subscribers per status, every status present (zero when none)."""
+    counts = {status: 0 for status in (*STATUSES, DELETED)}
+    for status, count in conn.execute(select(subscriber.c.status, func.count()).group_by(subscriber.c.status)):
+        counts[status] = count
+    return counts
+
+
+def topic_counts(conn: Connection, status: str = "active") -> dict[str, int]:
+    """Subscribers with `status` per topic."""
+    rows = conn.execute(
+        select(subscription.c.topic, func.count())
+        .join(subscriber, subscriber.c.id == subscription.c.subscriber_id)
+        .where(subscriber.c.status == status).group_by(subscription.c.topic)
+    )
+    return dict(rows.all())
+
+
+def active_subscribers(conn: Connection) -> list[Subscriber]:
+    """Everyone who should get the digest, with their topics."""
+    return _subscribers(conn, select(subscriber).where(subscriber.c.status == "active").order_by(subscriber.c.id))
+
+
+def export_rows(conn: Connection) -> Iterator[ImportRow]:
+    """Every subscriber with an address, by address, in the shape CSV import reads."""
+    last = ""
+    while True:
+        rows = conn.execute(
+            select(subscriber.c.id, subscriber.c.email, subscriber.c.status)
+            .where(subscriber.c.email.is_not(None), subscriber.c.email > last)
+            .order_by(subscriber.c.email).limit(CHUNK * 10)
+        ).all()
+        if not rows:
+            return
+        topics = _topics_of(conn, [row.id for row in rows])
+        for row in rows:
+            yield ImportRow(row.email, topics.get(row.id, []), row.status)
+        last = rows[-1].email
+
+
+def import_rows(conn: Connection, rows: list[ImportRow], now: datetime, actor: str) -> ImportResult:
+    """Insert or update every row in bulk statements; the caller's transaction makes it all or nothing.
+
+    Rows must already be valid and have distinct addresses (subscribers.csv_io checks both).
+    """
+    existing: dict[str, Subscriber] = {}
+    emails = [row.email for row in rows]
+    for start in range(0, len(emails), CHUNK):
+        chunk = emails[start:start + CHUNK]
+        found = conn.execute(select(subscriber).where(subscriber.c.email.in_(chunk))).mappings().all()
+        topics = _topics_of(conn, [r["id"] for r in found])
+        for r in found:
+            existing[r["email"]] = Subscriber(**r, topics=topics.get(r["id"], []))
+
+    new_rows = [row for row in rows if row.email not in existing]
+    changed = [row for row in rows if row.email in existing and (
+        existing[row.email].status != row.status or sorted(set(row.topics)) != existing[row.email].topics)]
+    ids: dict[str, int] = {}
+    if new_rows:
+        inserted = conn.execute(
+            insert(subscriber).returning(subscriber.c.id, subscriber.c.email, sort_by_parameter_order=True),
+            [{"email": row.email, "status": row.status, "created": now, "changed": now,
+              "confirmed": now if row.status == "active" else None} for row in new_rows],
+        )
+        ids.update({email: sid for sid, email in inserted})
+    for status in {row.status for row in changed}:
+        same = [existing[row.email].id for row in changed if row.status == status]
+        for start in range(0, len(same), CHUNK):
+            conn.execute(update(subscriber).where(subscriber.c.id.in_(same[start:start + CHUNK]))
+                         .values(status=status, changed=now))
+    changed_ids = [existing[row.email].id for row in changed]
+    for start in range(0, len(changed_ids), CHUNK):
+        conn.execute(delete(subscription).where(subscription.c.subscriber_id.in_(changed_ids[start:start + CHUNK])))
+    for row in changed:
+        ids[row.email] = existing[row.email].id
+    subscription_rows = [{"subscriber_id": ids[row.email], "topic": topic}
+                         for row in (*new_rows, *changed) for topic in sorted(set(row.topics))]
+    if subscription_rows:
+        conn.execute(insert(subscription), subscription_rows)
+    audit_rows = [{"at": now, "actor": actor, "action": "import", "subscriber_id": ids[row.email],
+                   "detail": f"status {row.status}; topics: " + " ".join(sorted(set(row.topics)))}
+                  for row in (*new_rows, *changed)]
+    if audit_rows:
+        conn.execute(insert(audit_log), audit_rows)
+    return ImportResult(created=len(new_rows), updated=len(changed), unchanged=len(rows) - len(new_rows) - len(changed))
+
+
+def create_admin(conn: Connection, email: str, password_hash: str, now: datetime) -> Admin:
+    """Add an admin account; raise SubscriberError when the address already has one."""
+    try:
+        with conn.begin_nested():
+            admin_id = conn.execute(
+                insert(admin_user).values(email=email, password_hash=password_hash, created=now)
+                .returning(admin_user.c.id)
+            ).scalar_one()
+    except IntegrityError:
+        raise SubscriberError(f"admin: {email} already exists") from None
+    record_audit(conn, now, "cli", "admin-create", None, email)
+    return admin_by_id(conn, admin_id)
+
+
+def admin_by_id(conn: Connection, admin_id: int) -> Admin | None:
+    row = conn.execute(select(admin_user).where(admin_user.c.id == admin_id)).mappings().first()
+    return Admin(**row) if row else None
+
+
+def admin_by_email(conn: Connection, email: str) -> Admin | None:
+    row = conn.execute(select(admin_user).where(admin_user.c.email == email)).mappings().first()
+    return Admin(**row) if row else None

@@ -1,0 +1,93 @@
+"""Signed tokens in mail links, salted per purpose so one kind can never stand in for another.
+
+Confirmation tokens carry the topics asked for and expire after CONFIRM_MAX_AGE; unsubscribe and
+preferences tokens do not expire (an old digest's footer must still work).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
+
+from service.config import Config
+
+CONFIRM_MAX_AGE = timedelta(days=7)
+CONFIRM_SALT = "paperboy.subscribers.confirm"
+UNSUBSCRIBE_SALT = "paperboy.subscribers.unsubscribe"
+PREFERENCES_SALT = "paperboy.subscribers.preferences"
+
+
+class TokenError(Exception):
+    """A token is tampered with, of the wrong kind, or expired; the message says which for the reader."""
+
+
+def _timed(config: Config, now: datetime) -> URLSafeTimedSerializer:
+    # itsdangerous reads the wall clock; a signer pinned to `now` keeps expiry testable.
+    class PinnedClock(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(now.timestamp())
+
+    return URLSafeTimedSerializer(config.secret_key, salt=CONFIRM_SALT, signer=PinnedClock)
+
+
+def confirm_token(config: Config, subscriber_id: int, topics: list[str], now: datetime) -> str:
+    """A token for the confirmation link, issued at `now`."""
+    return _timed(config, now).dumps({"s": subscriber_id, "t": sorted(topics)})
+
+
+def read_confirm_token(config: Config, token: str, now: datetime) -> tuple[int, list[str]]:
+    """The subscriber id and topics in a confirmation token; TokenError if bad or older than 7 days."""
+    try:
+        data = _timed(config, now).loads(token, max_age=int(CONFIRM_MAX_AGE.total_seconds()))
+    except SignatureExpired:
+        raise TokenError("This confirmation link has expired. Please subscribe again to get a new one.") from None
+    except BadSignature:
+        raise TokenError("This confirmation link is not valid. Please copy the whole link from the mail.") from None
+    if not (isinstance(data, dict) and isinstance(data.get("s"), int) and isinstance(data.get("t"), list)):
+        raise TokenError("This confirmation link is not valid. Please copy the whole link from the mail.")
+    return data["s"], [str(topic) for topic in data["t"]]
+
+
+def _plain(config: Config, salt: str) -> URLSafeSerializer:
+    return URLSafeSerializer(config.secret_key, salt=salt)
+
+
+def unsubscribe_token(config: Config, subscriber_id: int) -> str:
+    return _plain(config, UNSUBSCRIBE_SALT).dumps(subscriber_id)
+
+
+def preferences_token(config: Config, subscriber_id: int) -> str:
+    return _plain(config, PREFERENCES_SALT).dumps(subscriber_id)
+
+
+def _read_plain(config: Config, salt: str, token: str) -> int:
+    try:
+        data = _plain(config, salt).loads(token)
+    except BadSignature:
+        data = None
+    if not isinstance(data, int) or isinstance(data, bool):
+        raise TokenError("This link is not valid. Please use the link from your most recent mail.")
+    return data
+
+
+def read_unsubscribe_token(config: Config, token: str) -> int:
+    return _read_plain(config, UNSUBSCRIBE_SALT, token)
+
+
+def read_preferences_token(config: Config, token: str) -> int:
+    return _read_plain(config, PREFERENCES_SALT, token)
+
+
+def confirm_url(config: Config, subscriber_id: int, topics: list[str], now: datetime) -> str:
+    return f"{config.base_url}/confirm/{confirm_token(config, subscriber_id, topics, now)}"
+
+
+def unsubscribe_url(config: Config, subscriber_id: int) -> str:
+    """Absolute one-click unsubscribe link (for List-Unsubscribe and mail footers)."""
+    return f"{config.base_url}/unsubscribe/{unsubscribe_token(config, subscriber_id)}"
+
+
+def preferences_url(config: Config, subscriber_id: int) -> str:
+    """Absolute link to the subscriber's preferences page."""
+    return f"{config.base_url}/preferences/{preferences_token(config, subscriber_id)}"
