@@ -30,7 +30,6 @@ def sign_in(admin: store.Admin) -> None:
     """Start a fresh session for `admin` (cleared first, so no earlier state carries over)."""
     session.clear()
     session["admin_id"] = admin.id
-    session.permanent = True
     g.paperboy_admin = admin
 
 
@@ -46,8 +45,9 @@ def login_required(view):
     def wrapped(*args, **kwargs):
         if current_admin() is None:
             if request.method in ("GET", "HEAD"):
-                return redirect(url_for("admin_auth.sign_in", next=request.full_path.rstrip("?")))
+                return redirect(url_for("admin_auth.sign_in_form", next=request.full_path.rstrip("?")))
             return "admin: sign in first", 403
         return view(*args, **kwargs)
 
     return wrapped
+

@@ -36,6 +36,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["paperboy"] = runtime
     csrf.init_app(app)
     limiter.init_app(app)
+    from subscribers import admin, admin_csv, public, sign_in
+
+    for blueprint in (public.blueprint, sign_in.blueprint, admin.blueprint, admin_csv.blueprint):
+        app.register_blueprint(blueprint)
     return app
 
 

@@ -1,0 +1,100 @@
+"""Admin pages for subscriber lists: search, filter, sort, counts, one subscriber's history and changes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from subscribers import store
+from subscribers.auth import current_admin, login_required
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+
+PER_PAGE = 50
+
+
+def _runtime():
+    return current_app.extensions["paperboy"]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@blueprint.get("/")
+@login_required
+def subscribers():
+    runtime = _runtime()
+    search = request.args.get("q", "").strip()[:320]
+    status = request.args.get("status", "")
+    status = status if status in (*store.STATUSES, store.DELETED) else ""
+    topic = request.args.get("topic", "")
+    topic = topic if runtime.topic(topic) else ""
+    sort = request.args.get("sort", "email")
+    sort = sort if sort.lstrip("-") in store.SORTS else "email"
+    page = request.args.get("page", 1, type=int) or 1
+    with runtime.engine.connect() as conn:
+        listing = store.list_subscribers(conn, search, status, topic, sort, page, PER_PAGE)
+        statuses = store.status_counts(conn)
+        topics = store.topic_counts(conn)
+    return render_template("admin/subscribers.html", listing=listing, statuses=statuses, topic_counts=topics,
+                           topics=runtime.topics, q=search, status=status, topic=topic, sort=sort,
+                           admin=current_admin())
+
+
+def _subscriber_or_404(conn, subscriber_id: int) -> store.Subscriber:
+    found = store.get_subscriber(conn, subscriber_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@blueprint.get("/subscribers/<int:subscriber_id>")
+@login_required
+def subscriber(subscriber_id: int):
+    runtime = _runtime()
+    with runtime.engine.connect() as conn:
+        found = _subscriber_or_404(conn, subscriber_id)
+        history = store.audit_entries(conn, subscriber_id)
+    return render_template("admin/subscriber.html", subscriber=found, history=history,
+                           topics=runtime.topics, admin=current_admin())
+
+
+@blueprint.post("/subscribers/<int:subscriber_id>/topics")
+@login_required
+def change_topics(subscriber_id: int):
+    runtime = _runtime()
+    chosen = set(request.form.getlist("topics"))
+    unknown = sorted(chosen - {topic.slug for topic in runtime.topics})
+    if unknown:
+        flash(f"Unknown topic {unknown[0][:80]!r}; nothing changed.", "error")
+        return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))
+    return _change(subscriber_id, lambda conn, actor: store.change_topics(conn, subscriber_id, sorted(chosen), _now(), actor),
+                   "Topics saved.")
+
+
+@blueprint.post("/subscribers/<int:subscriber_id>/block")
+@login_required
+def block(subscriber_id: int):
+    return _change(subscriber_id, lambda conn, actor: store.block(conn, subscriber_id, _now(), actor),
+                   "Subscriber blocked: no more mail, and the address cannot subscribe again.")
+
+
+@blueprint.post("/subscribers/<int:subscriber_id>/delete")
+@login_required
+def delete(subscriber_id: int):
+    return _change(subscriber_id, lambda conn, actor: store.erase(conn, subscriber_id, _now(), actor),
+                   "Subscriber deleted: the address is erased; the history and counts remain.")
+
+
+def _change(subscriber_id: int, action, done: str):
+    with _runtime().engine.begin() as conn:
+        _subscriber_or_404(conn, subscriber_id)
+        try:
+            action(conn, current_admin().email)
+        except store.SubscriberError as error:
+            flash(str(error), "error")
+            return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))
+    flash(done, "ok")
+    return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))

@@ -1,0 +1,109 @@
+"""Admin CSV import (upload, preview with per-row errors, then one all-or-nothing write) and export.
+
+The uploaded file waits for the admin's go-ahead in a private folder under the system's
+temporary directory, named by a random id that only the preview page knows.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import secrets
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+
+from subscribers import csv_io, store
+from subscribers.auth import current_admin, login_required
+
+blueprint = Blueprint("admin_csv", __name__, url_prefix="/admin")
+
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+UPLOAD_MAX_AGE = 24 * 3600
+PREVIEW_ROWS = 20
+
+
+def _runtime():
+    return current_app.extensions["paperboy"]
+
+
+def _uploads() -> Path:
+    folder = Path(tempfile.gettempdir()) / "paperboy-imports"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _forget_old_uploads(folder: Path) -> None:
+    cutoff = time.time() - UPLOAD_MAX_AGE
+    for path in folder.glob("*.csv"):
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+
+
+@blueprint.get("/import")
+@login_required
+def import_form():
+    return render_template("admin/import.html", admin=current_admin())
+
+
+@blueprint.post("/import")
+@login_required
+def import_preview():
+    runtime = _runtime()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash("Choose a CSV file to import.", "error")
+        return redirect(url_for("admin_csv.import_form"))
+    data = upload.read()
+    try:
+        parsed = csv_io.parse(data, [topic.slug for topic in runtime.topics])
+    except csv_io.CsvError as error:
+        return render_template("admin/import.html", admin=current_admin(), file_error=str(error)), 400
+    upload_id = None
+    if parsed.ok and parsed.rows:
+        folder = _uploads()
+        _forget_old_uploads(folder)
+        upload_id = secrets.token_hex(16)
+        (folder / f"{upload_id}.csv").write_bytes(data)
+    return render_template("admin/import_preview.html", admin=current_admin(), parsed=parsed,
+                           preview=parsed.rows[:PREVIEW_ROWS], upload_id=upload_id,
+                           filename=upload.filename), 200 if parsed.ok else 400
+
+
+@blueprint.post("/import/<upload_id>")
+@login_required
+def import_commit(upload_id: str):
+    runtime = _runtime()
+    path = _uploads() / f"{upload_id}.csv" if UPLOAD_ID.match(upload_id) else None
+    if path is None or not path.is_file():
+        flash("That upload is gone (imported already, or older than a day). Upload the file again.", "error")
+        return redirect(url_for("admin_csv.import_form"))
+    try:
+        parsed = csv_io.parse(path.read_bytes(), [topic.slug for topic in runtime.topics])
+    except csv_io.CsvError as error:
+        flash(str(error), "error")
+        return redirect(url_for("admin_csv.import_form"))
+    if not parsed.ok:
+        flash(f"The file has {parsed.error_count} bad rows; nothing was imported.", "error")
+        return redirect(url_for("admin_csv.import_form"))
+    with runtime.engine.begin() as conn:
+        result = store.import_rows(conn, parsed.rows, datetime.now(timezone.utc), current_admin().email)
+    path.unlink(missing_ok=True)
+    flash(f"Imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "
+          f"{result.unchanged} unchanged.", "ok")
+    return redirect(url_for("admin.subscribers"))
+
+
+@blueprint.get("/export.csv")
+@login_required
+def export():
+    runtime = _runtime()
+    out = io.StringIO()
+    with runtime.engine.connect() as conn:
+        csv_io.write(store.export_rows(conn), out)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Response(out.getvalue().encode("utf-8"), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="paperboy-subscribers-{stamp}.csv"'})

@@ -1,0 +1,172 @@
+"""Public pages: subscribe, confirm, preferences and unsubscribe (also RFC 8058 one-click).
+
+Every answer to /subscribe is the same whether the address is new, known or blocked, so the
+form cannot be used to find out who subscribes.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from flask import Blueprint, current_app, render_template, request
+
+from service.mail import SendError, send_now
+from service.web import csrf, limiter
+from subscribers import store, tokens
+from subscribers.addresses import AddressError, normalize_address
+from subscribers.emails import confirmation_message
+
+log = logging.getLogger("paperboy.subscribers")
+
+blueprint = Blueprint("subscribers", __name__)
+
+SUBSCRIBE_LIMIT = "5 per minute;30 per hour"
+
+
+def _runtime():
+    return current_app.extensions["paperboy"]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _message(title: str, text: str, status: int = 200, link: tuple[str, str] | None = None):
+    return render_template("subscribers/message.html", title=title, text=text, link=link), status
+
+
+def _topic_choice(runtime) -> tuple[list[str], str | None]:
+    """The topics ticked in the form, and an error message when there are none or unknown ones."""
+    chosen = [slug.strip() for slug in request.form.getlist("topics") if slug.strip()]
+    known = {topic.slug for topic in runtime.topics}
+    unknown = sorted(set(chosen) - known)
+    if unknown:
+        return chosen, "Unknown topic: " + ", ".join(unknown[:5])[:200] + ". Please pick from the list."
+    if not chosen:
+        return chosen, "Please pick at least one topic."
+    return sorted(set(chosen)), None
+
+
+@blueprint.get("/subscribe")
+def subscribe_form():
+    runtime = _runtime()
+    slug = request.args.get("topic", "")
+    return render_template("subscribers/subscribe.html", topics=runtime.topics,
+                           topic=runtime.topic(slug) if slug else None, selected=[], email="", error=None)
+
+
+@blueprint.post("/subscribe")
+@limiter.limit(SUBSCRIBE_LIMIT)
+def subscribe():
+    runtime = _runtime()
+    raw_email = request.form.get("email", "")
+    topics, error = _topic_choice(runtime)
+    email = None
+    try:
+        email = normalize_address(raw_email)
+    except AddressError as address_error:
+        error = str(address_error)
+    if error:
+        return render_template("subscribers/subscribe.html", topics=runtime.topics, topic=None,
+                               selected=topics, email=raw_email[:320] if "\n" not in raw_email else "",
+                               error=error), 400
+    now = _now()
+    with runtime.engine.begin() as conn:
+        subscriber, send = store.request_subscription(conn, email, topics, now)
+    # The pending row is committed before the mail goes out: if the mail fails, the reader retries.
+    if send:
+        link = tokens.confirm_url(runtime.config, subscriber.id, topics, now)
+        chosen = [topic for topic in runtime.topics if topic.slug in topics]
+        try:
+            send_now(runtime.config, confirmation_message(runtime.config, email, link, chosen, now))
+        except SendError as send_error:
+            log.warning("subscribers: confirmation mail to subscriber %s not sent: %s", subscriber.id, send_error)
+            return _message(
+                "Mail not sent",
+                "We could not send the confirmation mail just now. Nothing is lost: "
+                "please try again in a few minutes.", 503,
+                link=("/subscribe", "Try again"))
+    return _message("Check your inbox",
+                    "If the address can receive our mail, a confirmation link is on its way. "
+                    "Follow it within 7 days to start receiving the weekly digest.")
+
+
+@blueprint.get("/confirm/<token>")
+def confirm(token: str):
+    runtime = _runtime()
+    now = _now()
+    try:
+        subscriber_id, topics = tokens.read_confirm_token(runtime.config, token, now)
+    except tokens.TokenError as error:
+        return _message("Link not valid", str(error), 400, link=("/subscribe", "Subscribe"))
+    known = {topic.slug for topic in runtime.topics}
+    try:
+        with runtime.engine.begin() as conn:
+            subscriber = store.confirm(conn, subscriber_id, [t for t in topics if t in known], now)
+    except store.SubscriberError:
+        return _message("Link not valid", "This subscription can no longer be confirmed.", 400)
+    return _message("Subscription confirmed",
+                    "You will get one email a week with the new papers of: "
+                    + ", ".join(t.title for t in runtime.topics if t.slug in subscriber.topics) + ".",
+                    link=(tokens.preferences_url(runtime.config, subscriber.id), "Change your topics"))
+
+
+def _subscriber_from(read, token: str):
+    runtime = _runtime()
+    try:
+        subscriber_id = read(runtime.config, token)
+    except tokens.TokenError as error:
+        return None, _message("Link not valid", str(error), 400)
+    with runtime.engine.connect() as conn:
+        subscriber = store.get_subscriber(conn, subscriber_id)
+    if subscriber is None or subscriber.status == store.DELETED:
+        return None, _message("Link not valid", "This subscription does not exist any more.", 404)
+    return subscriber, None
+
+
+@blueprint.route("/preferences/<token>", methods=["GET", "POST"])
+def preferences(token: str):
+    runtime = _runtime()
+    subscriber, failure = _subscriber_from(tokens.read_preferences_token, token)
+    if failure:
+        return failure
+    error, saved = None, False
+    if request.method == "POST":
+        if request.form.get("action") == "leave":
+            with runtime.engine.begin() as conn:
+                store.unsubscribe(conn, subscriber.id, _now())
+            return _message("You are unsubscribed", "You will get no more mail from paperboy.",
+                            link=("/subscribe", "Subscribe again"))
+        if subscriber.status != "active":
+            error = "This address is not subscribed; subscribe again to choose topics."
+        else:
+            topics, error = _topic_choice(runtime)
+            if not error:
+                with runtime.engine.begin() as conn:
+                    subscriber = store.change_topics(conn, subscriber.id, topics, _now(), "subscriber")
+                saved = True
+    return render_template("subscribers/preferences.html", subscriber=subscriber, topics=runtime.topics,
+                           error=error, saved=saved), 400 if error else 200
+
+
+@blueprint.get("/unsubscribe/<token>")
+def unsubscribe_page(token: str):
+    subscriber, failure = _subscriber_from(tokens.read_unsubscribe_token, token)
+    if failure:
+        return failure
+    # A GET only asks: mail scanners open every link in a message.
+    return render_template("subscribers/unsubscribe.html", subscriber=subscriber)
+
+
+@blueprint.post("/unsubscribe/<token>")
+@csrf.exempt
+def unsubscribe(token: str):
+    """The form on the confirm page and RFC 8058 one-click POSTs (no cookies, no CSRF token) both land here."""
+    subscriber, failure = _subscriber_from(tokens.read_unsubscribe_token, token)
+    if failure:
+        return failure
+    with _runtime().engine.begin() as conn:
+        store.unsubscribe(conn, subscriber.id, _now())
+    return _message("You are unsubscribed", "You will get no more mail from paperboy.",
+                    link=("/subscribe", "Subscribe again"))

@@ -1,0 +1,50 @@
+"""Admin sign-in and sign-out pages (rate limited; the session is cleared on sign-in)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from service.web import limiter
+from subscribers import store
+from subscribers.auth import sign_in, sign_out
+
+blueprint = Blueprint("admin_auth", __name__, url_prefix="/admin")
+
+SIGN_IN_LIMIT = "10 per minute;50 per hour"
+# Checked when the address is unknown, so a wrong address takes as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("paperboy-no-such-admin")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths inside /admin: never send a signed-in admin to another host."""
+    if target and target.startswith("/admin") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("admin.subscribers")
+
+
+@blueprint.get("/sign-in")
+def sign_in_form():
+    return render_template("admin/sign_in.html", error=None, email="", next=request.args.get("next", ""))
+
+
+@blueprint.post("/sign-in")
+@limiter.limit(SIGN_IN_LIMIT)
+def sign_in_submit():
+    email = request.form.get("email", "").strip().lower()
+    password = request.form.get("password", "")
+    runtime = current_app.extensions["paperboy"]
+    with runtime.engine.connect() as conn:
+        admin = store.admin_by_email(conn, email) if email and len(email) <= 320 else None
+    valid = check_password_hash(admin.password_hash if admin else _DUMMY_HASH, password)
+    if not (admin and valid):
+        return render_template("admin/sign_in.html", error="Wrong email address or password.",
+                               email=email[:320], next=request.form.get("next", "")), 401
+    sign_in(admin)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@blueprint.post("/sign-out")
+def sign_out_submit():
+    sign_out()
+    return redirect(url_for("admin_auth.sign_in_form"))
