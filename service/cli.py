@@ -50,3 +50,9 @@ def init(runtime: Runtime) -> None:
     engine = store.connect(runtime.config.database_url)
     store.migrate(engine)
     click.echo(f"paperboy: database ready at {engine.url.render_as_string(hide_password=True)}")
+
+
+from subscribers.cli import admin as admin_group, subscribers as subscribers_group  # noqa: E402
+
+main.add_command(subscribers_group)
+main.add_command(admin_group)
