@@ -1,22 +1,41 @@
-"""The arXiv API: building queries and parsing its Atom responses (current and pre-2025 formats).
-
-The HTTP client with delays, retries and paging comes in ArxivClient below.
+"""The arXiv API: building queries, parsing its Atom responses (current and pre-2025 formats),
+and ArxivClient, which pages through a search politely: one connection, a delay between
+requests, retries with exponential backoff.
 """
 
 from __future__ import annotations
 
 import calendar
+import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from importlib.metadata import PackageNotFoundError, version as package_version
+from typing import Callable, Iterator
+from urllib.parse import urlsplit
 
 import feedparser
+import httpx
 
 from service.links import find_links
 from service.paper import Paper, split_arxiv_id
 
 
+log = logging.getLogger("paperboy.arxiv")
+
+PAGE_SIZE = 100
+# Backoff doubles from BACKOFF seconds per retry and never waits longer than MAX_WAIT.
+BACKOFF = 1.0
+MAX_WAIT = 120.0
+
+
 class ArxivError(Exception):
     """arXiv answered with something paperboy cannot use; the message says what, in one line."""
+
+
+class ArxivUnreachable(ArxivError):
+    """arXiv could not be reached at all (connection refused, DNS) even after retries."""
 
 
 @dataclass
@@ -32,10 +51,14 @@ def parse_feed(body: bytes) -> FeedPage:
     if parsed.get("version") != "atom10":
         snippet = " ".join(body[:80].decode("utf-8", "replace").split())
         raise ArxivError(f"arxiv: the response is not an Atom feed (starts {snippet!r})")
-    if parsed.get("bozo"):
+    if parsed.get("bozo") and not isinstance(
+        parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride
+    ):
         raise ArxivError(f"arxiv: malformed XML in the response: {parsed.get('bozo_exception')}")
     entries = parsed.entries
-    if len(entries) == 1 and "/api/errors" in entries[0].get("id", ""):
+    if len(entries) == 1 and (
+        "/api/errors" in entries[0].get("id", "") or entries[0].get("title") == "Error"
+    ):
         message = _clean(entries[0].get("summary", "")) or entries[0].get("id")
         raise ArxivError(f"arxiv: the API refused the query: {message}")
     feed = parsed.feed
@@ -92,3 +115,181 @@ def _utc(parsed_time) -> datetime:
     if parsed_time is None:
         raise ValueError("missing date")
     return datetime.fromtimestamp(calendar.timegm(parsed_time), tz=timezone.utc)
+
+
+def user_agent(contact: str) -> str:
+    """The User-Agent arXiv sees: paperboy, its version and the operator's URL and mail address."""
+    try:
+        release = package_version("paperboy")
+    except PackageNotFoundError:
+        release = "dev"
+    return f"paperboy/{release} ({contact})"
+
+
+def search_query(query: str, start: datetime, end: datetime) -> str:
+    """The topic's query restricted to papers first submitted in [start, end] (UTC, minutes)."""
+    window = f"submittedDate:[{_minute(start)} TO {_minute(end)}]"
+    return f"({query}) AND {window}"
+
+
+def _minute(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y%m%d%H%M")
+
+
+class _Retry(Exception):
+    """One attempt failed in a way that is worth another try."""
+
+    def __init__(self, reason: str, wait: float | None = None, unreachable: bool = False):
+        super().__init__(reason)
+        self.wait = wait
+        self.unreachable = unreachable
+
+
+class ArxivClient:
+    """Searches the arXiv API over one HTTP connection, `delay` seconds between requests.
+
+    `sleep` and `clock` are injectable so tests neither wait nor depend on timing."""
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        delay: float = 3.0,
+        timeout: float = 30.0,
+        retries: int = 4,
+        page_size: int = PAGE_SIZE,
+        contact: str = "mailto:paperboy@localhost",
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        backoff: float = BACKOFF,
+    ):
+        self.api_url = api_url
+        self.delay = delay
+        self.retries = retries
+        self.page_size = page_size
+        self.sleep = sleep
+        self.clock = clock
+        self.backoff = backoff
+        self.requests = 0
+        self._last_request: float | None = None
+        self._http = httpx.Client(
+            timeout=timeout,
+            headers={"User-Agent": user_agent(contact), "Accept": "application/atom+xml"},
+            follow_redirects=True,
+        )
+
+    @classmethod
+    def from_config(cls, config, **overrides) -> "ArxivClient":
+        address = config.mail_from.rsplit("<", 1)[-1].rstrip(">").strip()
+        options = dict(
+            delay=config.arxiv_delay, timeout=config.arxiv_timeout, retries=config.arxiv_retries,
+            contact=f"+{config.base_url}; mailto:{address}",
+        )
+        options.update(overrides)
+        return cls(config.arxiv_api_url, **options)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "ArxivClient":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def search(self, query: str, start: datetime, end: datetime) -> Iterator[FeedPage]:
+        """Pages of papers submitted in [start, end], newest first.
+
+        Stops at totalResults, at a page that reaches past `start`, or when arXiv repeats itself."""
+        params = {
+            "search_query": search_query(query, start, end),
+            "sortBy": "submittedDate",
+            "sortOrder": "descending",
+            "max_results": str(self.page_size),
+        }
+        offset = 0
+        seen: set[str] = set()
+        while True:
+            page = self.fetch_page({**params, "start": str(offset)}, offset)
+            if not page.papers:
+                return
+            fresh = [p for p in page.papers if p.id not in seen]
+            seen.update(p.id for p in page.papers)
+            yield page
+            offset += len(page.papers)
+            if page.total_results is not None and offset >= page.total_results:
+                return
+            if not fresh or min(p.published for p in page.papers) < start:
+                return
+
+    def fetch_page(self, params: dict[str, str], offset: int = 0) -> FeedPage:
+        """One page of results, retried with exponential backoff; raise ArxivError when it fails."""
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(params, offset)
+            except _Retry as retry:
+                if attempt >= self.retries:
+                    message = f"arxiv: {retry} (gave up after {attempt + 1} attempts)"
+                    if retry.unreachable:
+                        raise ArxivUnreachable(message) from None
+                    raise ArxivError(message) from None
+                wait = min(self.backoff * 2**attempt, MAX_WAIT)
+                if retry.wait is not None:
+                    wait = min(max(wait, retry.wait), MAX_WAIT)
+                attempt += 1
+                log.warning("arxiv: %s; retry %d of %d in %.0f s", retry, attempt, self.retries, wait)
+                self.sleep(wait)
+
+    def _attempt(self, params: dict[str, str], offset: int) -> FeedPage:
+        self._keep_delay()
+        self.requests += 1
+        try:
+            response = self._http.get(self.api_url, params=params)
+        except httpx.TimeoutException as error:
+            raise _Retry(f"timed out ({type(error).__name__})",
+                         unreachable=isinstance(error, httpx.ConnectTimeout)) from None
+        except httpx.ConnectError as error:
+            host = urlsplit(self.api_url).netloc
+            raise _Retry(f"cannot connect to {host}: {error}", unreachable=True) from None
+        except httpx.TransportError as error:
+            raise _Retry(f"connection failed: {type(error).__name__}: {error}") from None
+        finally:
+            self._last_request = self.clock()
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _Retry(f"HTTP {status} from {self.api_url}", wait=_retry_after(response))
+        if status == 400:
+            parse_feed(response.content)  # an error feed raises ArxivError with arXiv's message
+            raise ArxivError(f"arxiv: HTTP 400 from {self.api_url}")
+        if status != 200:
+            raise ArxivError(f"arxiv: HTTP {status} from {self.api_url}")
+        page = parse_feed(response.content)
+        if not page.papers and page.total_results is not None and page.total_results > offset:
+            # arXiv sporadically answers with an empty page although more results exist.
+            raise _Retry(f"empty page at start={offset} although totalResults={page.total_results}")
+        return page
+
+    def _keep_delay(self) -> None:
+        if self._last_request is None or self.delay <= 0:
+            return
+        remaining = self._last_request + self.delay - self.clock()
+        if remaining > 0:
+            self.sleep(remaining)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())

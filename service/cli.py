@@ -52,6 +52,37 @@ def init(runtime: Runtime) -> None:
     click.echo(f"paperboy: database ready at {engine.url.render_as_string(hide_password=True)}")
 
 
+@main.command()
+@click.option("--topic", "slug", metavar="SLUG", help="Fetch only this topic.")
+@click.option("--since", metavar="YYYY-MM-DD", help="Go back to this date instead of the last run.")
+@click.pass_obj
+def fetch(runtime: Runtime, slug: str | None, since: str | None) -> None:
+    """Fetch new papers from arXiv; exit 0 ok, 1 partial, 2 failed."""
+    from datetime import datetime, timezone
+
+    from service.fetch import fetch_topics
+
+    since_date = None
+    if since is not None:
+        try:
+            since_date = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        except ValueError:
+            click.echo(f"paperboy: fetch: --since expects a date like 2026-02-01, got {since!r}", err=True)
+            sys.exit(2)
+    topics = runtime.topics
+    if slug is not None:
+        topic = runtime.topic(slug)
+        if topic is None:
+            known = ", ".join(t.slug for t in topics)
+            click.echo(f"paperboy: fetch: no topic {slug!r} in {runtime.config.topics_file} (known: {known})", err=True)
+            sys.exit(2)
+        topics = [topic]
+    report = fetch_topics(runtime, topics, since=since_date)
+    for result in report.results:
+        click.echo(result.summary())
+    sys.exit(report.exit_code)
+
+
 from subscribers.cli import admin as admin_group, subscribers as subscribers_group  # noqa: E402
 
 main.add_command(subscribers_group)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from service.paper import Paper
@@ -67,7 +68,8 @@ def upsert_papers(conn: Connection, papers: list[Paper], now: datetime) -> Upser
         else:
             counts.unchanged += 1
     if new_rows:
-        conn.execute(insert(paper_table), new_rows)
+        # A concurrent fetch may have inserted the same id since the select: keep its row.
+        conn.execute(_insert_ignoring_duplicates(conn, paper_table), new_rows)
     return counts
 
 
@@ -87,7 +89,7 @@ def link_topic_papers(conn: Connection, topic: str, paper_ids: list[str], now: d
     )
     rows = [{"topic": topic, "paper_id": pid, "first_matched": now} for pid in sorted(wanted - known)]
     if rows:
-        conn.execute(insert(topic_paper), rows)
+        conn.execute(_insert_ignoring_duplicates(conn, topic_paper), rows)
     return len(rows)
 
 
@@ -127,6 +129,24 @@ def newest_published(conn: Connection, topic: str) -> datetime | None:
 
 def count_papers(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(paper_table)).scalar_one()
+
+
+def topics_of_paper(conn: Connection, paper_id: str) -> list[str]:
+    """The topics that matched `paper_id`, by slug."""
+    return sorted(
+        conn.execute(select(topic_paper.c.topic).where(topic_paper.c.paper_id == paper_id)).scalars()
+    )
+
+
+def count_topic_papers(conn: Connection, topic: str) -> int:
+    return conn.execute(
+        select(func.count()).select_from(topic_paper).where(topic_paper.c.topic == topic)
+    ).scalar_one()
+
+
+def _insert_ignoring_duplicates(conn: Connection, table):
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
 
 
 def paper_from_row(row) -> Paper:

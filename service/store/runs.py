@@ -63,6 +63,26 @@ def latest_runs(conn: Connection) -> dict[str, FetchRun]:
     return {row["topic"]: FetchRun(**row) for row in rows}
 
 
+def last_fetch(conn: Connection, topic: str) -> FetchRun | None:
+    """The most recent finished run of `topic` that asked arXiv (sample loads do not count)."""
+    row = conn.execute(
+        select(fetch_run)
+        .where(fetch_run.c.topic == topic, fetch_run.c.finished.is_not(None),
+               fetch_run.c.status != SAMPLE)
+        .order_by(fetch_run.c.id.desc())
+        .limit(1)
+    ).mappings().first()
+    return FetchRun(**row) if row else None
+
+
+def runs_for_topic(conn: Connection, topic: str) -> list[FetchRun]:
+    """Every run of `topic`, oldest first."""
+    rows = conn.execute(
+        select(fetch_run).where(fetch_run.c.topic == topic).order_by(fetch_run.c.id)
+    ).mappings()
+    return [FetchRun(**row) for row in rows]
+
+
 def is_sample_data(conn: Connection) -> bool:
     """True while the store holds the bundled sample and no fetch from arXiv has succeeded."""
     sample = conn.execute(select(func.count()).where(fetch_run.c.status == SAMPLE)).scalar_one()

@@ -1,0 +1,182 @@
+"""The fetch job: for each topic, ask arXiv for papers since the last run and store them.
+
+Each topic's run is one fetch_run row. Every page of results is stored in its own
+transaction, so a run that fails keeps the pages before the failing one and nothing of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TextIO
+
+from service.arxiv import ArxivClient, ArxivError, ArxivUnreachable
+from service.store import papers, runs
+from service.store.papers import UpsertCounts
+from service.topics import Topic
+
+log = logging.getLogger("paperboy.fetch")
+
+FIRST_RUN_DAYS = 14
+OVERLAP = timedelta(days=1)
+
+OK, PARTIAL, FAILED, SKIPPED = "ok", "partial", "failed", "skipped"
+
+
+@dataclass
+class TopicResult:
+    topic: str
+    status: str  # ok | partial (failed after storing some pages) | failed | skipped
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    pages: int = 0
+    error: str | None = None
+    unreachable: bool = False  # arXiv could not be reached at all: later topics would fail too
+
+    def summary(self) -> str:
+        counts = f"{self.counts.new} new, {self.counts.updated} updated, {self.counts.unchanged} unchanged"
+        if self.status == OK:
+            return f"{self.topic}: {counts}"
+        if self.status == SKIPPED:
+            return f"{self.topic}: skipped: {self.error}"
+        return f"{self.topic}: failed after {self.pages} stored page(s) ({counts}): {self.error}"
+
+
+@dataclass
+class FetchReport:
+    results: list[TopicResult]
+
+    @property
+    def exit_code(self) -> int:
+        """0 every topic fetched, 1 some failed, 2 all failed."""
+        ok = sum(1 for result in self.results if result.status == OK)
+        if ok == len(self.results):
+            return 0
+        return 1 if ok else 2
+
+
+class Progress:
+    """A live line per page on a terminal; one log line per step otherwise."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def page(self, result: TopicResult, total: int | None, fetched: int) -> None:
+        c = result.counts
+        of = f" of {total}" if total is not None else ""
+        line = (f"{result.topic}: page {result.pages}, {fetched}{of} entries, "
+                f"{c.new} new, {c.updated} updated, {c.unchanged} unchanged")
+        if self.live:
+            self.stream.write(f"\r\x1b[K{line}")
+            self.stream.flush()
+        else:
+            log.info("fetch: %s", line)
+
+    def done(self, result: TopicResult) -> None:
+        if self.live:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+        if result.status == OK:
+            log.info("fetch: %s", result.summary())
+        else:
+            log.error("fetch: %s", result.summary())
+
+
+def fetch_window(conn, topic: str, now: datetime, since: datetime | None = None) -> tuple[datetime, datetime]:
+    """The submission window to ask arXiv for.
+
+    --since wins; a first run goes back 14 days; after a failed run the same window again;
+    otherwise back to the newest paper the topic holds, with a day of overlap."""
+    if since is not None:
+        return min(since, now), now
+    last = runs.last_fetch(conn, topic)
+    if last is None:
+        return now - timedelta(days=FIRST_RUN_DAYS), now
+    if last.status != OK:
+        # Pages come newest first, so a failed run may have left a gap before what it stored.
+        return min(last.window_start, now), now
+    newest = papers.newest_published(conn, topic)
+    anchor = newest if newest is not None and newest >= last.window_start else last.window_end
+    return min(anchor - OVERLAP, now), now
+
+
+def fetch_topics(
+    runtime, topics: list[Topic], now: datetime | None = None, since: datetime | None = None,
+    client: ArxivClient | None = None, progress: Progress | None = None,
+) -> FetchReport:
+    """Fetch every topic in turn; stop at once when arXiv cannot be reached at all."""
+    now = now or datetime.now(timezone.utc)
+    progress = progress or Progress()
+    engine = runtime.engine
+    own_client = client is None
+    client = client or ArxivClient.from_config(runtime.config)
+    results: list[TopicResult] = []
+    try:
+        for index, topic in enumerate(topics):
+            result = fetch_topic(engine, client, topic, now, since, progress)
+            results.append(result)
+            if result.unreachable:
+                for rest in topics[index + 1:]:
+                    skipped = TopicResult(rest.slug, SKIPPED, error="arXiv cannot be reached")
+                    progress.done(skipped)
+                    results.append(skipped)
+                break
+    finally:
+        if own_client:
+            client.close()
+    return FetchReport(results)
+
+
+def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime,
+                since: datetime | None, progress: Progress) -> TopicResult:
+    """One topic's run: one fetch_run row, one transaction per page."""
+    with engine.begin() as conn:
+        start, end = fetch_window(conn, topic.slug, now, since)
+        run_id = runs.start_run(conn, topic.slug, start, end, now)
+    result = TopicResult(topic.slug, OK, start, end)
+    log.info("fetch: %s: asking arXiv for papers submitted %s to %s",
+             topic.slug, f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}")
+    fetched = 0
+    try:
+        for page in client.search(topic.query, start, end):
+            fetched += len(page.papers)
+            accepted = [paper for paper in page.papers if topic.accepts(paper.categories)]
+            with engine.begin() as conn:
+                counts = papers.upsert_papers(conn, accepted, now)
+                papers.link_topic_papers(conn, topic.slug, [paper.id for paper in accepted], now)
+            result.counts.add(counts)
+            result.pages += 1
+            progress.page(result, page.total_results, fetched)
+    except ArxivError as error:
+        result.status = PARTIAL if result.pages else FAILED
+        result.error = str(error)
+        result.unreachable = isinstance(error, ArxivUnreachable)
+    with engine.begin() as conn:
+        c = result.counts
+        runs.finish_run(conn, run_id, result.status, now, new=c.new, updated=c.updated,
+                        unchanged=c.unchanged, error=result.error)
+    progress.done(result)
+    return result
+
+
+def initial_fetch(runtime, now: datetime | None = None) -> int:
+    """Fetch every topic; if that fails and the store is still empty, load the bundled sample.
+
+    Returns the fetch's exit code (0, 1 or 2) whether or not the sample was loaded."""
+    from service.sample import load_sample
+
+    report = fetch_topics(runtime, runtime.topics, now=now)
+    if report.exit_code == 0:
+        return 0
+    with runtime.engine.connect() as conn:
+        empty = papers.count_papers(conn) == 0
+    if empty:
+        reason = next((r.error for r in report.results if r.error), "the fetch failed")
+        log.warning("sample: arXiv could not be reached (%s); loading the bundled sample papers "
+                    "so the pages have something to show", reason)
+        load_sample(runtime.engine, runtime.topics, now or datetime.now(timezone.utc))
+    return report.exit_code
