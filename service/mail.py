@@ -20,12 +20,21 @@ from service.config import Config
 
 
 class SendError(Exception):
-    """A message was not accepted. `permanent` is True for a 5xx answer."""
+    """A message was not accepted. `permanent` is True for a 5xx answer; `recipient_refused`
+    when the server refused the recipient at RCPT TO."""
 
-    def __init__(self, message: str, permanent: bool, code: int | None = None):
+    def __init__(self, message: str, permanent: bool, code: int | None = None, recipient_refused: bool = False):
         super().__init__(message)
         self.permanent = permanent
         self.code = code
+        self.recipient_refused = recipient_refused
+
+
+class ConnectError(SendError):
+    """No connection to the SMTP server could be opened: nothing was sent."""
+
+    def __init__(self, message: str):
+        super().__init__(message, permanent=False)
 
 
 @dataclass(frozen=True)
@@ -65,14 +74,27 @@ class SmtpConnection:
         self.client: aiosmtplib.SMTP | None = None
 
     async def send(self, message: EmailMessage) -> None:
-        try:
-            if self.client is None or not self.client.is_connected:
+        await self._deliver(lambda client: client.send_message(message))
+
+    async def send_raw(self, sender: str, recipients: list[str], data: bytes) -> None:
+        """Send an already encoded message (CRLF line endings) to `recipients`."""
+        await self._deliver(lambda client: client.sendmail(sender, recipients, data))
+
+    async def _deliver(self, transaction) -> None:
+        if self.client is None or not self.client.is_connected:
+            try:
                 await self._connect()
-            errors, _ = await self.client.send_message(message)
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
+                self.client = None
+                s = self.settings
+                raise ConnectError(f"smtp: cannot connect to {s.hostname}:{s.port}: {error}") from None
+        try:
+            errors, _ = await transaction(self.client)
         except aiosmtplib.SMTPRecipientsRefused as error:
             refusal = error.recipients[0] if error.recipients else None
             code = refusal.code if refusal else None
-            raise SendError(f"smtp: recipient refused: {error}", permanent=_permanent(code), code=code) from None
+            raise SendError(f"smtp: recipient refused: {error}", permanent=_permanent(code), code=code,
+                            recipient_refused=True) from None
         except aiosmtplib.SMTPResponseException as error:
             if error.code in (421,) or error.code < 400:
                 await self.close()
@@ -82,7 +104,7 @@ class SmtpConnection:
             raise SendError(f"smtp: {type(error).__name__}: {error}", permanent=False) from None
         if errors:
             code, text = next(iter(errors.values()))
-            raise SendError(f"smtp: recipient refused: {code} {text}", _permanent(code), code)
+            raise SendError(f"smtp: recipient refused: {code} {text}", _permanent(code), code, recipient_refused=True)
 
     async def _connect(self) -> None:
         s = self.settings
@@ -108,11 +130,17 @@ class OutboxConnection:
         self.outbox = outbox
 
     async def send(self, message: EmailMessage) -> None:
+        self._write(bytes(message))
+
+    async def send_raw(self, sender: str, recipients: list[str], data: bytes) -> None:
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
         self.outbox.mkdir(parents=True, exist_ok=True)
         name = f"{uuid.uuid1().hex}.eml"
         temporary = self.outbox / f".{name}.tmp"
         # Write then rename, so a reader of the outbox never sees half a message.
-        temporary.write_bytes(bytes(message))
+        temporary.write_bytes(data)
         os.replace(temporary, self.outbox / name)
 
     async def close(self) -> None:

@@ -1,0 +1,187 @@
+"""The weekly digest: which papers each topic first matched in an ISO week, composed per set of
+topics (a paper in several topics shows once, under the first) and rendered to MJML/HTML and text.
+
+Rendering happens once per distinct set of topics; the per-subscriber links are placeholders
+that the mailer fills in for each message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import escape
+from mjml import mjml_to_html
+
+from service.config import Config
+from service.paper import Paper, sections
+from service.store import Connection
+from service.store import digests as digest_store
+from service.store.digests import DigestRow
+from service.store.papers import papers_for_topic
+from service.topics import Topic
+from service.weeks import week_bounds, week_of
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+# Stand-ins for the per-subscriber links, replaced in each message. Letters only, so that no
+# escaping or quoted-printable encoding changes them.
+UNSUBSCRIBE_SLOT = "PBXSLOTUNSUBSCRIBEX"
+PREFERENCES_SLOT = "PBXSLOTPREFERENCESX"
+SLOTS = (UNSUBSCRIBE_SLOT, PREFERENCES_SLOT)
+SUBJECT_TOPICS = 3
+
+
+class DigestError(Exception):
+    """A digest cannot be built or rendered; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    paper: Paper
+    also_in: tuple[str, ...]  # titles of the set's other topics that hold the paper
+
+
+@dataclass(frozen=True)
+class TopicBlock:
+    topic: Topic
+    sections: list[tuple[str, list[Entry]]]
+
+    @property
+    def count(self) -> int:
+        return sum(len(entries) for _, entries in self.sections)
+
+
+@dataclass
+class Digest:
+    id: int
+    week: str
+    created: datetime
+    papers: dict[str, list[Paper]]  # topic slug -> papers, newest published first
+
+    def topic_set(self, topics: list[Topic], wanted) -> tuple[str, ...]:
+        """The subscriber's topics that have papers this week, in topics.toml order."""
+        wanted = set(wanted)
+        return tuple(t.slug for t in topics if t.slug in wanted and self.papers.get(t.slug))
+
+    def compose(self, topics: list[Topic], topic_set) -> list[TopicBlock]:
+        """Topic blocks for `topic_set`: each paper once, under the first topic holding it."""
+        chosen = [t for t in topics if t.slug in set(topic_set)]
+        shown: set[str] = set()
+        blocks = []
+        for topic in chosen:
+            entries = []
+            for paper in self.papers.get(topic.slug, []):
+                if paper.id in shown:
+                    continue
+                shown.add(paper.id)
+                also = tuple(
+                    other.title for other in chosen
+                    if other is not topic and any(p.id == paper.id for p in self.papers.get(other.slug, []))
+                )
+                entries.append(Entry(paper, also))
+            if entries:
+                by_id = {e.paper.id: e for e in entries}
+                blocks.append(TopicBlock(topic, [
+                    (name, [by_id[p.id] for p in papers]) for name, papers in sections([e.paper for e in entries])
+                ]))
+        return blocks
+
+
+def last_complete_week(now: datetime) -> str:
+    """The ISO week before the one holding `now`."""
+    return week_of(now - timedelta(days=7))
+
+
+def build_digest(conn: Connection, topics: list[Topic], week: str, now: datetime) -> Digest:
+    """The digest of `week`, created from the papers first matched in it if it does not exist yet."""
+    start, end = week_bounds(week)
+    if end > now:
+        raise DigestError(f"digest: week {week} is not over yet (it ends {end:%Y-%m-%d %H:%M} UTC)")
+    row = digest_store.get_digest_for_week(conn, week)
+    if row is None:
+        papers_by_topic = {
+            topic.slug: [p.id for p in papers_for_topic(conn, topic.slug, since=start, until=end)]
+            for topic in topics
+        }
+        row = digest_store.create_digest(conn, week, papers_by_topic, now)
+    return load_digest(conn, row)
+
+
+def get_digest(conn: Connection, digest_id: int) -> Digest | None:
+    row = digest_store.get_digest(conn, digest_id)
+    return load_digest(conn, row) if row else None
+
+
+def load_digest(conn: Connection, row: DigestRow) -> Digest:
+    return Digest(row.id, row.week, row.created, digest_store.digest_papers(conn, row.id))
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    """One topic set's email, with UNSUBSCRIBE_SLOT and PREFERENCES_SLOT still in it."""
+
+    topic_set: tuple[str, ...]
+    subject: str
+    html: str
+    text: str
+
+
+_environment = Environment(
+    loader=FileSystemLoader(str(TEMPLATES)),
+    autoescape=lambda name: bool(name) and name.endswith((".html", ".mjml.j2")),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def subject_for(week: str, blocks: list[TopicBlock]) -> str:
+    titles = [block.topic.title for block in blocks]
+    named = ", ".join(titles[:SUBJECT_TOPICS])
+    if len(titles) > SUBJECT_TOPICS:
+        named += f" and {len(titles) - SUBJECT_TOPICS} more"
+    return f"paperboy {week}: {named}"
+
+
+def render_digest(config: Config, digest: Digest, topics: list[Topic], topic_set) -> RenderedDigest:
+    """The HTML (MJML) and text email for one set of topics; per-subscriber links left as slots."""
+    blocks = digest.compose(topics, topic_set)
+    if not blocks:
+        raise DigestError(f"digest: {digest.week} has no papers for topics {', '.join(topic_set) or '(none)'}")
+    context = {
+        "week": digest.week,
+        "week_start": week_bounds(digest.week)[0],
+        "blocks": blocks,
+        "paper_count": sum(block.count for block in blocks),
+        "browser_url": f"{config.base_url}/digests/{digest.id}",
+        "home_url": f"{config.base_url}/",
+        "unsubscribe_url": UNSUBSCRIBE_SLOT,
+        "preferences_url": PREFERENCES_SLOT,
+    }
+    subject = subject_for(digest.week, blocks)
+    context["subject"] = subject
+    mjml_source = _environment.get_template("email/digest.mjml.j2").render(context)
+    result = mjml_to_html(mjml_source)
+    if result.errors:
+        raise DigestError(f"digest: MJML reported {len(result.errors)} error(s): {result.errors[0]}")
+    # Each link to a slot starts its own line, so that quoted-printable never splits a slot.
+    html = result.html
+    for slot in SLOTS:
+        html = html.replace(f' href="{slot}"', f'\nhref="{slot}"')
+    text = _environment.get_template("email/digest.txt.j2").render(context)
+    for slot in SLOTS:
+        if slot not in html or slot not in text:
+            raise DigestError(f"digest: the email templates lost the placeholder {slot}")
+    return RenderedDigest(tuple(topic_set), subject, html, text)
+
+
+def fill_slots(rendered: RenderedDigest, unsubscribe_url: str, preferences_url: str) -> tuple[str, str]:
+    """HTML and text with the links of one subscriber, escaped for HTML in the HTML part."""
+    html, text = rendered.html, rendered.text
+    for slot, url in ((UNSUBSCRIBE_SLOT, unsubscribe_url), (PREFERENCES_SLOT, preferences_url)):
+        html = html.replace(slot, str(escape(url)))
+        text = text.replace(slot, url)
+    return html, text

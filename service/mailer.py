@@ -1,0 +1,349 @@
+"""The digest send pipeline: write the ledger, then claim due deliveries in batches and send them
+over a pool of SMTP connections, marking each sent only after the server's 250.
+
+Retry policy: a 4xx reply or a dropped connection puts the delivery back as `retrying`, due again
+after 30 s, 60 s, 120 s, ... (at most an hour), until PAPERBOY_SMTP_MAX_ATTEMPTS tries are used;
+then it is `failed`. A 5xx is `failed` at once. Bounce policy: a 5xx that refuses the address
+(at RCPT TO, or 550/551/553 after DATA) also marks the subscriber bounced after that one refusal;
+other 5xx (size, content) fail only that delivery. A server that cannot be reached at all stops
+the run with every unsent delivery still due, so a rerun sends them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.utils import parseaddr
+from typing import Callable
+from urllib.parse import quote
+
+from service.digest import (
+    PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, build_digest, last_complete_week,
+    render_digest,
+)
+from service.mail import ConnectError, SendError, open_connection
+from service.mime import DkimSigner, MessageTemplate, Stamp, assemble, sender_domain
+from service.runtime import Runtime
+from service.store import deliveries as ledger
+from service.store import digests as digest_store
+from subscribers.store import mark_bounced
+from subscribers.tokens import preferences_url, unsubscribe_url
+
+log = logging.getLogger("paperboy.mailer")
+
+LEASE = timedelta(minutes=10)
+FIRST_RETRY = 30.0
+LAST_RETRY = 3600.0
+# 5xx codes after DATA that speak of the address rather than of the message.
+ADDRESS_REFUSALS = {550, 551, 553}
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try of a delivery that has had `attempts` tries."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LAST_RETRY)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Queued:
+    digest: Digest
+    added: int  # delivery rows written by this call
+    topic_sets: Counter  # topic set -> recipients, of the rows written now
+
+
+def queue_digest(runtime: Runtime, week: str, now: datetime) -> Queued:
+    """Build the week's digest and write one due delivery per active subscriber whose topics have
+    papers, all in one transaction; rows that exist are kept, so a rerun adds only newcomers."""
+    with runtime.engine.begin() as conn:
+        digest = build_digest(conn, runtime.topics, week, now)
+        rows, added, sets = [], 0, Counter()
+        for recipient in ledger.active_recipients(conn):
+            topic_set = digest.topic_set(runtime.topics, recipient.topics)
+            if not topic_set:
+                continue
+            rows.append((recipient.subscriber_id, ",".join(topic_set)))
+            sets[topic_set] += 1
+            if len(rows) >= ledger.SUBSCRIBER_BATCH:
+                added += ledger.add_deliveries(conn, digest.id, rows)
+                rows = []
+        added += ledger.add_deliveries(conn, digest.id, rows)
+    return Queued(digest, added, sets)
+
+
+@dataclass
+class DryRun:
+    week: str
+    digest_exists: bool
+    papers: int
+    messages: int  # what a send would mail now
+    topic_sets: Counter
+
+
+def dry_run(runtime: Runtime, week: str, now: datetime) -> DryRun:
+    """What `digest send` would mail for `week`, computed in a transaction that is rolled back."""
+    with runtime.engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            exists = digest_store.get_digest_for_week(conn, week) is not None
+            digest = build_digest(conn, runtime.topics, week, now)
+            settled = ledger.settled_subscriber_ids(conn, digest.id)
+            sets = Counter()
+            for recipient in ledger.active_recipients(conn):
+                topic_set = digest.topic_set(runtime.topics, recipient.topics)
+                if topic_set and recipient.subscriber_id not in settled:
+                    sets[topic_set] += 1
+            papers = len({p.id for papers in digest.papers.values() for p in papers})
+        finally:
+            transaction.rollback()
+    return DryRun(week, exists, papers, sum(sets.values()), sets)
+
+
+@dataclass
+class SendStats:
+    total: int = 0  # deliveries pending when the run started
+    sent: int = 0
+    retried: int = 0  # transient refusals, each retried later
+    failed: int = 0
+    bounced: int = 0
+    cancelled: int = 0
+    held_elsewhere: int = 0  # left in another sender's hands when this one finished
+    error: str | None = None  # why the run stopped early
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.cancelled
+
+
+class RateLimiter:
+    """Spaces sends at least 1/rate seconds apart across all connections; rate 0 means no limit."""
+
+    def __init__(self, rate: float, clock):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.clock = clock
+        self.next_slot: float | None = None
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = self.clock.monotonic()
+        slot = max(now, self.next_slot if self.next_slot is not None else now)
+        self.next_slot = slot + self.interval
+        if slot > now:
+            await self.clock.sleep(slot - now)
+
+
+@dataclass
+class _Outcome:
+    job: ledger.Claimed
+    state: str  # sent | retrying | failed | cancelled | released
+    error: str = ""
+    bounce: bool = False
+
+
+class Sender:
+    """One sender process's run over one digest: claims, sends, records."""
+
+    def __init__(self, runtime: Runtime, digest: Digest, clock=None, lease: timedelta = LEASE,
+                 batch: int | None = None, progress: Callable[[SendStats], None] | None = None):
+        config = runtime.config
+        self.runtime, self.config, self.digest = runtime, config, digest
+        self.clock = clock or SystemClock()
+        self.lease = lease
+        self.batch = batch or max(100, 25 * config.smtp_concurrency)
+        self.progress = progress or (lambda stats: None)
+        self.worker = worker_name()
+        self.envelope_from = parseaddr(config.mail_from)[1]
+        self.mailto = f"mailto:{self.envelope_from}"
+        self.signer = DkimSigner.from_config(config)
+        self.templates: dict[tuple[str, ...], MessageTemplate] = {}
+        self.stats = SendStats()
+        self.outcomes: list[_Outcome] = []
+        self.stop = asyncio.Event()
+        self.finished = False
+
+    def template(self, topic_set: tuple[str, ...]) -> MessageTemplate:
+        """The encoded digest for a topic set, rendered the first time the set comes up."""
+        template = self.templates.get(topic_set)
+        if template is None:
+            rendered = render_digest(self.config, self.digest, self.runtime.topics, topic_set)
+            template = MessageTemplate(rendered.subject, rendered.text, rendered.html, SLOTS)
+            self.templates[topic_set] = template
+        return template
+
+    def message(self, job: ledger.Claimed) -> bytes:
+        unsubscribe = unsubscribe_url(self.config, job.subscriber_id)
+        token = unsubscribe.rsplit("/", 1)[-1]
+        stamp = Stamp(
+            to=job.email,
+            unsubscribe_url=unsubscribe,
+            mailto_unsubscribe=f"{self.mailto}?subject={quote('unsubscribe ' + token)}",
+            values={UNSUBSCRIBE_SLOT: unsubscribe, PREFERENCES_SLOT: preferences_url(self.config, job.subscriber_id)},
+        )
+        return assemble(self.config, self.template(job.topics), stamp, self.clock.now(), self.signer)
+
+    async def run(self) -> SendStats:
+        with self.runtime.engine.connect() as conn:
+            self.stats.total = ledger.pending_count(conn, self.digest.id)
+        queue: asyncio.Queue = asyncio.Queue(maxsize=self.batch)
+        limiter = RateLimiter(self.config.smtp_rate, self.clock)
+        self.new_outcome = asyncio.Event()
+        self.writing = asyncio.Lock()
+        recorder = asyncio.create_task(self._record())
+        workers = [asyncio.create_task(self._work(queue, limiter)) for _ in range(self.config.smtp_concurrency)]
+        try:
+            await self._produce(queue)
+        finally:
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers, return_exceptions=True)
+            self.finished = True
+            self.new_outcome.set()
+            await recorder
+        with self.runtime.engine.connect() as conn:
+            counts = ledger.delivery_counts(conn, self.digest.id)
+        self.stats.held_elsewhere = counts["sending"]
+        return self.stats
+
+    async def _produce(self, queue: asyncio.Queue) -> None:
+        while not self.stop.is_set():
+            claimed = await asyncio.to_thread(self._claim)
+            if claimed:
+                log.info("mailer: %s claimed %d deliveries of %s", self.worker, len(claimed), self.digest.week)
+                for job in claimed:
+                    await queue.put(job)
+                continue
+            await queue.join()
+            await self._drain()
+            if self.stop.is_set():
+                return
+            with self.runtime.engine.connect() as conn:
+                retry_at = ledger.next_attempt_at(conn, self.digest.id)
+            if retry_at is None:
+                return
+            wait = (retry_at - self.clock.now()).total_seconds()
+            log.info("mailer: waiting %.0f s for deliveries to retry", max(wait, 0))
+            if wait > 0:
+                await self.clock.sleep(wait)
+
+    def _claim(self) -> list[ledger.Claimed]:
+        with self.runtime.engine.begin() as conn:
+            return ledger.claim_deliveries(conn, self.digest.id, self.worker, self.clock.now(), self.lease, self.batch)
+
+    async def _work(self, queue: asyncio.Queue, limiter: RateLimiter) -> None:
+        connection = open_connection(self.config)
+        try:
+            while True:
+                job = await queue.get()
+                try:
+                    if job is None:
+                        return
+                    self._outcome(await self._send(connection, job, limiter))
+                finally:
+                    queue.task_done()
+        finally:
+            await connection.close()
+
+    async def _send(self, connection, job: ledger.Claimed, limiter: RateLimiter) -> _Outcome:
+        if self.stop.is_set():
+            return _Outcome(job, "released")
+        if job.email is None:
+            return _Outcome(job, "cancelled", "mailer: the subscriber is no longer active")
+        try:
+            data = self.message(job)
+        except DigestError as error:
+            return _Outcome(job, "cancelled", str(error))
+        await limiter.wait()
+        try:
+            await connection.send_raw(self.envelope_from, [job.email], data)
+        except ConnectError as error:
+            # Nothing went out: stop, and leave this and every other unsent delivery due.
+            if not self.stop.is_set():
+                self.stats.error = f"{error}; the unsent deliveries stay due, rerun to send them"
+                self.stop.set()
+            return _Outcome(job, "released")
+        except SendError as error:
+            if error.permanent:
+                bounce = error.recipient_refused or error.code in ADDRESS_REFUSALS
+                return _Outcome(job, "failed", str(error), bounce)
+            if job.attempts >= self.config.smtp_max_attempts:
+                return _Outcome(job, "failed", f"{error} (gave up after {job.attempts} attempts)")
+            return _Outcome(job, "retrying", str(error))
+        return _Outcome(job, "sent")
+
+    def _outcome(self, outcome: _Outcome) -> None:
+        self.outcomes.append(outcome)
+        self.new_outcome.set()
+
+    async def _record(self) -> None:
+        while True:
+            await self.new_outcome.wait()
+            self.new_outcome.clear()
+            await self._drain()
+            if self.finished and not self.outcomes:
+                return
+
+    async def _drain(self) -> None:
+        """Write every outcome gathered so far; when it returns, all of them are in the ledger."""
+        async with self.writing:
+            while self.outcomes:
+                outcomes, self.outcomes = self.outcomes, []
+                await asyncio.to_thread(self._write, outcomes)
+                self.progress(self.stats)
+
+    def _write(self, outcomes: list[_Outcome]) -> None:
+        now = self.clock.now()
+        stats = self.stats
+        with self.runtime.engine.begin() as conn:
+            sent = [o.job.id for o in outcomes if o.state == "sent"]
+            stats.sent += ledger.mark_sent(conn, sent, self.worker, now)
+            ledger.release(conn, [o.job.id for o in outcomes if o.state == "released"], self.worker)
+            for o in outcomes:
+                if o.state == "retrying":
+                    next_attempt = now + timedelta(seconds=retry_delay(o.job.attempts))
+                    stats.retried += ledger.mark_retrying(conn, o.job.id, self.worker, o.error, next_attempt)
+                elif o.state in ("failed", "cancelled"):
+                    settled = ledger.mark_failed(conn, o.job.id, self.worker, o.error, o.state)
+                    if o.state == "cancelled":
+                        stats.cancelled += settled
+                        continue
+                    stats.failed += settled
+                    log.warning("mailer: delivery %d to subscriber %d failed: %s", o.job.id, o.job.subscriber_id, o.error)
+                    if o.bounce and settled:
+                        mark_bounced(conn, o.job.subscriber_id, o.error, now)
+                        stats.bounced += 1
+
+
+def send_digest(runtime: Runtime, week: str | None = None, now: datetime | None = None, clock=None,
+                lease: timedelta = LEASE, progress=None) -> tuple[Queued, SendStats]:
+    """Queue the week's digest (default: the last complete ISO week) and send what is due."""
+    clock = clock or SystemClock()
+    now = now or clock.now()
+    week = week or last_complete_week(now)
+    queued = queue_digest(runtime, week, now)
+    log.info("mailer: digest %s (id %d): %d new deliveries written", week, queued.digest.id, queued.added)
+    stats = asyncio.run(Sender(runtime, queued.digest, clock, lease, progress=progress).run())
+    log.info("mailer: %s: %d sent, %d retried, %d failed (%d bounced), %d cancelled",
+             week, stats.sent, stats.retried, stats.failed, stats.bounced, stats.cancelled)
+    return queued, stats

@@ -1,0 +1,218 @@
+"""The send ledger: one delivery row per (digest, subscriber), claimed before a mail goes out.
+
+States: due -> sending -> sent, or -> retrying -> sending ... -> failed; cancelled when the
+subscriber left between the row being written and its turn to be sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterator
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+
+from service.store.schema import delivery
+from service.store.schema import subscriber as subscriber_table
+from service.store.schema import subscription
+
+STATES = ("due", "sending", "retrying", "sent", "failed", "cancelled")
+SUBSCRIBER_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Recipient:
+    subscriber_id: int
+    email: str
+    topics: list[str]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this sender now holds; `email` is None when the subscriber is no longer active."""
+
+    id: int
+    subscriber_id: int
+    email: str | None
+    topics: tuple[str, ...]
+    attempts: int
+
+
+def active_recipients(conn: Connection, batch: int = SUBSCRIBER_BATCH) -> Iterator[Recipient]:
+    """Every active subscriber with their topics, read in batches by id so memory stays flat."""
+    last_id = 0
+    while True:
+        rows = conn.execute(
+            select(subscriber_table.c.id, subscriber_table.c.email)
+            .where(subscriber_table.c.status == "active", subscriber_table.c.id > last_id,
+                   subscriber_table.c.email.is_not(None))
+            .order_by(subscriber_table.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        ids = [row.id for row in rows]
+        topics: dict[int, list[str]] = {}
+        for subscriber_id, topic in conn.execute(
+            select(subscription.c.subscriber_id, subscription.c.topic)
+            .where(subscription.c.subscriber_id.in_(ids))
+        ):
+            topics.setdefault(subscriber_id, []).append(topic)
+        for row in rows:
+            yield Recipient(row.id, row.email, topics.get(row.id, []))
+        last_id = ids[-1]
+
+
+def add_deliveries(conn: Connection, digest_id: int, rows: list[tuple[int, str]]) -> int:
+    """Write (subscriber id, topics) rows as due; rows that exist stay as they are. Returns how many are new."""
+    if not rows:
+        return 0
+    values = [
+        {"digest_id": digest_id, "subscriber_id": sid, "topics": topics, "state": "due", "attempts": 0}
+        for sid, topics in rows
+    ]
+    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    # RETURNING yields only the inserted rows; rowcount is unreliable for executemany.
+    inserted = conn.execute(dialect_insert(delivery).on_conflict_do_nothing().returning(delivery.c.id), values)
+    return len(inserted.all())
+
+
+def _claimable(now: datetime, lease: timedelta):
+    return or_(
+        and_(delivery.c.state.in_(("due", "retrying")),
+             or_(delivery.c.next_attempt.is_(None), delivery.c.next_attempt <= now)),
+        # A sender that died holding rows: its lease has run out, so another may take them.
+        and_(delivery.c.state == "sending", delivery.c.claimed_at < now - lease),
+    )
+
+
+def claim_deliveries(
+    conn: Connection, digest_id: int, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[Claimed]:
+    """Take up to `limit` due deliveries of a digest for `worker`, counting an attempt on each.
+
+    PostgreSQL skips rows another sender has locked (FOR UPDATE SKIP LOCKED); SQLite takes the
+    write lock for the UPDATE, and the repeated condition makes the claim conditional, so two
+    senders never hold the same row."""
+    claimable = _claimable(now, lease)
+    candidates = (
+        select(delivery.c.id)
+        .where(delivery.c.digest_id == digest_id, claimable)
+        .order_by(delivery.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = conn.execute(
+        update(delivery)
+        .where(delivery.c.id.in_(candidates.scalar_subquery()), claimable)
+        .values(state="sending", claimed_by=worker, claimed_at=now, attempts=delivery.c.attempts + 1)
+        .returning(delivery.c.id, delivery.c.subscriber_id, delivery.c.topics, delivery.c.attempts)
+    ).all()
+    if not claimed:
+        return []
+    emails = dict(
+        conn.execute(
+            select(subscriber_table.c.id, subscriber_table.c.email).where(
+                subscriber_table.c.id.in_([row.subscriber_id for row in claimed]),
+                subscriber_table.c.status == "active",
+            )
+        ).all()
+    )
+    return sorted(
+        (
+            Claimed(row.id, row.subscriber_id, emails.get(row.subscriber_id),
+                    tuple(t for t in row.topics.split(",") if t), row.attempts)
+            for row in claimed
+        ),
+        key=lambda c: c.id,
+    )
+
+
+def _held(delivery_ids: list[int], worker: str):
+    # Only the sender holding a row may settle it: after a lease ran out the row is someone else's.
+    return and_(delivery.c.id.in_(delivery_ids), delivery.c.state == "sending", delivery.c.claimed_by == worker)
+
+
+def mark_sent(conn: Connection, delivery_ids: list[int], worker: str, now: datetime) -> int:
+    """The server answered 250 for these deliveries."""
+    if not delivery_ids:
+        return 0
+    return conn.execute(
+        update(delivery).where(_held(delivery_ids, worker)).values(state="sent", sent_at=now, last_error=None)
+    ).rowcount
+
+
+def mark_retrying(conn: Connection, delivery_id: int, worker: str, error: str, next_attempt: datetime) -> int:
+    return conn.execute(
+        update(delivery).where(_held([delivery_id], worker))
+        .values(state="retrying", last_error=error[:1000], next_attempt=next_attempt)
+    ).rowcount
+
+
+def mark_failed(conn: Connection, delivery_id: int, worker: str, error: str, state: str = "failed") -> int:
+    """The delivery is given up: a permanent refusal, attempts used up, or (`cancelled`) no recipient."""
+    return conn.execute(
+        update(delivery).where(_held([delivery_id], worker)).values(state=state, last_error=error[:1000])
+    ).rowcount
+
+
+def release(conn: Connection, delivery_ids: list[int], worker: str) -> int:
+    """Hand back claimed rows that were never tried (a sender stopping early), undoing their attempt."""
+    if not delivery_ids:
+        return 0
+    return conn.execute(
+        update(delivery).where(_held(delivery_ids, worker))
+        .values(state="due", attempts=delivery.c.attempts - 1, claimed_by=None, claimed_at=None)
+    ).rowcount
+
+
+def delivery_counts(conn: Connection, digest_id: int) -> dict[str, int]:
+    """How many deliveries of a digest are in each state (every state present, zeros included)."""
+    counts = dict.fromkeys(STATES, 0)
+    for state, count in conn.execute(
+        select(delivery.c.state, func.count()).where(delivery.c.digest_id == digest_id).group_by(delivery.c.state)
+    ):
+        counts[state] = count
+    return counts
+
+
+def pending_count(conn: Connection, digest_id: int) -> int:
+    """Deliveries not yet settled (due, sending or retrying)."""
+    return conn.execute(
+        select(func.count()).where(delivery.c.digest_id == digest_id,
+                                   delivery.c.state.in_(("due", "sending", "retrying")))
+    ).scalar_one()
+
+
+def next_attempt_at(conn: Connection, digest_id: int) -> datetime | None:
+    """The earliest time a retrying delivery of the digest is due again."""
+    return conn.execute(
+        select(func.min(delivery.c.next_attempt)).where(
+            delivery.c.digest_id == digest_id, delivery.c.state == "retrying")
+    ).scalar()
+
+
+def list_deliveries(conn: Connection, digest_id: int, state: str | None = None, limit: int = 100) -> list[dict]:
+    """Deliveries of a digest with the subscriber's address, for the admin pages."""
+    query = (
+        select(delivery.c.id, delivery.c.state, delivery.c.attempts, delivery.c.last_error,
+               delivery.c.sent_at, delivery.c.topics, subscriber_table.c.email)
+        .join(subscriber_table, subscriber_table.c.id == delivery.c.subscriber_id)
+        .where(delivery.c.digest_id == digest_id)
+        .order_by(delivery.c.id)
+        .limit(limit)
+    )
+    if state:
+        query = query.where(delivery.c.state == state)
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def settled_subscriber_ids(conn: Connection, digest_id: int) -> set[int]:
+    """Subscribers whose delivery of this digest is over (sent, failed or cancelled)."""
+    return set(conn.execute(
+        select(delivery.c.subscriber_id).where(
+            delivery.c.digest_id == digest_id, delivery.c.state.in_(("sent", "failed", "cancelled")))
+    ).scalars())

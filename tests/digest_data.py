@@ -1,0 +1,64 @@
+"""A week of papers and a few subscribers for the digest and mailer tests, from tests/data."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+from service.arxiv import parse_feed
+from service.store.papers import link_topic_papers, upsert_papers
+from subscribers.store import ImportRow, import_rows
+from tests.conftest import data_file
+
+WEEK = "2026-W05"  # Monday 2026-01-26 to Sunday 2026-02-01; conftest's NOW is in the week after
+IN_WEEK = datetime(2026, 1, 28, 9, 30, tzinfo=timezone.utc)
+WEEK_BEFORE = datetime(2026, 1, 21, 9, 30, tzinfo=timezone.utc)
+
+ALICE = ("alice@example.org", ["vla", "testing"])
+BOB = ("bob@example.org", ["testing"])
+CAROL = ("carol@example.org", ["vla"])
+DAN = ("dan@example.org", ["no-such-topic"])  # a topic that has no papers: gets no mail
+
+
+def load_week(conn):
+    """Store the fixtures: 20 testing papers and 2 robot papers first matched in WEEK, the other
+    testing papers the week before; two testing papers also belong to "vla".
+    Returns (testing papers of the week, vla papers of the week)."""
+    testing = parse_feed(data_file("api2026_search_all-testing_100entries.xml")).papers
+    robots = parse_feed(data_file("api2025_search_cs.RO-neural_project-website.xml")).papers
+    upsert_papers(conn, testing + robots, WEEK_BEFORE)
+    with_links = [p for p in testing if p.has_links]
+    week_testing = with_links + [p for p in testing if not p.has_links][: 20 - len(with_links)]
+    chosen = {p.id for p in week_testing}
+    link_topic_papers(conn, "testing", [p.id for p in testing if p.id not in chosen], WEEK_BEFORE)
+    link_topic_papers(conn, "testing", sorted(chosen), IN_WEEK)
+    shared = [p for p in week_testing if not p.has_links][:2]
+    link_topic_papers(conn, "vla", [p.id for p in robots + shared], IN_WEEK)
+    return week_testing, robots + shared
+
+
+def add_subscribers(conn, people, now, status="active") -> dict[str, int]:
+    """Insert subscribers [(email, topics)] with `status`; returns email -> id."""
+    from subscribers.store import subscriber_by_email
+
+    import_rows(conn, [ImportRow(email, topics, status) for email, topics in people], now, "cli")
+    return {email: subscriber_by_email(conn, email).id for email, _ in people}
+
+
+class FakeClock:
+    """A clock that moves only when the code under test sleeps: retries and leases without waiting."""
+
+    def __init__(self, start: datetime):
+        self.current = start
+        self.slept: list[float] = []
+
+    def now(self) -> datetime:
+        return self.current
+
+    def monotonic(self) -> float:
+        return self.current.timestamp()
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.current += timedelta(seconds=seconds)
+        await asyncio.sleep(0)
