@@ -1,0 +1,108 @@
+"""Signed links: /confirm, /preferences and /unsubscribe with good, tampered, mixed-up and expired tokens."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from subscribers import store, tokens
+from tests.conftest import NOW
+
+
+@pytest.fixture
+def alice(app):
+    with app.extensions["paperboy"].engine.begin() as conn:
+        store.import_rows(conn, [store.ImportRow("alice@example.org", ["vla"], "active")], NOW, "cli")
+        return store.subscriber_by_email(conn, "alice@example.org")
+
+
+def status_of(app, subscriber_id):
+    with app.extensions["paperboy"].engine.connect() as conn:
+        return store.get_subscriber(conn, subscriber_id).status
+
+
+def test_it_reads_back_what_it_signed_and_expires_confirmations_after_seven_days(config):
+    token = tokens.confirm_token(config, 7, ["vla", "testing"], NOW)
+    assert tokens.read_confirm_token(config, token, NOW + timedelta(days=6, hours=23)) == (7, ["testing", "vla"])
+    with pytest.raises(tokens.TokenError, match="expired"):
+        tokens.read_confirm_token(config, token, NOW + timedelta(days=7, seconds=1))
+    assert tokens.read_unsubscribe_token(config, tokens.unsubscribe_token(config, 7)) == 7
+    assert tokens.read_preferences_token(config, tokens.preferences_token(config, 7)) == 7
+    assert tokens.unsubscribe_url(config, 7).startswith("http://paperboy.test/unsubscribe/")
+    assert tokens.preferences_url(config, 7).startswith("http://paperboy.test/preferences/")
+
+
+def test_it_never_accepts_one_kind_of_token_for_another(config):
+    unsubscribe = tokens.unsubscribe_token(config, 7)
+    with pytest.raises(tokens.TokenError):
+        tokens.read_preferences_token(config, unsubscribe)
+    with pytest.raises(tokens.TokenError):
+        tokens.read_confirm_token(config, unsubscribe, NOW)
+    with pytest.raises(tokens.TokenError):
+        tokens.read_unsubscribe_token(config.with_overrides(secret_key="another"), unsubscribe)
+
+
+def test_it_refuses_an_expired_confirmation_link(app, client):
+    with app.extensions["paperboy"].engine.begin() as conn:
+        pending, _ = store.request_subscription(conn, "bob@example.org", ["vla"], NOW)
+    old = datetime.now(timezone.utc) - timedelta(days=8)
+    answer = client.get(f"/confirm/{tokens.confirm_token(app.extensions['paperboy'].config, pending.id, ['vla'], old)}")
+    assert answer.status_code == 400 and b"This confirmation link has expired" in answer.data
+    assert status_of(app, pending.id) == "pending"
+
+
+@pytest.mark.parametrize("path", ["/confirm/{bad}", "/preferences/{bad}", "/unsubscribe/{bad}"])
+def test_it_refuses_a_tampered_link(app, client, alice, path):
+    good = tokens.unsubscribe_token(app.extensions["paperboy"].config, alice.id)
+    bad = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
+    answers = [client.get(path.format(bad=bad))]
+    if path.startswith("/unsubscribe"):
+        answers.append(client.post(path.format(bad=bad), data={"List-Unsubscribe": "One-Click"}))
+    for answer in answers:
+        assert answer.status_code == 400 and b"is not valid" in answer.data
+    assert status_of(app, alice.id) == "active"
+
+
+def test_it_asks_before_unsubscribing_on_get(app, client, alice):
+    path = f"/unsubscribe/{tokens.unsubscribe_token(app.extensions['paperboy'].config, alice.id)}"
+    page = client.get(path)
+    assert page.status_code == 200 and b"Stop the weekly digest to alice@example.org?" in page.data
+    assert status_of(app, alice.id) == "active"
+    form = re.search(rb'<form method="post">', page.data)
+    assert form is not None
+    done = client.post(path)
+    assert done.status_code == 200 and b"You are unsubscribed" in done.data
+    assert status_of(app, alice.id) == "unsubscribed"
+    again = client.post(path)
+    assert again.status_code == 200 and status_of(app, alice.id) == "unsubscribed"
+
+
+def test_it_never_confirms_a_blocked_or_deleted_subscriber(app, client):
+    runtime = app.extensions["paperboy"]
+    with runtime.engine.begin() as conn:
+        blocked, _ = store.request_subscription(conn, "spam@example.org", ["vla"], NOW)
+        deleted, _ = store.request_subscription(conn, "gone@example.org", ["vla"], NOW)
+        store.block(conn, blocked.id, NOW, "admin@example.org")
+        store.erase(conn, deleted.id, NOW, "admin@example.org")
+    now = datetime.now(timezone.utc)
+    for subscriber in (blocked, deleted):
+        answer = client.get(f"/confirm/{tokens.confirm_token(runtime.config, subscriber.id, ['vla'], now)}")
+        assert answer.status_code == 400 and b"can no longer be confirmed" in answer.data
+    assert status_of(app, blocked.id) == "blocked" and status_of(app, deleted.id) == "deleted"
+    gone = client.get(f"/unsubscribe/{tokens.unsubscribe_token(runtime.config, deleted.id)}")
+    assert gone.status_code == 404
+
+
+def test_it_leaves_from_the_preferences_page_and_refuses_topics_for_unsubscribed(app, client, alice):
+    path = f"/preferences/{tokens.preferences_token(app.extensions['paperboy'].config, alice.id)}"
+    page = client.get(path)
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
+    empty = client.post(path, data={"csrf_token": token, "action": "save"})
+    assert empty.status_code == 400 and b"Please pick at least one topic." in empty.data
+    left = client.post(path, data={"csrf_token": token, "action": "leave"})
+    assert left.status_code == 200 and status_of(app, alice.id) == "unsubscribed"
+    refused = client.post(path, data={"csrf_token": token, "topics": ["vla"], "action": "save"})
+    assert refused.status_code == 400 and b"not subscribed" in refused.data
+    assert status_of(app, alice.id) == "unsubscribed"
