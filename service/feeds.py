@@ -1,0 +1,123 @@
+"""Atom and RSS feeds of topics (feedgen), and the OPML list of every topic feed.
+
+Everything from arXiv passes through printable() first: lxml refuses strings holding
+characters XML cannot carry, and one bad abstract must not take a feed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from service.markdown import paper_links
+from service.paper import Paper
+from service.text import one_line, printable
+
+FEED_SIZE = 50
+ATOM = "http://www.w3.org/2005/Atom"
+ARXIV_SCHEME = "https://arxiv.org/category_taxonomy"
+# An empty topic has never changed; feeds still need an `updated`.
+NEVER = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass
+class FeedSpec:
+    """What a feed says about itself; URLs are absolute."""
+
+    title: str
+    description: str
+    page_url: str  # the HTML page the feed mirrors
+    self_url: str
+    updated: datetime | None
+
+
+def atom_feed(spec: FeedSpec, entries: list[tuple[Paper, list[str]]]) -> bytes:
+    """An Atom 1.0 document; each entry is a paper with extra category terms (its topics)."""
+    body = _generator(spec, entries, "atom").atom_str(pretty=False, encoding="UTF-8")
+    return _restore_entry_link_attributes(body, entries)
+
+
+def rss_feed(spec: FeedSpec, entries: list[tuple[Paper, list[str]]]) -> bytes:
+    """An RSS 2.0 document with the same entries as atom_feed."""
+    return _generator(spec, entries, "rss").rss_str(pretty=False, encoding="UTF-8")
+
+
+def _generator(spec: FeedSpec, entries: list[tuple[Paper, list[str]]], kind: str) -> FeedGenerator:
+    feed = FeedGenerator()
+    feed.load_extension("dc", atom=False, rss=True)  # RSS authors need an email; dc:creator does not
+    feed.id(spec.page_url)
+    feed.title(one_line(spec.title) or "paperboy")
+    feed.subtitle(one_line(spec.description) or one_line(spec.title) or "paperboy")
+    feed.link(href=spec.page_url, rel="alternate", type="text/html")
+    feed.link(href=spec.self_url, rel="self",
+              type="application/atom+xml" if kind == "atom" else "application/rss+xml")
+    feed.author({"name": "paperboy"})  # Atom needs an author where an entry lists none
+    feed.generator("paperboy")
+    feed.language("en")
+    feed.updated(spec.updated or NEVER)
+    for paper, extra_terms in entries:
+        _add_entry(feed, paper, extra_terms)
+    return feed
+
+
+def _add_entry(feed: FeedGenerator, paper: Paper, extra_terms: list[str]) -> None:
+    entry = feed.add_entry(order="append")
+    # The versionless abstract URL: the same entry whatever version arrives later.
+    entry.guid(f"https://arxiv.org/abs/{paper.id}", permalink=True)
+    entry.title(one_line(paper.title) or paper.id)
+    entry.updated(paper.updated)
+    entry.published(paper.published)
+    names = [one_line(name) for name in paper.authors if one_line(name)]
+    if names:
+        entry.author([{"name": name} for name in names])
+        for name in names:
+            entry.dc.dc_creator(name)
+    for attributes in entry_links(paper):
+        entry.link(**attributes)
+    for term in paper.categories:
+        if one_line(term):
+            entry.category(term=one_line(term), scheme=ARXIV_SCHEME)
+    for term in extra_terms:
+        entry.category(term=one_line(term), label=one_line(term))
+    # summary() also fills RSS's description.
+    entry.summary(printable(paper.abstract) or one_line(paper.title))
+
+
+def entry_links(paper: Paper) -> list[dict[str, str]]:
+    """The abstract (alternate), then PDF, project page and code (related), as Atom links."""
+    links = []
+    for label, url in paper_links(paper):
+        if label == "arXiv":
+            links.append({"href": one_line(url), "rel": "alternate", "type": "text/html"})
+        else:
+            kind = "application/pdf" if label == "PDF" else "text/html"
+            links.append({"href": one_line(url), "rel": "related", "type": kind, "title": label})
+    return links
+
+
+def _restore_entry_link_attributes(body: bytes, entries: list[tuple[Paper, list[str]]]) -> bytes:
+    # feedgen 1.0.0 writes an entry's <link> with href only (its atom_entry() shadows the
+    # link dict with the new element), so every link reads as rel="alternate". Put the
+    # attributes back, in the order the links were added.
+    root = etree.fromstring(body)
+    for element, (paper, _) in zip(root.findall(f"{{{ATOM}}}entry"), entries):
+        for link, attributes in zip(element.findall(f"{{{ATOM}}}link"), entry_links(paper)):
+            for name, value in attributes.items():
+                link.set(name, value)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def opml(title: str, outlines: list[tuple[str, str, str]]) -> bytes:
+    """An OPML 2.0 subscription list; outlines are (title, feed URL, page URL)."""
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = one_line(title)
+    body = etree.SubElement(root, "body")
+    for text, feed_url, page_url in outlines:
+        etree.SubElement(
+            body, "outline", type="rss", text=one_line(text), title=one_line(text),
+            xmlUrl=feed_url, htmlUrl=page_url,
+        )
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

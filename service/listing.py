@@ -1,0 +1,44 @@
+"""One topic's papers as a page shows them: the window, its papers in the seed's sections,
+and the facts around them. HTML pages and the Markdown export both render a Listing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from service.paper import Paper, sections
+from service.topics import Topic
+
+# The default topic page shows papers new to the topic in the last week, counted in whole
+# UTC days so that the page (and its cached rendering) changes at most once a day by itself.
+DEFAULT_DAYS = 7
+
+
+def default_window_start(now: datetime) -> datetime:
+    """Midnight UTC seven days before `now`'s day: the start of the default window."""
+    return datetime.combine(now.date() - timedelta(days=DEFAULT_DAYS), time(0), tzinfo=now.tzinfo)
+
+
+@dataclass
+class Listing:
+    topic: Topic
+    papers: list[Paper]
+    since: datetime
+    until: datetime | None  # None: up to now
+    week: str | None  # the ISO week shown, or None for the default window
+    last_updated: datetime | None  # the topic's last fetch, or its newest match
+    weeks: list[tuple[str, int]] = field(default_factory=list)  # weeks with papers, newest first
+    sample: bool = False  # the store holds the bundled sample, not a fetch from arXiv
+
+    def sections(self) -> list[tuple[str, list[Paper]]]:
+        """The seed's sections that hold papers, in the seed's order."""
+        return [(name, papers) for name, papers in sections(self.papers) if papers]
+
+    @property
+    def newest_week(self) -> str | None:
+        return self.weeks[0][0] if self.weeks else None
+
+
+def format_moment(moment: datetime | None) -> str:
+    """'2026-02-04 16:50 UTC', the seed's format; 'never' for None."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"

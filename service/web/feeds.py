@@ -1,0 +1,97 @@
+"""Atom and RSS feeds per topic, one Atom feed of all topics, and the OPML list of feeds.
+
+A feed renders once per change of its topic's papers; between changes a request costs a
+dict lookup (see service/web/cache.py)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, request
+
+from service.feeds import FEED_SIZE, FeedSpec, atom_feed, opml, rss_feed
+from service.store.papers import papers_for_topic
+from service.store.summaries import recent_papers_with_topics
+from service.topics import Topic
+from service.web.cache import respond_cached
+from service.web.stamps import absolute_url, render_cache, summary
+
+blueprint = Blueprint("feeds", __name__)
+
+ATOM = "application/atom+xml; charset=utf-8"
+RSS = "application/rss+xml; charset=utf-8"
+OPML = "text/x-opml; charset=utf-8"
+
+
+@blueprint.get("/topics/<slug>/feed.atom")
+def topic_atom(slug: str):
+    return _topic_feed(slug, "atom")
+
+
+@blueprint.get("/topics/<slug>/feed.rss")
+def topic_rss(slug: str):
+    return _topic_feed(slug, "rss")
+
+
+def _topic_feed(slug: str, kind: str):
+    runtime = current_app.extensions["paperboy"]
+    topic = runtime.topic(slug)
+    if topic is None:
+        abort(404, description=f"There is no topic {slug!r}.")
+    state = summary(slug)
+
+    def render() -> bytes:
+        with runtime.engine.connect() as conn:
+            papers = papers_for_topic(conn, slug, limit=FEED_SIZE)
+        spec = FeedSpec(
+            title=f"{topic.title} (paperboy)",
+            description=topic.description or topic.title,
+            page_url=absolute_url("pages.topic", slug=slug),
+            self_url=absolute_url(f"feeds.topic_{kind}", slug=slug),
+            updated=state.papers_changed,
+        )
+        build = atom_feed if kind == "atom" else rss_feed
+        return build(spec, [(paper, []) for paper in papers])
+
+    return respond_cached(
+        request, (kind, slug), state.papers_stamp, state.papers_changed,
+        ATOM if kind == "atom" else RSS, render, render_cache(),
+    )
+
+
+@blueprint.get("/feed.atom")
+def all_atom():
+    """The newest papers of every topic; each entry names its topics as categories."""
+    runtime = current_app.extensions["paperboy"]
+    state = summary(None)
+
+    def render() -> bytes:
+        with runtime.engine.connect() as conn:
+            entries = recent_papers_with_topics(conn, FEED_SIZE)
+        spec = FeedSpec(
+            title="paperboy: all topics",
+            description="New arXiv papers in every topic paperboy follows.",
+            page_url=absolute_url("pages.home"),
+            self_url=absolute_url("feeds.all_atom"),
+            updated=state.papers_changed,
+        )
+        return atom_feed(spec, entries)
+
+    return respond_cached(
+        request, ("atom", None), state.papers_stamp, state.papers_changed, ATOM, render, render_cache()
+    )
+
+
+@blueprint.get("/feeds.opml")
+def feeds_opml():
+    """Every topic's Atom feed, for importing into a feed reader at once."""
+    topics: list[Topic] = current_app.extensions["paperboy"].topics
+
+    def render() -> bytes:
+        outlines = [
+            (topic.title, absolute_url("feeds.topic_atom", slug=topic.slug),
+             absolute_url("pages.topic", slug=topic.slug))
+            for topic in topics
+        ]
+        return opml("paperboy topics", outlines)
+
+    # The list changes only with topics.toml, which is read once per process.
+    return respond_cached(request, ("opml",), "topics", None, OPML, render, render_cache())

@@ -1,0 +1,24 @@
+"""/healthz for load balancers and process managers: 200 when the database answers, 503 if not."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+
+from service import store
+
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/healthz")
+def healthz():
+    runtime = current_app.extensions["paperboy"]
+    try:
+        reachable = store.is_reachable(runtime.engine)
+    except store.StoreError:
+        reachable = False  # the first connection (to check the schema) failed
+    if reachable:
+        return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+    return (
+        "store: database unreachable\n", 503,
+        {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"},
+    )

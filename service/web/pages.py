@@ -1,0 +1,161 @@
+"""HTML pages: home, topic pages (default window and one ISO week), the Markdown export,
+and the error pages.
+
+What costs queries and rendering (a topic's papers, the home page's counts) is cached once
+per change of the topic; the page around it renders per request, because it may hold the
+subscribe form and its CSRF token, which belong to the visitor's session."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from flask import Blueprint, abort, current_app, render_template, request
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
+
+from service.listing import DEFAULT_DAYS, Listing, default_window_start, format_moment
+from service.markdown import paper_links, topic_markdown
+from service.store.papers import papers_for_topic
+from service.store.runs import is_sample_data, latest_runs
+from service.store.summaries import match_times, topic_summaries
+from service.text import one_line
+from service.topics import Topic
+from service.weeks import week_bounds, week_of
+from service.web.cache import respond_cached, respond_page
+from service.web.stamps import absolute_url, now, render_cache, summary
+
+blueprint = Blueprint("pages", __name__)
+
+MARKDOWN = "text/markdown; charset=utf-8"
+
+
+@blueprint.app_template_filter("clean")
+def clean_filter(text: str | None) -> str:
+    """Outside text on one line without control characters (Jinja still escapes it)."""
+    return one_line(text)
+
+
+@blueprint.app_template_filter("moment")
+def moment_filter(moment: datetime | None) -> str:
+    return format_moment(moment)
+
+
+@blueprint.app_context_processor
+def page_helpers():
+    return {"paper_links": paper_links}
+
+
+@blueprint.get("/")
+def home():
+    """Every topic with its description, counts, newest paper and last fetch."""
+    state = summary(None)
+    rows, sample = render_cache().value(("home",), state.page_stamp, _load_home)
+    runtime = current_app.extensions["paperboy"]
+    html = render_template("home.html", rows=rows, sample=sample, topics=runtime.topics)
+    return respond_page(request, html, state.changed)
+
+
+def _load_home():
+    runtime = current_app.extensions["paperboy"]
+    with runtime.engine.connect() as conn:
+        summaries = topic_summaries(conn)
+        runs = latest_runs(conn)
+        sample = is_sample_data(conn)
+    rows = [(topic, summaries.get(topic.slug), runs.get(topic.slug)) for topic in runtime.topics]
+    return rows, sample
+
+
+@blueprint.get("/topics/<slug>/")
+def topic(slug: str):
+    """Papers new to the topic in the last seven days."""
+    found = _topic_or_404(slug)
+    since = default_window_start(now())
+    state = summary(slug)
+    version = f"{state.page_stamp}|{since.date()}"
+    return _topic_page(found, ("topic", slug), version, since, None, None, _latest(state.changed, since))
+
+
+@blueprint.get("/topics/<slug>/<week>/")
+def topic_week(slug: str, week: str):
+    """Papers first matched by the topic in one ISO week ("2026-W05")."""
+    found = _topic_or_404(slug)
+    try:
+        start, end = week_bounds(week)
+    except ValueError as error:
+        if "no such ISO week" in str(error):
+            abort(404, description=f"There is no ISO week {week}.")
+        abort(400, description=f"{week!r} is not a week; weeks look like 2026-W05.")
+    if start > now():
+        abort(404, description=f"Week {week} has not started yet.")
+    state = summary(slug)
+    return _topic_page(found, ("week", slug, week), state.page_stamp, start, end, week, state.changed)
+
+
+def _topic_page(topic: Topic, key, version: str, since: datetime, until: datetime | None,
+                week: str | None, last_modified: datetime | None):
+    def make():
+        listing = load_listing(topic, since, until, week)
+        papers_html = Markup(render_template("_papers.html", listing=listing))
+        return listing, papers_html
+
+    listing, papers_html = render_cache().value(key, version, make)
+    runtime = current_app.extensions["paperboy"]
+    html = render_template(
+        "topic.html", listing=listing, papers_html=papers_html, days=DEFAULT_DAYS,
+        topic=topic, topics=runtime.topics,
+    )
+    return respond_page(request, html, last_modified)
+
+
+@blueprint.get("/topics/<slug>.md")
+def topic_markdown_export(slug: str):
+    """The topic page as Markdown, in the seed page's format."""
+    found = _topic_or_404(slug)
+    since = default_window_start(now())
+    state = summary(slug)
+
+    def render() -> bytes:
+        listing = load_listing(found, since, None, None)
+        return topic_markdown(listing, absolute_url("pages.home")).encode()
+
+    return respond_cached(
+        request, ("markdown", slug), f"{state.page_stamp}|{since.date()}",
+        _latest(state.changed, since), MARKDOWN, render, render_cache(),
+    )
+
+
+def load_listing(topic: Topic, since: datetime, until: datetime | None, week: str | None) -> Listing:
+    """The topic's papers first matched in [since, until), with the facts a page shows."""
+    runtime = current_app.extensions["paperboy"]
+    with runtime.engine.connect() as conn:
+        papers = papers_for_topic(conn, topic.slug, since=since, until=until)
+        run = latest_runs(conn).get(topic.slug)
+        times = match_times(conn, topic.slug)
+        sample = is_sample_data(conn)
+    counts = Counter(week_of(moment) for moment in times)
+    return Listing(
+        topic=topic, papers=papers, since=since, until=until, week=week,
+        last_updated=run.finished if run else (times[0] if times else None),
+        weeks=sorted(counts.items(), reverse=True), sample=sample,
+    )
+
+
+def _topic_or_404(slug: str) -> Topic:
+    found = current_app.extensions["paperboy"].topic(slug)
+    if found is None:
+        abort(404, description=f"There is no topic {slug!r}.")
+    return found
+
+
+def _latest(changed: datetime | None, since: datetime) -> datetime:
+    # The default window moves at midnight UTC, so the page changes then too.
+    today = since + timedelta(days=DEFAULT_DAYS)
+    return max(changed, today) if changed else today
+
+
+@blueprint.app_errorhandler(400)
+@blueprint.app_errorhandler(404)
+@blueprint.app_errorhandler(405)
+def error_page(error: HTTPException):
+    return render_template("error.html", error=error), error.code

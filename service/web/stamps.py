@@ -1,0 +1,42 @@
+"""Per-app state the cached views share: the render cache, topic summaries held briefly,
+the clock, and absolute URLs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import current_app, url_for
+
+from service.store.summaries import TopicSummary, topic_summary
+from service.web.cache import RenderCache
+
+# How long a worker trusts a topic's change stamp before asking the store again. A fetch
+# shows up on pages and feeds at most this late; tests set 0 to see every change at once.
+STAMP_SECONDS = 2.0
+
+
+def render_cache() -> RenderCache:
+    return current_app.extensions.setdefault("paperboy_render_cache", RenderCache())
+
+
+def summary(slug: str | None) -> TopicSummary:
+    """The summary of topic `slug` (None: all topics), from the store at most every few seconds."""
+    runtime = current_app.extensions["paperboy"]
+
+    def load() -> TopicSummary:
+        with runtime.engine.connect() as conn:
+            return topic_summary(conn, slug)
+
+    seconds = current_app.config.get("PAPERBOY_STAMP_SECONDS", STAMP_SECONDS)
+    return render_cache().stamp(("summary", slug), load, seconds)
+
+
+def now() -> datetime:
+    """The current time; tests freeze it with app.config["PAPERBOY_CLOCK"] = lambda: NOW."""
+    clock = current_app.config.get("PAPERBOY_CLOCK")
+    return clock() if clock else datetime.now(timezone.utc)
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """An absolute URL under PAPERBOY_BASE_URL, whatever host the request came to."""
+    return current_app.extensions["paperboy"].config.base_url + url_for(endpoint, **values)

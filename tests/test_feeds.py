@@ -1,0 +1,192 @@
+"""Atom and RSS feeds, the all-topics feed and OPML: valid documents, stable entries,
+conditional GETs and gzip."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import replace
+from datetime import timedelta
+
+import feedparser
+import pytest
+from lxml import etree
+
+from service.store.papers import upsert_papers
+from tests.conftest import DATA, NOW
+from tests.topic_data import fixture_papers, hostile_paper, load, load_testing_topic
+
+ATOM_NS = {"a": "http://www.w3.org/2005/Atom"}
+
+
+@pytest.fixture(scope="module")
+def atom_schema():
+    return etree.RelaxNG(etree.parse(str(DATA / "atom.rng")))
+
+
+@pytest.fixture
+def runtime_engine(app):
+    app.config["PAPERBOY_CLOCK"] = lambda: NOW
+    app.config["PAPERBOY_STAMP_SECONDS"] = 0  # every change shows at once
+    return app.extensions["paperboy"].engine
+
+
+def assert_valid_atom(body: bytes, schema) -> etree._Element:
+    document = etree.fromstring(body)
+    assert schema.validate(document), schema.error_log
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    return document
+
+
+def test_it_serves_a_valid_atom_feed_of_a_topic(client, runtime_engine, atom_schema):
+    recent, older = load_testing_topic(runtime_engine)
+    response = client.get("/topics/testing/feed.atom")
+    assert response.status_code == 200
+    assert response.content_type.startswith("application/atom+xml")
+    document = assert_valid_atom(response.data, atom_schema)
+    entries = document.findall("a:entry", ATOM_NS)
+    assert len(entries) == len(recent) + len(older)
+    self_link = document.find("a:link[@rel='self']", ATOM_NS).get("href")
+    assert self_link == "http://paperboy.test/topics/testing/feed.atom"
+
+
+def test_it_carries_each_paper_into_its_entry(client, runtime_engine):
+    recent, _ = load_testing_topic(runtime_engine)
+    parsed = feedparser.parse(client.get("/topics/testing/feed.atom").data)
+    by_id = {entry.id: entry for entry in parsed.entries}
+    code_paper = next(p for p in recent if p.code_urls)
+    entry = by_id[f"https://arxiv.org/abs/{code_paper.id}"]
+    assert entry.title == code_paper.title
+    assert [a.name for a in entry.authors] == code_paper.authors
+    assert [t.term for t in entry.tags] == code_paper.categories
+    assert entry.summary == code_paper.abstract
+    assert entry.updated_parsed[:6] == code_paper.updated.timetuple()[:6]
+    links = {(link.rel, link.get("title")): link.href for link in entry.links}
+    assert links[("alternate", None)] == code_paper.abs_url
+    assert links[("related", "PDF")] == code_paper.pdf_url
+    assert links[("related", "Code")] == code_paper.code_urls[0]
+    project_paper = next(p for p in recent if p.project_urls)
+    entry = by_id[f"https://arxiv.org/abs/{project_paper.id}"]
+    assert {link.get("title"): link.href for link in entry.links}["Project Page"] == project_paper.project_urls[0]
+
+
+def test_it_keeps_an_entry_id_across_versions(client, runtime_engine):
+    recent, _ = load_testing_topic(runtime_engine)
+    first = feedparser.parse(client.get("/topics/testing/feed.atom").data)
+    paper = recent[3]
+    newer = replace(paper, version=paper.version + 1, title=paper.title + " (revised)",
+                    updated=NOW + timedelta(hours=1))
+    with runtime_engine.begin() as conn:
+        upsert_papers(conn, [newer], now=NOW + timedelta(hours=1))
+    second = feedparser.parse(client.get("/topics/testing/feed.atom").data)
+    assert [e.id for e in first.entries] == [e.id for e in second.entries]
+    entry = next(e for e in second.entries if e.id == f"https://arxiv.org/abs/{paper.id}")
+    assert entry.title.endswith("(revised)")
+    assert entry.link == newer.abs_url
+
+
+def test_it_serves_rss_2(client, runtime_engine):
+    recent, older = load_testing_topic(runtime_engine)
+    response = client.get("/topics/testing/feed.rss")
+    assert response.content_type.startswith("application/rss+xml")
+    parsed = feedparser.parse(response.data)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "rss20"
+    assert len(parsed.entries) == len(recent) + len(older)
+    entry = parsed.entries[0]
+    assert entry.id.startswith("https://arxiv.org/abs/")
+    assert entry.summary
+    assert entry.get("author") or entry.get("authors")
+
+
+def test_it_serves_all_topics_in_one_feed(client, runtime_engine, atom_schema):
+    recent, _ = load_testing_topic(runtime_engine)
+    load(runtime_engine, "vla", fixture_papers("api2025_search_cs.RO-neural_project-website.xml"))
+    load(runtime_engine, "vla", recent[:1])  # a paper in two topics appears once
+    document = assert_valid_atom(client.get("/feed.atom").data, atom_schema)
+    parsed = feedparser.parse(etree.tostring(document))
+    ids = [entry.id for entry in parsed.entries]
+    assert len(ids) == len(set(ids))
+    shared = next(e for e in parsed.entries if e.id == f"https://arxiv.org/abs/{recent[0].id}")
+    assert {"testing", "vla"} <= {tag.term for tag in shared.tags}
+
+
+def test_it_validates_with_no_papers(client, runtime_engine, atom_schema):
+    assert_valid_atom(client.get("/topics/vla/feed.atom").data, atom_schema)
+    assert not feedparser.parse(client.get("/topics/vla/feed.rss").data).bozo
+
+
+def test_it_keeps_hostile_text_as_text(client, runtime_engine, atom_schema):
+    paper = hostile_paper(fixture_papers()[0])
+    load(runtime_engine, "testing", [paper])
+    for url in ("/topics/testing/feed.atom", "/feed.atom"):
+        body = client.get(url).data
+        assert b"<script>" not in body and b"<img" not in body
+        assert_valid_atom(body, atom_schema)
+        entry = feedparser.parse(body).entries[0]
+        assert entry.title == 'Robust <script>alert("t")</script> & Co ]]> [x](javascript:y) *bold* end'
+        assert "<img src=x onerror=alert(1)>" in entry.summary
+        assert "javascript:" not in {link.href[:11] for link in entry.links}
+    rss = feedparser.parse(client.get("/topics/testing/feed.rss").data)
+    assert not rss.bozo, rss.get("bozo_exception")
+    assert rss.entries[0].title.startswith("Robust <script>")
+
+
+def test_it_lists_every_topic_feed_in_opml(client, runtime_engine):
+    response = client.get("/feeds.opml")
+    document = etree.fromstring(response.data)
+    outlines = document.findall("body/outline")
+    assert [o.get("xmlUrl") for o in outlines] == [
+        "http://paperboy.test/topics/vla/feed.atom", "http://paperboy.test/topics/testing/feed.atom",
+    ]
+    assert outlines[0].get("text") == "Vision-Language-Action Models"
+    assert outlines[1].get("htmlUrl") == "http://paperboy.test/topics/testing/"
+
+
+def test_it_answers_conditional_gets_with_304(client, runtime_engine):
+    load_testing_topic(runtime_engine)
+    first = client.get("/topics/testing/feed.atom")
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    assert "max-age" in first.headers["Cache-Control"]
+    assert "Accept-Encoding" in first.headers["Vary"]
+    by_etag = client.get("/topics/testing/feed.atom", headers={"If-None-Match": etag})
+    assert by_etag.status_code == 304 and by_etag.data == b""
+    assert by_etag.headers["ETag"] == etag
+    by_date = client.get("/topics/testing/feed.atom", headers={"If-Modified-Since": modified})
+    assert by_date.status_code == 304
+    stale = client.get("/topics/testing/feed.atom", headers={"If-None-Match": '"something-else"'})
+    assert stale.status_code == 200 and stale.data == first.data
+
+
+def test_it_changes_the_validators_when_the_topic_changes(client, runtime_engine):
+    load_testing_topic(runtime_engine)
+    first = client.get("/topics/testing/feed.atom")
+    newcomer = fixture_papers()[40]
+    load(runtime_engine, "testing", [newcomer], matched=NOW + timedelta(minutes=5))
+    again = client.get("/topics/testing/feed.atom", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200
+    assert again.headers["ETag"] != first.headers["ETag"]
+    assert f"https://arxiv.org/abs/{newcomer.id}".encode() in again.data
+
+
+def test_it_gzips_when_asked(client, runtime_engine):
+    load_testing_topic(runtime_engine)
+    plain = client.get("/topics/testing/feed.atom")
+    zipped = client.get("/topics/testing/feed.atom", headers={"Accept-Encoding": "br, gzip;q=0.8"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data) == plain.data
+    assert len(zipped.data) < len(plain.data)
+    assert "Content-Encoding" not in plain.headers
+    refused = client.get("/topics/testing/feed.atom", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in refused.headers
+    revalidated = client.get("/topics/testing/feed.atom", headers={
+        "Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]})
+    assert revalidated.status_code == 304
+
+
+def test_it_answers_404_for_an_unknown_topic(client, runtime_engine):
+    for url in ("/topics/nope/feed.atom", "/topics/nope/feed.rss"):
+        response = client.get(url)
+        assert response.status_code == 404
+        assert b"There is no topic" in response.data
