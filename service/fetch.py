@@ -42,6 +42,8 @@ class TopicResult:
             return f"{self.topic}: {counts}"
         if self.status == SKIPPED:
             return f"{self.topic}: skipped: {self.error}"
+        if not self.pages:
+            return f"{self.topic}: failed: {self.error}"
         return f"{self.topic}: failed after {self.pages} stored page(s) ({counts}): {self.error}"
 
 

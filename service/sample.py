@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from importlib.resources import files
+from pathlib import Path
 
 from service.arxiv import parse_feed
 from service.paper import Paper
@@ -19,6 +19,7 @@ from service.topics import Topic
 
 log = logging.getLogger("paperboy.sample")
 
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 SAMPLE_FILES = (
     "api2025_search_cs.RO-neural_project-website.xml",
     "api2026_search_all-testing_100entries.xml",
@@ -29,7 +30,7 @@ def sample_papers() -> list[Paper]:
     """Every paper in the bundled responses, each id once."""
     found: dict[str, Paper] = {}
     for name in SAMPLE_FILES:
-        body = files("service").joinpath("sample", name).read_bytes()
+        body = (SAMPLE_DIR / name).read_bytes()
         for paper in parse_feed(body).papers:
             found.setdefault(paper.id, paper)
     return list(found.values())

@@ -1,0 +1,170 @@
+"""`paperboy fetch`, the real console script in a subprocess, against a local server replaying
+real arXiv responses; then the database is checked. Bad input ends with one clear line."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from werkzeug import Response
+
+from service import store
+from service.store import papers
+from tests.arxiv_replay import ATOM, CS_RO_2025, HUNDRED
+from tests.conftest import data_file
+
+PAPERBOY = Path(sys.executable).parent / "paperboy"
+ARXIV = "{http://arxiv.org/schemas/atom}"
+
+
+@pytest.fixture
+def environ(tmp_path, sqlite_url, topics_file, httpserver):
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PAPERBOY_DATABASE_URL": sqlite_url,
+        "PAPERBOY_TOPICS_FILE": str(topics_file),
+        "PAPERBOY_ARXIV_API_URL": httpserver.url_for("/api/query"),
+        "PAPERBOY_ARXIV_DELAY": "0",
+        "PAPERBOY_ARXIV_RETRIES": "0",
+        "PAPERBOY_SECRET_KEY": "test-secret",
+    }
+
+
+def paperboy(environ, *args, cwd):
+    return subprocess.run([str(PAPERBOY), *args], env=environ, cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+def expected_entries(name):
+    """What the response holds, read with lxml rather than with paperboy's parser."""
+    expected = {}
+    for entry in etree.fromstring(data_file(name)).iter(f"{ATOM}entry"):
+        paper_id, _, version = entry.findtext(f"{ATOM}id").split("/abs/")[1].rpartition("v")
+        expected[paper_id] = {
+            "version": int(version),
+            "authors": [a.findtext(f"{ATOM}name") for a in entry.iter(f"{ATOM}author")],
+            "categories": {c.get("term") for c in entry.iter(f"{ATOM}category")},
+            "comment": " ".join((entry.findtext(f"{ARXIV}comment") or "").split()) or None,
+            "doi": entry.findtext(f"{ARXIV}doi"),
+        }
+    return expected
+
+
+LINKS = {
+    "2510.14968": ([], ["https://rdd-neurips.github.io"]),
+    "2507.10541": ([], ["https://opendatalab.github.io/REST"]),
+    "1706.00679": (["https://github.com/ydecastro/super-resolution-testing"], []),
+}
+
+
+@pytest.mark.parametrize("name", [HUNDRED, CS_RO_2025])
+def test_it_stores_every_entry_of_a_real_response_once(environ, httpserver, tmp_path, sqlite_url, name):
+    httpserver.expect_request("/api/query").respond_with_data(data_file(name), content_type="application/atom+xml")
+    done = paperboy(environ, "fetch", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    expected = expected_entries(name)
+    assert done.stdout.splitlines() == [
+        f"vla: {len(expected)} new, 0 updated, 0 unchanged",
+        f"testing: 0 new, 0 updated, {len(expected)} unchanged",
+    ]
+    engine = store.connect(sqlite_url)
+    with engine.connect() as conn:
+        assert papers.count_papers(conn) == len(expected)
+        for paper_id, want in expected.items():
+            paper = papers.get_paper(conn, paper_id)
+            assert paper.version == want["version"]
+            assert paper.authors == want["authors"]
+            assert set(paper.categories) == want["categories"]
+            assert paper.comment == want["comment"]
+            assert paper.doi == want["doi"]
+            assert (paper.code_urls, paper.project_urls) == LINKS.get(paper_id, ([], []))
+            assert papers.topics_of_paper(conn, paper_id) == ["testing", "vla"]
+    engine.dispose()
+
+
+BROKEN = {
+    "malformed XML": (data_file(CS_RO_2025).replace(b"</title>", b"</titel>", 1), 200, "arxiv: malformed XML"),
+    "truncated": (data_file(HUNDRED)[:50_000], 200, "arxiv: malformed XML"),
+    "HTML error page": (b"<!DOCTYPE html><html><body><h1>Bad Gateway</h1></body></html>", 200,
+                        "arxiv: the response is not an Atom feed"),
+    "error feed": (data_file("api2026_idlist_abc_error_http400.xml"), 400,
+                   "arxiv: the API refused the query: incorrect id format for abc"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_it_fails_on_a_broken_response_and_keeps_what_was_stored(environ, httpserver, tmp_path, sqlite_url, case):
+    httpserver.expect_ordered_request("/api/query").respond_with_data(
+        data_file(CS_RO_2025), content_type="application/atom+xml")
+    assert paperboy(environ, "fetch", "--topic", "vla", cwd=tmp_path).returncode == 0
+    engine = store.connect(sqlite_url)
+    with engine.connect() as conn:
+        before = [papers.get_paper(conn, i) for i in ("2510.14968", "2510.14827")]
+
+    body, status, message = BROKEN[case]
+    httpserver.expect_ordered_request("/api/query").respond_with_response(
+        Response(body, status=status, content_type="application/atom+xml"))
+    done = paperboy(environ, "fetch", "--topic", "vla", cwd=tmp_path)
+    assert done.returncode == 2
+    (line,) = done.stdout.splitlines()
+    assert line.startswith("vla: failed: arxiv: ")
+    assert message in line
+    assert "Traceback" not in done.stderr
+    with engine.connect() as conn:
+        assert papers.count_papers(conn) == 2
+        assert [papers.get_paper(conn, i) for i in ("2510.14968", "2510.14827")] == before
+    engine.dispose()
+
+
+def one_line_error(done) -> str:
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    return line
+
+
+def test_it_refuses_an_unknown_topic(environ, tmp_path):
+    line = one_line_error(paperboy(environ, "fetch", "--topic", "nope", cwd=tmp_path))
+    assert line.startswith("paperboy: fetch: no topic 'nope' in ")
+    assert line.endswith("(known: vla, testing)")
+
+
+def test_it_refuses_a_bad_since_date(environ, tmp_path):
+    line = one_line_error(paperboy(environ, "fetch", "--since", "last week", cwd=tmp_path))
+    assert line == "paperboy: fetch: --since expects a date like 2026-02-01, got 'last week'"
+
+
+def test_it_refuses_a_bad_setting(environ, tmp_path):
+    environ["PAPERBOY_ARXIV_DELAY"] = "abc"
+    line = one_line_error(paperboy(environ, "fetch", cwd=tmp_path))
+    assert line == "paperboy: PAPERBOY_ARXIV_DELAY: expected a number, got 'abc'"
+
+
+@pytest.mark.parametrize("problem", ["missing", "directory", "not TOML"])
+def test_it_refuses_an_unreadable_topics_file(environ, tmp_path, problem):
+    path = tmp_path / "topics-here.toml"
+    if problem == "directory":
+        path.mkdir()
+    elif problem == "not TOML":
+        path.write_bytes(b"[[topic]\nslug = \xff\n")
+    environ["PAPERBOY_TOPICS_FILE"] = str(path)
+    line = one_line_error(paperboy(environ, "fetch", cwd=tmp_path))
+    assert line.startswith(f"paperboy: topics: ") and "topics-here.toml" in line
+
+
+def test_it_refuses_a_database_that_does_not_connect(environ, tmp_path):
+    environ["PAPERBOY_DATABASE_URL"] = "postgresql+psycopg://postgres@127.0.0.1:1/paperboy"
+    line = one_line_error(paperboy(environ, "fetch", cwd=tmp_path))
+    assert line.startswith("paperboy: store: cannot connect to ")
+    assert "127.0.0.1" in line
+
+
+def test_it_exits_2_quickly_when_arxiv_is_unreachable(environ, tmp_path):
+    environ["PAPERBOY_ARXIV_API_URL"] = "http://127.0.0.1:9/api/query"
+    done = paperboy(environ, "fetch", cwd=tmp_path)
+    assert done.returncode == 2
+    vla, testing = done.stdout.splitlines()
+    assert vla.startswith("vla: failed: arxiv: ") and "cannot connect to 127.0.0.1:9" in vla
+    assert testing == "testing: skipped: arXiv cannot be reached"
