@@ -57,7 +57,7 @@ def export_command(runtime, file: Path | None) -> None:
     """Write every subscriber as CSV to FILE.csv, or to standard output."""
     with runtime.engine.connect() as conn:
         if file is None:
-            csv_io.write(store.export_rows(conn), click.get_text_stream("stdout"))
+            csv_io.write(store.export_rows(conn), sys.stdout)
             return
         # Written next to the target and renamed, so a failed export never leaves half a file.
         temporary = file.with_name(f".{file.name}.tmp")
