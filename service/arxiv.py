@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version as package_version
 from typing import Callable, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import feedparser
 import httpx
@@ -245,7 +245,8 @@ class ArxivClient:
         self._keep_delay()
         self.requests += 1
         try:
-            response = self._http.get(self.api_url, params=params)
+            # Encoded as arXiv's manual shows: "+" for spaces, %28/%29 for parentheses, %22 for quotes.
+            response = self._http.get(f"{self.api_url}?{urlencode(params)}")
         except httpx.TimeoutException as error:
             raise _Retry(f"timed out ({type(error).__name__})",
                          unreachable=isinstance(error, httpx.ConnectTimeout)) from None

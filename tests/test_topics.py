@@ -1,0 +1,79 @@
+"""The topics file: the shipped topics.toml and every way a topics file can be wrong."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from service.topics import Topic, TopicsError, load_topics
+
+SHIPPED = Path(__file__).resolve().parent.parent / "topics.toml"
+FIELDS = {"ti", "abs", "au", "co", "jr", "cat", "rn", "id", "all"}
+
+
+def test_it_ships_the_vla_topic_first():
+    topics = load_topics(SHIPPED)
+    vla = topics[0]
+    assert (vla.slug, vla.title) == ("vla", "Vision-Language-Action Models")
+    assert 'abs:"vision-language-action"' in vla.query
+    assert vla.categories == ("cs.RO", "cs.AI", "cs.CV", "cs.LG")
+    assert len({t.slug for t in topics}) == len(topics) >= 3
+
+
+@pytest.mark.parametrize("topic", load_topics(SHIPPED), ids=lambda t: t.slug)
+def test_it_ships_queries_in_arxiv_syntax(topic):
+    query = topic.query
+    assert query.count("(") == query.count(")") and query.count('"') % 2 == 0
+    words = re.findall(r'[a-z]+:"[^"]*"|"[^"]*"|[()]|[^\s()]+', query)
+    for word in words:
+        if word in ("(", ")", "AND", "OR", "ANDNOT") or word.startswith('"'):
+            continue
+        field, colon, term = word.partition(":")
+        assert colon and field in FIELDS and term, f"{word!r} is not field:term"
+    assert not re.search(r"\b(and|or|not)\b", re.sub(r'"[^"]*"', "", query)), "operators are upper case"
+    assert "submittedDate" not in query  # the fetch job adds the window
+
+
+def write(tmp_path, text: str) -> Path:
+    path = tmp_path / "topics.toml"
+    path.write_text(text)
+    return path
+
+
+GOOD = '[[topic]]\nslug = "vla"\ntitle = "VLA"\nquery = "ti:VLA"\n'
+
+
+def test_it_reads_a_topic_with_defaults(tmp_path):
+    (topic,) = load_topics(write(tmp_path, GOOD))
+    assert topic == Topic(slug="vla", title="VLA", description="", query="ti:VLA", categories=())
+    assert topic.accepts(["astro-ph"])
+
+
+def test_it_filters_by_categories(tmp_path):
+    (topic,) = load_topics(write(tmp_path, GOOD + 'categories = ["cs.RO", "cs.AI"]\n'))
+    assert topic.accepts(["cs.LG", "cs.AI"]) and not topic.accepts(["astro-ph.IM"])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("slug = \n", "is not valid TOML"),
+    ("title = 'no topics'\n", "has no [[topic]] tables"),
+    ('[[topic]]\nslug = "vla"\ntitle = "VLA"\n', "'query' is missing or empty"),
+    ('[[topic]]\nslug = "VLA!"\ntitle = "VLA"\nquery = "ti:VLA"\n', "must be lowercase letters, digits and dashes"),
+    (GOOD + GOOD, "slug 'vla' appears twice"),
+    (GOOD + 'categories = "cs.RO"\n', "'categories' must be a list of strings"),
+])
+def test_it_refuses_a_malformed_file_in_one_line(tmp_path, text, message):
+    with pytest.raises(TopicsError) as error:
+        load_topics(write(tmp_path, text))
+    assert message in str(error.value) and "\n" not in str(error.value)
+    assert str(error.value).startswith("topics: ")
+
+
+def test_it_refuses_a_missing_or_unreadable_file(tmp_path):
+    with pytest.raises(TopicsError, match="topics: no such file .*PAPERBOY_TOPICS_FILE"):
+        load_topics(tmp_path / "missing.toml")
+    with pytest.raises(TopicsError, match="topics: cannot read"):
+        load_topics(tmp_path)
+    (tmp_path / "latin1.toml").write_bytes(b'[[topic]]\ntitle = "Caf\xe9"\n')
+    with pytest.raises(TopicsError, match="topics: cannot read"):
+        load_topics(tmp_path / "latin1.toml")
