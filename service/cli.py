@@ -87,3 +87,9 @@ from subscribers.cli import admin as admin_group, subscribers as subscribers_gro
 
 main.add_command(subscribers_group)
 main.add_command(admin_group)
+
+from service.digest_cli import digest as digest_group, run as run_command, scheduler as scheduler_command  # noqa: E402
+
+main.add_command(digest_group)
+main.add_command(scheduler_command)
+main.add_command(run_command)

@@ -185,3 +185,42 @@ def fill_slots(rendered: RenderedDigest, unsubscribe_url: str, preferences_url: 
         html = html.replace(slot, str(escape(url)))
         text = text.replace(slot, url)
     return html, text
+
+
+PREVIEW_LINK = "/preview-only"
+
+
+@dataclass(frozen=True)
+class Preview:
+    digest: Digest
+    rendered: RenderedDigest
+    html: str
+    text: str
+    stored: bool  # False: the week's digest does not exist yet and this one was not kept
+
+
+def preview(engine, config: Config, topics: list[Topic], week: str, slugs: list[str] | None,
+            now: datetime) -> Preview:
+    """The email a subscriber to `slugs` (default: every topic) would get for `week`.
+
+    A digest that does not exist yet is built in a transaction that is rolled back, so a
+    preview never freezes the week's content."""
+    known = {t.slug for t in topics}
+    unknown = [s for s in slugs or [] if s not in known]
+    if unknown:
+        raise DigestError(f"digest: no topic {unknown[0]!r} in the topics file (known: {', '.join(sorted(known))})")
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            stored = digest_store.get_digest_for_week(conn, week) is not None
+            digest = build_digest(conn, topics, week, now)
+        finally:
+            transaction.rollback()
+    topic_set = digest.topic_set(topics, slugs or known)
+    if not topic_set:
+        wanted = ", ".join(slugs or sorted(known))
+        raise DigestError(f"digest: {week} has no papers for {wanted}; nobody with only these topics gets mail")
+    rendered = render_digest(config, digest, topics, topic_set)
+    link = config.base_url + PREVIEW_LINK
+    html, text = fill_slots(rendered, link, link)
+    return Preview(digest, rendered, html, text, stored)

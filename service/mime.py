@@ -127,7 +127,8 @@ def assemble(config: Config, template: MessageTemplate, stamp: Stamp, now: datet
         _header("Date", format_datetime(now)),
         _header("Message-ID", make_msgid("digest", domain=domain)),
         _header("List-Id", f"paperboy weekly digest <digest.{domain}>"),
-        _header("List-Unsubscribe", f"<{stamp.unsubscribe_url}>, <{stamp.mailto_unsubscribe}>"),
+        # URLs cannot be folded inside; the line may pass 78 characters, well within SMTP's 998.
+        f"List-Unsubscribe: <{stamp.unsubscribe_url}>,\r\n <{stamp.mailto_unsubscribe}>\r\n".encode("ascii"),
         b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
         b"MIME-Version: 1.0\r\n",
         template.content_type,

@@ -1,0 +1,140 @@
+"""`paperboy digest preview|send`, `paperboy scheduler` and `paperboy run`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from service.digest import DigestError, last_complete_week, preview
+from service.weeks import week_bounds
+
+log = logging.getLogger("paperboy")
+
+
+def _week(value: str | None, now: datetime) -> str:
+    week = value or last_complete_week(now)
+    try:
+        week_bounds(week)
+    except ValueError as error:
+        raise click.UsageError(f"--week: {error}") from None
+    return week
+
+
+@click.group()
+def digest() -> None:
+    """The weekly email digest."""
+
+
+@digest.command("preview")
+@click.option("--week", metavar="YYYY-Www", help="ISO week (default: the last complete one).")
+@click.option("--topics", metavar="A,B", help="Topic slugs (default: every topic).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("var/preview"),
+              show_default=True, help="Folder for the HTML and text files.")
+@click.pass_obj
+def preview_command(runtime, week: str | None, topics: str | None, out_dir: Path) -> None:
+    """Write the email's HTML and text parts to files and print their paths."""
+    now = datetime.now(timezone.utc)
+    week = _week(week, now)
+    slugs = [s.strip() for s in topics.split(",") if s.strip()] if topics else None
+    try:
+        result = preview(runtime.engine, runtime.config, runtime.topics, week, slugs, now)
+    except DigestError as error:
+        click.echo(f"paperboy: {error}", err=True)
+        sys.exit(2)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"digest-{week}-{'+'.join(result.rendered.topic_set)}"
+    html_path, text_path = out_dir / f"{stem}.html", out_dir / f"{stem}.txt"
+    html_path.write_text(result.html, encoding="utf-8")
+    text_path.write_text(result.text, encoding="utf-8")
+    click.echo(f"Subject: {result.rendered.subject}", err=True)
+    click.echo(str(html_path))
+    click.echo(str(text_path))
+
+
+@digest.command("send")
+@click.option("--week", metavar="YYYY-Www", help="ISO week (default: the last complete one).")
+@click.option("--dry-run", is_flag=True, help="Send nothing; report what would go.")
+@click.pass_obj
+def send_command(runtime, week: str | None, dry_run: bool) -> None:
+    """Write the send ledger for the week's digest, then send every delivery still due.
+
+    Exit 0 when everything went, 1 when some deliveries failed or are held by another sender,
+    2 when the run stopped early (e.g. the SMTP server cannot be reached): rerun to finish."""
+    from service.mailer import dry_run as plan, send_digest
+
+    now = datetime.now(timezone.utc)
+    week = _week(week, now)
+    try:
+        if dry_run:
+            report = plan(runtime, week, now)
+            click.echo(f"{week}: {report.papers} papers; would send {report.messages} messages "
+                       f"({len(report.topic_sets)} distinct topic sets); nothing sent")
+            for topic_set, count in report.topic_sets.most_common():
+                click.echo(f"  {count:6d}  {', '.join(topic_set)}")
+            return
+        queued, stats = send_digest(runtime, week, now=now, progress=_progress())
+    except DigestError as error:
+        click.echo(f"paperboy: {error}", err=True)
+        sys.exit(2)
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    click.echo(f"{week}: {stats.sent} sent, {stats.failed} failed ({stats.bounced} bounced), "
+               f"{stats.cancelled} cancelled, {stats.retried} retried; {queued.added} new deliveries written")
+    if stats.error:
+        click.echo(f"paperboy: {stats.error}", err=True)
+        sys.exit(2)
+    if stats.failed or stats.held_elsewhere:
+        sys.exit(1)
+
+
+def _progress():
+    """A one-line counter on a terminal; elsewhere the mailer's log lines say enough."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(stats) -> None:
+        sys.stderr.write(f"\rsent {stats.sent}/{stats.total}, failed {stats.failed}, retried {stats.retried}  ")
+        sys.stderr.flush()
+
+    return show
+
+
+@click.command()
+@click.pass_obj
+def scheduler(runtime) -> None:
+    """Fetch daily and send the digest weekly (PAPERBOY_FETCH_CRON, PAPERBOY_DIGEST_CRON)."""
+    from service.scheduler import Scheduler
+
+    Scheduler(runtime).run_forever()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.pass_obj
+def run(runtime, host: str, port: int) -> None:
+    """The web app plus the scheduler in one process (what `make run` starts)."""
+    from werkzeug.serving import make_server
+
+    from service import store
+    from service.fetch import initial_fetch
+    from service.scheduler import Scheduler
+    from service.web import create_app
+
+    store.migrate(runtime.engine)
+    initial_fetch(runtime)
+    clock = Scheduler(runtime)
+    threading.Thread(target=clock.run_forever, name="scheduler", daemon=True).start()
+    server = make_server(host, port, create_app(runtime.config), threaded=True)
+    click.echo(f"paperboy: serving on http://{host}:{port}/ (scheduler running)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        clock.stop()

@@ -1,0 +1,157 @@
+"""The clock process: fetch daily and send the digest weekly (APScheduler, cron expressions from
+PAPERBOY_FETCH_CRON and PAPERBOY_DIGEST_CRON), with one scheduler at a time across processes:
+a PostgreSQL advisory lock, or on SQLite a lock row whose expiry the holder renews."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from service.runtime import Runtime
+from service.store import locks
+
+log = logging.getLogger("paperboy.scheduler")
+
+LOCK_NAME = "scheduler"
+# Any fixed 64-bit number; it names paperboy's scheduler lock among PostgreSQL advisory locks.
+ADVISORY_KEY = 0x70617065_72626F79 & 0x7FFFFFFFFFFFFFFF
+LOCK_TTL = timedelta(seconds=90)
+RENEW_EVERY = timedelta(seconds=30)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SchedulerLock:
+    """Held by at most one scheduler process at a time."""
+
+    def __init__(self, engine, holder: str | None = None, ttl: timedelta = LOCK_TTL):
+        self.engine = engine
+        self.holder = holder or f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.ttl = ttl
+        self.postgres = engine.dialect.name == "postgresql"
+        self._connection = None  # PostgreSQL: advisory locks belong to the session that took them
+
+    def acquire(self, now: datetime | None = None) -> bool:
+        """Take the lock if it is free (or, on SQLite, expired); renew it if this holder has it."""
+        if self.postgres:
+            if self._connection is not None:
+                return self.renew(now)
+            connection = self.engine.connect()
+            if locks.try_advisory_lock(connection, ADVISORY_KEY):
+                connection.commit()
+                self._connection = connection
+                return True
+            connection.rollback()
+            connection.close()
+            return False
+        with self.engine.begin() as conn:
+            return locks.take_row_lock(conn, LOCK_NAME, self.holder, now or _utcnow(), self.ttl)
+
+    def renew(self, now: datetime | None = None) -> bool:
+        """Keep the lock; False when it was lost (expired and taken, or the session died)."""
+        if self.postgres:
+            if self._connection is None:
+                return False
+            try:
+                self._connection.exec_driver_sql("SELECT 1")
+                self._connection.commit()
+                return True
+            except Exception:  # the session, and with it the lock, is gone
+                self._connection = None
+                return False
+        with self.engine.begin() as conn:
+            return locks.take_row_lock(conn, LOCK_NAME, self.holder, now or _utcnow(), self.ttl)
+
+    def release(self) -> None:
+        if self.postgres:
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                try:
+                    locks.advisory_unlock(connection, ADVISORY_KEY)
+                    connection.commit()
+                finally:
+                    connection.close()
+            return
+        with self.engine.begin() as conn:
+            locks.release_row_lock(conn, LOCK_NAME, self.holder)
+
+
+def fetch_job(runtime: Runtime, now: datetime | None = None) -> int:
+    """The daily fetch of every topic; returns the fetch's exit code."""
+    from service.fetch import fetch_topics
+
+    report = fetch_topics(runtime, runtime.topics, now=now)
+    for result in report.results:
+        log.info("scheduler: %s", result.summary())
+    return report.exit_code
+
+
+def digest_job(runtime: Runtime, now: datetime | None = None, clock=None):
+    """The weekly digest of the last complete ISO week: write the ledger and send what is due."""
+    from service.mailer import send_digest
+
+    queued, stats = send_digest(runtime, now=now, clock=clock)
+    if stats.error:
+        log.error("scheduler: digest %s stopped: %s", queued.digest.week, stats.error)
+    return stats
+
+
+class Scheduler:
+    """Waits for the lock, then runs the jobs on their cron schedules while it holds it."""
+
+    def __init__(self, runtime: Runtime, lock: SchedulerLock | None = None):
+        self.runtime = runtime
+        self.lock = lock or SchedulerLock(runtime.engine)
+        self.stopping = threading.Event()
+        self.lost = threading.Event()
+        self.scheduler: BackgroundScheduler | None = None
+
+    def jobs(self) -> BackgroundScheduler:
+        """An APScheduler with the fetch, digest and lock-renewal jobs (not started)."""
+        config = self.runtime.config
+        scheduler = BackgroundScheduler(timezone=timezone.utc)
+        scheduler.add_job(fetch_job, CronTrigger.from_crontab(config.fetch_cron, timezone=timezone.utc),
+                          args=[self.runtime], id="fetch", max_instances=1, coalesce=True, misfire_grace_time=3600)
+        scheduler.add_job(digest_job, CronTrigger.from_crontab(config.digest_cron, timezone=timezone.utc),
+                          args=[self.runtime], id="digest", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+        scheduler.add_job(self._renew, IntervalTrigger(seconds=RENEW_EVERY.total_seconds()), id="lock")
+        return scheduler
+
+    def _renew(self) -> None:
+        if not self.lock.renew():
+            log.error("scheduler: lost the scheduler lock; pausing the jobs until it is free again")
+            self.lost.set()
+
+    def run_forever(self) -> None:
+        """Hold the lock and run the jobs until stop(); another scheduler holding it makes this one wait."""
+        try:
+            while not self.stopping.is_set():
+                if not self.lock.acquire():
+                    log.info("scheduler: another scheduler holds the lock; checking again in %d s",
+                             RENEW_EVERY.total_seconds())
+                    self.stopping.wait(RENEW_EVERY.total_seconds())
+                    continue
+                log.info("scheduler: lock taken; fetch at '%s', digest at '%s' (UTC)",
+                         self.runtime.config.fetch_cron, self.runtime.config.digest_cron)
+                self.lost.clear()
+                self.scheduler = self.jobs()
+                self.scheduler.start()
+                while not (self.stopping.is_set() or self.lost.is_set()):
+                    self.stopping.wait(1.0)
+                self.scheduler.shutdown(wait=True)
+                self.scheduler = None
+        finally:
+            self.lock.release()
+
+    def stop(self) -> None:
+        self.stopping.set()

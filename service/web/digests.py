@@ -1,0 +1,92 @@
+"""Digests on the web: past digests in public at /digests/<id>, and the admin pages (list,
+delivery counts, preview of the email)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from service.digest import DigestError, get_digest, last_complete_week, preview
+from service.store import deliveries as ledger
+from service.store import digests as digest_store
+from service.weeks import week_bounds
+from subscribers.auth import login_required
+
+blueprint = Blueprint("digests", __name__)
+HOME_DIGESTS = 12
+
+
+def _runtime():
+    return current_app.extensions["paperboy"]
+
+
+@blueprint.app_context_processor
+def digest_globals():
+    # The home page includes digest_list.html, which calls this to list past digests.
+    def past_digests(limit: int = HOME_DIGESTS):
+        with _runtime().engine.connect() as conn:
+            return digest_store.list_digests(conn, limit)
+
+    return {"past_digests": past_digests}
+
+
+@blueprint.get("/digests/<int:digest_id>")
+def show(digest_id: int):
+    runtime = _runtime()
+    with runtime.engine.connect() as conn:
+        digest = get_digest(conn, digest_id)
+    if digest is None:
+        abort(404)
+    blocks = digest.compose(runtime.topics, digest.topic_set(runtime.topics, [t.slug for t in runtime.topics]))
+    return render_template("digest.html", digest=digest, blocks=blocks, week_start=week_bounds(digest.week)[0])
+
+
+@blueprint.get("/admin/digests")
+@login_required
+def admin_list():
+    runtime = _runtime()
+    with runtime.engine.connect() as conn:
+        rows = [(row, papers, ledger.delivery_counts(conn, row.id)) for row, papers in digest_store.list_digests(conn)]
+    return render_template(
+        "digest_admin_list.html", rows=rows, topics=runtime.topics,
+        default_week=last_complete_week(datetime.now(timezone.utc)),
+    )
+
+
+@blueprint.get("/admin/digests/<int:digest_id>")
+@login_required
+def admin_show(digest_id: int):
+    runtime = _runtime()
+    state = request.args.get("state") or None
+    if state is not None and state not in ledger.STATES:
+        abort(400)
+    with runtime.engine.connect() as conn:
+        row = digest_store.get_digest(conn, digest_id)
+        if row is None:
+            abort(404)
+        counts = ledger.delivery_counts(conn, digest_id)
+        listed = ledger.list_deliveries(conn, digest_id, state)
+    return render_template("digest_admin.html", digest=row, counts=counts, deliveries=listed,
+                           state=state, topics=runtime.topics)
+
+
+@blueprint.get("/admin/digests/preview")
+@login_required
+def admin_preview():
+    """The email for a week and a set of topics, as HTML (default) or as the text part."""
+    runtime = _runtime()
+    now = datetime.now(timezone.utc)
+    week = request.args.get("week") or last_complete_week(now)
+    slugs = [s for s in request.args.getlist("topics") for s in s.split(",") if s] or None
+    try:
+        week_bounds(week)
+        result = preview(runtime.engine, runtime.config, runtime.topics, week, slugs, now)
+    except (ValueError, DigestError) as error:
+        return render_template("digest_admin_error.html", error=str(error)), 400
+    if request.args.get("format") == "text":
+        return Response(result.text, mimetype="text/plain")
+    response = Response(result.html, mimetype="text/html")
+    # The preview is a whole email document: keep it from running anything or being framed elsewhere.
+    response.headers["Content-Security-Policy"] = "script-src 'none'; frame-ancestors 'self'"
+    return response
