@@ -1,0 +1,184 @@
+"""The sender against a real SMTP server on loopback that refuses, defers, drops or is down:
+every active subscriber gets the digest exactly once, and what cannot go is recorded."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from service.mailer import retry_delay, send_digest
+from service.runtime import Runtime
+from service.store import deliveries
+from subscribers.store import get_subscriber
+from tests.conftest import NOW
+from tests.digest_data import WEEK, FakeClock, add_subscribers, load_week
+from tests.smtp_server import RecordingHandler, SmtpServer, free_port
+
+REFUSED = "refused@example.org"
+
+
+def _people(count: int) -> list[tuple[str, list[str]]]:
+    return [(f"reader{n:03d}@example.org", ["testing"] if n % 2 else ["vla", "testing"]) for n in range(count)]
+
+
+def _setup(config, url: str, people) -> tuple[Runtime, dict[str, int]]:
+    runtime = Runtime(config.with_overrides(smtp_url=url, smtp_concurrency=3))
+    with runtime.engine.begin() as conn:
+        load_week(conn)
+        ids = add_subscribers(conn, people, NOW)
+    return runtime, ids
+
+
+def _counts(runtime, digest_id):
+    with runtime.engine.connect() as conn:
+        return deliveries.delivery_counts(conn, digest_id)
+
+
+class RefuseAtRcpt(RecordingHandler):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == REFUSED:
+            return "550 5.1.1 <refused@example.org>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+class RefuseAtData(RecordingHandler):
+    def fault(self, envelope, attempt):
+        if REFUSED in envelope.rcpt_tos:
+            return "550 5.7.1 mailbox unavailable"
+        return None
+
+
+def _check_refusal(config, handler):
+    server = SmtpServer(handler).start()
+    try:
+        people = _people(6) + [(REFUSED, ["testing"])]
+        runtime, ids = _setup(config, server.url, people)
+
+        queued, stats = send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))
+
+        assert Counter(handler.recipients()) == Counter(email for email, _ in _people(6))
+        assert (stats.sent, stats.failed, stats.bounced) == (6, 1, 1)
+        assert _counts(runtime, queued.digest.id)["failed"] == 1
+        with runtime.engine.connect() as conn:
+            assert get_subscriber(conn, ids[REFUSED]).status == "bounced"
+            [failed] = deliveries.list_deliveries(conn, queued.digest.id, "failed")
+        assert failed["email"] == REFUSED and "550" in failed["last_error"] and failed["attempts"] == 1
+    finally:
+        server.stop()
+
+
+def test_it_marks_an_address_refused_at_rcpt_failed_and_bounced(config):
+    _check_refusal(config, RefuseAtRcpt())
+
+
+def test_it_marks_an_address_refused_after_data_failed_and_bounced(config):
+    _check_refusal(config, RefuseAtData())
+
+
+class DeferEveryTenth(RecordingHandler):
+    def fault(self, envelope, attempt):
+        return "421 4.3.2 Service busy, try again later" if attempt % 10 == 0 else None
+
+
+def test_it_retries_a_server_that_answers_421_to_every_tenth_message(config):
+    handler = DeferEveryTenth()
+    server = SmtpServer(handler).start()
+    try:
+        people = _people(35)
+        runtime, _ = _setup(config, server.url, people)
+        clock = FakeClock(NOW)
+
+        queued, stats = send_digest(runtime, WEEK, now=NOW, clock=clock)
+
+        assert Counter(handler.recipients()) == Counter(email for email, _ in people)
+        assert stats.sent == 35 and stats.failed == 0 and stats.retried >= 3
+        assert retry_delay(1) in clock.slept  # waited for the backoff, on the test's clock
+        assert _counts(runtime, queued.digest.id)["sent"] == 35
+    finally:
+        server.stop()
+
+
+class DropMidData(RecordingHandler):
+    """Drops the connection instead of answering the 3rd and 7th DATA: the message is not taken."""
+
+    def __init__(self):
+        super().__init__()
+        self.data_seen = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.data_seen += 1
+            drop = self.data_seen in (3, 7)
+        if drop:
+            server.transport.close()
+            return "421 4.4.2 closing"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_it_resends_a_message_whose_connection_dropped_mid_data(config):
+    handler = DropMidData()
+    server = SmtpServer(handler).start()
+    try:
+        people = _people(12)
+        runtime, _ = _setup(config, server.url, people)
+
+        queued, stats = send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))
+
+        assert Counter(handler.recipients()) == Counter(email for email, _ in people)
+        assert stats.sent == 12 and stats.retried == 2
+        with runtime.engine.connect() as conn:
+            attempts = Counter(d["attempts"] for d in deliveries.list_deliveries(conn, queued.digest.id))
+        assert attempts == Counter({1: 10, 2: 2})
+    finally:
+        server.stop()
+
+
+def test_it_gives_up_after_the_last_attempt(config):
+    class AlwaysDefer(RecordingHandler):
+        def fault(self, envelope, attempt):
+            return "451 4.3.0 try later" if REFUSED in envelope.rcpt_tos else None
+
+    handler = AlwaysDefer()
+    server = SmtpServer(handler).start()
+    try:
+        runtime, ids = _setup(config, server.url, _people(2) + [(REFUSED, ["testing"])])
+        runtime.config = runtime.config.with_overrides(smtp_max_attempts=3)
+
+        queued, stats = send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))
+
+        assert (stats.sent, stats.failed, stats.bounced) == (2, 1, 0)
+        with runtime.engine.connect() as conn:
+            [failed] = deliveries.list_deliveries(conn, queued.digest.id, "failed")
+            assert get_subscriber(conn, ids[REFUSED]).status == "active"  # a 4xx is no bounce
+        assert failed["attempts"] == 3 and "gave up after 3 attempts" in failed["last_error"]
+    finally:
+        server.stop()
+
+
+def test_it_leaves_everything_due_when_the_server_is_down_and_a_rerun_delivers(config):
+    port = free_port()
+    people = _people(8)
+    runtime, _ = _setup(config, f"smtp://127.0.0.1:{port}", people)
+
+    queued, stats = send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))
+
+    assert stats.sent == 0 and "cannot connect" in stats.error
+    counts = _counts(runtime, queued.digest.id)
+    assert counts["due"] == 8 and counts["sending"] == 0
+    with runtime.engine.connect() as conn:
+        assert {d["attempts"] for d in deliveries.list_deliveries(conn, queued.digest.id)} == {0}
+
+    handler = RecordingHandler()
+    server = SmtpServer(handler)
+    server.port = port
+    from aiosmtpd.controller import Controller
+
+    server.controller = Controller(handler, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        _, stats = send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))
+    finally:
+        server.stop()
+
+    assert stats.sent == 8 and stats.error is None
+    assert Counter(handler.recipients()) == Counter(email for email, _ in people)
