@@ -289,19 +289,36 @@ def export_rows(conn: Connection) -> Iterator[ImportRow]:
         last = rows[-1].email
 
 
+def _existing_by_email(conn: Connection, emails: list[str]) -> dict[str, Subscriber]:
+    """The subscribers among `emails`. A large import reads the whole table once: hundreds of IN
+    lookups are slow when the planner's statistics predate a bulk load (PostgreSQL then scans)."""
+    existing: dict[str, Subscriber] = {}
+    if len(emails) > CHUNK * 10:
+        wanted = set(emails)
+        found = [r for r in conn.execute(select(subscriber).where(subscriber.c.email.is_not(None))).mappings()
+                 if r["email"] in wanted]
+        topics: dict[int, list[str]] = defaultdict(list)
+        if found:
+            for subscriber_id, topic in conn.execute(
+                select(subscription.c.subscriber_id, subscription.c.topic)
+                .order_by(subscription.c.subscriber_id, subscription.c.topic)
+            ):
+                topics[subscriber_id].append(topic)
+        return {r["email"]: Subscriber(**r, topics=topics.get(r["id"], [])) for r in found}
+    for start in range(0, len(emails), CHUNK):
+        found = conn.execute(select(subscriber).where(subscriber.c.email.in_(emails[start:start + CHUNK]))).mappings().all()
+        chunk_topics = _topics_of(conn, [r["id"] for r in found])
+        for r in found:
+            existing[r["email"]] = Subscriber(**r, topics=chunk_topics.get(r["id"], []))
+    return existing
+
+
 def import_rows(conn: Connection, rows: list[ImportRow], now: datetime, actor: str) -> ImportResult:
     """Insert or update every row in bulk statements; the caller's transaction makes it all or nothing.
 
     Rows must already be valid and have distinct addresses (subscribers.csv_io checks both).
     """
-    existing: dict[str, Subscriber] = {}
-    emails = [row.email for row in rows]
-    for start in range(0, len(emails), CHUNK):
-        chunk = emails[start:start + CHUNK]
-        found = conn.execute(select(subscriber).where(subscriber.c.email.in_(chunk))).mappings().all()
-        topics = _topics_of(conn, [r["id"] for r in found])
-        for r in found:
-            existing[r["email"]] = Subscriber(**r, topics=topics.get(r["id"], []))
+    existing = _existing_by_email(conn, [row.email for row in rows])
 
     new_rows = [row for row in rows if row.email not in existing]
     changed = [row for row in rows if row.email in existing and (
