@@ -1,0 +1,113 @@
+"""`paperboy digest preview|send`, the real console script in a subprocess against real SMTP."""
+
+from __future__ import annotations
+
+import html
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from service.runtime import Runtime
+from service.store import deliveries, digests
+from tests.conftest import NOW
+from service.weeks import week_of
+from tests.digest_data import ALICE, BOB, CAROL, WEEK, add_subscribers, load_week
+
+PAPERBOY = Path(sys.executable).parent / "paperboy"
+
+
+@pytest.fixture
+def stored(config):
+    runtime = Runtime(config)
+    with runtime.engine.begin() as conn:
+        testing, vla = load_week(conn)
+        add_subscribers(conn, [ALICE, BOB, CAROL], NOW)
+    return runtime, testing, vla
+
+
+@pytest.fixture
+def environ(config, smtp_server):
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PAPERBOY_DATABASE_URL": config.database_url,
+        "PAPERBOY_TOPICS_FILE": str(config.topics_file),
+        "PAPERBOY_SMTP_URL": smtp_server.url,
+        "PAPERBOY_SECRET_KEY": config.secret_key,
+        "PAPERBOY_BASE_URL": config.base_url,
+    }
+
+
+def paperboy(environ, *args, cwd):
+    return subprocess.run([str(PAPERBOY), *args], env=environ, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_it_writes_a_preview_and_prints_its_paths(stored, environ, tmp_path):
+    runtime, testing, _ = stored
+    result = paperboy(environ, "digest", "preview", "--week", WEEK, "--topics", "testing", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    html_path, text_path = (Path(tmp_path, line) for line in result.stdout.split())
+    assert html_path.suffix == ".html" and text_path.suffix == ".txt"
+    body, text = html.unescape(html_path.read_text()), text_path.read_text()
+    assert all(p.abs_url in body and p.title in text for p in testing)
+    with runtime.engine.connect() as conn:
+        assert digests.get_digest_for_week(conn, WEEK) is None  # a preview does not freeze the week
+
+
+def test_it_sends_the_week_and_a_rerun_sends_nothing(stored, environ, tmp_path, smtp_server):
+    runtime, _, _ = stored
+    first = paperboy(environ, "digest", "send", "--week", WEEK, cwd=tmp_path)
+    again = paperboy(environ, "digest", "send", "--week", WEEK, cwd=tmp_path)
+
+    assert first.returncode == 0, first.stderr
+    assert f"{WEEK}: 3 sent, 0 failed" in first.stdout
+    assert "mailer: " in first.stderr  # one log line per step when not on a terminal
+    assert again.returncode == 0 and f"{WEEK}: 0 sent" in again.stdout
+    assert Counter(smtp_server.handler.recipients()) == Counter([ALICE[0], BOB[0], CAROL[0]])
+
+
+def test_it_reports_a_dry_run_and_sends_nothing(stored, environ, tmp_path, smtp_server):
+    runtime, _, _ = stored
+    result = paperboy(environ, "digest", "send", "--week", WEEK, "--dry-run", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "would send 3 messages (3 distinct topic sets); nothing sent" in result.stdout
+    assert smtp_server.messages == []
+    with runtime.engine.connect() as conn:
+        assert digests.get_digest_for_week(conn, WEEK) is None
+
+
+def test_it_exits_2_and_keeps_the_ledger_when_smtp_is_down(stored, environ, tmp_path):
+    runtime, _, _ = stored
+    from tests.smtp_server import free_port
+
+    environ["PAPERBOY_SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"
+    result = paperboy(environ, "digest", "send", "--week", WEEK, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "cannot connect" in result.stderr and "rerun" in result.stderr
+    with runtime.engine.connect() as conn:
+        digest = digests.get_digest_for_week(conn, WEEK)
+        assert deliveries.delivery_counts(conn, digest.id)["due"] == 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--week", "2026-W99"], "no such ISO week"),
+    (["--week", "last week"], "not an ISO week"),
+    # The command runs on the real clock: the week in progress is never over.
+    (["--week", week_of(datetime.now(timezone.utc))], "not over yet"),
+])
+def test_it_refuses_bad_weeks_with_one_line(stored, environ, tmp_path, args, message):
+    result = paperboy(environ, "digest", "send", *args, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_it_refuses_an_unknown_topic_in_a_preview(stored, environ, tmp_path):
+    result = paperboy(environ, "digest", "preview", "--week", WEEK, "--topics", "testing,nope", cwd=tmp_path)
+    assert result.returncode == 2 and "no topic 'nope'" in result.stderr
