@@ -23,7 +23,7 @@ UNWANTED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 # Keep in step with the index in migrations/versions/0002_search.py.
 POSTGRES_DOCUMENT = (
-    "to_tsvector('english'::regconfig, title || ' ' || abstract || ' ' || (authors)::text)"
+    "to_tsvector('english'::regconfig, title || ' ' || abstract || ' ' || paper_search_authors(authors))"
 )
 
 

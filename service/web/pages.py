@@ -41,9 +41,7 @@ def moment_filter(moment: datetime | None) -> str:
     return format_moment(moment)
 
 
-@blueprint.app_context_processor
-def page_helpers():
-    return {"paper_links": paper_links}
+blueprint.add_app_template_global(paper_links, "paper_links")
 
 
 @blueprint.get("/")
