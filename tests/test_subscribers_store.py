@@ -152,7 +152,7 @@ def test_it_imports_as_an_upsert_and_audits_only_changes(engine):
     ]
 
 
-def test_it_imports_thousands_of_rows_in_one_go(engine):
+def test_it_imports_thousands_of_rows_in_one_go_and_upserts_them(engine):
     rows = [ImportRow(f"reader{n:05d}@example.org", ["vla", "testing"][: 1 + n % 2], "active") for n in range(3000)]
     with engine.begin() as conn:
         result = store.import_rows(conn, rows, NOW, "cli")
@@ -160,6 +160,16 @@ def test_it_imports_thousands_of_rows_in_one_go(engine):
     with engine.connect() as conn:
         exported = list(store.export_rows(conn))
     assert [(r.email, r.topics) for r in exported] == [(r.email, sorted(r.topics)) for r in rows]
+    # More than 5000 rows: existing subscribers are read in one pass instead of by chunks.
+    bigger = [ImportRow(f"reader{n:05d}@example.org", ["vla"], "blocked" if n % 7 == 0 else "active")
+              for n in range(6000)]
+    with engine.begin() as conn:
+        result = store.import_rows(conn, bigger, LATER, "cli")
+    unchanged = len([n for n in range(3000) if n % 2 == 0 and n % 7 != 0])
+    assert (result.created, result.updated, result.unchanged) == (3000, 3000 - unchanged, unchanged)
+    with engine.connect() as conn:
+        exported = list(store.export_rows(conn))
+    assert [(r.email, r.topics, r.status) for r in exported] == [(r.email, r.topics, r.status) for r in bigger]
 
 
 def test_it_refuses_a_second_admin_with_the_same_address(engine):
