@@ -78,3 +78,20 @@ def test_it_refuses_a_bad_file_in_one_line(run, tmp_path, content, message):
 def test_it_says_when_the_file_is_missing(run, tmp_path):
     result = run("subscribers", "import", str(tmp_path / "missing.csv"))
     assert result.exit_code == 2 and "paperboy: csv: cannot read" in result.stderr
+
+
+def test_it_imports_100k_rows_all_or_nothing(tmp_path, monkeypatch, sqlite_engine, sqlite_url, topics_file):
+    monkeypatch.chdir(tmp_path)
+    env = {"PAPERBOY_DATABASE_URL": sqlite_url, "PAPERBOY_TOPICS_FILE": str(topics_file),
+           "PAPERBOY_SECRET_KEY": "test-secret"}
+    lines = ["email,topics,status"] + [f"reader{n:06d}@example.org,vla;testing,active" for n in range(100_000)]
+    source = tmp_path / "big.csv"
+    source.write_text("\n".join(lines) + "\nreader000007@example.org,vla,\n")
+    refused = CliRunner().invoke(main, ["subscribers", "import", str(source)], env=env)
+    assert refused.exit_code == 1
+    assert "line 100002: reader000007@example.org appears twice (first on line 9)" in refused.stderr
+    assert counts(sqlite_engine) == {}
+    source.write_text("\n".join(lines) + "\n")
+    imported = CliRunner().invoke(main, ["subscribers", "import", str(source)], env=env)
+    assert imported.exit_code == 0 and "imported 100000 rows: 100000 new" in imported.output
+    assert counts(sqlite_engine) == {"active": 100_000}
