@@ -83,6 +83,19 @@ def fetch(runtime: Runtime, slug: str | None, since: str | None) -> None:
     sys.exit(report.exit_code)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes.")
+@click.pass_obj
+def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
+    """Serve the web app (gunicorn) on http://HOST:PORT/."""
+    from service.web.server import serve as serve_app
+
+    serve_app(runtime.config, host, port, workers)
+
+
 from subscribers.cli import admin as admin_group, subscribers as subscribers_group  # noqa: E402
 
 main.add_command(subscribers_group)
