@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import uuid
@@ -25,6 +26,41 @@ LOCK_NAME = "scheduler"
 ADVISORY_KEY = 0x70617065_72626F79 & 0x7FFFFFFFFFFFFFFF
 LOCK_TTL = timedelta(seconds=90)
 RENEW_EVERY = timedelta(seconds=30)
+
+
+DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def cron_trigger(expression: str) -> CronTrigger:
+    """A CronTrigger for a crontab line, in UTC, with crontab's day numbers (0 and 7 = Sunday).
+
+    APScheduler 3 counts days of the week from Monday = 0, so "0 7 * * 1" would fire on
+    Tuesdays; numeric days are turned into day names first."""
+    minute, hour, day, month, day_of_week = expression.split()
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                       day_of_week=_day_names(day_of_week), timezone=timezone.utc)
+
+
+def _day_names(field: str) -> str:
+    if field == "*":
+        return field
+    names: list[str] = []
+    for part in field.split(","):
+        if re.search(r"[a-z]", part, re.IGNORECASE):
+            names.append(part)  # already names, which mean the same to both
+            continue
+        base, _, step = part.partition("/")
+        if base == "*":
+            low, high = 0, 6
+        elif "-" in base:
+            low, high = (int(n) for n in base.split("-", 1))
+        else:
+            low = int(base)
+            high = 6 if step else low
+        for number in range(low, high + 1, int(step or 1)):
+            if DAY_NAMES[number] not in names:
+                names.append(DAY_NAMES[number])
+    return ",".join(names)
 
 
 def _utcnow() -> datetime:
@@ -48,6 +84,7 @@ class SchedulerLock:
                 return self.renew(now)
             connection = self.engine.connect()
             if locks.try_advisory_lock(connection, ADVISORY_KEY):
+                self._session = locks.backend_pid(connection)
                 connection.commit()
                 self._connection = connection
                 return True
@@ -63,12 +100,14 @@ class SchedulerLock:
             if self._connection is None:
                 return False
             try:
-                self._connection.exec_driver_sql("SELECT 1")
+                same_session = locks.backend_pid(self._connection) == self._session
                 self._connection.commit()
-                return True
             except Exception:  # the session, and with it the lock, is gone
+                same_session = False
+            if not same_session:
+                self._connection.close()
                 self._connection = None
-                return False
+            return same_session
         with self.engine.begin() as conn:
             return locks.take_row_lock(conn, LOCK_NAME, self.holder, now or _utcnow(), self.ttl)
 
@@ -120,9 +159,9 @@ class Scheduler:
         """An APScheduler with the fetch, digest and lock-renewal jobs (not started)."""
         config = self.runtime.config
         scheduler = BackgroundScheduler(timezone=timezone.utc)
-        scheduler.add_job(fetch_job, CronTrigger.from_crontab(config.fetch_cron, timezone=timezone.utc),
+        scheduler.add_job(fetch_job, cron_trigger(config.fetch_cron),
                           args=[self.runtime], id="fetch", max_instances=1, coalesce=True, misfire_grace_time=3600)
-        scheduler.add_job(digest_job, CronTrigger.from_crontab(config.digest_cron, timezone=timezone.utc),
+        scheduler.add_job(digest_job, cron_trigger(config.digest_cron),
                           args=[self.runtime], id="digest", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
         scheduler.add_job(self._renew, IntervalTrigger(seconds=RENEW_EVERY.total_seconds()), id="lock")
         return scheduler

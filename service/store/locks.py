@@ -17,6 +17,11 @@ def try_advisory_lock(conn: Connection, key: int) -> bool:
     return bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
 
 
+def backend_pid(conn: Connection) -> int:
+    """The server process of this session: it changes when the session was lost and reopened."""
+    return conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
 def advisory_unlock(conn: Connection, key: int) -> None:
     conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
 

@@ -1,0 +1,56 @@
+"""`paperboy run`: migrate, first fetch (the bundled sample when arXiv is unreachable), the
+scheduler in the background and the web app, all in one process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from tests.smtp_server import free_port
+
+PAPERBOY = Path(sys.executable).parent / "paperboy"
+
+
+def test_it_serves_the_app_and_holds_the_scheduler_lock(tmp_path, sqlite_url, topics_file):
+    port = free_port()
+    environ = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PAPERBOY_DATABASE_URL": sqlite_url,
+        "PAPERBOY_TOPICS_FILE": str(topics_file),
+        "PAPERBOY_ARXIV_API_URL": f"http://127.0.0.1:{free_port()}/api/query",  # nothing listens
+        "PAPERBOY_ARXIV_DELAY": "0",
+        "PAPERBOY_ARXIV_RETRIES": "0",
+        "PAPERBOY_SECRET_KEY": "test-secret",
+    }
+    process = subprocess.Popen([str(PAPERBOY), "run", "--port", str(port)], env=environ, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        home = None
+        deadline = time.monotonic() + 90
+        while home is None and process.poll() is None and time.monotonic() < deadline:
+            try:
+                home = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert home is not None, process.stderr.read() if process.poll() is not None else "no answer"
+        assert home.status_code == 200
+        engine = create_engine(sqlite_url)
+        holder, deadline = None, time.monotonic() + 30
+        while holder is None and time.monotonic() < deadline:  # the scheduler thread starts beside the server
+            with engine.connect() as conn:
+                holder = conn.execute(text("SELECT holder FROM scheduler_lock WHERE name = 'scheduler'")).scalar()
+                papers = conn.execute(text("SELECT count(*) FROM paper")).scalar()
+            if holder is None:
+                time.sleep(0.1)
+        engine.dispose()
+        assert holder and f":{process.pid}:" in holder
+        assert papers > 0  # the sample, since arXiv could not be reached
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -1,0 +1,95 @@
+"""The clock process: one scheduler at a time, cron schedules from the settings, the weekly job."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from service.runtime import Runtime
+from service.scheduler import LOCK_TTL, Scheduler, SchedulerLock, digest_job
+from tests.conftest import NOW
+from tests.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week
+
+
+def test_it_lets_one_scheduler_hold_the_lock_at_a_time(engine):
+    first, second = SchedulerLock(engine, "first"), SchedulerLock(engine, "second")
+
+    assert first.acquire(NOW)
+    assert not second.acquire(NOW)
+    assert first.renew(NOW + timedelta(seconds=30))
+    assert not second.acquire(NOW + timedelta(seconds=31))
+    first.release()
+    assert second.acquire(NOW + timedelta(seconds=32))
+    assert not first.acquire(NOW + timedelta(seconds=33))
+    second.release()
+
+
+def test_it_takes_over_a_row_lock_its_holder_stopped_renewing(sqlite_engine):
+    first, second = SchedulerLock(sqlite_engine, "first"), SchedulerLock(sqlite_engine, "second")
+    assert first.acquire(NOW)
+
+    assert not second.acquire(NOW + LOCK_TTL - timedelta(seconds=1))
+    assert second.acquire(NOW + LOCK_TTL + timedelta(seconds=1))
+    assert not first.renew(NOW + LOCK_TTL + timedelta(seconds=2))  # the old holder learns it lost
+
+
+def test_it_frees_the_advisory_lock_when_the_holders_session_ends(postgres_url):
+    from service import store
+
+    engine = store.connect(postgres_url)
+    store.migrate(engine)
+    first, second = SchedulerLock(engine, "first"), SchedulerLock(engine, "second")
+    try:
+        assert first.acquire() and not second.acquire()
+        first._connection.invalidate()  # as if the process died: the server ends its session
+        assert not first.renew()
+        assert second.acquire()
+    finally:
+        second.release()
+        engine.dispose()
+
+
+def test_it_schedules_the_fetch_and_the_digest_from_the_cron_settings(config):
+    runtime = Runtime(config.with_overrides(fetch_cron="15 5 * * *", digest_cron="30 8 * * 2"))
+    jobs = Scheduler(runtime).jobs()
+
+    fetch, digest = jobs.get_job("fetch"), jobs.get_job("digest")
+
+    assert fetch.trigger.get_next_fire_time(None, NOW) == datetime(2026, 2, 5, 5, 15, tzinfo=timezone.utc)
+    assert digest.trigger.get_next_fire_time(None, NOW) == datetime(2026, 2, 10, 8, 30, tzinfo=timezone.utc)
+
+
+def test_its_weekly_job_sends_the_last_complete_week(config, smtp_server):
+    runtime = Runtime(config.with_overrides(smtp_url=smtp_server.url))
+    with runtime.engine.begin() as conn:
+        load_week(conn)
+        add_subscribers(conn, [ALICE, BOB], NOW)
+
+    stats = digest_job(runtime, now=NOW, clock=FakeClock(NOW))
+
+    assert stats.sent == 2
+    assert Counter(smtp_server.handler.recipients()) == Counter([ALICE[0], BOB[0]])
+    assert all(WEEK in message["Subject"] for message in smtp_server.messages)
+
+
+@pytest.mark.parametrize("cron", ["0 6 * *", "61 * * * *"])
+def test_it_refuses_a_bad_cron_expression_with_one_line(cron):
+    from service.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="PAPERBOY_DIGEST_CRON"):
+        load_config({"PAPERBOY_DIGEST_CRON": cron, "PAPERBOY_SECRET_KEY": "x"})
+
+
+@pytest.mark.parametrize("expression, expected", [
+    ("0 7 * * 1", datetime(2026, 2, 9, 7, 0, tzinfo=timezone.utc)),  # crontab's 1 is Monday
+    ("0 7 * * 0", datetime(2026, 2, 8, 7, 0, tzinfo=timezone.utc)),  # 0 and 7 are Sunday
+    ("0 7 * * 7", datetime(2026, 2, 8, 7, 0, tzinfo=timezone.utc)),
+    ("0 7 * * 4-5", datetime(2026, 2, 5, 7, 0, tzinfo=timezone.utc)),
+    ("0 7 * * */3", datetime(2026, 2, 4, 7, 0, tzinfo=timezone.utc) + timedelta(days=3)),
+])
+def test_it_reads_days_of_the_week_as_crontab_does(expression, expected):
+    from service.scheduler import cron_trigger
+
+    assert cron_trigger(expression).get_next_fire_time(None, NOW) == expected
