@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 
 from subscribers import store
 from subscribers.auth import current_admin, login_required
+from subscribers.public import csrf_refused
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -98,3 +100,6 @@ def _change(subscriber_id: int, action, done: str):
             return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))
     flash(done, "ok")
     return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))
+
+
+blueprint.register_error_handler(CSRFError, csrf_refused)

@@ -15,9 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 
 from subscribers import csv_io, store
 from subscribers.auth import current_admin, login_required
+from subscribers.public import csrf_refused
 
 blueprint = Blueprint("admin_csv", __name__, url_prefix="/admin")
 
@@ -107,3 +109,6 @@ def export():
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     return Response(out.getvalue().encode("utf-8"), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="paperboy-subscribers-{stamp}.csv"'})
+
+
+blueprint.register_error_handler(CSRFError, csrf_refused)

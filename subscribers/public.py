@@ -10,6 +10,7 @@ import logging
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, render_template, request
+from flask_wtf.csrf import CSRFError
 
 from service.mail import SendError, send_now
 from service.web import csrf, limiter
@@ -34,6 +35,12 @@ def _now() -> datetime:
 
 def _message(title: str, text: str, status: int = 200, link: tuple[str, str] | None = None):
     return render_template("subscribers/message.html", title=title, text=text, link=link), status
+
+
+def csrf_refused(error: CSRFError):
+    """A form posted without its security token: most often a page left open too long."""
+    return _message("Form expired", "This form's security token (CSRF) is missing or no longer valid. "
+                    "Please reload the page and try again.", 400)
 
 
 def _topic_choice(runtime) -> tuple[list[str], str | None]:
@@ -170,3 +177,6 @@ def unsubscribe(token: str):
         store.unsubscribe(conn, subscriber.id, _now())
     return _message("You are unsubscribed", "You will get no more mail from paperboy.",
                     link=("/subscribe", "Subscribe again"))
+
+
+blueprint.register_error_handler(CSRFError, csrf_refused)

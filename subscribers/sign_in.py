@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.web import limiter
 from subscribers import store
 from subscribers.auth import sign_in, sign_out
+from subscribers.public import csrf_refused
 
 blueprint = Blueprint("admin_auth", __name__, url_prefix="/admin")
 
@@ -48,3 +50,6 @@ def sign_in_submit():
 def sign_out_submit():
     sign_out()
     return redirect(url_for("admin_auth.sign_in_form"))
+
+
+blueprint.register_error_handler(CSRFError, csrf_refused)

@@ -144,3 +144,9 @@ def test_it_shows_the_form_with_a_topic_ticked(client):
     page = client.get("/subscribe?topic=testing")
     assert page.status_code == 200
     assert re.search(rb'value="testing" checked', page.data) and not re.search(rb'value="vla" checked', page.data)
+
+
+def test_it_explains_a_missing_form_token_and_writes_nothing(app, client, smtp_server):
+    answer = client.post("/subscribe", data={"email": "alice@example.org", "topics": ["vla"]})
+    assert answer.status_code == 400 and b"Form expired" in answer.data and b"reload the page" in answer.data
+    assert subscriber(app, "alice@example.org") is None and smtp_server.messages == []
