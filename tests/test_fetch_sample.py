@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs
 
 import pytest
+from werkzeug import Response
 
 from service.fetch import initial_fetch
 from service.paper import Paper
@@ -83,9 +84,13 @@ def test_it_fetches_for_real_once_arxiv_is_back(offline, httpserver):
     initial_fetch(offline, now=NOW)
     online = Runtime(offline.config.with_overrides(arxiv_api_url=httpserver.url_for("/api/query")))
     seen = []
-    httpserver.expect_request("/api/query").respond_with_handler(
-        lambda request: seen.append(request) or __import__("werkzeug").Response(
-            feed(dated_entries(4, NOW - timedelta(hours=1))), content_type="application/atom+xml"))
+    body = feed(dated_entries(4, NOW - timedelta(hours=1)))
+
+    def handler(request):
+        seen.append(request)
+        return Response(body, content_type="application/atom+xml")
+
+    httpserver.expect_request("/api/query").respond_with_handler(handler)
     assert initial_fetch(online, now=NOW) == 0
     # The sample does not count as a run: the first real fetch goes back the usual 14 days.
     windows = {parse_qs(r.query_string.decode())["search_query"][0].rsplit(":", 1)[1] for r in seen}
