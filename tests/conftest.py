@@ -164,9 +164,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium driven by Playwright; never downloads a browser."""
+    """Headless Chromium driven by Playwright; never downloads a browser.
+
+    Module scope: while Playwright's sync API is open, the main thread has a running event loop,
+    and asyncio.run() in later non-browser tests (mail sending) would refuse to start."""
     if not CHROMIUM.exists():
         reason = "browser tests need Chromium at /usr/bin/chromium (apt-get install chromium)"
         if REQUIRE_BROWSER:
