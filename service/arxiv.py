@@ -213,13 +213,14 @@ class ArxivClient:
             page = self.fetch_page({**params, "start": str(offset)}, offset)
             if not page.papers:
                 return
-            fresh = [p for p in page.papers if p.id not in seen]
-            seen.update(p.id for p in page.papers)
+            if all(paper.id in seen for paper in page.papers):
+                return  # the server repeats a page it sent: paging no longer advances
+            seen.update(paper.id for paper in page.papers)
             yield page
             offset += len(page.papers)
             if page.total_results is not None and offset >= page.total_results:
                 return
-            if not fresh or min(p.published for p in page.papers) < start:
+            if min(paper.published for paper in page.papers) < start:
                 return
 
     def fetch_page(self, params: dict[str, str], offset: int = 0) -> FeedPage:

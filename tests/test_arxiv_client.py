@@ -87,7 +87,7 @@ def test_it_stops_when_the_server_repeats_the_same_page(server):
     client, _ = client_for(server, page_size=2)
     with client:
         results = list(client.search("cat:cs.RO", datetime(2025, 10, 1, tzinfo=timezone.utc), NOW))
-    assert len(results) == 2
+    assert [[p.id for p in page.papers] for page in results] == [["2510.14968", "2510.14827"]]
     assert len(server.log) == 2
 
 
@@ -185,3 +185,39 @@ def test_it_reports_an_unreachable_arxiv():
     with client, pytest.raises(ArxivUnreachable, match="arxiv: cannot connect to 127.0.0.1:9"):
         list(client.search("all:testing", WINDOW_START, NOW))
     assert sleeps == [1.0, 2.0]
+
+
+def test_it_asks_over_one_kept_alive_connection():
+    """A server that keeps connections alive, as arXiv does: every page comes over one."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    pages = paged_responses(dated_entries(30, NOW), page_size=10)
+    ports = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            ports.append(self.client_address[1])
+            body = pages[int(parse_qs(self.path.split("?", 1)[1])["start"][0])]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/atom+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = ArxivClient(f"http://127.0.0.1:{server.server_port}/api/query", delay=0, page_size=10)
+        with client:
+            results = list(client.search("all:testing", WINDOW_START, NOW))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [len(page.papers) for page in results] == [10, 10, 10]
+    assert len(ports) == 3 and len(set(ports)) == 1

@@ -60,7 +60,8 @@ LINKS = {
 
 
 @pytest.mark.parametrize("name", [HUNDRED, CS_RO_2025])
-def test_it_stores_every_entry_of_a_real_response_once(environ, httpserver, tmp_path, sqlite_url, name):
+def test_it_stores_every_entry_of_a_real_response_once(environ, httpserver, tmp_path, database_url, name):
+    environ["PAPERBOY_DATABASE_URL"] = database_url
     httpserver.expect_request("/api/query").respond_with_data(data_file(name), content_type="application/atom+xml")
     done = paperboy(environ, "fetch", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -69,7 +70,7 @@ def test_it_stores_every_entry_of_a_real_response_once(environ, httpserver, tmp_
         f"vla: {len(expected)} new, 0 updated, 0 unchanged",
         f"testing: 0 new, 0 updated, {len(expected)} unchanged",
     ]
-    engine = store.connect(sqlite_url)
+    engine = store.connect(database_url)
     with engine.connect() as conn:
         assert papers.count_papers(conn) == len(expected)
         for paper_id, want in expected.items():
@@ -168,3 +169,27 @@ def test_it_exits_2_quickly_when_arxiv_is_unreachable(environ, tmp_path):
     vla, testing = done.stdout.splitlines()
     assert vla.startswith("vla: failed: arxiv: ") and "cannot connect to 127.0.0.1:9" in vla
     assert testing == "testing: skipped: arXiv cannot be reached"
+
+
+def test_it_shows_a_live_line_per_page_on_a_terminal(environ, httpserver, tmp_path):
+    import pty
+
+    httpserver.expect_request("/api/query").respond_with_data(
+        data_file(CS_RO_2025), content_type="application/atom+xml")
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([str(PAPERBOY), "fetch", "--topic", "vla", "--since", "2025-10-01"],
+                               env=environ, cwd=tmp_path, stdout=subprocess.PIPE, stderr=terminal, text=True)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closes when the process exits
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert process.wait(timeout=60) == 0
+    os.close(controller)
+    assert process.stdout.read() == "vla: 2 new, 0 updated, 0 unchanged\n"
+    assert b"\r\x1b[Kvla: page 1, 2 of 5619 entries, 2 new, 0 updated, 0 unchanged" in shown
