@@ -28,6 +28,7 @@ PAGE_SIZE = 100
 # Backoff doubles from BACKOFF seconds per retry and never waits longer than MAX_WAIT.
 BACKOFF = 1.0
 MAX_WAIT = 120.0
+CONNECT_TIMEOUT = 10.0
 
 
 class ArxivError(Exception):
@@ -170,10 +171,10 @@ class ArxivClient:
         self.sleep = sleep
         self.clock = clock
         self.backoff = backoff
-        self.requests = 0
         self._last_request: float | None = None
         self._http = httpx.Client(
-            timeout=timeout,
+            # A silent network should not hold each attempt for the full read timeout.
+            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
             headers={"User-Agent": user_agent(contact), "Accept": "application/atom+xml"},
             follow_redirects=True,
         )
@@ -244,7 +245,6 @@ class ArxivClient:
 
     def _attempt(self, params: dict[str, str], offset: int) -> FeedPage:
         self._keep_delay()
-        self.requests += 1
         try:
             # Encoded as arXiv's manual shows: "+" for spaces, %28/%29 for parentheses, %22 for quotes.
             response = self._http.get(f"{self.api_url}?{urlencode(params)}")
