@@ -190,3 +190,22 @@ def test_it_answers_404_for_an_unknown_topic(client, runtime_engine):
         response = client.get(url)
         assert response.status_code == 404
         assert b"There is no topic" in response.data
+
+
+def test_it_answers_from_memory_while_the_stamp_is_fresh(app, client, runtime_engine):
+    app.config["PAPERBOY_STAMP_SECONDS"] = 600
+    load_testing_topic(runtime_engine)
+    first = client.get("/topics/testing/feed.atom")
+    newcomer = fixture_papers()[40]
+    load(runtime_engine, "testing", [newcomer], matched=NOW + timedelta(minutes=5))
+    # Within the stamp's lifetime the store is not asked again: same bytes, same headers.
+    again = client.get("/topics/testing/feed.atom")
+    assert again.data == first.data
+    assert {k: v for k, v in again.headers.items()} == {k: v for k, v in first.headers.items()}
+    zipped = client.get("/topics/testing/feed.atom", headers={"Accept-Encoding": "gzip"})
+    assert gzip.decompress(zipped.data) == first.data
+    assert zipped.headers["Content-Length"] == str(len(zipped.data))
+    assert client.get("/topics/testing/feed.atom", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    # Other topics, and requests other than GET, still go through the app.
+    assert client.get("/topics/vla/feed.atom").status_code == 200
+    assert client.post("/topics/testing/feed.atom").status_code in (400, 405)

@@ -4,6 +4,7 @@ counts, newest dates, and stamps that move whenever what they render would chang
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
@@ -37,13 +38,13 @@ class TopicSummary:
         """When anything a page shows last changed: papers or fetch runs."""
         return _latest(self.newest_match, self.newest_update, self.last_run)
 
-    @property
+    @cached_property
     def papers_stamp(self) -> str:
         """Moves whenever a paper joins the topic or one of its papers gets a new version."""
         changed = self.papers_changed.isoformat() if self.papers_changed else "-"
         return f"{self.papers}.{self.version_total}.{changed}"
 
-    @property
+    @cached_property
     def page_stamp(self) -> str:
         """Moves with the papers and with every finished fetch run."""
         run = self.last_run.isoformat() if self.last_run else "-"

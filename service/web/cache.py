@@ -2,7 +2,9 @@
 
 Feed readers poll often; a request costs a dict lookup for the topic's change stamp (read
 from the store at most once per PAPERBOY_STAMP_SECONDS), a dict lookup for the bytes, and an
-answer: 304 when the client holds them, gzip when it asks for it."""
+answer: 304 when the client holds them, gzip when it asks for it. While a feed's rendering
+is current, CachedAnswers serves it in front of Flask, skipping its per-request machinery
+(sessions, rate-limit and CSRF hooks) that feeds do not use."""
 
 from __future__ import annotations
 
@@ -23,13 +25,15 @@ CACHE_CONTROL = "public, max-age=300"
 
 @dataclass(frozen=True)
 class Rendered:
-    """One rendering: its bytes plain and gzipped, and the validators that name it."""
+    """One rendering: its bytes plain and gzipped, and the headers of each answer, built once."""
 
     body: bytes
     gzipped: bytes
-    content_type: str
     etag: str  # quoted, for the plain bytes; the gzip bytes carry it with a "-gz" suffix
     last_modified: str | None  # an HTTP date
+    plain_headers: list[tuple[str, str]]
+    gzip_headers: list[tuple[str, str]]
+    not_modified_headers: list[tuple[str, str]]
 
 
 class RenderCache:
@@ -39,6 +43,8 @@ class RenderCache:
         self.capacity = capacity
         self._stamps: dict[object, tuple[float, object]] = {}
         self._rendered: OrderedDict[object, tuple[str, object]] = OrderedDict()
+        # URL path -> (stamp scope, stamp value, rendering) for CachedAnswers.
+        self._by_path: dict[str, tuple[object, object, Rendered]] = {}
         self._lock = threading.Lock()
 
     def stamp(self, scope: object, load: Callable[[], object], seconds: float) -> object:
@@ -65,6 +71,52 @@ class RenderCache:
         return result
 
 
+    def remember_path(self, path: str, scope: object, stamp: object, rendered: Rendered) -> None:
+        """Let CachedAnswers serve `path` while `scope`'s stamp is still `stamp` and fresh."""
+        if len(self._by_path) >= self.capacity and path not in self._by_path:
+            self._by_path.clear()  # only an unusual number of topics gets here
+        self._by_path[path] = (scope, stamp, rendered)
+
+    def current_for_path(self, path: str) -> Rendered | None:
+        """The rendering remembered for `path` if its stamp has neither expired nor moved."""
+        entry = self._by_path.get(path)
+        if entry is None:
+            return None
+        scope, stamp, rendered = entry
+        held = self._stamps.get(scope)
+        if held is None or held[1] is not stamp or time.monotonic() >= held[0]:
+            return None
+        return rendered
+
+
+class CachedAnswers:
+    """WSGI layer in front of Flask: a GET for a remembered, current rendering is answered
+    from memory; everything else goes to Flask, which renders and remembers."""
+
+    def __init__(self, wsgi_app, cache: RenderCache):
+        self.wsgi_app = wsgi_app
+        self.cache = cache
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "GET":
+            rendered = self.cache.current_for_path(environ.get("PATH_INFO", ""))
+            if rendered is not None:
+                return self._answer(rendered, environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+    @staticmethod
+    def _answer(rendered: Rendered, environ, start_response):
+        if not_modified(environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_IF_MODIFIED_SINCE"),
+                        rendered.etag, rendered.last_modified):
+            start_response("304 NOT MODIFIED", rendered.not_modified_headers)
+            return []
+        if accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
+            start_response("200 OK", rendered.gzip_headers)
+            return [rendered.gzipped]
+        start_response("200 OK", rendered.plain_headers)
+        return [rendered.body]
+
+
 def etag_for(key: object, version: str) -> str:
     """A strong ETag (quoted) naming `key` at `version`."""
     return '"' + hashlib.sha1(f"{key!r}|{version}".encode()).hexdigest()[:24] + '"'
@@ -75,19 +127,34 @@ def http_date(moment: datetime | None) -> str | None:
 
 
 def make_rendered(body: bytes, content_type: str, etag: str, last_modified: datetime | None) -> Rendered:
+    modified = http_date(last_modified)
+    common = [("Cache-Control", CACHE_CONTROL), ("Vary", "Accept-Encoding")]
+    if modified:
+        common.append(("Last-Modified", modified))
     # mtime=0: the same bytes give the same gzip bytes in every worker.
-    return Rendered(body, gzip.compress(body, 6, mtime=0), content_type, etag, http_date(last_modified))
+    gzipped = gzip.compress(body, 6, mtime=0)
+    return Rendered(
+        body=body,
+        gzipped=gzipped,
+        etag=etag,
+        last_modified=modified,
+        plain_headers=[*common, ("ETag", etag), ("Content-Type", content_type),
+                       ("Content-Length", str(len(body)))],
+        gzip_headers=[*common, ("ETag", _gzip_etag(etag)), ("Content-Type", content_type),
+                      ("Content-Encoding", "gzip"), ("Content-Length", str(len(gzipped)))],
+        not_modified_headers=[*common, ("ETag", etag)],
+    )
 
 
-def not_modified(request: Request, etag: str, last_modified: str | None) -> bool:
-    """Whether the client's conditional GET names what it would get (RFC 9110 13.2.2)."""
-    if_none_match = request.headers.get("If-None-Match")
+def not_modified(if_none_match: str | None, if_modified_since: str | None, etag: str,
+                 last_modified: str | None) -> bool:
+    """Whether a conditional GET names what it would get (RFC 9110 13.2.2): If-None-Match
+    decides when present, else If-Modified-Since."""
     if if_none_match is not None:
         if if_none_match.strip() == "*":
             return True
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
         return etag in tags or _gzip_etag(etag) in tags
-    if_modified_since = request.headers.get("If-Modified-Since")
     if if_modified_since and last_modified:
         try:
             return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(if_modified_since)
@@ -97,27 +164,24 @@ def not_modified(request: Request, etag: str, last_modified: str | None) -> bool
 
 
 def respond_cached(request: Request, key: object, version: str, last_modified: datetime | None,
-                   content_type: str, render: Callable[[], bytes], cache: RenderCache) -> Response:
+                   content_type: str, render: Callable[[], bytes], cache: RenderCache,
+                   stamp: tuple[object, object] | None = None) -> Response:
     """The cached answer for `key` at `version`: 304, gzip or plain; renders once per version.
 
-    For responses that are the same for everyone (feeds, Markdown): public caching."""
-    etag = etag_for(key, version)
-    modified = http_date(last_modified)
-    headers = {"Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
-    if modified:
-        headers["Last-Modified"] = modified
-    if not_modified(request, etag, modified):
-        headers["ETag"] = etag
-        return Response(status=304, headers=headers)
+    For responses that are the same for everyone (feeds, Markdown): public caching. `stamp`,
+    the (scope, value) the version came from, lets CachedAnswers serve the path until it moves."""
     rendered = cache.value(
-        key, version, lambda: make_rendered(render(), content_type, etag, last_modified)
+        key, version,
+        lambda: make_rendered(render(), content_type, etag_for(key, version), last_modified),
     )
+    if stamp is not None:
+        cache.remember_path(request.path, stamp[0], stamp[1], rendered)
+    if not_modified(request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since"),
+                    rendered.etag, rendered.last_modified):
+        return Response(status=304, headers=rendered.not_modified_headers)
     if accepts_gzip(request.headers.get("Accept-Encoding", "")):
-        headers["ETag"] = _gzip_etag(etag)
-        headers["Content-Encoding"] = "gzip"
-        return Response(rendered.gzipped, headers=headers, content_type=rendered.content_type)
-    headers["ETag"] = etag
-    return Response(rendered.body, headers=headers, content_type=rendered.content_type)
+        return Response(rendered.gzipped, headers=rendered.gzip_headers)
+    return Response(rendered.body, headers=rendered.plain_headers)
 
 
 def respond_page(request: Request, html: str, last_modified: datetime | None) -> Response:
@@ -131,7 +195,8 @@ def respond_page(request: Request, html: str, last_modified: datetime | None) ->
     headers = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding, Cookie", "ETag": etag}
     if modified:
         headers["Last-Modified"] = modified
-    if not_modified(request, etag, modified):
+    if not_modified(request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since"),
+                    etag, modified):
         return Response(status=304, headers=headers)
     if accepts_gzip(request.headers.get("Accept-Encoding", "")) and len(body) > 1024:
         headers["Content-Encoding"] = "gzip"

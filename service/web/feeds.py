@@ -12,9 +12,10 @@ from service.store.papers import papers_for_topic
 from service.store.summaries import recent_papers_with_topics
 from service.topics import Topic
 from service.web.cache import respond_cached
-from service.web.stamps import absolute_url, render_cache, summary
+from service.web.stamps import absolute_url, install, render_cache, summary, summary_scope
 
 blueprint = Blueprint("feeds", __name__)
+blueprint.record_once(lambda state: install(state.app))
 
 ATOM = "application/atom+xml; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
@@ -53,7 +54,7 @@ def _topic_feed(slug: str, kind: str):
 
     return respond_cached(
         request, (kind, slug), state.papers_stamp, state.papers_changed,
-        ATOM if kind == "atom" else RSS, render, render_cache(),
+        ATOM if kind == "atom" else RSS, render, render_cache(), stamp=(summary_scope(slug), state),
     )
 
 
@@ -76,7 +77,8 @@ def all_atom():
         return atom_feed(spec, entries)
 
     return respond_cached(
-        request, ("atom", None), state.papers_stamp, state.papers_changed, ATOM, render, render_cache()
+        request, ("atom", None), state.papers_stamp, state.papers_changed, ATOM, render, render_cache(),
+        stamp=(summary_scope(None), state),
     )
 
 

@@ -23,9 +23,10 @@ from service.text import one_line
 from service.topics import Topic
 from service.weeks import week_bounds, week_of
 from service.web.cache import respond_cached, respond_page
-from service.web.stamps import absolute_url, now, render_cache, summary
+from service.web.stamps import absolute_url, install, now, render_cache, summary
 
 blueprint = Blueprint("pages", __name__)
+blueprint.record_once(lambda state: install(state.app))
 
 MARKDOWN = "text/markdown; charset=utf-8"
 

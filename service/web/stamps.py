@@ -5,18 +5,40 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import current_app, url_for
+from flask import current_app, request, url_for
 
 from service.store.summaries import TopicSummary, topic_summary
-from service.web.cache import RenderCache
+from service.web import limiter
+from service.web.cache import CachedAnswers, RenderCache
 
 # How long a worker trusts a topic's change stamp before asking the store again. A fetch
 # shows up on pages and feeds at most this late; tests set 0 to see every change at once.
 STAMP_SECONDS = 2.0
 
 
+# Blueprints that declare no rate limits. Flask-Limiter still inspects every request, which
+# costs more than answering a cached feed; this filter lets it skip them at once.
+UNLIMITED_BLUEPRINTS = frozenset({"pages", "feeds", "search", "health"})
+
+
+@limiter.request_filter
+def _without_limits() -> bool:
+    return request.blueprint in UNLIMITED_BLUEPRINTS
+
+
+def install(app) -> None:
+    """Give `app` its render cache and put CachedAnswers in front of it (once per app)."""
+    if "paperboy_render_cache" not in app.extensions:
+        cache = app.extensions["paperboy_render_cache"] = RenderCache()
+        app.wsgi_app = CachedAnswers(app.wsgi_app, cache)
+
+
 def render_cache() -> RenderCache:
-    return current_app.extensions.setdefault("paperboy_render_cache", RenderCache())
+    return current_app.extensions["paperboy_render_cache"]
+
+
+def summary_scope(slug: str | None) -> tuple[str, str | None]:
+    return ("summary", slug)
 
 
 def summary(slug: str | None) -> TopicSummary:
@@ -28,7 +50,7 @@ def summary(slug: str | None) -> TopicSummary:
             return topic_summary(conn, slug)
 
     seconds = current_app.config.get("PAPERBOY_STAMP_SECONDS", STAMP_SECONDS)
-    return render_cache().stamp(("summary", slug), load, seconds)
+    return render_cache().stamp(summary_scope(slug), load, seconds)
 
 
 def now() -> datetime:

@@ -1,0 +1,165 @@
+"""Requests per second for a 50-entry topic feed under gunicorn (2 workers), measured with wrk
+(16 connections, 2 threads): full 200 responses, gzip responses and 304s, side by side with a
+bare Flask app under the same gunicorn returning the same bytes from memory.
+
+    .venv/bin/python bench/feeds.py [--duration 10]
+
+The target: the feed endpoint at 90% or more of the bare-Flask figure."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SAMPLE = ROOT / "service" / "sample" / "api2026_search_all-testing_100entries.xml"
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+FEED_PATH = "/topics/bench/feed.atom"
+ENTRIES = 50
+TOPICS = """
+[[topic]]
+slug = "bench"
+title = "Software Testing"
+description = "Fifty papers for the feed benchmark."
+query = 'all:testing'
+"""
+
+
+def bare_app():
+    """A Flask app answering like the feed endpoint with bytes held in memory."""
+    from flask import Flask, Response, request
+
+    folder = Path(os.environ["BENCH_FEED_DIR"])
+    plain, zipped = (folder / "feed.xml").read_bytes(), (folder / "feed.xml.gz").read_bytes()
+    etag = (folder / "etag").read_text()
+    app = Flask(__name__)
+    headers = {"Cache-Control": "public, max-age=300", "Vary": "Accept-Encoding", "ETag": etag}
+
+    @app.get(FEED_PATH)
+    def feed():
+        if request.headers.get("If-None-Match") == etag:
+            return Response(status=304, headers=headers)
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            return Response(zipped, headers={**headers, "Content-Encoding": "gzip"},
+                            content_type="application/atom+xml; charset=utf-8")
+        return Response(plain, headers=headers, content_type="application/atom+xml; charset=utf-8")
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(app: str, env: dict) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(GUNICORN), "--workers", "2", "--bind", f"127.0.0.1:{port}", app],
+        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(base + FEED_PATH, timeout=5)
+            return process, base
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"bench: gunicorn {app} did not start: {process.stderr.read().decode()}")
+            time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def wrk(url: str, duration: int, headers: list[str]) -> float:
+    command = ["wrk", "-c16", "-t2", f"-d{duration}s", "--latency"]
+    for header in headers:
+        command += ["-H", header]
+    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if errors:
+        raise SystemExit(f"bench: {errors.group(1)} error responses from {url}:\n{output}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+
+def prepare_store(folder: Path) -> dict:
+    """A SQLite store holding one topic with fifty real papers; returns the app's environment."""
+    from service import store
+    from service.arxiv import parse_feed
+    from service.store.papers import link_topic_papers, upsert_papers
+
+    (folder / "topics.toml").write_text(TOPICS)
+    url = f"sqlite:///{folder}/bench.sqlite3"
+    engine = store.connect(url)
+    store.migrate(engine)
+    papers = parse_feed(SAMPLE.read_bytes()).papers[:ENTRIES]
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        upsert_papers(conn, papers, now=now)
+        link_topic_papers(conn, "bench", [p.id for p in papers], now=now)
+    engine.dispose()
+    return {
+        "PAPERBOY_DATABASE_URL": url, "PAPERBOY_TOPICS_FILE": str(folder / "topics.toml"),
+        "PAPERBOY_SECRET_KEY": "bench", "PAPERBOY_BASE_URL": "http://paperboy.example",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        env = prepare_store(folder)
+        paperboy, base = start_gunicorn("service.web:create_app()", env)
+        try:
+            plain = httpx.get(base + FEED_PATH)
+            etag = plain.headers["ETag"]
+            entries = plain.text.count("<entry>")
+            assert entries == ENTRIES, f"bench: the feed holds {entries} entries, not {ENTRIES}"
+            with httpx.stream("GET", base + FEED_PATH, headers={"Accept-Encoding": "gzip"}) as zipped:
+                gzip_bytes = b"".join(zipped.iter_raw())  # as sent, not decoded
+            (folder / "feed.xml").write_bytes(plain.content)
+            (folder / "feed.xml.gz").write_bytes(gzip_bytes)
+            (folder / "etag").write_text(etag)
+            bare, bare_base = start_gunicorn("bench.feeds:bare_app()", {"BENCH_FEED_DIR": str(folder)})
+            try:
+                modes = [
+                    ("200 plain", []),
+                    ("200 gzip", ["Accept-Encoding: gzip"]),
+                    ("304", [f"If-None-Match: {etag}"]),
+                ]
+                rows = []
+                for name, headers in modes:
+                    ours = wrk(base + FEED_PATH, args.duration, headers)
+                    theirs = wrk(bare_base + FEED_PATH, args.duration, headers)
+                    rows.append((name, ours, theirs))
+            finally:
+                stop(bare)
+        finally:
+            stop(paperboy)
+    print(f"feed: {ENTRIES} entries, {len(plain.content)} bytes plain, {len(gzip_bytes)} bytes gzip")
+    print(f"{'response':<10} {'paperboy req/s':>15} {'bare Flask req/s':>17} {'ratio':>7}")
+    for name, ours, theirs in rows:
+        print(f"{name:<10} {ours:>15.0f} {theirs:>17.0f} {ours / theirs:>7.0%}")
+
+
+if __name__ == "__main__":
+    main()
