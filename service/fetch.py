@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TextIO
 
 from service.arxiv import ArxivClient, ArxivError, ArxivUnreachable
+from service.sample import load_sample, retire_sample
 from service.store import papers, runs
 from service.store.papers import UpsertCounts
 from service.topics import Topic
@@ -143,6 +144,7 @@ def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime,
     log.info("fetch: %s: asking arXiv for papers submitted %s to %s",
              topic.slug, f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}")
     fetched = 0
+    stored_ids: set[str] = set()
     try:
         for page in client.search(topic.query, start, end):
             fetched += len(page.papers)
@@ -150,6 +152,7 @@ def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime,
             with engine.begin() as conn:
                 counts = papers.upsert_papers(conn, accepted, now)
                 papers.link_topic_papers(conn, topic.slug, [paper.id for paper in accepted], now)
+            stored_ids.update(paper.id for paper in accepted)
             result.counts.add(counts)
             result.pages += 1
             progress.page(result, page.total_results, fetched)
@@ -161,6 +164,8 @@ def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime,
         c = result.counts
         runs.finish_run(conn, run_id, result.status, now, new=c.new, updated=c.updated,
                         unchanged=c.unchanged, error=result.error)
+        if result.status == OK:
+            retire_sample(conn, topic.slug, stored_ids)
     progress.done(result)
     return result
 
@@ -169,8 +174,6 @@ def initial_fetch(runtime, now: datetime | None = None) -> int:
     """Fetch every topic; if that fails and the store is still empty, load the bundled sample.
 
     Returns the fetch's exit code (0, 1 or 2) whether or not the sample was loaded."""
-    from service.sample import load_sample
-
     report = fetch_topics(runtime, runtime.topics, now=now)
     if report.exit_code == 0:
         return 0

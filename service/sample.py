@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from service.arxiv import parse_feed
@@ -34,6 +35,11 @@ def sample_papers() -> list[Paper]:
         for paper in parse_feed(body).papers:
             found.setdefault(paper.id, paper)
     return list(found.values())
+
+
+@lru_cache(maxsize=1)
+def _sample_ids() -> tuple[str, ...]:
+    return tuple(paper.id for paper in sample_papers())
 
 
 def papers_for_topic(topic: Topic, candidates: list[Paper]) -> tuple[list[Paper], str]:
@@ -65,6 +71,20 @@ def load_sample(engine, topics: list[Topic], now: datetime) -> dict[str, int]:
             linked[topic.slug] = len(chosen)
             log.warning("sample: %s: %d sample paper(s) that %s", topic.slug, len(chosen), how)
     return linked
+
+
+def retire_sample(conn, topic: str, kept_ids: set[str]) -> int:
+    """After `topic`'s first complete fetch, drop the sample papers it showed that arXiv did not
+    return (`kept_ids`), and sample papers no topic shows any more. Returns links removed."""
+    loaded = runs.sample_loaded_at(conn, topic)
+    if loaded is None:
+        return 0
+    sample_ids = list(_sample_ids())
+    removed = papers.unlink_papers(conn, topic, [i for i in sample_ids if i not in kept_ids], loaded)
+    papers.delete_unlinked_papers(conn, sample_ids)
+    if removed:
+        log.info("sample: %s: removed %d sample paper(s) now that arXiv answered", topic, removed)
+    return removed
 
 
 # --- arXiv query syntax, enough to judge the sample: field:term, field:"phrase", AND, OR,

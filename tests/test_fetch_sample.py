@@ -97,7 +97,25 @@ def test_it_fetches_for_real_once_arxiv_is_back(offline, httpserver):
     assert windows == {"[202601211650 TO 202602041650]"}
     with online.engine.connect() as conn:
         assert not runs.is_sample_data(conn)
-        assert papers.count_papers(conn) == 102 + 4
+        # The sample papers leave the topics and the store once arXiv has answered for each topic.
+        assert papers.count_papers(conn) == 4
+    assert set(linked(online, "vla")) == set(linked(online, "testing")) == {
+        "2602.10000", "2602.10001", "2602.10002", "2602.10003"}
+    online.engine.dispose()
+
+
+def test_it_keeps_the_sample_of_topics_arxiv_has_not_answered_for(offline, httpserver):
+    initial_fetch(offline, now=NOW)
+    vla_sample = set(linked(offline, "vla"))
+    online = Runtime(offline.config.with_overrides(arxiv_api_url=httpserver.url_for("/api/query")))
+    pages = {0: feed(dated_entries(100, NOW - timedelta(hours=1)), total=150)}
+    httpserver.expect_request("/api/query").respond_with_handler(
+        lambda request: Response(pages.get(int(parse_qs(request.query_string.decode())["start"][0]), b"<html>"),
+                                 content_type="application/atom+xml"))
+    assert initial_fetch(online, now=NOW + timedelta(hours=1)) == 2  # both topics fail on page 2
+    assert vla_sample < set(linked(online, "vla"))
+    with online.engine.connect() as conn:
+        assert papers.count_papers(conn) == 102 + 100
     online.engine.dispose()
 
 

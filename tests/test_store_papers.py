@@ -107,3 +107,23 @@ def test_it_records_runs_and_finds_the_last_real_one(engine):
         runs.finish_run(conn, ok, "ok", LATER, new=1)
         assert not runs.is_sample_data(conn)
         assert [r.status for r in runs.runs_for_topic(conn, "vla")] == ["sample", "failed", "running", "ok"]
+
+
+def test_it_unlinks_and_deletes_papers_nothing_refers_to(engine):
+    from service.store import digests
+
+    fetched = real_papers()[:4]
+    ids = [p.id for p in fetched]
+    with engine.begin() as conn:
+        papers.upsert_papers(conn, fetched, NOW)
+        papers.link_topic_papers(conn, "vla", ids, NOW)
+        papers.link_topic_papers(conn, "testing", ids[:1], NOW)
+        digests.create_digest(conn, "2026-W06", {"vla": [ids[1]]}, NOW)
+    with engine.begin() as conn:
+        assert papers.unlink_papers(conn, "vla", ids, matched_by=NOW - timedelta(seconds=1)) == 0
+        assert papers.unlink_papers(conn, "vla", ids, matched_by=NOW) == 4
+        # ids[0] is still in "testing", ids[1] in a digest: only the other two go.
+        assert papers.delete_unlinked_papers(conn, ids) == 2
+    with engine.connect() as conn:
+        assert {p.id for p in fetched if papers.get_paper(conn, p.id)} == set(ids[:2])
+        assert papers.count_topic_papers(conn, "vla") == 0

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from service.paper import Paper
+from service.store.schema import digest_paper
 from service.store.schema import paper as paper_table
 from service.store.schema import topic_paper
 
@@ -142,6 +143,31 @@ def count_topic_papers(conn: Connection, topic: str) -> int:
     return conn.execute(
         select(func.count()).select_from(topic_paper).where(topic_paper.c.topic == topic)
     ).scalar_one()
+
+
+def unlink_papers(conn: Connection, topic: str, paper_ids: list[str], matched_by: datetime) -> int:
+    """Remove `topic`'s links to these papers first matched at or before `matched_by`."""
+    if not paper_ids:
+        return 0
+    return conn.execute(
+        delete(topic_paper).where(
+            topic_paper.c.topic == topic, topic_paper.c.paper_id.in_(paper_ids),
+            topic_paper.c.first_matched <= matched_by,
+        )
+    ).rowcount
+
+
+def delete_unlinked_papers(conn: Connection, paper_ids: list[str]) -> int:
+    """Delete those of these papers that no topic and no digest refers to any more."""
+    if not paper_ids:
+        return 0
+    return conn.execute(
+        delete(paper_table).where(
+            paper_table.c.id.in_(paper_ids),
+            ~exists().where(topic_paper.c.paper_id == paper_table.c.id),
+            ~exists().where(digest_paper.c.paper_id == paper_table.c.id),
+        )
+    ).rowcount
 
 
 def _insert_ignoring_duplicates(conn: Connection, table):

@@ -83,6 +83,13 @@ def runs_for_topic(conn: Connection, topic: str) -> list[FetchRun]:
     return [FetchRun(**row) for row in rows]
 
 
+def sample_loaded_at(conn: Connection, topic: str) -> datetime | None:
+    """When the bundled sample was loaded for `topic`, or None if it never was."""
+    return conn.execute(
+        select(func.max(fetch_run.c.started)).where(fetch_run.c.topic == topic, fetch_run.c.status == SAMPLE)
+    ).scalar()
+
+
 def is_sample_data(conn: Connection) -> bool:
     """True while the store holds the bundled sample and no fetch from arXiv has succeeded."""
     sample = conn.execute(select(func.count()).where(fetch_run.c.status == SAMPLE)).scalar_one()
