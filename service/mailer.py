@@ -172,6 +172,9 @@ class Sender:
         self.clock = clock or SystemClock()
         self.lease = lease
         self.batch = batch or max(100, 25 * config.smtp_concurrency)
+        if config.smtp_rate > 0:
+            # Claimed rows must go out well within the lease, or another sender would take them over.
+            self.batch = max(1, min(self.batch, int(config.smtp_rate * lease.total_seconds() / 4)))
         self.progress = progress or (lambda stats: None)
         self.worker = worker_name()
         self.envelope_from = parseaddr(config.mail_from)[1]
