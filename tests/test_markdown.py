@@ -120,3 +120,16 @@ def test_it_escapes_markdown_and_html_from_arxiv(client, engine_of_app):
 
 def test_it_answers_404_for_an_unknown_topic(client, engine_of_app):
     assert client.get("/topics/nope.md").status_code == 404
+
+
+def test_it_answers_conditional_gets(client, engine_of_app):
+    load_testing_topic(engine_of_app)
+    first = client.get("/topics/testing.md")
+    assert first.headers["Last-Modified"] == "Wed, 04 Feb 2026 00:00:00 GMT"  # the window moved last
+    assert client.get("/topics/testing.md", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    newcomer = next(p for p in fixture_papers()[20:] if p.updated < NOW)
+    load(engine_of_app, "testing", [newcomer], matched=NOW)
+    changed = client.get("/topics/testing.md", headers={"If-None-Match": first.headers["ETag"]})
+    assert changed.status_code == 200
+    assert "**Papers found:** 13" in changed.get_data(as_text=True)
+    assert changed.headers["Last-Modified"] == "Wed, 04 Feb 2026 16:50:00 GMT"
