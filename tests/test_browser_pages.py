@@ -47,9 +47,10 @@ def test_it_links_feeds_that_parse(page, site):
              for i in range(alternates.count())}
     assert ("application/atom+xml", "/topics/testing/feed.atom") in found
     assert ("application/rss+xml", "/topics/testing/feed.rss") in found
-    href = page.locator("main p.nav a", has_text="Atom").get_attribute("href")
-    response = page.request.get(base + href)
-    assert response.ok
+    with page.expect_response(base + "/topics/testing/feed.atom") as answer:
+        page.locator("main p.nav a", has_text="Atom").click()
+    response = answer.value
+    assert response.ok and response.headers["content-type"].startswith("application/atom+xml")
     feed = feedparser.parse(response.body())
     assert not feed.bozo
     assert len(feed.entries) >= len(recent)

@@ -21,7 +21,7 @@ from service.store.runs import is_sample_data, latest_runs
 from service.store.summaries import match_times, topic_summaries
 from service.text import one_line
 from service.topics import Topic
-from service.weeks import week_bounds, week_of
+from service.weeks import WEEK, week_bounds, week_of
 from service.web.cache import respond_cached, respond_page
 from service.web.stamps import absolute_url, install, now, render_cache, summary
 
@@ -79,12 +79,12 @@ def topic(slug: str):
 def topic_week(slug: str, week: str):
     """Papers first matched by the topic in one ISO week ("2026-W05")."""
     found = _topic_or_404(slug)
+    if not WEEK.match(week):
+        abort(400, description=f"{week!r} is not a week; weeks look like 2026-W05.")
     try:
         start, end = week_bounds(week)
-    except ValueError as error:
-        if "no such ISO week" in str(error):
-            abort(404, description=f"There is no ISO week {week}.")
-        abort(400, description=f"{week!r} is not a week; weeks look like 2026-W05.")
+    except ValueError:  # well formed, but not in the calendar: 2026-W54
+        abort(404, description=f"There is no ISO week {week}.")
     if start > now():
         abort(404, description=f"Week {week} has not started yet.")
     state = summary(slug)
