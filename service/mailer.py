@@ -233,7 +233,9 @@ class Sender:
         while not self.stop.is_set():
             claimed = await asyncio.to_thread(self._claim)
             if claimed:
-                log.info("mailer: %s claimed %d deliveries of %s", self.worker, len(claimed), self.digest.week)
+                log.info("mailer: %s claimed %d deliveries of %s; so far %d sent, %d retried, %d failed of %d",
+                         self.worker, len(claimed), self.digest.week, self.stats.sent, self.stats.retried,
+                         self.stats.failed, self.stats.total)
                 for job in claimed:
                     await queue.put(job)
                 continue

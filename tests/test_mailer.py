@@ -89,3 +89,23 @@ def test_it_cancels_a_delivery_whose_subscriber_left_before_sending(config, data
     assert stats.cancelled == 1
     with runtime.engine.connect() as conn:
         assert deliveries.delivery_counts(conn, queued.digest.id)["cancelled"] == 1
+
+
+def test_it_renders_once_per_distinct_set_of_topics(config, database_url, smtp_server):
+    import asyncio
+
+    from service.mailer import Sender
+
+    runtime = _runtime(config, database_url, smtp_server)
+    _setup(runtime)
+    with runtime.engine.begin() as conn:
+        add_subscribers(conn, [(f"reader{n}@example.org", ["testing"]) for n in range(5)], NOW)
+    queued = queue_digest(runtime, WEEK, NOW)
+    sender = Sender(runtime, queued.digest, FakeClock(NOW))
+
+    stats = asyncio.run(sender.run())
+
+    assert stats.sent == 8
+    assert set(sender.templates) == {("vla", "testing"), ("testing",), ("vla",)}
+    subjects = Counter(message["Subject"] for message in smtp_server.messages)
+    assert subjects[f"paperboy {WEEK}: Software Testing"] == 6

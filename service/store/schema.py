@@ -170,7 +170,7 @@ delivery = Table(
     Column("digest_id", Integer, ForeignKey("digest.id", ondelete="CASCADE"), nullable=False),
     Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), nullable=False),
     Column("topics", Text, nullable=False),  # the subscriber's topics when the row was written
-    Column("state", String(16), nullable=False),  # due | sending | retrying | sent | failed
+    Column("state", String(16), nullable=False),  # due | sending | retrying | sent | failed | cancelled
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt", UTC_DATETIME),
     Column("claimed_at", UTC_DATETIME),
