@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 from datetime import datetime, timezone
@@ -110,7 +111,10 @@ def scheduler(runtime) -> None:
     """Fetch daily and send the digest weekly (PAPERBOY_FETCH_CRON, PAPERBOY_DIGEST_CRON)."""
     from service.scheduler import Scheduler
 
-    Scheduler(runtime).run_forever()
+    clock = Scheduler(runtime)
+    # SIGTERM (a process manager stopping the clock) ends the loop, so the lock is released at once.
+    signal.signal(signal.SIGTERM, lambda *_: clock.stop())
+    clock.run_forever()
 
 
 @click.command()
@@ -129,8 +133,11 @@ def run(runtime, host: str, port: int) -> None:
     store.migrate(runtime.engine)
     initial_fetch(runtime)
     clock = Scheduler(runtime)
-    threading.Thread(target=clock.run_forever, name="scheduler", daemon=True).start()
+    scheduler_thread = threading.Thread(target=clock.run_forever, name="scheduler", daemon=True)
+    scheduler_thread.start()
     server = make_server(host, port, create_app(runtime.config), threaded=True)
+    # shutdown() waits for serve_forever() to return, so it must come from another thread.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     click.echo(f"paperboy: serving on http://{host}:{port}/ (scheduler running)", err=True)
     try:
         server.serve_forever()
@@ -138,3 +145,4 @@ def run(runtime, host: str, port: int) -> None:
         pass
     finally:
         clock.stop()
+        scheduler_thread.join(timeout=10)  # let it release the scheduler lock

@@ -6,6 +6,7 @@ import html
 
 import pytest
 
+from service.digest import build_digest
 from service.mailer import send_digest
 from tests.conftest import NOW
 from tests.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week
@@ -40,9 +41,15 @@ def test_it_answers_404_for_a_digest_that_does_not_exist(client, sent):
     assert client.get("/digests/999").status_code == 404
 
 
-def test_it_lists_past_digests_on_the_home_page(client, sent):
+def test_it_lists_past_digests_on_the_home_page(app, client, sent):
     digest, _, _ = sent
+    runtime = app.extensions["paperboy"]
+    with runtime.engine.begin() as conn:
+        build_digest(conn, runtime.topics, "2026-W03", NOW)  # a week without papers
+
     home = client.get("/").get_data(as_text=True)
+
+    assert "2026-W03" not in home
     assert "Past weekly digests" in home
     assert f'href="/digests/{digest.id}"' in home and f">{WEEK}</a> (22 papers)" in home
 

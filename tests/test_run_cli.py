@@ -51,6 +51,13 @@ def test_it_serves_the_app_and_holds_the_scheduler_lock(tmp_path, sqlite_url, to
         engine.dispose()
         assert holder and f":{process.pid}:" in holder
         assert papers > 0  # the sample, since arXiv could not be reached
-    finally:
         process.terminate()
-        process.wait(timeout=30)
+        assert process.wait(timeout=30) == 0
+        engine = create_engine(sqlite_url)
+        with engine.connect() as conn:  # stopped cleanly: the next scheduler need not wait for expiry
+            assert conn.execute(text("SELECT count(*) FROM scheduler_lock")).scalar() == 0
+        engine.dispose()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -93,3 +93,39 @@ def test_it_reads_days_of_the_week_as_crontab_does(expression, expected):
     from service.scheduler import cron_trigger
 
     assert cron_trigger(expression).get_next_fire_time(None, NOW) == expected
+
+
+def test_the_scheduler_command_holds_the_lock_and_releases_it_on_sigterm(tmp_path, sqlite_url, topics_file):
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, text
+
+    environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PAPERBOY_DATABASE_URL": sqlite_url,
+               "PAPERBOY_TOPICS_FILE": str(topics_file), "PAPERBOY_SECRET_KEY": "test-secret"}
+    process = subprocess.Popen([str(Path(sys.executable).parent / "paperboy"), "scheduler"], env=environ,
+                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    engine = create_engine(sqlite_url)
+    try:
+        holder, deadline = None, time.monotonic() + 60
+        while holder is None and process.poll() is None and time.monotonic() < deadline:
+            try:
+                with engine.connect() as conn:
+                    holder = conn.execute(text("SELECT holder FROM scheduler_lock")).scalar()
+            except Exception:  # the schema is still being created
+                pass
+            if holder is None:
+                time.sleep(0.1)
+        assert holder and f":{process.pid}:" in holder
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM scheduler_lock")).scalar() == 0
+    finally:
+        engine.dispose()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
