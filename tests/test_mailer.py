@@ -109,3 +109,25 @@ def test_it_renders_once_per_distinct_set_of_topics(config, database_url, smtp_s
     assert set(sender.templates) == {("vla", "testing"), ("testing",), ("vla",)}
     subjects = Counter(message["Subject"] for message in smtp_server.messages)
     assert subjects[f"paperboy {WEEK}: Software Testing"] == 6
+
+
+def test_it_spaces_messages_by_the_rate_limit(config, database_url, smtp_server):
+    import asyncio
+
+    from service.mailer import LEASE, RateLimiter, Sender
+
+    clock = FakeClock(NOW)
+    limiter = RateLimiter(4, clock)
+
+    async def five_sends():
+        for _ in range(5):
+            await limiter.wait()
+
+    asyncio.run(five_sends())
+    assert clock.slept == [0.25] * 4
+
+    runtime = Runtime(config.with_overrides(database_url=database_url, smtp_url=smtp_server.url, smtp_rate=0.1))
+    _setup(runtime)
+    queued = queue_digest(runtime, WEEK, NOW)
+    # At 0.1 msg/s a claimed batch must go out well within the lease, so it stays small.
+    assert Sender(runtime, queued.digest, clock).batch == int(0.1 * LEASE.total_seconds() / 4)
