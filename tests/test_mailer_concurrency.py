@@ -88,16 +88,16 @@ class SlowSink(RecordingHandler):
         return await super().handle_DATA(server, session, envelope)
 
 
-def test_a_sender_killed_halfway_loses_nothing_and_repeats_only_what_was_in_flight(config, tmp_path):
+def test_a_sender_killed_halfway_loses_nothing_and_repeats_only_what_was_in_flight(config, database_url, tmp_path):
     handler = SlowSink()
     server = SmtpServer(handler).start()
     people = _people(80)
     concurrency = 2
     try:
-        runtime = _setup(config, config.database_url, server.url, people, concurrency)
+        runtime = _setup(config, database_url, server.url, people, concurrency)
         env = {
             **os.environ,
-            "PAPERBOY_DATABASE_URL": config.database_url,
+            "PAPERBOY_DATABASE_URL": database_url,
             "PAPERBOY_TOPICS_FILE": str(config.topics_file),
             "PAPERBOY_SMTP_URL": server.url,
             "PAPERBOY_SMTP_CONCURRENCY": str(concurrency),
