@@ -352,3 +352,20 @@ def send_digest(runtime: Runtime, week: str | None = None, now: datetime | None 
     log.info("mailer: %s: %d sent, %d retried, %d failed (%d bounced), %d cancelled",
              week, stats.sent, stats.retried, stats.failed, stats.bounced, stats.cancelled)
     return queued, stats
+
+
+def send_due(runtime: Runtime, clock=None, lease: timedelta = LEASE) -> list[SendStats]:
+    """Send whatever is due in any digest: rows queued from the admin pages, retries whose time
+    has come, rows a dead sender left behind. The scheduler runs this every few minutes."""
+    from service.digest import get_digest
+
+    clock = clock or SystemClock()
+    with runtime.engine.connect() as conn:
+        digests = [get_digest(conn, digest_id)
+                   for digest_id in ledger.digests_with_due_deliveries(conn, clock.now(), lease)]
+    results = []
+    for digest in digests:
+        stats = asyncio.run(Sender(runtime, digest, clock, lease).run())
+        log.info("mailer: %s: %d sent, %d failed (%d bounced)", digest.week, stats.sent, stats.failed, stats.bounced)
+        results.append(stats)
+    return results

@@ -26,6 +26,7 @@ LOCK_NAME = "scheduler"
 ADVISORY_KEY = 0x70617065_72626F79 & 0x7FFFFFFFFFFFFFFF
 LOCK_TTL = timedelta(seconds=90)
 RENEW_EVERY = timedelta(seconds=30)
+SWEEP_EVERY = timedelta(minutes=5)
 
 
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -145,6 +146,13 @@ def digest_job(runtime: Runtime, now: datetime | None = None, clock=None):
     return stats
 
 
+def deliveries_job(runtime: Runtime, clock=None):
+    """Every few minutes: send deliveries queued from the admin pages or left due by a stopped run."""
+    from service.mailer import send_due
+
+    return send_due(runtime, clock)
+
+
 class Scheduler:
     """Waits for the lock, then runs the jobs on their cron schedules while it holds it."""
 
@@ -163,6 +171,8 @@ class Scheduler:
                           args=[self.runtime], id="fetch", max_instances=1, coalesce=True, misfire_grace_time=3600)
         scheduler.add_job(digest_job, cron_trigger(config.digest_cron),
                           args=[self.runtime], id="digest", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+        scheduler.add_job(deliveries_job, IntervalTrigger(seconds=SWEEP_EVERY.total_seconds()), args=[self.runtime],
+                          id="deliveries", max_instances=1, coalesce=True)
         scheduler.add_job(self._renew, IntervalTrigger(seconds=RENEW_EVERY.total_seconds()), id="lock")
         return scheduler
 

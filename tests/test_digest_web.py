@@ -94,3 +94,33 @@ def test_it_explains_a_preview_it_cannot_make(client, admin, sent):  # noqa: F81
     assert b"no topic" in client.get("/admin/digests/preview?week=2026-W05&topics=nope").data
     bad_week = client.get("/admin/digests/preview?week=2026-W99")
     assert bad_week.status_code == 400 and b"no such ISO week" in bad_week.data
+
+
+def test_admins_queue_a_week_and_the_sweep_sends_it(app, client, admin, smtp_server):  # noqa: F811
+    from service.mailer import send_due
+    from service.store import deliveries
+    from service.store.digests import get_digest_for_week
+    from tests.test_admin_auth import csrf_token
+
+    runtime = app.extensions["paperboy"]
+    runtime.config = runtime.config.with_overrides(smtp_url=smtp_server.url)
+    with runtime.engine.begin() as conn:
+        load_week(conn)
+        add_subscribers(conn, [ALICE, BOB], NOW)
+    sign_in(client)
+    token = csrf_token(client.get("/admin/digests").data)
+
+    without_token = client.post("/admin/digests/send", data={"week": WEEK})
+    response = client.post("/admin/digests/send", data={"week": WEEK, "csrf_token": token}, follow_redirects=True)
+
+    assert without_token.status_code == 400
+    assert response.status_code == 200 and b"2 new deliveries queued" in response.data
+    assert smtp_server.messages == []  # queued, not sent by the web process
+    [stats] = send_due(runtime, FakeClock(NOW))
+    assert stats.sent == 2 and sorted(smtp_server.handler.recipients()) == [ALICE[0], BOB[0]]
+    assert send_due(runtime, FakeClock(NOW)) == []
+    with runtime.engine.connect() as conn:
+        digest = get_digest_for_week(conn, WEEK)
+        assert deliveries.delivery_counts(conn, digest.id)["sent"] == 2
+    bad = client.post("/admin/digests/send", data={"week": "2026-W99", "csrf_token": token}, follow_redirects=True)
+    assert b"no such ISO week" in bad.data

@@ -216,3 +216,10 @@ def settled_subscriber_ids(conn: Connection, digest_id: int) -> set[int]:
         select(delivery.c.subscriber_id).where(
             delivery.c.digest_id == digest_id, delivery.c.state.in_(("sent", "failed", "cancelled")))
     ).scalars())
+
+
+def digests_with_due_deliveries(conn: Connection, now: datetime, lease: timedelta) -> list[int]:
+    """Digests that have deliveries a sender could claim now, oldest first."""
+    return list(conn.execute(
+        select(delivery.c.digest_id).where(_claimable(now, lease)).distinct().order_by(delivery.c.digest_id)
+    ).scalars())

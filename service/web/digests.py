@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
 from service.digest import DigestError, get_digest, last_complete_week, preview
+from service.mailer import queue_digest
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
 from service.weeks import week_bounds
@@ -90,3 +91,21 @@ def admin_preview():
     # The preview is a whole email document: keep it from running anything or being framed elsewhere.
     response.headers["Content-Security-Policy"] = "script-src 'none'; frame-ancestors 'self'"
     return response
+
+
+@blueprint.post("/admin/digests/send")
+@login_required
+def admin_send():
+    """Write the send ledger for a week; the scheduler's delivery sweep sends it within minutes."""
+    runtime = _runtime()
+    now = datetime.now(timezone.utc)
+    week = request.form.get("week", "").strip() or last_complete_week(now)
+    try:
+        week_bounds(week)
+        queued = queue_digest(runtime, week, now)
+    except (ValueError, DigestError) as error:
+        flash(str(error), "error")
+        return redirect(url_for(".admin_list"))
+    flash(f"{week}: {queued.added} new deliveries queued; the scheduler sends what is due every few minutes "
+          f"(or run: paperboy digest send --week {week}).", "ok")
+    return redirect(url_for(".admin_show", digest_id=queued.digest.id))
