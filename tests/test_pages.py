@@ -209,3 +209,11 @@ def test_it_answers_conditional_gets_and_gzip_on_pages(client, engine_of_app):
     load(engine_of_app, "testing", fixture_papers()[50:51], matched=NOW)
     changed = client.get("/topics/testing/", headers={"If-None-Match": first.headers["ETag"]})
     assert changed.status_code == 200
+
+
+def test_it_offers_the_subscribe_form_on_home_and_topic_pages(client, engine_of_app):
+    home = page(client, "/").cssselect("form.subscribe-form")
+    assert home and home[0].get("action") == "/subscribe"
+    form = page(client, "/topics/testing/").cssselect("form.subscribe-form")[0]
+    checked = [box.get("value") for box in form.cssselect("input[type=checkbox]") if box.get("checked") is not None]
+    assert checked == ["testing"]
