@@ -18,7 +18,8 @@ import socket
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parseaddr
 from typing import Callable
@@ -29,7 +30,7 @@ from service.digest import (
     render_digest,
 )
 from service.mail import ConnectError, SendError, open_connection
-from service.mime import DkimSigner, MessageTemplate, Stamp, assemble, sender_domain
+from service.mime import DkimSigner, MessageTemplate, Stamp, assemble
 from service.runtime import Runtime
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
@@ -43,6 +44,7 @@ FIRST_RETRY = 30.0
 LAST_RETRY = 3600.0
 # 5xx codes after DATA that speak of the address rather than of the message.
 ADDRESS_REFUSALS = {550, 551, 553}
+TEMPLATES_KEPT = 64
 
 
 class SystemClock:
@@ -69,7 +71,7 @@ def worker_name() -> str:
 class Queued:
     digest: Digest
     added: int  # delivery rows written by this call
-    topic_sets: Counter  # topic set -> recipients, of the rows written now
+    topic_sets: Counter  # topic set -> recipients who have a delivery of this digest
 
 
 def queue_digest(runtime: Runtime, week: str, now: datetime) -> Queued:
@@ -129,11 +131,6 @@ class SendStats:
     cancelled: int = 0
     held_elsewhere: int = 0  # left in another sender's hands when this one finished
     error: str | None = None  # why the run stopped early
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def done(self) -> int:
-        return self.sent + self.failed + self.cancelled
 
 
 class RateLimiter:
@@ -180,7 +177,9 @@ class Sender:
         self.envelope_from = parseaddr(config.mail_from)[1]
         self.mailto = f"mailto:{self.envelope_from}"
         self.signer = DkimSigner.from_config(config)
-        self.templates: dict[tuple[str, ...], MessageTemplate] = {}
+        # Deliveries are claimed grouped by topic set, so a few templates at a time are enough and
+        # memory stays bounded however many distinct sets there are.
+        self.templates: OrderedDict[tuple[str, ...], MessageTemplate] = OrderedDict()
         self.stats = SendStats()
         self.outcomes: list[_Outcome] = []
         self.stop = asyncio.Event()
@@ -193,6 +192,10 @@ class Sender:
             rendered = render_digest(self.config, self.digest, self.runtime.topics, topic_set)
             template = MessageTemplate(rendered.subject, rendered.text, rendered.html, SLOTS)
             self.templates[topic_set] = template
+            if len(self.templates) > TEMPLATES_KEPT:
+                self.templates.popitem(last=False)
+        else:
+            self.templates.move_to_end(topic_set)
         return template
 
     def message(self, job: ledger.Claimed) -> bytes:

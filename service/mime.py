@@ -10,9 +10,9 @@ from __future__ import annotations
 import binascii
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from email import policy
 from email.utils import format_datetime, make_msgid
-from datetime import datetime
 
 import dkim
 from markupsafe import escape

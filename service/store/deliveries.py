@@ -101,7 +101,8 @@ def claim_deliveries(
     candidates = (
         select(delivery.c.id)
         .where(delivery.c.digest_id == digest_id, claimable)
-        .order_by(delivery.c.id)
+        # Grouped by topic set, so the sender renders each set once and holds few at a time.
+        .order_by(delivery.c.topics, delivery.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -127,7 +128,7 @@ def claim_deliveries(
                     tuple(t for t in row.topics.split(",") if t), row.attempts)
             for row in claimed
         ),
-        key=lambda c: c.id,
+        key=lambda c: (c.topics, c.id),
     )
 
 
