@@ -284,7 +284,8 @@ class Sender:
             return _Outcome(job, "cancelled", str(error))
         await limiter.wait()
         try:
-            await connection.send_raw(self.envelope_from, [job.email], data)
+            # assemble() builds every line with CRLF (tests/test_digest_email.py checks it).
+            await connection.send_raw(self.envelope_from, [job.email], data, crlf=True)
         except ConnectError as error:
             # Nothing went out: stop, and leave this and every other unsent delivery due.
             if not self.stop.is_set():

@@ -111,6 +111,8 @@ def test_it_keeps_lines_short_enough_for_smtp(mailed, smtp_server):
         headers, body = envelope.content.split(b"\r\n\r\n", 1)
         assert max(len(line) for line in headers.split(b"\r\n")) <= 998
         assert max(len(line) for line in body.split(b"\r\n")) <= 78
+        content = envelope.content
+        assert content.count(b"\n") == content.count(b"\r\n") == content.count(b"\r")  # CRLF only
 
 
 def test_its_one_click_unsubscribe_url_works_without_cookies(mailed, app, live_server):
