@@ -174,7 +174,8 @@ def main() -> None:
         sink.wait()
     print(f"database: {'PostgreSQL' if args.database_url else 'SQLite'}; concurrency {args.concurrency}; "
           f"mean message {size / 1024:.0f} KB")
-    print(f"smtp-source: {args.subscribers} messages at {source_rate:.0f} msg/s")
+    print(f"smtp-source: {args.subscribers} messages at {source_rate:.0f} msg/s "
+          f"(smtp-source -s {args.concurrency} -m {args.subscribers} -l {size} 127.0.0.1:PORT)")
     print(f"paperboy:    {full['sent']} messages at {full['rate']:.0f} msg/s "
           f"({full['send_s']:.1f} s after rendering; ledger written in {full['queue_s']:.2f} s); "
           f"failed {full['failed']}")
