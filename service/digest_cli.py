@@ -97,6 +97,8 @@ def _progress():
     """A one-line counter on a terminal; elsewhere the mailer's log lines say enough."""
     if not sys.stderr.isatty():
         return None
+    # The counter replaces the per-batch log lines, which would break it up; warnings still show.
+    logging.getLogger("paperboy.mailer").setLevel(logging.WARNING)
 
     def show(stats) -> None:
         sys.stderr.write(f"\rsent {stats.sent}/{stats.total}, failed {stats.failed}, retried {stats.retried}  ")
