@@ -182,3 +182,75 @@ def test_it_leaves_everything_due_when_the_server_is_down_and_a_rerun_delivers(c
 
     assert stats.sent == 8 and stats.error is None
     assert Counter(handler.recipients()) == Counter(email for email, _ in people)
+
+
+class CuttingProxy:
+    """A TCP relay in front of the SMTP server that cuts its first connection once the client has
+    sent `cut_after` bytes: well inside the first message's DATA."""
+
+    def __init__(self, target_port: int, cut_after: int):
+        import asyncio
+        import threading
+
+        self.target_port, self.cut_after = target_port, cut_after
+        self.port = free_port()
+        self.connections = 0
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        import asyncio
+
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(asyncio.start_server(self._relay, "127.0.0.1", self.port))
+        self.ready.set()
+        self.loop.run_forever()
+
+    async def _relay(self, client_reader, client_writer):
+        import asyncio
+
+        self.connections += 1
+        limit = self.cut_after if self.connections == 1 else None
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+
+        async def pipe(reader, writer, limit):
+            sent = 0
+            try:
+                while data := await reader.read(4096):
+                    if limit is not None and sent + len(data) >= limit:
+                        writer.write(data[: limit - sent])
+                        break
+                    writer.write(data)
+                    sent += len(data)
+                    await writer.drain()
+            finally:
+                for w in (client_writer, server_writer):
+                    w.close()
+
+        await asyncio.gather(pipe(client_reader, server_writer, limit), pipe(server_reader, client_writer, None),
+                             return_exceptions=True)
+
+    def __enter__(self):
+        self.thread.start()
+        self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc):
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def test_it_resends_a_message_cut_off_in_the_middle_of_its_data(config, smtp_server):
+    people = _people(6)
+    with CuttingProxy(smtp_server.port, cut_after=20_000) as proxy:
+        runtime, _ = _setup(config, f"smtp://127.0.0.1:{proxy.port}", people)
+        runtime.config = runtime.config.with_overrides(smtp_concurrency=1)
+
+        queued, stats = send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))
+
+    assert proxy.connections == 2  # cut once, then reconnected
+    assert Counter(smtp_server.handler.recipients()) == Counter(email for email, _ in people)
+    assert stats.sent == 6 and stats.retried == 1
+    assert _counts(runtime, queued.digest.id)["sent"] == 6
