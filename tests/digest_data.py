@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from service.arxiv import parse_feed
 from service.store.papers import link_topic_papers, upsert_papers
 from subscribers.store import ImportRow, import_rows
@@ -62,3 +64,25 @@ class FakeClock:
         self.slept.append(seconds)
         self.current += timedelta(seconds=seconds)
         await asyncio.sleep(0)
+
+
+_made: list = []
+
+
+def runtime_for(config):
+    """A Runtime whose engine `dispose_runtimes` closes after the test (no connection left open)."""
+    from service.runtime import Runtime
+
+    runtime = Runtime(config)
+    _made.append(runtime)
+    return runtime
+
+
+@pytest.fixture(autouse=True)
+def dispose_runtimes():
+    """Import into a test module to close every runtime_for() engine after each test."""
+    yield
+    while _made:
+        runtime = _made.pop()
+        if "engine" in runtime.__dict__:
+            runtime.engine.dispose()

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from service.digest import fill_slots, preview
-from service.runtime import Runtime
 from tests.conftest import NOW
+from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
 from tests.digest_data import WEEK, load_week
 
 
 @pytest.fixture
 def email_html(config, tmp_path):
-    runtime = Runtime(config)
+    runtime = runtime_for(config)
     with runtime.engine.begin() as conn:
         testing, vla = load_week(conn)
     result = preview(runtime.engine, config, runtime.topics, WEEK, None, NOW)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from service.runtime import Runtime
 from service.store import deliveries, digests
 from tests.conftest import NOW
 from service.weeks import week_of
+from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
 from tests.digest_data import ALICE, BOB, CAROL, WEEK, add_subscribers, load_week
 
 PAPERBOY = Path(sys.executable).parent / "paperboy"
@@ -23,7 +23,7 @@ PAPERBOY = Path(sys.executable).parent / "paperboy"
 
 @pytest.fixture
 def stored(config):
-    runtime = Runtime(config)
+    runtime = runtime_for(config)
     with runtime.engine.begin() as conn:
         testing, vla = load_week(conn)
         add_subscribers(conn, [ALICE, BOB, CAROL], NOW)

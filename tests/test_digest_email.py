@@ -13,17 +13,17 @@ import httpx
 import pytest
 
 from service.mailer import send_digest
-from service.runtime import Runtime
 from subscribers.store import get_subscriber
 from subscribers.tokens import preferences_url, unsubscribe_url
 from tests.conftest import NOW
+from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
 from tests.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week
 
 
 @pytest.fixture
 def mailed(config, smtp_server):
     """Alice (vla + testing) and Bob (testing) get the week's digest; returns their messages."""
-    runtime = Runtime(config.with_overrides(smtp_url=smtp_server.url))
+    runtime = runtime_for(config.with_overrides(smtp_url=smtp_server.url))
     with runtime.engine.begin() as conn:
         testing, vla = load_week(conn)
         ids = add_subscribers(conn, [ALICE, BOB], NOW)
@@ -134,7 +134,7 @@ def test_it_signs_with_dkim_when_a_key_is_set(config, smtp_server, tmp_path):
     subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(key_file), "2048"], check=True, capture_output=True)
     public = subprocess.run(["openssl", "rsa", "-in", str(key_file), "-pubout", "-outform", "DER"],
                             check=True, capture_output=True).stdout
-    runtime = Runtime(config.with_overrides(
+    runtime = runtime_for(config.with_overrides(
         smtp_url=smtp_server.url, dkim_key_file=key_file, dkim_selector="mail", dkim_domain="paperboy.test"))
     with runtime.engine.begin() as conn:
         load_week(conn)

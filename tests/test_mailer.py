@@ -8,11 +8,12 @@ from service.mailer import dry_run, queue_digest, send_digest
 from service.runtime import Runtime
 from service.store import deliveries
 from tests.conftest import NOW
+from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
 from tests.digest_data import ALICE, BOB, CAROL, DAN, WEEK, FakeClock, add_subscribers, load_week
 
 
 def _runtime(config, database_url, smtp_server) -> Runtime:
-    return Runtime(config.with_overrides(database_url=database_url, smtp_url=smtp_server.url))
+    return runtime_for(config.with_overrides(database_url=database_url, smtp_url=smtp_server.url))
 
 
 def _setup(runtime):
@@ -126,7 +127,7 @@ def test_it_spaces_messages_by_the_rate_limit(config, database_url, smtp_server)
     asyncio.run(five_sends())
     assert clock.slept == [0.25] * 4
 
-    runtime = Runtime(config.with_overrides(database_url=database_url, smtp_url=smtp_server.url, smtp_rate=0.1))
+    runtime = runtime_for(config.with_overrides(database_url=database_url, smtp_url=smtp_server.url, smtp_rate=0.1))
     _setup(runtime)
     queued = queue_digest(runtime, WEEK, NOW)
     # At 0.1 msg/s a claimed batch must go out well within the lease, so it stays small.

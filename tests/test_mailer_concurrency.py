@@ -17,6 +17,7 @@ from service.mailer import LEASE, Sender, queue_digest, send_digest
 from service.runtime import Runtime
 from service.store import deliveries
 from tests.conftest import NOW
+from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
 from tests.digest_data import WEEK, FakeClock, add_subscribers, load_week
 from tests.smtp_server import RecordingHandler, SmtpServer
 
@@ -28,7 +29,7 @@ def _people(count: int):
 
 
 def _setup(config, database_url, smtp_url, people, concurrency=3) -> Runtime:
-    runtime = Runtime(config.with_overrides(database_url=database_url, smtp_url=smtp_url,
+    runtime = runtime_for(config.with_overrides(database_url=database_url, smtp_url=smtp_url,
                                             smtp_concurrency=concurrency))
     with runtime.engine.begin() as conn:
         load_week(conn)

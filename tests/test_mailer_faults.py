@@ -10,6 +10,7 @@ from service.runtime import Runtime
 from service.store import deliveries
 from subscribers.store import get_subscriber
 from tests.conftest import NOW
+from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
 from tests.digest_data import WEEK, FakeClock, add_subscribers, load_week
 from tests.smtp_server import RecordingHandler, SmtpServer, free_port
 
@@ -21,7 +22,7 @@ def _people(count: int) -> list[tuple[str, list[str]]]:
 
 
 def _setup(config, url: str, people) -> tuple[Runtime, dict[str, int]]:
-    runtime = Runtime(config.with_overrides(smtp_url=url, smtp_concurrency=3))
+    runtime = runtime_for(config.with_overrides(smtp_url=url, smtp_concurrency=3))
     with runtime.engine.begin() as conn:
         load_week(conn)
         ids = add_subscribers(conn, people, NOW)
@@ -156,9 +157,10 @@ def test_it_gives_up_after_the_last_attempt(config):
 
 
 def test_it_leaves_everything_due_when_the_server_is_down_and_a_rerun_delivers(config):
-    port = free_port()
+    handler = RecordingHandler()
+    server = SmtpServer(handler)  # its port is chosen, but nothing listens until start()
     people = _people(8)
-    runtime, _ = _setup(config, f"smtp://127.0.0.1:{port}", people)
+    runtime, _ = _setup(config, server.url, people)
 
     queued, stats = send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))
 
@@ -168,12 +170,6 @@ def test_it_leaves_everything_due_when_the_server_is_down_and_a_rerun_delivers(c
     with runtime.engine.connect() as conn:
         assert {d["attempts"] for d in deliveries.list_deliveries(conn, queued.digest.id)} == {0}
 
-    handler = RecordingHandler()
-    server = SmtpServer(handler)
-    server.port = port
-    from aiosmtpd.controller import Controller
-
-    server.controller = Controller(handler, hostname="127.0.0.1", port=port)
     server.start()
     try:
         _, stats = send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))
@@ -206,6 +202,8 @@ class CuttingProxy:
         self.server = self.loop.run_until_complete(asyncio.start_server(self._relay, "127.0.0.1", self.port))
         self.ready.set()
         self.loop.run_forever()
+        self.loop.run_until_complete(self.server.wait_closed())
+        self.loop.close()
 
     async def _relay(self, client_reader, client_writer):
         import asyncio

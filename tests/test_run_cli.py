@@ -38,7 +38,7 @@ def test_it_serves_the_app_and_holds_the_scheduler_lock(tmp_path, sqlite_url, to
                 home = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
             except httpx.TransportError:
                 time.sleep(0.2)
-        assert home is not None, process.stderr.read() if process.poll() is not None else "no answer"
+        assert home is not None, "paperboy run did not answer"
         assert home.status_code == 200
         engine = create_engine(sqlite_url)
         holder, deadline = None, time.monotonic() + 30
@@ -52,7 +52,8 @@ def test_it_serves_the_app_and_holds_the_scheduler_lock(tmp_path, sqlite_url, to
         assert holder and f":{process.pid}:" in holder
         assert papers > 0  # the sample, since arXiv could not be reached
         process.terminate()
-        assert process.wait(timeout=30) == 0
+        process.communicate(timeout=30)
+        assert process.returncode == 0
         engine = create_engine(sqlite_url)
         with engine.connect() as conn:  # stopped cleanly: the next scheduler need not wait for expiry
             assert conn.execute(text("SELECT count(*) FROM scheduler_lock")).scalar() == 0
@@ -60,4 +61,4 @@ def test_it_serves_the_app_and_holds_the_scheduler_lock(tmp_path, sqlite_url, to
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait()
+        process.communicate()

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from service.runtime import Runtime
 from service.scheduler import LOCK_TTL, Scheduler, SchedulerLock, digest_job
 from tests.conftest import NOW
+from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
 from tests.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week
 
 
@@ -52,7 +52,7 @@ def test_it_frees_the_advisory_lock_when_the_holders_session_ends(postgres_url):
 
 
 def test_it_schedules_the_fetch_and_the_digest_from_the_cron_settings(config):
-    runtime = Runtime(config.with_overrides(fetch_cron="15 5 * * *", digest_cron="30 8 * * 2"))
+    runtime = runtime_for(config.with_overrides(fetch_cron="15 5 * * *", digest_cron="30 8 * * 2"))
     jobs = Scheduler(runtime).jobs()
 
     fetch, digest = jobs.get_job("fetch"), jobs.get_job("digest")
@@ -64,7 +64,7 @@ def test_it_schedules_the_fetch_and_the_digest_from_the_cron_settings(config):
 
 
 def test_its_weekly_job_sends_the_last_complete_week(config, smtp_server):
-    runtime = Runtime(config.with_overrides(smtp_url=smtp_server.url))
+    runtime = runtime_for(config.with_overrides(smtp_url=smtp_server.url))
     with runtime.engine.begin() as conn:
         load_week(conn)
         add_subscribers(conn, [ALICE, BOB], NOW)
@@ -109,7 +109,7 @@ def test_the_scheduler_command_holds_the_lock_and_releases_it_on_sigterm(tmp_pat
     environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PAPERBOY_DATABASE_URL": sqlite_url,
                "PAPERBOY_TOPICS_FILE": str(topics_file), "PAPERBOY_SECRET_KEY": "test-secret"}
     process = subprocess.Popen([str(Path(sys.executable).parent / "paperboy"), "scheduler"], env=environ,
-                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     engine = create_engine(sqlite_url)
     try:
         holder, deadline = None, time.monotonic() + 60
