@@ -149,8 +149,12 @@ def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime,
         for page in client.search(topic.query, start, end):
             fetched += len(page.papers)
             accepted = [paper for paper in page.papers if topic.accepts(paper.categories)]
+            outside = [paper for paper in page.papers if not topic.accepts(paper.categories)]
             with engine.begin() as conn:
                 counts = papers.upsert_papers(conn, accepted, now)
+                # Papers outside the topic's categories are kept in the store, where search
+                # finds them, but the topic does not list them and its counts leave them out.
+                papers.upsert_papers(conn, outside, now)
                 papers.link_topic_papers(conn, topic.slug, [paper.id for paper in accepted], now)
             stored_ids.update(paper.id for paper in accepted)
             result.counts.add(counts)

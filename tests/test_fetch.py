@@ -190,7 +190,11 @@ def test_it_keeps_only_papers_in_the_topics_categories(fetch_runtime, httpserver
     expected = sum(1 for e in entries() if e.xpath("count(*[local-name()='category' and @term='cs.SE'])"))
     assert 0 < report.results[0].counts.new == expected < 100
     with runtime.engine.connect() as conn:
-        assert all("cs.SE" in p.categories for p in papers.papers_for_topic(conn, "se"))
+        listed = papers.papers_for_topic(conn, "se")
+        assert all("cs.SE" in p.categories for p in listed)
+        assert len(listed) == expected
+        # The others are kept in the store, unlinked, so search still finds them.
+        assert papers.count_papers(conn) == 100
     runtime.engine.dispose()
 
 
