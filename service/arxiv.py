@@ -19,6 +19,7 @@ import feedparser
 import httpx
 
 from service.links import find_links
+from service.text import one_line
 from service.paper import Paper, split_arxiv_id
 
 
@@ -108,8 +109,10 @@ def _paper(entry) -> Paper:
 
 
 def _clean(text: str) -> str:
-    """arXiv wraps titles and abstracts at 80 columns; join the lines into one."""
-    return " ".join(str(text).split())
+    """arXiv wraps titles and abstracts at 80 columns; join the lines into one.
+
+    Control characters go too: XML output cannot carry them and PostgreSQL refuses NUL."""
+    return one_line(str(text))
 
 
 def _utc(parsed_time) -> datetime:

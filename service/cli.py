@@ -11,8 +11,10 @@ from dotenv import load_dotenv
 from service import store
 from service.arxiv import ArxivError
 from service.config import ConfigError, load_config
+from service.digest_cli import digest as digest_group, run as run_command, scheduler as scheduler_command
 from service.runtime import Runtime
 from service.topics import TopicsError
+from subscribers.cli import admin as admin_group, subscribers as subscribers_group
 
 # Errors that end a command with one clear line instead of a traceback.
 EXPECTED_ERRORS = (ConfigError, TopicsError, store.StoreError, ArxivError)
@@ -36,6 +38,8 @@ def main(ctx: click.Context) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # paperboy logs each job itself; APScheduler's per-run lines would repeat every 30 s.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         ctx.obj = Runtime(load_config())
     except ConfigError as error:
@@ -96,13 +100,5 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     serve_app(runtime.config, host, port, workers)
 
 
-from subscribers.cli import admin as admin_group, subscribers as subscribers_group  # noqa: E402
-
-main.add_command(subscribers_group)
-main.add_command(admin_group)
-
-from service.digest_cli import digest as digest_group, run as run_command, scheduler as scheduler_command  # noqa: E402
-
-main.add_command(digest_group)
-main.add_command(scheduler_command)
-main.add_command(run_command)
+for command in (subscribers_group, admin_group, digest_group, scheduler_command, run_command):
+    main.add_command(command)

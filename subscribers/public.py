@@ -99,18 +99,42 @@ def subscribe():
                     "Follow it within 7 days to start receiving the weekly digest.")
 
 
+def _confirmation(runtime, token: str):
+    """(subscriber id, topics, None) for a good confirmation token, or (None, None, error page)."""
+    try:
+        subscriber_id, topics = tokens.read_confirm_token(runtime.config, token, _now())
+    except tokens.TokenError as error:
+        return None, None, _message("Link not valid", str(error), 400, link=("/subscribe", "Subscribe"))
+    known = {topic.slug for topic in runtime.topics}
+    return subscriber_id, [t for t in topics if t in known], None
+
+
 @blueprint.get("/confirm/<token>")
+def confirm_page(token: str):
+    runtime = _runtime()
+    subscriber_id, topics, failure = _confirmation(runtime, token)
+    if failure:
+        return failure
+    with runtime.engine.connect() as conn:
+        subscriber = store.get_subscriber(conn, subscriber_id)
+    if subscriber is None or not store.can_confirm(subscriber):
+        return _message("Link not valid", "This subscription can no longer be confirmed.", 400)
+    # A GET only asks: mail scanners open every link, and a scanner must not be able to
+    # subscribe an address that somebody else typed into the form.
+    return render_template("subscribers/confirm.html", subscriber=subscriber,
+                           topics=[t for t in runtime.topics if t.slug in topics])
+
+
+@blueprint.post("/confirm/<token>")
 def confirm(token: str):
     runtime = _runtime()
     now = _now()
-    try:
-        subscriber_id, topics = tokens.read_confirm_token(runtime.config, token, now)
-    except tokens.TokenError as error:
-        return _message("Link not valid", str(error), 400, link=("/subscribe", "Subscribe"))
-    known = {topic.slug for topic in runtime.topics}
+    subscriber_id, topics, failure = _confirmation(runtime, token)
+    if failure:
+        return failure
     try:
         with runtime.engine.begin() as conn:
-            subscriber = store.confirm(conn, subscriber_id, [t for t in topics if t in known], now)
+            subscriber = store.confirm(conn, subscriber_id, topics, now)
     except store.SubscriberError:
         return _message("Link not valid", "This subscription can no longer be confirmed.", 400)
     return _message("Subscription confirmed",

@@ -157,10 +157,15 @@ def request_subscription(conn: Connection, email: str, topics: list[str], now: d
     return existing, existing.status != "blocked"
 
 
+def can_confirm(found: Subscriber) -> bool:
+    """Blocked and deleted subscribers never come back through a confirmation link."""
+    return found.status not in ("blocked", DELETED)
+
+
 def confirm(conn: Connection, subscriber_id: int, topics: list[str], now: datetime) -> Subscriber:
     """Activate after the confirmation link; an active subscriber gains `topics`, others get exactly them."""
     found = get_subscriber(conn, subscriber_id)
-    if found is None or found.status in ("blocked", DELETED):
+    if found is None or not can_confirm(found):
         raise SubscriberError("subscribers: this subscription can no longer be confirmed")
     new_topics = set(topics) | set(found.topics) if found.status == "active" else set(topics)
     _set_topics(conn, subscriber_id, new_topics)

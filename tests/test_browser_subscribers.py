@@ -33,6 +33,7 @@ def test_it_subscribes_a_reader_from_a_topic_page(app, live_server, smtp_server,
     [mail] = smtp_server.messages
     link = re.search(r"http://paperboy\.test(/confirm/\S+)", mail.get_body(("plain",)).get_content()).group(1)
     page.goto(live_server + link)
+    page.get_by_role("button", name="Confirm").click()
     page.wait_for_selector("text=Subscription confirmed")
     page.screenshot(path=str(tmp_path / "confirmed.png"), full_page=True)
     with app.extensions["paperboy"].engine.connect() as conn:
