@@ -95,10 +95,13 @@ def last_complete_week(now: datetime) -> str:
     return week_of(now - timedelta(days=7))
 
 
-def build_digest(conn: Connection, topics: list[Topic], week: str, now: datetime) -> Digest:
-    """The digest of `week`, created from the papers first matched in it if it does not exist yet."""
+def build_digest(conn: Connection, topics: list[Topic], week: str, now: datetime,
+                 in_progress_ok: bool = False) -> Digest:
+    """The digest of `week`, created from the papers first matched in it if it does not exist yet.
+
+    A week still in progress is refused unless `in_progress_ok` (previews, which roll back)."""
     start, end = week_bounds(week)
-    if end > now:
+    if end > now and not (in_progress_ok and start <= now):
         raise DigestError(f"digest: week {week} is not over yet (it ends {end:%Y-%m-%d %H:%M} UTC)")
     row = digest_store.get_digest_for_week(conn, week)
     if row is None:
@@ -213,7 +216,8 @@ def preview(engine, config: Config, topics: list[Topic], week: str, slugs: list[
         transaction = conn.begin()
         try:
             stored = digest_store.get_digest_for_week(conn, week) is not None
-            digest = build_digest(conn, topics, week, now)
+            # Admins may look at the week in progress: what subscribers would get so far.
+            digest = build_digest(conn, topics, week, now, in_progress_ok=True)
         finally:
             transaction.rollback()
     topic_set = digest.topic_set(topics, slugs or known)
@@ -223,4 +227,8 @@ def preview(engine, config: Config, topics: list[Topic], week: str, slugs: list[
     rendered = render_digest(config, digest, topics, topic_set)
     link = config.base_url + PREVIEW_LINK
     html, text = fill_slots(rendered, link, link)
+    if not stored:
+        # The rolled-back digest has no page yet: its "view in browser" link would lead nowhere.
+        browser_url = f"{config.base_url}/digests/{digest.id}"
+        html, text = html.replace(browser_url, link), text.replace(browser_url, link)
     return Preview(digest, rendered, html, text, stored)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from service.store import deliveries, digests
+from service.store import deliveries, digests, papers
 from tests.conftest import NOW
 from service.weeks import week_of
 from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
@@ -106,6 +106,20 @@ def test_it_refuses_bad_weeks_with_one_line(stored, environ, tmp_path, args, mes
     result = paperboy(environ, "digest", "send", *args, cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_it_previews_the_week_in_progress_without_keeping_it(stored, environ, tmp_path):
+    runtime, testing, _ = stored
+    this_week = week_of(datetime.now(timezone.utc))
+    with runtime.engine.begin() as conn:
+        papers.link_topic_papers(conn, "vla", [testing[0].id], datetime.now(timezone.utc))
+    result = paperboy(environ, "digest", "preview", "--week", this_week, "--topics", "vla", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    html_path = Path(tmp_path, result.stdout.split()[0])
+    body = html.unescape(html_path.read_text())
+    assert testing[0].abs_url in body and "/digests/" not in body  # no page exists for it yet
+    with runtime.engine.connect() as conn:
+        assert digests.get_digest_for_week(conn, this_week) is None
 
 
 def test_it_refuses_an_unknown_topic_in_a_preview(stored, environ, tmp_path):
