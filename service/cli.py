@@ -40,6 +40,7 @@ def main(ctx: click.Context) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # paperboy logs each job itself; APScheduler's per-run lines would repeat every 30 s.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the fetch job logs each page itself
     try:
         ctx.obj = Runtime(load_config())
     except ConfigError as error:

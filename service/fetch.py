@@ -150,12 +150,17 @@ def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime,
             fetched += len(page.papers)
             accepted = [paper for paper in page.papers if topic.accepts(paper.categories)]
             outside = [paper for paper in page.papers if not topic.accepts(paper.categories)]
+            ids = {paper.id for paper in accepted}
             with engine.begin() as conn:
-                counts = papers.upsert_papers(conn, accepted, now)
+                stored = papers.upsert_papers(conn, accepted, now)
                 # Papers outside the topic's categories are kept in the store, where search
                 # finds them, but the topic does not list them and its counts leave them out.
                 papers.upsert_papers(conn, outside, now)
-                papers.link_topic_papers(conn, topic.slug, [paper.id for paper in accepted], now)
+                linked = papers.link_topic_papers(conn, topic.slug, sorted(ids), now)
+            # Counts are the topic's: "new" is new to the topic, even if another topic had it.
+            updated = [paper_id for paper_id in stored.updated_ids if paper_id not in linked]
+            counts = UpsertCounts(new=len(linked), updated=len(updated),
+                                  unchanged=len(ids) - len(linked) - len(updated))
             stored_ids.update(paper.id for paper in accepted)
             result.counts.add(counts)
             result.pages += 1

@@ -68,7 +68,7 @@ def test_it_stores_every_entry_of_a_real_response_once(environ, httpserver, tmp_
     expected = expected_entries(name)
     assert done.stdout.splitlines() == [
         f"vla: {len(expected)} new, 0 updated, 0 unchanged",
-        f"testing: 0 new, 0 updated, {len(expected)} unchanged",
+        f"testing: {len(expected)} new, 0 updated, 0 unchanged",
     ]
     engine = store.connect(database_url)
     with engine.connect() as conn:

@@ -60,9 +60,9 @@ def test_it_links_one_paper_to_two_topics(engine):
     paper = real_papers()[0]
     with engine.begin() as conn:
         papers.upsert_papers(conn, [paper], NOW)
-        assert papers.link_topic_papers(conn, "testing", [paper.id], NOW) == 1
-        assert papers.link_topic_papers(conn, "vla", [paper.id], LATER) == 1
-        assert papers.link_topic_papers(conn, "vla", [paper.id], LATER + timedelta(days=1)) == 0
+        assert papers.link_topic_papers(conn, "testing", [paper.id], NOW) == {paper.id}
+        assert papers.link_topic_papers(conn, "vla", [paper.id], LATER) == {paper.id}
+        assert papers.link_topic_papers(conn, "vla", [paper.id], LATER + timedelta(days=1)) == set()
     with engine.connect() as conn:
         assert papers.count_papers(conn) == 1
         assert papers.topics_of_paper(conn, paper.id) == ["testing", "vla"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, exists, func, select, update
@@ -26,11 +26,13 @@ class UpsertCounts:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    updated_ids: list[str] = field(default_factory=list)  # papers that arrived in a newer version
 
     def add(self, other: "UpsertCounts") -> None:
         self.new += other.new
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.updated_ids += other.updated_ids
 
 
 def upsert_papers(conn: Connection, papers: list[Paper], now: datetime) -> UpsertCounts:
@@ -66,6 +68,7 @@ def upsert_papers(conn: Connection, papers: list[Paper], now: datetime) -> Upser
                 .values(**values)
             )
             counts.updated += 1
+            counts.updated_ids.append(paper_id)
         else:
             counts.unchanged += 1
     if new_rows:
@@ -74,13 +77,13 @@ def upsert_papers(conn: Connection, papers: list[Paper], now: datetime) -> Upser
     return counts
 
 
-def link_topic_papers(conn: Connection, topic: str, paper_ids: list[str], now: datetime) -> int:
+def link_topic_papers(conn: Connection, topic: str, paper_ids: list[str], now: datetime) -> set[str]:
     """Record that `topic` matched these papers; a link that exists keeps its first date.
 
-    Returns how many links are new."""
+    Returns the ids the topic did not hold before."""
     wanted = set(paper_ids)
     if not wanted:
-        return 0
+        return set()
     known = set(
         conn.execute(
             select(topic_paper.c.paper_id).where(
@@ -91,7 +94,7 @@ def link_topic_papers(conn: Connection, topic: str, paper_ids: list[str], now: d
     rows = [{"topic": topic, "paper_id": pid, "first_matched": now} for pid in sorted(wanted - known)]
     if rows:
         conn.execute(_insert_ignoring_duplicates(conn, topic_paper), rows)
-    return len(rows)
+    return wanted - known
 
 
 def get_paper(conn: Connection, paper_id: str) -> Paper | None:
