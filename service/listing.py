@@ -31,8 +31,10 @@ class Listing:
     sample: bool = False  # the store holds the bundled sample, not a fetch from arXiv
 
     def sections(self) -> list[tuple[str, list[Paper]]]:
-        """The seed's sections that hold papers, in the seed's order."""
-        return [(name, papers) for name, papers in sections(self.papers) if papers]
+        """The seed's two sections, in its order; none at all when the listing is empty.
+
+        An empty section stays (saying so), so every page and export has the seed's structure."""
+        return sections(self.papers) if self.papers else []
 
     @property
     def newest_week(self) -> str | None:

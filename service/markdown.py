@@ -11,6 +11,8 @@ SAMPLE_NOTE = (
     "not from a fetch from arXiv."
 )
 
+EMPTY_SECTION = "_No papers in this section for this period._"
+
 
 def topic_markdown(listing: Listing, home_url: str) -> str:
     """The Markdown export of `listing`; `home_url` is where "Back to Home" points."""
@@ -31,6 +33,8 @@ def topic_markdown(listing: Listing, home_url: str) -> str:
     ]
     for name, papers in listing.sections():
         lines += [f"## {name}", ""]
+        if not papers:
+            lines += [EMPTY_SECTION, "", "---", ""]
         for paper in papers:
             lines += paper_markdown(paper)
     return "\n".join(lines)

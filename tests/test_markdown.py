@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from service.markdown import EMPTY_SECTION
 from tests.conftest import DATA, NOW
 from tests.topic_data import fixture_papers, hostile_paper, load, load_testing_topic
 
@@ -22,6 +23,8 @@ def shape(line: str) -> str:
     """What a line is, in the seed's vocabulary, without its text."""
     if not line:
         return "blank"
+    if line == EMPTY_SECTION:
+        return "empty section"
     if line == "---":
         return "rule"
     if line in ("<details>", "<summary>Abstract</summary>", "</details>"):
@@ -54,7 +57,9 @@ def blocks(markdown: str) -> tuple[list[str], list[tuple[str, list[list[str]]]]]
             papers.append([item])
         elif papers:
             papers[-1].append(item)
-        elif item != "blank":
+        elif item == "empty section":
+            sections[-1] = (sections[-1][0], None)  # says so, then its rule
+        elif item != "blank" and not (item == "rule" and sections[-1][1] is None):
             raise AssertionError(f"{item} between a section heading and its first paper")
     return header, sections
 
@@ -115,7 +120,9 @@ def test_it_escapes_markdown_and_html_from_arxiv(client, engine_of_app):
     assert "javascript:alert" not in text  # a code URL that is not http(s) is no link
     # Every paper keeps the seed's shape, whatever its text holds.
     _, sections = blocks(text)
+    assert [name for name, _ in sections] == ["h2 Papers with Project Pages / Code", "h2 Other Recent Papers"]
     assert len(sections[0][1]) == 1 and sections[0][1][0][0] == "h3 link"
+    assert sections[1][1] is None  # no other paper: the section is there and says it is empty
 
 
 def test_it_answers_404_for_an_unknown_topic(client, engine_of_app):
