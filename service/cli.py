@@ -27,6 +27,10 @@ class PaperboyGroup(click.Group):
         except EXPECTED_ERRORS as error:
             click.echo(f"paperboy: {error}", err=True)
             sys.exit(2)
+        except store.DatabaseError as error:
+            # Whatever a transaction did before the failure was rolled back with it.
+            click.echo(f"paperboy: {store.describe(error)}", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=PaperboyGroup)

@@ -162,6 +162,20 @@ def test_it_refuses_a_database_that_does_not_connect(environ, tmp_path):
     assert "127.0.0.1" in line
 
 
+def test_it_ends_with_one_line_when_the_database_fails_mid_run(environ, httpserver, tmp_path, sqlite_url):
+    httpserver.expect_request("/api/query").respond_with_data(data_file(CS_RO_2025), content_type="application/atom+xml")
+    engine = store.connect(sqlite_url)
+    store.migrate(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE topic_paper")  # the page's transaction will fail on it
+    done = paperboy(environ, "fetch", "--topic", "vla", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == "paperboy: store: no such table: topic_paper"
+    with engine.connect() as conn:
+        assert papers.count_papers(conn) == 0  # the failing page's transaction left nothing
+    engine.dispose()
+
+
 def test_it_exits_2_quickly_when_arxiv_is_unreachable(environ, tmp_path):
     environ["PAPERBOY_ARXIV_API_URL"] = "http://127.0.0.1:9/api/query"
     done = paperboy(environ, "fetch", cwd=tmp_path)

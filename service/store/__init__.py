@@ -14,7 +14,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.store.schema import metadata
 
-__all__ = ["Connection", "Engine", "StoreError", "connect", "migrate", "is_reachable", "metadata"]
+__all__ = [
+    "Connection", "DatabaseError", "Engine", "StoreError", "connect", "migrate", "is_reachable", "metadata",
+    "describe",
+]
+
+# Any failure of the database in the middle of a job (lost connection, locked or broken file);
+# commands catch it to end with one line instead of a traceback.
+DatabaseError = SQLAlchemyError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -81,6 +88,11 @@ def is_reachable(engine: Engine) -> bool:
         return True
     except SQLAlchemyError:
         return False
+
+
+def describe(error: Exception) -> str:
+    """One line saying what went wrong with the database."""
+    return f"store: {_first_line(error)}"
 
 
 def _first_line(error: Exception) -> str:
