@@ -81,7 +81,8 @@ def subscribe():
     now = _now()
     with runtime.engine.begin() as conn:
         subscriber, send = store.request_subscription(conn, email, topics, now)
-    # The pending row is committed before the mail goes out: if the mail fails, the reader retries.
+    # The pending row is committed before the mail goes out: if the mail fails, the reader retries
+    # (a failed send is not recorded, so it does not count against the per-address wait).
     if send:
         link = tokens.confirm_url(runtime.config, subscriber.id, topics, now)
         chosen = [topic for topic in runtime.topics if topic.slug in topics]
@@ -94,30 +95,32 @@ def subscribe():
                 "We could not send the confirmation mail just now. Nothing is lost: "
                 "please try again in a few minutes.", 503,
                 link=("/subscribe", "Try again"))
+        with runtime.engine.begin() as conn:
+            store.record_confirmation_mailed(conn, subscriber.id, now)
     return _message("Check your inbox",
                     "If the address can receive our mail, a confirmation link is on its way. "
                     "Follow it within 7 days to start receiving the weekly digest.")
 
 
 def _confirmation(runtime, token: str):
-    """(subscriber id, topics, None) for a good confirmation token, or (None, None, error page)."""
+    """(subscriber id, topics, issued, None) for a good confirmation token, or (None, None, None, error page)."""
     try:
-        subscriber_id, topics = tokens.read_confirm_token(runtime.config, token, _now())
+        subscriber_id, topics, issued = tokens.read_confirm_request(runtime.config, token, _now())
     except tokens.TokenError as error:
-        return None, None, _message("Link not valid", str(error), 400, link=("/subscribe", "Subscribe"))
+        return None, None, None, _message("Link not valid", str(error), 400, link=("/subscribe", "Subscribe"))
     known = {topic.slug for topic in runtime.topics}
-    return subscriber_id, [t for t in topics if t in known], None
+    return subscriber_id, [t for t in topics if t in known], issued, None
 
 
 @blueprint.get("/confirm/<token>")
 def confirm_page(token: str):
     runtime = _runtime()
-    subscriber_id, topics, failure = _confirmation(runtime, token)
+    subscriber_id, topics, issued, failure = _confirmation(runtime, token)
     if failure:
         return failure
     with runtime.engine.connect() as conn:
         subscriber = store.get_subscriber(conn, subscriber_id)
-    if subscriber is None or not store.can_confirm(subscriber):
+    if subscriber is None or not store.can_confirm(subscriber, issued):
         return _message("Link not valid", "This subscription can no longer be confirmed.", 400)
     # A GET only asks: mail scanners open every link, and a scanner must not be able to
     # subscribe an address that somebody else typed into the form.
@@ -129,12 +132,12 @@ def confirm_page(token: str):
 def confirm(token: str):
     runtime = _runtime()
     now = _now()
-    subscriber_id, topics, failure = _confirmation(runtime, token)
+    subscriber_id, topics, issued, failure = _confirmation(runtime, token)
     if failure:
         return failure
     try:
         with runtime.engine.begin() as conn:
-            subscriber = store.confirm(conn, subscriber_id, topics, now)
+            subscriber = store.confirm(conn, subscriber_id, topics, now, issued)
     except store.SubscriberError:
         return _message("Link not valid", "This subscription can no longer be confirmed.", 400)
     return _message("Subscription confirmed",

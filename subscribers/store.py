@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Iterable, Iterator
 
 from sqlalchemy import delete, exists, func, insert, select, update
@@ -24,6 +24,9 @@ SORTS = {"email": subscriber.c.email, "status": subscriber.c.status,
          "created": subscriber.c.created, "changed": subscriber.c.changed}
 # Rows per statement in bulk work: well under SQLite's limit of bound parameters.
 CHUNK = 500
+# At most one confirmation mail per address in this time, so the public form cannot be used
+# to flood somebody's inbox; the form's answer stays the same either way.
+CONFIRM_MAIL_INTERVAL = timedelta(minutes=10)
 
 
 class SubscriberError(Exception):
@@ -134,7 +137,8 @@ def request_subscription(conn: Connection, email: str, topics: list[str], now: d
     """Record a sign-up from the public form; return the subscriber and whether to mail a confirmation.
 
     A new address becomes a pending subscriber with `topics`. An existing one changes nothing
-    here (its topics change only once the confirmation link is followed); a blocked one gets no mail.
+    here (its topics change only once the confirmation link is followed); a blocked one gets no
+    mail, nor does one that was sent a confirmation less than CONFIRM_MAIL_INTERVAL ago.
     """
     existing = subscriber_by_email(conn, email)
     if existing is None:
@@ -152,20 +156,46 @@ def request_subscription(conn: Connection, email: str, topics: list[str], now: d
         return get_subscriber(conn, new_id), True
     if existing.status == "pending":
         _set_topics(conn, existing.id, topics)
+    send = existing.status != "blocked"
+    note = ""
+    if send and _confirmation_mailed_since(conn, existing.id, now - CONFIRM_MAIL_INTERVAL):
+        send, note = False, "; no mail: one was sent in the last " + _minutes(CONFIRM_MAIL_INTERVAL)
     record_audit(conn, now, "subscriber", "subscribe-again", existing.id,
-                 f"was {existing.status}; topics: " + " ".join(sorted(topics)))
-    return existing, existing.status != "blocked"
+                 f"was {existing.status}; topics: " + " ".join(sorted(topics)) + note)
+    return existing, send
 
 
-def can_confirm(found: Subscriber) -> bool:
-    """Blocked and deleted subscribers never come back through a confirmation link."""
-    return found.status not in ("blocked", DELETED)
+def _minutes(interval: timedelta) -> str:
+    return f"{int(interval.total_seconds() // 60)} minutes"
 
 
-def confirm(conn: Connection, subscriber_id: int, topics: list[str], now: datetime) -> Subscriber:
-    """Activate after the confirmation link; an active subscriber gains `topics`, others get exactly them."""
+def _confirmation_mailed_since(conn: Connection, subscriber_id: int, since: datetime) -> bool:
+    return conn.execute(select(exists().where(
+        audit_log.c.subscriber_id == subscriber_id, audit_log.c.action == "confirm-mail", audit_log.c.at > since,
+    ))).scalar_one()
+
+
+def record_confirmation_mailed(conn: Connection, subscriber_id: int, now: datetime) -> None:
+    """Note that a confirmation mail went out (starts the per-address wait of CONFIRM_MAIL_INTERVAL)."""
+    record_audit(conn, now, "subscriber", "confirm-mail", subscriber_id)
+
+
+def can_confirm(found: Subscriber, issued: datetime | None = None) -> bool:
+    """Blocked and deleted subscribers never come back through a confirmation link; one who left
+    (or bounced) comes back only through a link issued after that, never through an older one."""
+    if found.status in ("blocked", DELETED):
+        return False
+    if issued is not None and found.status in ("unsubscribed", "bounced"):
+        # Tokens carry whole seconds.
+        return int(found.changed.timestamp()) <= int(issued.timestamp())
+    return True
+
+
+def confirm(conn: Connection, subscriber_id: int, topics: list[str], now: datetime,
+            issued: datetime | None = None) -> Subscriber:
+    """Activate after the confirmation link issued at `issued`; an active subscriber gains `topics`, others get exactly them."""
     found = get_subscriber(conn, subscriber_id)
-    if found is None or not can_confirm(found):
+    if found is None or not can_confirm(found, issued):
         raise SubscriberError("subscribers: this subscription can no longer be confirmed")
     new_topics = set(topics) | set(found.topics) if found.status == "active" else set(topics)
     _set_topics(conn, subscriber_id, new_topics)

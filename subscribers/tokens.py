@@ -38,15 +38,22 @@ def confirm_token(config: Config, subscriber_id: int, topics: list[str], now: da
 
 def read_confirm_token(config: Config, token: str, now: datetime) -> tuple[int, list[str]]:
     """The subscriber id and topics in a confirmation token; TokenError if bad or older than 7 days."""
+    subscriber_id, topics, _ = read_confirm_request(config, token, now)
+    return subscriber_id, topics
+
+
+def read_confirm_request(config: Config, token: str, now: datetime) -> tuple[int, list[str], datetime]:
+    """Like read_confirm_token, plus when the token was issued (so a link older than a change can be refused)."""
     try:
-        data = _timed(config, now).loads(token, max_age=int(CONFIRM_MAX_AGE.total_seconds()))
+        data, issued = _timed(config, now).loads(token, max_age=int(CONFIRM_MAX_AGE.total_seconds()),
+                                                 return_timestamp=True)
     except SignatureExpired:
         raise TokenError("This confirmation link has expired. Please subscribe again to get a new one.") from None
     except BadSignature:
         raise TokenError("This confirmation link is not valid. Please copy the whole link from the mail.") from None
     if not (isinstance(data, dict) and isinstance(data.get("s"), int) and isinstance(data.get("t"), list)):
         raise TokenError("This confirmation link is not valid. Please copy the whole link from the mail.")
-    return data["s"], [str(topic) for topic in data["t"]]
+    return data["s"], [str(topic) for topic in data["t"]], issued
 
 
 def _plain(config: Config, salt: str) -> URLSafeSerializer:

@@ -161,3 +161,13 @@ def test_it_explains_a_missing_form_token_and_writes_nothing(app, client, smtp_s
     answer = client.post("/subscribe", data={"email": "alice@example.org", "topics": ["vla"]})
     assert answer.status_code == 400 and b"Form expired" in answer.data and b"reload the page" in answer.data
     assert subscriber(app, "alice@example.org") is None and smtp_server.messages == []
+
+
+def test_it_sends_one_confirmation_per_address_however_often_the_form_is_sent(app, client, smtp_server):
+    """Nobody can use the form to flood an inbox; the answer does not show that the mail was held back."""
+    answers = [subscribe(client, "victim@example.org") for _ in range(4)]
+    assert {a.status_code for a in answers} == {200} and len({a.data for a in answers}) == 1
+    assert [m["To"] for m in smtp_server.messages] == ["victim@example.org"]
+    with app.extensions["paperboy"].engine.connect() as conn:
+        history = [entry.action for entry in store.audit_entries(conn, subscriber(app, "victim@example.org").id)]
+    assert history == ["subscribe", "confirm-mail", "subscribe-again", "subscribe-again", "subscribe-again"]

@@ -106,3 +106,21 @@ def test_it_leaves_from_the_preferences_page_and_refuses_topics_for_unsubscribed
     refused = client.post(path, data={"csrf_token": token, "topics": ["vla"], "action": "save"})
     assert refused.status_code == 400 and b"not subscribed" in refused.data
     assert status_of(app, alice.id) == "unsubscribed"
+
+
+def test_it_refuses_an_old_confirmation_link_once_the_subscriber_has_left(app, client, alice):
+    """The first confirmation mail stays in the inbox: following it again after unsubscribing must not re-subscribe."""
+    runtime = app.extensions["paperboy"]
+    issued = datetime.now(timezone.utc) - timedelta(days=1)
+    old_link = f"/confirm/{tokens.confirm_token(runtime.config, alice.id, ['vla'], issued)}"
+    with runtime.engine.begin() as conn:
+        store.unsubscribe(conn, alice.id, issued + timedelta(hours=1))
+    page = client.get(old_link)
+    assert page.status_code == 400 and b"can no longer be confirmed" in page.data
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', client.get("/subscribe").data).group(1).decode()
+    answer = client.post(old_link, data={"csrf_token": token})
+    assert answer.status_code == 400 and b"can no longer be confirmed" in answer.data
+    assert status_of(app, alice.id) == "unsubscribed"
+    fresh = f"/confirm/{tokens.confirm_token(runtime.config, alice.id, ['vla'], datetime.now(timezone.utc))}"
+    assert client.post(fresh, data={"csrf_token": token}).status_code == 200
+    assert status_of(app, alice.id) == "active"

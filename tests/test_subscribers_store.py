@@ -180,3 +180,27 @@ def test_it_refuses_a_second_admin_with_the_same_address(engine):
     with engine.connect() as conn:
         assert store.admin_by_email(conn, "admin@example.org") == admin
         assert store.admin_by_id(conn, admin.id).email == "admin@example.org"
+
+
+def test_it_mails_a_confirmation_at_most_once_per_address_per_interval(engine):
+    with engine.begin() as conn:
+        alice, send = subscribe(conn, "alice@example.org")
+        assert send is True
+        store.record_confirmation_mailed(conn, alice.id, NOW)
+        soon = NOW + store.CONFIRM_MAIL_INTERVAL - timedelta(seconds=1)
+        assert subscribe(conn, "alice@example.org", now=soon)[1] is False
+        assert subscribe(conn, "alice@example.org", now=NOW + store.CONFIRM_MAIL_INTERVAL)[1] is True
+        history = [(entry.action, entry.detail) for entry in store.audit_entries(conn, alice.id)]
+    assert history[2] == ("subscribe-again", "was pending; topics: vla; no mail: one was sent in the last 10 minutes")
+
+
+def test_it_refuses_a_confirmation_issued_before_the_subscriber_left(engine):
+    with engine.begin() as conn:
+        alice, _ = subscribe(conn, "alice@example.org")
+        store.confirm(conn, alice.id, ["vla"], NOW, issued=NOW)
+        store.unsubscribe(conn, alice.id, LATER)
+        with pytest.raises(store.SubscriberError):
+            store.confirm(conn, alice.id, ["vla"], LATER + timedelta(minutes=1), issued=NOW)
+        assert store.get_subscriber(conn, alice.id).status == "unsubscribed"
+        # A link issued after leaving (a new subscribe) does bring the address back.
+        assert store.confirm(conn, alice.id, ["vla"], LATER + timedelta(minutes=1), issued=LATER).status == "active"
