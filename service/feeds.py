@@ -50,9 +50,10 @@ def _generator(spec: FeedSpec, entries: list[tuple[Paper, list[str]]], kind: str
     feed.id(spec.page_url)
     feed.title(one_line(spec.title) or "paperboy")
     feed.subtitle(one_line(spec.description) or one_line(spec.title) or "paperboy")
-    feed.link(href=spec.page_url, rel="alternate", type="text/html")
+    # Self first: feedgen makes the last link added RSS's <channel><link>, which must be the page.
     feed.link(href=spec.self_url, rel="self",
               type="application/atom+xml" if kind == "atom" else "application/rss+xml")
+    feed.link(href=spec.page_url, rel="alternate", type="text/html")
     feed.author({"name": "paperboy"})  # Atom needs an author where an entry lists none
     feed.generator("paperboy")
     feed.language("en")

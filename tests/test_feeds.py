@@ -100,6 +100,16 @@ def test_it_serves_rss_2(client, runtime_engine):
     assert entry.get("author") or entry.get("authors")
 
 
+def test_it_links_the_rss_channel_to_the_topic_page(client, runtime_engine):
+    load_testing_topic(runtime_engine)
+    channel = etree.fromstring(client.get("/topics/testing/feed.rss").data).find("channel")
+    # RSS 2.0: the channel's <link> is the web site the channel corresponds to, not the feed.
+    assert channel.findtext("link") == "http://paperboy.test/topics/testing/"
+    self_link = channel.find("{http://www.w3.org/2005/Atom}link")
+    assert self_link.get("rel") == "self"
+    assert self_link.get("href") == "http://paperboy.test/topics/testing/feed.rss"
+
+
 def test_it_serves_all_topics_in_one_feed(client, runtime_engine, atom_schema):
     recent, _ = load_testing_topic(runtime_engine)
     load(runtime_engine, "vla", fixture_papers("api2025_search_cs.RO-neural_project-website.xml"))
