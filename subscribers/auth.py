@@ -38,16 +38,34 @@ def sign_out() -> None:
     g.paperboy_admin = None
 
 
+def _refuse_visitor():
+    if request.method in ("GET", "HEAD"):
+        return redirect(url_for("admin_auth.sign_in_form", next=request.full_path.rstrip("?")))
+    return "admin: sign in first", 403
+
+
 def login_required(view):
     """Send visitors who are not signed in to the sign-in page (403 for non-GET requests)."""
 
     @wraps(view)
     def wrapped(*args, **kwargs):
         if current_admin() is None:
-            if request.method in ("GET", "HEAD"):
-                return redirect(url_for("admin_auth.sign_in_form", next=request.full_path.rstrip("?")))
-            return "admin: sign in first", 403
+            return _refuse_visitor()
         return view(*args, **kwargs)
 
     return wrapped
+
+
+# The only pages under /admin that a visitor may reach.
+OPEN_ENDPOINTS = frozenset({"admin_auth.sign_in_form", "admin_auth.sign_in_submit", "admin_auth.sign_out_submit"})
+
+
+def close_admin_to_visitors():
+    """Before every request: anything under /admin except signing in needs an admin, so a view
+    that another blueprint adds there without `login_required` is still closed."""
+    path = request.path
+    if (path == "/admin" or path.startswith("/admin/")) and request.endpoint not in OPEN_ENDPOINTS:
+        if current_admin() is None:
+            return _refuse_visitor()
+    return None
 

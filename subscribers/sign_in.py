@@ -8,10 +8,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.web import limiter
 from subscribers import store
-from subscribers.auth import sign_in, sign_out
+from subscribers.auth import close_admin_to_visitors, sign_in, sign_out
 from subscribers.public import csrf_refused
 
 blueprint = Blueprint("admin_auth", __name__, url_prefix="/admin")
+blueprint.before_app_request(close_admin_to_visitors)
 
 SIGN_IN_LIMIT = "10 per minute;50 per hour"
 # Checked when the address is unknown, so a wrong address takes as long as a wrong password.

@@ -135,3 +135,13 @@ def test_it_rate_limits_subscribe(config):
     answers = [client.post("/subscribe", data={"csrf_token": token, "email": "bad", "topics": ["vla"]}).status_code
                for _ in range(6)]
     assert answers == [400] * 5 + [429]
+
+
+def test_it_closes_an_admin_view_that_another_blueprint_adds_without_login_required(app, client, admin):
+    app.add_url_rule("/admin/forgotten", "forgotten", lambda: "admin secrets", methods=["GET", "POST"])
+    answer = client.get("/admin/forgotten")
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/admin/sign-in")
+    token = csrf_token(client.get("/admin/sign-in").data)
+    assert client.post("/admin/forgotten", data={"csrf_token": token}).status_code == 403
+    sign_in(client)
+    assert client.get("/admin/forgotten").data == b"admin secrets"
