@@ -129,11 +129,20 @@ def run(runtime, host: str, port: int) -> None:
 
     from service import store
     from service.fetch import initial_fetch
+    from service.store import papers
     from service.scheduler import Scheduler
     from service.web import create_app
 
     store.migrate(runtime.engine)
-    initial_fetch(runtime)
+    with runtime.engine.connect() as conn:
+        stored = papers.count_papers(conn)
+    if stored:
+        # The pages can be served from the store at once; an unreachable arXiv would otherwise hold
+        # up every start for as long as its timeouts and retries take.
+        log.info("run: %d papers in the store; serving now and fetching arXiv in the background", stored)
+        threading.Thread(target=_fetch_in_background, args=(runtime,), name="first-fetch", daemon=True).start()
+    else:
+        initial_fetch(runtime)  # an empty store: the pages wait for papers, or the bundled sample
     clock = Scheduler(runtime)
     scheduler_thread = threading.Thread(target=clock.run_forever, name="scheduler", daemon=True)
     scheduler_thread.start()
@@ -148,3 +157,15 @@ def run(runtime, host: str, port: int) -> None:
     finally:
         clock.stop()
         scheduler_thread.join(timeout=10)  # let it release the scheduler lock
+
+
+def _fetch_in_background(runtime) -> None:
+    """`paperboy run`'s first fetch when the store already has papers; a failure is only logged."""
+    from service.fetch import initial_fetch
+
+    try:
+        code = initial_fetch(runtime)
+    except Exception:  # the thread must not die silently: say why, the daily fetch will try again
+        log.exception("run: the background fetch failed")
+        return
+    log.info("run: background fetch finished (exit code %d)", code)
