@@ -195,6 +195,24 @@ def test_it_gzips_when_asked(client, runtime_engine):
     assert revalidated.status_code == 304
 
 
+@pytest.mark.parametrize("stamp_seconds", [0, 600], ids=["from-the-app", "from-memory"])
+def test_it_sends_the_etag_of_the_variant_it_would_send_with_a_304(app, client, runtime_engine,
+                                                                    stamp_seconds):
+    app.config["PAPERBOY_STAMP_SECONDS"] = stamp_seconds
+    load_testing_topic(runtime_engine)
+    plain = client.get("/topics/testing/feed.atom")
+    zipped = client.get("/topics/testing/feed.atom", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["ETag"] != plain.headers["ETag"]
+    # RFC 9110 15.4.5: a 304 carries the ETag that a 200 to the same request would carry.
+    for etag in (zipped.headers["ETag"], plain.headers["ETag"]):
+        again = client.get("/topics/testing/feed.atom", headers={
+            "Accept-Encoding": "gzip", "If-None-Match": etag})
+        assert again.status_code == 304
+        assert again.headers["ETag"] == zipped.headers["ETag"]
+    unzipped = client.get("/topics/testing/feed.atom", headers={"If-None-Match": plain.headers["ETag"]})
+    assert unzipped.status_code == 304 and unzipped.headers["ETag"] == plain.headers["ETag"]
+
+
 def test_it_answers_404_for_an_unknown_topic(client, runtime_engine):
     for url in ("/topics/nope/feed.atom", "/topics/nope/feed.rss"):
         response = client.get(url)

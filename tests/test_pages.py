@@ -211,6 +211,16 @@ def test_it_answers_conditional_gets_and_gzip_on_pages(client, engine_of_app):
     assert changed.status_code == 200
 
 
+def test_it_sends_the_etag_of_the_variant_it_would_send_with_a_304(client, engine_of_app):
+    load_testing_topic(engine_of_app)
+    zipped = client.get("/topics/testing/", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    again = client.get("/topics/testing/", headers={
+        "Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]})
+    assert again.status_code == 304
+    assert again.headers["ETag"] == zipped.headers["ETag"]
+
+
 def test_it_offers_the_subscribe_form_on_home_and_topic_pages(client, engine_of_app):
     home = page(client, "/").cssselect("form.subscribe-form")
     assert home and home[0].get("action") == "/subscribe"

@@ -33,7 +33,9 @@ class Rendered:
     last_modified: str | None  # an HTTP date
     plain_headers: list[tuple[str, str]]
     gzip_headers: list[tuple[str, str]]
+    # A 304 carries the ETag the 200 would have carried (RFC 9110 15.4.5): one per variant.
     not_modified_headers: list[tuple[str, str]]
+    not_modified_gzip_headers: list[tuple[str, str]]
 
 
 class RenderCache:
@@ -106,11 +108,13 @@ class CachedAnswers:
 
     @staticmethod
     def _answer(rendered: Rendered, environ, start_response):
+        zipped = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
         if not_modified(environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_IF_MODIFIED_SINCE"),
                         rendered.etag, rendered.last_modified):
-            start_response("304 NOT MODIFIED", rendered.not_modified_headers)
+            start_response("304 NOT MODIFIED",
+                           rendered.not_modified_gzip_headers if zipped else rendered.not_modified_headers)
             return []
-        if accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
+        if zipped:
             start_response("200 OK", rendered.gzip_headers)
             return [rendered.gzipped]
         start_response("200 OK", rendered.plain_headers)
@@ -143,6 +147,7 @@ def make_rendered(body: bytes, content_type: str, etag: str, last_modified: date
         gzip_headers=[*common, ("ETag", _gzip_etag(etag)), ("Content-Type", content_type),
                       ("Content-Encoding", "gzip"), ("Content-Length", str(len(gzipped)))],
         not_modified_headers=[*common, ("ETag", etag)],
+        not_modified_gzip_headers=[*common, ("ETag", _gzip_etag(etag))],
     )
 
 
@@ -176,10 +181,12 @@ def respond_cached(request: Request, key: object, version: str, last_modified: d
     )
     if stamp is not None:
         cache.remember_path(request.path, stamp[0], stamp[1], rendered)
+    zipped = accepts_gzip(request.headers.get("Accept-Encoding", ""))
     if not_modified(request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since"),
                     rendered.etag, rendered.last_modified):
-        return Response(status=304, headers=rendered.not_modified_headers)
-    if accepts_gzip(request.headers.get("Accept-Encoding", "")):
+        return Response(status=304, headers=rendered.not_modified_gzip_headers if zipped
+                        else rendered.not_modified_headers)
+    if zipped:
         return Response(rendered.gzipped, headers=rendered.gzip_headers)
     return Response(rendered.body, headers=rendered.plain_headers)
 
@@ -192,15 +199,16 @@ def respond_page(request: Request, html: str, last_modified: datetime | None) ->
     body = html.encode()
     etag = '"' + hashlib.sha1(body).hexdigest()[:24] + '"'
     modified = http_date(last_modified)
-    headers = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding, Cookie", "ETag": etag}
+    zipped = accepts_gzip(request.headers.get("Accept-Encoding", "")) and len(body) > 1024
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding, Cookie",
+               "ETag": _gzip_etag(etag) if zipped else etag}
     if modified:
         headers["Last-Modified"] = modified
     if not_modified(request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since"),
                     etag, modified):
         return Response(status=304, headers=headers)
-    if accepts_gzip(request.headers.get("Accept-Encoding", "")) and len(body) > 1024:
+    if zipped:
         headers["Content-Encoding"] = "gzip"
-        headers["ETag"] = _gzip_etag(etag)
         body = gzip.compress(body, 6, mtime=0)
     return Response(body, headers=headers, content_type="text/html; charset=utf-8")
 
