@@ -76,9 +76,19 @@ def change_topics(subscriber_id: int):
                    "Topics saved.")
 
 
+def _unconfirmed(subscriber_id: int, what: str):
+    """Danger actions need their box ticked (checked here too, not only by the browser)."""
+    if request.form.get("confirm") == "yes":
+        return None
+    flash(f"Tick the box to confirm that you want to {what} this subscriber; nothing changed.", "error")
+    return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))
+
+
 @blueprint.post("/subscribers/<int:subscriber_id>/block")
 @login_required
 def block(subscriber_id: int):
+    if refused := _unconfirmed(subscriber_id, "block"):
+        return refused
     return _change(subscriber_id, lambda conn, actor: store.block(conn, subscriber_id, _now(), actor),
                    "Subscriber blocked: no more mail, and the address cannot subscribe again.")
 
@@ -86,6 +96,8 @@ def block(subscriber_id: int):
 @blueprint.post("/subscribers/<int:subscriber_id>/delete")
 @login_required
 def delete(subscriber_id: int):
+    if refused := _unconfirmed(subscriber_id, "delete"):
+        return refused
     return _change(subscriber_id, lambda conn, actor: store.erase(conn, subscriber_id, _now(), actor),
                    "Subscriber deleted: the address is erased; the history and counts remain.")
 

@@ -78,12 +78,14 @@ def test_it_changes_topics_blocks_and_deletes_with_history(signed_in, engine_of)
     unknown = signed_in.post(f"/admin/subscribers/{alice}/topics", data={"csrf_token": token, "topics": ["astro"]},
                              follow_redirects=True)
     assert b"Unknown topic &#39;astro&#39;; nothing changed." in unknown.data
-    blocked = signed_in.post(f"/admin/subscribers/{alice}/block", data={"csrf_token": token}, follow_redirects=True)
+    blocked = signed_in.post(f"/admin/subscribers/{alice}/block", data={"csrf_token": token, "confirm": "yes"},
+                             follow_redirects=True)
     assert b"Subscriber blocked" in blocked.data
     with engine_of.connect() as conn:
         found = store.get_subscriber(conn, alice)
     assert (found.status, found.topics) == ("blocked", ["testing"])
-    deleted = signed_in.post(f"/admin/subscribers/{alice}/delete", data={"csrf_token": token}, follow_redirects=True)
+    deleted = signed_in.post(f"/admin/subscribers/{alice}/delete", data={"csrf_token": token, "confirm": "yes"},
+                             follow_redirects=True)
     assert b"Subscriber deleted" in deleted.data and b"Deleted subscriber #" in deleted.data
     history = re.findall(rb"<td>(admin@example\.org|cli)</td><td>([a-z-]+)</td>", deleted.data)
     assert history == [(b"cli", b"import"), (b"admin@example.org", b"topics"), (b"admin@example.org", b"block"),
@@ -91,7 +93,8 @@ def test_it_changes_topics_blocks_and_deletes_with_history(signed_in, engine_of)
     with engine_of.connect() as conn:
         assert store.subscriber_by_email(conn, "alice@example.org") is None
         assert store.status_counts(conn)["deleted"] == 1
-    again = signed_in.post(f"/admin/subscribers/{alice}/delete", data={"csrf_token": token}, follow_redirects=True)
+    again = signed_in.post(f"/admin/subscribers/{alice}/delete", data={"csrf_token": token, "confirm": "yes"},
+                           follow_redirects=True)
     assert b"no such subscriber" in again.data
     assert signed_in.get("/admin/subscribers/99999").status_code == 404
 
@@ -101,3 +104,22 @@ def test_it_escapes_addresses_and_audit_details(signed_in, engine_of):
         store.import_rows(conn, [store.ImportRow('"<script>x</script>"@example.org', ["vla"], "active")], NOW, "cli")
     page = signed_in.get("/admin/?q=script").data
     assert b"<script>x</script>" not in page and b"&lt;script&gt;" in page
+
+
+def test_it_blocks_or_deletes_only_when_the_confirm_box_is_ticked(signed_in, engine_of):
+    bob = subscriber_id(engine_of, "bob@example.org")
+    page = signed_in.get(f"/admin/subscribers/{bob}").data
+    # Both danger buttons sit in a marked-off section, each behind a box the browser requires, no script needed.
+    danger = page[page.index(b'<section class="danger"'):page.index(b"</section>")]
+    assert danger.count(b'<input type="checkbox" name="confirm" value="yes" required>') == 2
+    assert b'class="danger delete">Delete for good</button>' in danger and b"onsubmit" not in page
+    token = csrf_token(page)
+    for action in ("block", "delete"):
+        refused = signed_in.post(f"/admin/subscribers/{bob}/{action}", data={"csrf_token": token},
+                                 follow_redirects=True)
+        assert f"Tick the box to confirm that you want to {action} this subscriber; nothing changed.".encode() \
+            in refused.data
+    with engine_of.connect() as conn:
+        found = store.get_subscriber(conn, bob)
+        assert (found.email, found.status) == ("bob@example.org", "active")
+        assert [entry.action for entry in store.audit_entries(conn, bob)] == ["import"]

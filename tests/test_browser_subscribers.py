@@ -68,6 +68,11 @@ def test_it_lets_an_admin_import_search_block_and_export(app, live_server, page,
     page.wait_for_selector("text=1 subscribers match.")
     page.click("text=reader042@example.org")
     page.click('button:has-text("Block")')
+    # The browser holds the form back until the confirm box is ticked.
+    assert page.locator('form[action$="/block"]').evaluate("form => form.checkValidity()") is False
+    assert page.locator("strong.status").inner_text() == "active"
+    page.check('form[action$="/block"] input[name="confirm"]')
+    page.click('button:has-text("Block")')
     page.wait_for_selector("text=Subscriber blocked")
     assert page.locator("strong.status").inner_text() == "blocked"
     page.screenshot(path=str(tmp_path / "blocked.png"), full_page=True)
