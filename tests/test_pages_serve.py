@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -61,3 +62,24 @@ def test_it_refuses_a_bad_port(tmp_path):
                             cwd=tmp_path, env={**os.environ, "PAPERBOY_SECRET_KEY": "test"})
     assert result.returncode == 2
     assert "99999" in result.stderr
+
+
+def test_it_stops_serve_on_a_bad_setting_with_one_line(tmp_path):
+    result = subprocess.run([str(PAPERBOY), "serve", "--port", str(free_port())], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=60,
+                            env={**os.environ, "PAPERBOY_ARXIV_DELAY": "abc"})
+    assert result.returncode != 0
+    assert result.stderr.strip() == "paperboy: PAPERBOY_ARXIV_DELAY: expected a number, got 'abc'"
+
+
+def test_it_stops_the_procfile_gunicorn_on_a_bad_setting_with_one_line(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    web = next(line for line in (root / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    command = shlex.split(web.removeprefix("web:").replace("${PORT:-8000}", str(free_port())))
+    assert command[0] == "gunicorn"
+    command[0] = str(Path(sys.executable).with_name("gunicorn"))
+    result = subprocess.run(command, capture_output=True, text=True, cwd=root, timeout=60, env={
+        **os.environ, "PAPERBOY_ARXIV_DELAY": "abc", "PAPERBOY_DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3"})
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "paperboy: PAPERBOY_ARXIV_DELAY: expected a number, got 'abc'"

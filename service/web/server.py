@@ -5,8 +5,17 @@ from __future__ import annotations
 from gunicorn.app.base import BaseApplication
 
 from service import store
-from service.config import Config
+from service.config import Config, ConfigError, load_config
 from service.runtime import Runtime
+
+
+def check_settings(server) -> None:
+    """gunicorn's on_starting hook (gunicorn.conf.py): stop with one line naming a bad
+    setting, before any worker boots and fails on it with a traceback of its own."""
+    try:
+        load_config()
+    except ConfigError as error:
+        raise SystemExit(f"paperboy: {error}") from None
 
 
 class _Gunicorn(BaseApplication):
