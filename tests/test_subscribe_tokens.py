@@ -124,3 +124,26 @@ def test_it_refuses_an_old_confirmation_link_once_the_subscriber_has_left(app, c
     fresh = f"/confirm/{tokens.confirm_token(runtime.config, alice.id, ['vla'], datetime.now(timezone.utc))}"
     assert client.post(fresh, data={"csrf_token": token}).status_code == 200
     assert status_of(app, alice.id) == "active"
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"Content-Type": "text/plain"},
+    {"Content-Type": "multipart/form-data; boundary=x"},
+    {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+])
+def test_it_unsubscribes_on_a_one_click_post_whatever_content_type_the_mail_client_sends(app, live_server, alice,
+                                                                                        headers):
+    import http.client
+    from urllib.parse import urlsplit
+
+    path = f"/unsubscribe/{tokens.unsubscribe_token(app.extensions['paperboy'].config, alice.id)}"
+    for _ in range(2):  # a mail client may retry: the second POST answers the same
+        connection = http.client.HTTPConnection(urlsplit(live_server).netloc)
+        connection.request("POST", path, body=b"List-Unsubscribe=One-Click", headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        connection.close()
+        assert response.status == 200 and response.getheader("Location") is None, body[:200]
+        assert b"You are unsubscribed" in body
+        assert status_of(app, alice.id) == "unsubscribed"
