@@ -190,6 +190,13 @@ def test_it_gzips_when_asked(client, runtime_engine):
     assert "Content-Encoding" not in plain.headers
     refused = client.get("/topics/testing/feed.atom", headers={"Accept-Encoding": "gzip;q=0"})
     assert "Content-Encoding" not in refused.headers
+    # RFC 9110 12.5.3: "*" stands for the codings not named; a named one decides for itself.
+    for accepted in ("*;q=0, gzip", "identity, *", "gzip; q=0.5; x=y", "deflate, GZIP;Q=1"):
+        response = client.get("/topics/testing/feed.atom", headers={"Accept-Encoding": accepted})
+        assert response.headers.get("Content-Encoding") == "gzip", accepted
+    for refused_by in ("gzip;q=0, *", "*;q=0", "identity", "gzip;q=0.000", "br"):
+        response = client.get("/topics/testing/feed.atom", headers={"Accept-Encoding": refused_by})
+        assert "Content-Encoding" not in response.headers, refused_by
     revalidated = client.get("/topics/testing/feed.atom", headers={
         "Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]})
     assert revalidated.status_code == 304

@@ -214,16 +214,28 @@ def respond_page(request: Request, html: str, last_modified: datetime | None) ->
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
-    """Whether an Accept-Encoding header allows gzip ("gzip", "*", not "gzip;q=0")."""
+    """Whether an Accept-Encoding header allows gzip (RFC 9110 12.5.3): a "gzip" entry
+    decides, else "*"; "q=0" refuses."""
+    wildcard = None
     for part in accept_encoding.lower().split(","):
         coding, _, params = part.partition(";")
-        if coding.strip() in ("gzip", "*"):
-            quality = params.replace(" ", "").removeprefix("q=")
+        coding = coding.strip()
+        if coding in ("gzip", "x-gzip"):
+            return _quality(params) > 0
+        if coding == "*" and wildcard is None:
+            wildcard = _quality(params) > 0
+    return bool(wildcard)
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip() == "q":
             try:
-                return not params or float(quality) > 0
+                return float(value.strip())
             except ValueError:
-                return False
-    return False
+                return 0.0
+    return 1.0
 
 
 def _gzip_etag(etag: str) -> str:
