@@ -7,6 +7,10 @@ then it is `failed`. A 5xx is `failed` at once. Bounce policy: a 5xx that refuse
 (at RCPT TO, or 550/551/553 after DATA) also marks the subscriber bounced after that one refusal;
 other 5xx (size, content) fail only that delivery. A server that cannot be reached at all stops
 the run with every unsent delivery still due, so a rerun sends them.
+
+Leases: a claimed delivery is the sender's for LEASE; after that another sender may take it over
+(the first one died). A live sender renews a lease past half its time before sending, and never
+sends or settles a delivery another sender has taken over.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from service.digest import (
     PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, build_digest, last_complete_week,
     render_digest,
 )
-from service.mail import ConnectError, SendError, open_connection
+from service.mail import ConnectError, SendError, SmtpSettings, open_connection
 from service.mime import DkimSigner, MessageTemplate, Stamp, assemble
 from service.runtime import Runtime
 from service.store import deliveries as ledger
@@ -154,7 +158,7 @@ class RateLimiter:
 @dataclass
 class _Outcome:
     job: ledger.Claimed
-    state: str  # sent | retrying | failed | cancelled | released
+    state: str  # sent | retrying | failed | cancelled | released | lost (taken over: nothing to write)
     error: str = ""
     bounce: bool = False
 
@@ -168,6 +172,10 @@ class Sender:
         self.runtime, self.config, self.digest = runtime, config, digest
         self.clock = clock or SystemClock()
         self.lease = lease
+        # A send lasts at most connect + MAIL + RCPT + DATA + the message, each bounded by the SMTP
+        # timeout; a row is sent only with at least that much (and half the lease) still to run.
+        timeout = SmtpSettings.from_url(config.smtp_url).timeout if config.smtp_url else 0.0
+        self.renew_after = min(lease / 2, lease - timedelta(seconds=5 * timeout))
         self.batch = batch or max(100, 25 * config.smtp_concurrency)
         if config.smtp_rate > 0:
             # Claimed rows must go out well within the lease, or another sender would take them over.
@@ -273,6 +281,20 @@ class Sender:
         finally:
             await connection.close()
 
+    async def _hold(self, job: ledger.Claimed) -> bool:
+        """Whether this sender still holds `job` with enough lease left to send it.
+
+        A claimed row can wait in the queue and for the rate limit; once its lease runs out another
+        sender may take it over, so a lease past half its time is renewed before the send, and a
+        row that was taken over is not sent (the other sender sends it)."""
+        if self.clock.now() - job.claimed_at < self.renew_after:
+            return True
+        return await asyncio.to_thread(self._renew, job)
+
+    def _renew(self, job: ledger.Claimed) -> bool:
+        with self.runtime.engine.begin() as conn:
+            return ledger.renew_lease(conn, job.id, self.worker, self.clock.now())
+
     async def _send(self, connection, job: ledger.Claimed, limiter: RateLimiter) -> _Outcome:
         if self.stop.is_set():
             return _Outcome(job, "released")
@@ -283,6 +305,10 @@ class Sender:
         except DigestError as error:
             return _Outcome(job, "cancelled", str(error))
         await limiter.wait()
+        if not await self._hold(job):
+            log.warning("mailer: delivery %d was taken over by another sender after its lease ran out; "
+                        "not sending it", job.id)
+            return _Outcome(job, "lost")
         try:
             # assemble() builds every line with CRLF (tests/test_digest_email.py checks it).
             await connection.send_raw(self.envelope_from, [job.email], data, crlf=True)

@@ -39,6 +39,7 @@ class Claimed:
     email: str | None
     topics: tuple[str, ...]
     attempts: int
+    claimed_at: datetime
 
 
 def active_recipients(conn: Connection, batch: int = SUBSCRIBER_BATCH) -> Iterator[Recipient]:
@@ -125,7 +126,7 @@ def claim_deliveries(
     return sorted(
         (
             Claimed(row.id, row.subscriber_id, emails.get(row.subscriber_id),
-                    tuple(t for t in row.topics.split(",") if t), row.attempts)
+                    tuple(t for t in row.topics.split(",") if t), row.attempts, now)
             for row in claimed
         ),
         key=lambda c: (c.topics, c.id),
@@ -135,6 +136,13 @@ def claim_deliveries(
 def _held(delivery_ids: list[int], worker: str):
     # Only the sender holding a row may settle it: after a lease ran out the row is someone else's.
     return and_(delivery.c.id.in_(delivery_ids), delivery.c.state == "sending", delivery.c.claimed_by == worker)
+
+
+def renew_lease(conn: Connection, delivery_id: int, worker: str, now: datetime) -> bool:
+    """Restart the lease on a row `worker` still holds; False when another sender has taken it over."""
+    return conn.execute(
+        update(delivery).where(_held([delivery_id], worker)).values(claimed_at=now)
+    ).rowcount == 1
 
 
 def mark_sent(conn: Connection, delivery_ids: list[int], worker: str, now: datetime) -> int:
