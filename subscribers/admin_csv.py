@@ -95,8 +95,15 @@ def import_commit(upload_id: str):
         result = store.import_rows(conn, parsed.rows, datetime.now(timezone.utc), current_admin().email)
     path.unlink(missing_ok=True)
     flash(f"Imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "
-          f"{result.unchanged} unchanged.", "ok")
+          f"{result.unchanged} unchanged." + _kept_note(result), "ok")
     return redirect(url_for("admin.subscribers"))
+
+
+def _kept_note(result: store.ImportResult) -> str:
+    if not result.kept:
+        return ""
+    return (f" {result.kept} addresses that unsubscribed or are blocked kept that status: "
+            "an import never subscribes them again.")
 
 
 @blueprint.get("/export.csv")

@@ -48,6 +48,9 @@ def import_command(runtime, file: Path, dry_run: bool) -> None:
         result = store.import_rows(conn, parsed.rows, datetime.now(timezone.utc), "cli")
     click.echo(f"imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "
                f"{result.unchanged} unchanged")
+    if result.kept:
+        click.echo(f"{result.kept} addresses that unsubscribed or are blocked kept that status: "
+                   "an import never subscribes them again")
 
 
 @subscribers.command("export")

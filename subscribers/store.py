@@ -74,6 +74,8 @@ class ImportResult:
     created: int
     updated: int
     unchanged: int
+    # Rows whose status was not applied: the address had left (unsubscribed) or is blocked.
+    kept: int = 0
 
 
 def record_audit(conn: Connection, now: datetime, actor: str, action: str,
@@ -354,6 +356,9 @@ def import_rows(conn: Connection, rows: list[ImportRow], now: datetime, actor: s
     Rows must already be valid and have distinct addresses (subscribers.csv_io checks both).
     """
     existing = _existing_by_email(conn, [row.email for row in rows])
+    wanted = rows
+    rows = [ImportRow(row.email, row.topics, _import_status(existing.get(row.email), row.status)) for row in rows]
+    kept = sum(1 for before, after in zip(wanted, rows) if before.status != after.status)
 
     new_rows = [row for row in rows if row.email not in existing]
     changed = [row for row in rows if row.email in existing and (
@@ -385,7 +390,18 @@ def import_rows(conn: Connection, rows: list[ImportRow], now: datetime, actor: s
                   for row in (*new_rows, *changed)]
     if audit_rows:
         conn.execute(insert(audit_log), audit_rows)
-    return ImportResult(created=len(new_rows), updated=len(changed), unchanged=len(rows) - len(new_rows) - len(changed))
+    return ImportResult(created=len(new_rows), updated=len(changed), unchanged=len(rows) - len(new_rows) - len(changed),
+                        kept=kept)
+
+
+def _import_status(found: Subscriber | None, status: str) -> str:
+    """The status an import may set. An import (often of an old export) never brings back an address:
+    a blocked one stays blocked, and one that unsubscribed can only be blocked, never made pending or active."""
+    if found is None:
+        return status
+    if found.status == "blocked" or (found.status == "unsubscribed" and status in ("active", "pending")):
+        return found.status
+    return status
 
 
 def create_admin(conn: Connection, email: str, password_hash: str, now: datetime) -> Admin:

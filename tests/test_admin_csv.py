@@ -132,3 +132,12 @@ def test_it_refuses_to_commit_an_unknown_or_used_upload(signed_in):
     commit(signed_in, preview)
     assert b"That upload is gone" in commit(signed_in, preview).data
     assert signed_in.post("/admin/import/../../etc/passwd", data={"csrf_token": token}).status_code == 404
+
+
+def test_it_says_when_an_import_keeps_an_address_unsubscribed(signed_in, engine_of):
+    with engine_of.begin() as conn:
+        store.import_rows(conn, [store.ImportRow("gone@example.org", ["vla"], "unsubscribed")], NOW, "cli")
+    done = commit(signed_in, upload(signed_in, b"email,topics,status\ngone@example.org,vla,active\n"))
+    assert (b"1 addresses that unsubscribed or are blocked kept that status: "
+            b"an import never subscribes them again.") in done.data
+    assert counts(engine_of) == {"unsubscribed": 1}

@@ -204,3 +204,22 @@ def test_it_refuses_a_confirmation_issued_before_the_subscriber_left(engine):
         assert store.get_subscriber(conn, alice.id).status == "unsubscribed"
         # A link issued after leaving (a new subscribe) does bring the address back.
         assert store.confirm(conn, alice.id, ["vla"], LATER + timedelta(minutes=1), issued=LATER).status == "active"
+
+
+def test_it_never_brings_back_an_unsubscribed_or_blocked_address_by_import(engine):
+    """Re-importing last month's export must not re-subscribe those who left since, nor unblock anyone."""
+    with engine.begin() as conn:
+        store.import_rows(conn, [ImportRow("gone@example.org", ["vla"], "unsubscribed"),
+                                 ImportRow("spam@example.org", ["vla"], "blocked"),
+                                 ImportRow("dead@example.org", ["vla"], "bounced")], NOW, "cli")
+        result = store.import_rows(conn, [ImportRow("gone@example.org", ["vla", "testing"], "active"),
+                                          ImportRow("spam@example.org", ["vla"], "unsubscribed"),
+                                          ImportRow("dead@example.org", ["vla"], "active")], LATER, "cli")
+        assert (result.updated, result.unchanged, result.kept) == (2, 1, 2)
+        statuses = {row.email: (row.status, row.topics) for row in store.export_rows(conn)}
+    assert statuses == {"gone@example.org": ("unsubscribed", ["testing", "vla"]),
+                        "spam@example.org": ("blocked", ["vla"]),
+                        "dead@example.org": ("active", ["vla"])}
+    with engine.begin() as conn:
+        assert store.import_rows(conn, [ImportRow("gone@example.org", [], "blocked")], LATER, "cli").kept == 0
+        assert store.subscriber_by_email(conn, "gone@example.org").status == "blocked"
