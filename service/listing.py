@@ -26,7 +26,7 @@ class Listing:
     since: datetime
     until: datetime | None  # None: up to now
     week: str | None  # the ISO week shown, or None for the default window
-    last_updated: datetime | None  # the topic's last fetch, or its newest match
+    last_updated: datetime | None  # the topic's last run that stored papers, or its newest match
     weeks: list[tuple[str, int]] = field(default_factory=list)  # weeks with papers, newest first
     sample: bool = False  # the store holds the bundled sample, not a fetch from arXiv
 

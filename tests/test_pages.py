@@ -75,6 +75,19 @@ def test_it_shows_a_topic_in_the_seed_structure(client, engine_of_app):
     assert not shown & older_ids  # matched 17 days ago: outside the default window
 
 
+def test_it_says_last_updated_at_the_last_run_that_stored_papers(client, engine_of_app):
+    load_testing_topic(engine_of_app)
+    record_run(engine_of_app, "testing", "ok", NOW - timedelta(hours=3))
+    record_run(engine_of_app, "testing", "failed", NOW - timedelta(hours=1))  # updated nothing
+    record_run(engine_of_app, "vla", "ok", NOW - timedelta(minutes=30))  # another topic
+    text = re.sub(r"\s+", " ", page(client, "/topics/testing/").text_content())
+    assert "Last updated: 2026-02-04 13:50 UTC" in text
+    assert "**Last updated:** 2026-02-04 13:50 UTC" in client.get("/topics/testing.md").text
+    record_run(engine_of_app, "testing", "partial", NOW - timedelta(minutes=10))
+    text = re.sub(r"\s+", " ", page(client, "/topics/testing/").text_content())
+    assert "Last updated: 2026-02-04 16:40 UTC" in text
+
+
 def test_it_shows_each_paper_like_the_seed(client, engine_of_app):
     recent, _ = load_testing_topic(engine_of_app)
     many_authors = next(p for p in fixture_papers() if len(p.authors) > 5)

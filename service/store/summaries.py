@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from service.paper import Paper
 from service.store.papers import paper_from_row
+from service.store.runs import SAMPLE
 from service.store.schema import fetch_run, topic_paper
 from service.store.schema import paper as paper_table
 
@@ -92,6 +93,15 @@ def topic_summaries(conn: Connection) -> dict[str, TopicSummary]:
         .group_by(topic_paper.c.topic)
     )
     return {row[0]: _summary(row[1:]) for row in conn.execute(query)}
+
+
+def last_updated(conn: Connection, topic: str) -> datetime | None:
+    """When the topic's papers were last brought up to date: its newest run that stored
+    papers (ok, partial or the sample). A failed run updated nothing."""
+    query = select(func.max(fetch_run.c.finished)).where(
+        fetch_run.c.topic == topic, fetch_run.c.status.in_(("ok", "partial", SAMPLE)),
+    )
+    return _aware(conn.execute(query).scalar())
 
 
 def match_times(conn: Connection, topic: str) -> list[datetime]:

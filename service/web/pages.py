@@ -18,7 +18,7 @@ from service.listing import DEFAULT_DAYS, Listing, default_window_start, format_
 from service.markdown import paper_links, topic_markdown
 from service.store.papers import papers_for_topic
 from service.store.runs import is_sample_data, latest_runs
-from service.store.summaries import match_times, topic_summaries
+from service.store.summaries import last_updated, match_times, topic_summaries
 from service.text import one_line
 from service.topics import Topic
 from service.weeks import WEEK, week_bounds, week_of
@@ -129,13 +129,13 @@ def load_listing(topic: Topic, since: datetime, until: datetime | None, week: st
     runtime = current_app.extensions["paperboy"]
     with runtime.engine.connect() as conn:
         papers = papers_for_topic(conn, topic.slug, since=since, until=until)
-        run = latest_runs(conn).get(topic.slug)
+        updated = last_updated(conn, topic.slug)
         times = match_times(conn, topic.slug)
         sample = is_sample_data(conn)
     counts = Counter(week_of(moment) for moment in times)
     return Listing(
         topic=topic, papers=papers, since=since, until=until, week=week,
-        last_updated=run.finished if run else (times[0] if times else None),
+        last_updated=updated or (times[0] if times else None),
         weeks=sorted(counts.items(), reverse=True), sample=sample,
     )
 
