@@ -15,6 +15,8 @@ blueprint = Blueprint("admin_auth", __name__, url_prefix="/admin")
 blueprint.before_app_request(close_admin_to_visitors)
 
 SIGN_IN_LIMIT = "10 per minute;50 per hour"
+# Failed attempts per admin address from anywhere, so many machines together cannot guess a password.
+SIGN_IN_ADDRESS_LIMIT = "20 per hour"
 # Checked when the address is unknown, so a wrong address takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("paperboy-no-such-admin")
 
@@ -31,8 +33,14 @@ def sign_in_form():
     return render_template("admin/sign_in.html", error=None, email="", next=request.args.get("next", ""))
 
 
+def _submitted_address() -> str:
+    return "sign-in:" + request.form.get("email", "").strip().lower()[:320]
+
+
 @blueprint.post("/sign-in")
 @limiter.limit(SIGN_IN_LIMIT)
+@limiter.limit(SIGN_IN_ADDRESS_LIMIT, key_func=_submitted_address,
+               deduct_when=lambda response: response.status_code == 401)
 def sign_in_submit():
     email = request.form.get("email", "").strip().lower()
     password = request.form.get("password", "")
