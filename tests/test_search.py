@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from lxml import html
 
 from service.store.papers import upsert_papers
-from service.store.search import fts5_query, search_papers
+from service.store.search import POSTGRES_DOCUMENT, fts5_query, search_papers
 from service.web import create_app
 from tests.conftest import NOW
 from tests.topic_data import fixture_papers, hostile_paper, load
@@ -69,6 +69,31 @@ def test_it_keeps_the_index_in_step_with_new_versions(search_app):
         assert [p.id for p in search_papers(conn, "quokkas")] == [paper.id]
         assert [p.id for p in search_papers(conn, "wombats")] == [paper.id]
         assert paper.id not in [p.id for p in search_papers(conn, "comparative")]
+
+
+def test_it_ranks_a_word_in_the_title_above_the_same_word_in_an_abstract(search_app):
+    engine = search_app.extensions["paperboy"].engine
+    papers = fixture_papers()
+    in_abstract = replace(papers[0], id="2601.00002", title="A study of marsupials",
+                          abstract="Quokkas, quokkas and more quokkas: " + papers[0].abstract)
+    in_title = replace(papers[1], id="2601.00003", title="Quokkas in continuous integration")
+    load(engine, "testing", [in_abstract, in_title])
+    with engine.connect() as conn:
+        assert [p.id for p in search_papers(conn, "quokkas")] == [in_title.id, in_abstract.id]
+
+
+def test_it_searches_through_the_index_on_postgresql(search_app):
+    engine = search_app.extensions["paperboy"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the GIN index is PostgreSQL's; SQLite searches its FTS5 table")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = conn.exec_driver_sql(
+            f"EXPLAIN SELECT id FROM paper WHERE {POSTGRES_DOCUMENT}"
+            " @@ websearch_to_tsquery('english'::regconfig, 'quokkas')"
+        ).scalars().all()
+    # The query's document and the index's expression must be the same for this to hold.
+    assert any("ix_paper_search" in line for line in plan), plan
 
 
 @pytest.mark.parametrize("query", [

@@ -22,8 +22,11 @@ MAX_TERMS = 32
 UNWANTED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 # Keep in step with the index in migrations/versions/0002_search.py.
+# Weighted like SQLite's bm25 weights below: a word in the title counts most, then authors.
 POSTGRES_DOCUMENT = (
-    "to_tsvector('english'::regconfig, title || ' ' || abstract || ' ' || paper_search_authors(authors))"
+    "(setweight(to_tsvector('english'::regconfig, title), 'A')"
+    " || setweight(to_tsvector('english'::regconfig, paper_search_authors(authors)), 'B')"
+    " || setweight(to_tsvector('english'::regconfig, abstract), 'D'))"
 )
 
 

@@ -63,9 +63,12 @@ POSTGRES_UPGRADE = [
     """CREATE FUNCTION paper_search_authors(names json) RETURNS text
         LANGUAGE sql IMMUTABLE PARALLEL SAFE
         AS $$ SELECT coalesce(string_agg(value, ' '), '') FROM json_array_elements_text(names) $$""",
-    """CREATE INDEX ix_paper_search ON paper USING GIN (
-        to_tsvector('english'::regconfig, title || ' ' || abstract || ' ' || paper_search_authors(authors))
-    )""",
+    # Weighted so that ts_rank puts title matches first (A), then authors (B), then abstracts (D).
+    """CREATE INDEX ix_paper_search ON paper USING GIN ((
+        setweight(to_tsvector('english'::regconfig, title), 'A')
+        || setweight(to_tsvector('english'::regconfig, paper_search_authors(authors)), 'B')
+        || setweight(to_tsvector('english'::regconfig, abstract), 'D')
+    ))""",
 ]
 POSTGRES_DOWNGRADE = [
     "DROP INDEX IF EXISTS ix_paper_search",
