@@ -7,6 +7,7 @@ so counts and the audit history stay whole.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from service.store.schema import admin_user, audit_log, subscriber, subscription
+from service.store.schema import admin_user, audit_log, delivery, subscriber, subscription
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "blocked")
 DELETED = "deleted"
@@ -245,7 +246,24 @@ def erase(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> No
         raise SubscriberError("subscribers: no such subscriber")
     _set_topics(conn, subscriber_id, [])
     _set_status(conn, subscriber_id, DELETED, now, email=None)
+    _scrub_address(conn, subscriber_id, found.email)
     record_audit(conn, now, actor, "delete", subscriber_id, f"was {found.status}")
+
+
+ERASED = "[erased address]"
+
+
+def _scrub_address(conn: Connection, subscriber_id: int, address: str) -> None:
+    """Take the address out of the texts kept about the subscriber: mail servers quote it in the
+    bounce reasons that the audit log and the deliveries keep."""
+    pattern = re.compile(re.escape(address), re.IGNORECASE)
+    for table, text in ((audit_log, audit_log.c.detail), (delivery, delivery.c.last_error)):
+        rows = conn.execute(select(table.c.id, text).where(table.c.subscriber_id == subscriber_id,
+                                                           text.is_not(None))).all()
+        for row_id, value in rows:
+            scrubbed = pattern.sub(ERASED, value)
+            if scrubbed != value:
+                conn.execute(update(table).where(table.c.id == row_id).values({text: scrubbed}))
 
 
 def mark_bounced(conn: Connection, subscriber_id: int, reason: str, now: datetime) -> None:

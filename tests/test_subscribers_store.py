@@ -223,3 +223,26 @@ def test_it_never_brings_back_an_unsubscribed_or_blocked_address_by_import(engin
     with engine.begin() as conn:
         assert store.import_rows(conn, [ImportRow("gone@example.org", [], "blocked")], LATER, "cli").kept == 0
         assert store.subscriber_by_email(conn, "gone@example.org").status == "blocked"
+
+
+def test_it_erases_the_address_from_bounce_reasons_too(engine):
+    """Mail servers quote the address in their refusals; deleting a subscriber must not leave it there."""
+    from service.store import deliveries, digests
+
+    reason = "550 5.1.1 <Alice@Example.org>: Recipient address rejected: user alice@example.org unknown"
+    with engine.begin() as conn:
+        alice, _ = subscribe(conn, "alice@example.org")
+        store.confirm(conn, alice.id, ["vla"], NOW)
+        digest = digests.create_digest(conn, "2026-W05", {}, NOW)
+        deliveries.add_deliveries(conn, digest.id, [(alice.id, "vla")])
+        [claimed] = deliveries.claim_deliveries(conn, digest.id, "sender", NOW, timedelta(minutes=5), 10)
+        deliveries.mark_failed(conn, claimed.id, "sender", reason)
+        store.mark_bounced(conn, alice.id, reason, NOW)
+        store.erase(conn, alice.id, LATER, "admin@example.org")
+    with engine.connect() as conn:
+        details = [entry.detail or "" for entry in store.audit_entries(conn, alice.id)]
+        [kept] = deliveries.list_deliveries(conn, digest.id)
+    assert [entry for entry in details if "550" in entry] == [
+        "550 5.1.1 <[erased address]>: Recipient address rejected: user [erased address] unknown"]
+    assert kept["last_error"].startswith("550 5.1.1 <[erased address]>") and kept["email"] is None
+    assert not any("alice" in text.lower() for text in [*details, kept["last_error"]])
