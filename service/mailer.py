@@ -29,6 +29,8 @@ from email.utils import parseaddr
 from typing import Callable
 from urllib.parse import quote
 
+from email_validator import EmailNotValidError, validate_email
+
 from service.digest import (
     PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, build_digest, last_complete_week,
     render_digest,
@@ -65,6 +67,17 @@ class SystemClock:
 def retry_delay(attempts: int) -> float:
     """Seconds before the next try of a delivery that has had `attempts` tries."""
     return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LAST_RETRY)
+
+
+def ascii_address(email: str) -> str | None:
+    """The address as plain SMTP carries it (an internationalized domain in its xn-- form), or
+    None when the local part is not ASCII and only an SMTPUTF8 server could take it."""
+    if email.isascii():
+        return email
+    try:
+        return validate_email(email, check_deliverability=False).ascii_email
+    except EmailNotValidError:
+        return None
 
 
 def worker_name() -> str:
@@ -206,11 +219,11 @@ class Sender:
             self.templates.move_to_end(topic_set)
         return template
 
-    def message(self, job: ledger.Claimed) -> bytes:
+    def message(self, job: ledger.Claimed, address: str) -> bytes:
         unsubscribe = unsubscribe_url(self.config, job.subscriber_id)
         token = unsubscribe.rsplit("/", 1)[-1]
         stamp = Stamp(
-            to=job.email,
+            to=address,
             unsubscribe_url=unsubscribe,
             mailto_unsubscribe=f"{self.mailto}?subject={quote('unsubscribe ' + token)}",
             values={UNSUBSCRIBE_SLOT: unsubscribe, PREFERENCES_SLOT: preferences_url(self.config, job.subscriber_id)},
@@ -275,7 +288,17 @@ class Sender:
                 try:
                     if job is None:
                         return
-                    self._outcome(await self._send(connection, job, limiter))
+                    try:
+                        outcome = await self._send(connection, job, limiter)
+                    except Exception as error:
+                        # A worker that died here would leave its queue unread and the run waiting
+                        # forever: stop instead, with the delivery due again for a rerun.
+                        log.exception("mailer: delivery %d could not be sent", job.id)
+                        if not self.stop.is_set():
+                            self.stats.error = f"mailer: {type(error).__name__}: {error}; rerun to send the rest"
+                            self.stop.set()
+                        outcome = _Outcome(job, "released")
+                    self._outcome(outcome)
                 finally:
                     queue.task_done()
         finally:
@@ -300,8 +323,12 @@ class Sender:
             return _Outcome(job, "released")
         if job.email is None:
             return _Outcome(job, "cancelled", "mailer: the subscriber is no longer active")
+        address = ascii_address(job.email)
+        if address is None:
+            return _Outcome(job, "failed", f"mailer: {job.email} has a non-ASCII local part, which needs SMTPUTF8; "
+                                           "paperboy sends only ASCII addresses")
         try:
-            data = self.message(job)
+            data = self.message(job, address)
         except DigestError as error:
             return _Outcome(job, "cancelled", str(error))
         await limiter.wait()
@@ -311,7 +338,7 @@ class Sender:
             return _Outcome(job, "lost")
         try:
             # assemble() builds every line with CRLF (tests/test_digest_email.py checks it).
-            await connection.send_raw(self.envelope_from, [job.email], data, crlf=True)
+            await connection.send_raw(self.envelope_from, [address], data, crlf=True)
         except ConnectError as error:
             # Nothing went out: stop, and leave this and every other unsent delivery due.
             if not self.stop.is_set():
