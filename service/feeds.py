@@ -31,20 +31,22 @@ class FeedSpec:
     page_url: str  # the HTML page the feed mirrors
     self_url: str
     updated: datetime | None
+    # The scheme of the topic categories of the all-topics feed: the topic pages' URL prefix.
+    topic_scheme: str | None = None
 
 
-def atom_feed(spec: FeedSpec, entries: list[tuple[Paper, list[str]]]) -> bytes:
-    """An Atom 1.0 document; each entry is a paper with extra category terms (its topics)."""
+def atom_feed(spec: FeedSpec, entries: list[tuple[Paper, list[tuple[str, str]]]]) -> bytes:
+    """An Atom 1.0 document; each entry is a paper with its topics as (slug, title) categories."""
     body = _generator(spec, entries, "atom").atom_str(pretty=False, encoding="UTF-8")
     return _restore_entry_link_attributes(body, entries)
 
 
-def rss_feed(spec: FeedSpec, entries: list[tuple[Paper, list[str]]]) -> bytes:
+def rss_feed(spec: FeedSpec, entries: list[tuple[Paper, list[tuple[str, str]]]]) -> bytes:
     """An RSS 2.0 document with the same entries as atom_feed."""
     return _generator(spec, entries, "rss").rss_str(pretty=False, encoding="UTF-8")
 
 
-def _generator(spec: FeedSpec, entries: list[tuple[Paper, list[str]]], kind: str) -> FeedGenerator:
+def _generator(spec: FeedSpec, entries: list[tuple[Paper, list[tuple[str, str]]]], kind: str) -> FeedGenerator:
     feed = FeedGenerator()
     feed.load_extension("dc", atom=False, rss=True)  # RSS authors need an email; dc:creator does not
     feed.id(spec.page_url)
@@ -58,12 +60,13 @@ def _generator(spec: FeedSpec, entries: list[tuple[Paper, list[str]]], kind: str
     feed.generator("paperboy")
     feed.language("en")
     feed.updated(spec.updated or NEVER)
-    for paper, extra_terms in entries:
-        _add_entry(feed, paper, extra_terms)
+    for paper, topics in entries:
+        _add_entry(feed, paper, topics, spec.topic_scheme)
     return feed
 
 
-def _add_entry(feed: FeedGenerator, paper: Paper, extra_terms: list[str]) -> None:
+def _add_entry(feed: FeedGenerator, paper: Paper, topics: list[tuple[str, str]],
+               topic_scheme: str | None) -> None:
     entry = feed.add_entry(order="append")
     # The versionless abstract URL: the same entry whatever version arrives later.
     entry.guid(f"https://arxiv.org/abs/{paper.id}", permalink=True)
@@ -80,8 +83,9 @@ def _add_entry(feed: FeedGenerator, paper: Paper, extra_terms: list[str]) -> Non
     for term in paper.categories:
         if one_line(term):
             entry.category(term=one_line(term), scheme=ARXIV_SCHEME)
-    for term in extra_terms:
-        entry.category(term=one_line(term), label=one_line(term))
+    for slug, title in topics:
+        topic = {"term": one_line(slug), "label": one_line(title) or one_line(slug)}
+        entry.category(**topic, **({"scheme": topic_scheme} if topic_scheme else {}))
     # summary() also fills RSS's description.
     entry.summary(printable(paper.abstract) or one_line(paper.title))
 
@@ -98,7 +102,7 @@ def entry_links(paper: Paper) -> list[dict[str, str]]:
     return links
 
 
-def _restore_entry_link_attributes(body: bytes, entries: list[tuple[Paper, list[str]]]) -> bytes:
+def _restore_entry_link_attributes(body: bytes, entries: list[tuple[Paper, list[tuple[str, str]]]]) -> bytes:
     # feedgen 1.0.0 writes an entry's <link> with href only (its atom_entry() shadows the
     # link dict with the new element), so every link reads as rel="alternate". Put the
     # attributes back, in the order the links were added.

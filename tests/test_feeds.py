@@ -120,6 +120,10 @@ def test_it_serves_all_topics_in_one_feed(client, runtime_engine, atom_schema):
     assert len(ids) == len(set(ids))
     shared = next(e for e in parsed.entries if e.id == f"https://arxiv.org/abs/{recent[0].id}")
     assert {"testing", "vla"} <= {tag.term for tag in shared.tags}
+    topics = {tag.term: tag for tag in shared.tags if tag.scheme == "http://paperboy.test/topics/"}
+    assert sorted(topics) == ["testing", "vla"]  # each topic a category in paperboy's scheme
+    assert topics["testing"].label == "Software Testing"
+    assert topics["vla"].label == "Vision-Language-Action Models"
 
 
 def test_it_validates_with_no_papers(client, runtime_engine, atom_schema):

@@ -63,16 +63,19 @@ def all_atom():
     """The newest papers of every topic; each entry names its topics as categories."""
     runtime = current_app.extensions["paperboy"]
     state = summary(None)
+    titles = {topic.slug: topic.title for topic in runtime.topics}
 
     def render() -> bytes:
         with runtime.engine.connect() as conn:
-            entries = recent_papers_with_topics(conn, FEED_SIZE)
+            papers = recent_papers_with_topics(conn, FEED_SIZE)
+        entries = [(paper, [(slug, titles.get(slug, slug)) for slug in slugs]) for paper, slugs in papers]
         spec = FeedSpec(
             title="paperboy: all topics",
             description="New arXiv papers in every topic paperboy follows.",
             page_url=absolute_url("pages.home"),
             self_url=absolute_url("feeds.all_atom"),
             updated=state.papers_changed,
+            topic_scheme=absolute_url("pages.home") + "topics/",
         )
         return atom_feed(spec, entries)
 
