@@ -14,6 +14,8 @@ from subscribers.public import csrf_refused
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
 PER_PAGE = 50
+# Larger ids than the database's integers would overflow in the query: they simply do not exist.
+MAX_ID = 2**31 - 1
 
 
 def _runtime():
@@ -52,7 +54,7 @@ def _subscriber_or_404(conn, subscriber_id: int) -> store.Subscriber:
     return found
 
 
-@blueprint.get("/subscribers/<int:subscriber_id>")
+@blueprint.get(f"/subscribers/<int(max={MAX_ID}):subscriber_id>")
 @login_required
 def subscriber(subscriber_id: int):
     runtime = _runtime()
@@ -63,7 +65,7 @@ def subscriber(subscriber_id: int):
                            topics=runtime.topics, admin=current_admin())
 
 
-@blueprint.post("/subscribers/<int:subscriber_id>/topics")
+@blueprint.post(f"/subscribers/<int(max={MAX_ID}):subscriber_id>/topics")
 @login_required
 def change_topics(subscriber_id: int):
     runtime = _runtime()
@@ -84,7 +86,7 @@ def _unconfirmed(subscriber_id: int, what: str):
     return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))
 
 
-@blueprint.post("/subscribers/<int:subscriber_id>/block")
+@blueprint.post(f"/subscribers/<int(max={MAX_ID}):subscriber_id>/block")
 @login_required
 def block(subscriber_id: int):
     if refused := _unconfirmed(subscriber_id, "block"):
@@ -93,7 +95,7 @@ def block(subscriber_id: int):
                    "Subscriber blocked: no more mail, and the address cannot subscribe again.")
 
 
-@blueprint.post("/subscribers/<int:subscriber_id>/delete")
+@blueprint.post(f"/subscribers/<int(max={MAX_ID}):subscriber_id>/delete")
 @login_required
 def delete(subscriber_id: int):
     if refused := _unconfirmed(subscriber_id, "delete"):

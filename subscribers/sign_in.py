@@ -23,7 +23,9 @@ _DUMMY_HASH = generate_password_hash("paperboy-no-such-admin")
 
 def _safe_next(target: str | None) -> str:
     """Only paths inside /admin: never send a signed-in admin to another host."""
-    if target and target.startswith("/admin") and not target.startswith("//") and "\\" not in target:
+    if (target and target.startswith("/admin") and not target.startswith("//") and "\\" not in target
+            and not any(ord(char) < 32 or ord(char) == 127 for char in target)):
+        # Control characters would break the Location header (and browsers drop some of them).
         return target
     return url_for("admin.subscribers")
 

@@ -160,3 +160,9 @@ def test_it_rate_limits_failed_sign_ins_per_address_across_machines(config, admi
     assert [attempt(f"192.0.2.{n // 5}") for n in range(20)] == [401] * 20
     assert attempt("198.51.100.1", password=PASSWORD) == 429
     assert attempt("198.51.100.1", email="other@example.org") == 401
+
+
+def test_it_ignores_a_next_with_control_characters(app, client, admin):
+    for target in ("/admin/\r\nSet-Cookie: planted=1", "/admin/\nLocation: https://evil.example/", "/admin/\x7f"):
+        answer = sign_in(client, next_url=target)
+        assert answer.status_code == 302 and answer.headers["Location"] == "/admin/", repr(target)

@@ -123,3 +123,10 @@ def test_it_blocks_or_deletes_only_when_the_confirm_box_is_ticked(signed_in, eng
         found = store.get_subscriber(conn, bob)
         assert (found.email, found.status) == ("bob@example.org", "active")
         assert [entry.action for entry in store.audit_entries(conn, bob)] == ["import"]
+
+
+def test_it_answers_404_for_a_subscriber_id_beyond_any_database_integer(signed_in):
+    token = csrf_token(signed_in.get("/admin/").data)
+    assert signed_in.get("/admin/subscribers/99999999999999999999").status_code == 404
+    assert signed_in.post("/admin/subscribers/99999999999999999999/block",
+                          data={"csrf_token": token, "confirm": "yes"}).status_code == 404
