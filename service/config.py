@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from apscheduler.triggers.cron import CronTrigger
+from service.cron import cron_trigger
 
 
 class ConfigError(Exception):
@@ -79,7 +79,7 @@ def env_url(environ, name: str, default: str | None, schemes: tuple[str, ...]) -
 def env_cron(environ, name: str, default: str) -> str:
     raw = env_str(environ, name, default)
     try:
-        CronTrigger.from_crontab(raw, timezone="UTC")
+        cron_trigger(raw)  # as the scheduler reads it: crontab's day numbers, 7 = Sunday included
     except ValueError as error:
         raise ConfigError(f"{name}: not a cron expression ({error}), got {raw!r}") from None
     return raw

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import socket
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from service.cron import cron_trigger
 from service.runtime import Runtime
 from service.store import locks
 
@@ -27,41 +26,6 @@ ADVISORY_KEY = 0x70617065_72626F79 & 0x7FFFFFFFFFFFFFFF
 LOCK_TTL = timedelta(seconds=90)
 RENEW_EVERY = timedelta(seconds=30)
 SWEEP_EVERY = timedelta(minutes=5)
-
-
-DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def cron_trigger(expression: str) -> CronTrigger:
-    """A CronTrigger for a crontab line, in UTC, with crontab's day numbers (0 and 7 = Sunday).
-
-    APScheduler 3 counts days of the week from Monday = 0, so "0 7 * * 1" would fire on
-    Tuesdays; numeric days are turned into day names first."""
-    minute, hour, day, month, day_of_week = expression.split()
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                       day_of_week=_day_names(day_of_week), timezone=timezone.utc)
-
-
-def _day_names(field: str) -> str:
-    if field == "*":
-        return field
-    names: list[str] = []
-    for part in field.split(","):
-        if re.search(r"[a-z]", part, re.IGNORECASE):
-            names.append(part)  # already names, which mean the same to both
-            continue
-        base, _, step = part.partition("/")
-        if base == "*":
-            low, high = 0, 6
-        elif "-" in base:
-            low, high = (int(n) for n in base.split("-", 1))
-        else:
-            low = int(base)
-            high = 6 if step else low
-        for number in range(low, high + 1, int(step or 1)):
-            if DAY_NAMES[number] not in names:
-                names.append(DAY_NAMES[number])
-    return ",".join(names)
 
 
 def _utcnow() -> datetime:

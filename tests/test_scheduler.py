@@ -76,7 +76,7 @@ def test_its_weekly_job_sends_the_last_complete_week(config, smtp_server):
     assert all(WEEK in message["Subject"] for message in smtp_server.messages)
 
 
-@pytest.mark.parametrize("cron", ["0 6 * *", "61 * * * *"])
+@pytest.mark.parametrize("cron", ["0 6 * *", "61 * * * *", "0 7 * * 8", "0 7 * * 5-9", "0 7 * * x-y"])
 def test_it_refuses_a_bad_cron_expression_with_one_line(cron):
     from service.config import ConfigError, load_config
 
@@ -95,6 +95,13 @@ def test_it_reads_days_of_the_week_as_crontab_does(expression, expected):
     from service.scheduler import cron_trigger
 
     assert cron_trigger(expression).get_next_fire_time(None, NOW) == expected
+
+
+@pytest.mark.parametrize("cron", ["0 7 * * 7", "0 7 * * 5-7", "0 7 * * 1-7/2"])
+def test_it_accepts_the_crontab_sunday_seven_in_the_settings(cron):
+    from service.config import load_config
+
+    assert load_config({"PAPERBOY_DIGEST_CRON": cron, "PAPERBOY_SECRET_KEY": "x"}).digest_cron == cron
 
 
 def test_the_scheduler_command_holds_the_lock_and_releases_it_on_sigterm(tmp_path, sqlite_url, topics_file):
