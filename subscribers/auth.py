@@ -1,7 +1,7 @@
 """Admin sign-in state: `login_required` for admin views and `current_admin()` for templates and code.
 
-The session holds only the admin's id; every request re-reads the admin row, so deleting an
-admin ends their sessions at once.
+The session holds only the admin's id and session epoch; every request re-reads the admin row, so
+deleting an admin, or their signing out anywhere, ends their sessions at once.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ def current_admin() -> store.Admin | None:
             runtime = current_app.extensions["paperboy"]
             with runtime.engine.connect() as conn:
                 admin = store.admin_by_id(conn, admin_id)
+            if admin is not None and session.get("admin_epoch") != admin.session_epoch:
+                admin = None  # the admin signed out since this session began
         g.paperboy_admin = admin
     return g.paperboy_admin
 
@@ -30,10 +32,16 @@ def sign_in(admin: store.Admin) -> None:
     """Start a fresh session for `admin` (cleared first, so no earlier state carries over)."""
     session.clear()
     session["admin_id"] = admin.id
+    session["admin_epoch"] = admin.session_epoch
     g.paperboy_admin = admin
 
 
 def sign_out() -> None:
+    """End this session and every other one of the same admin (a copied cookie included)."""
+    admin = current_admin()
+    if admin is not None:
+        with current_app.extensions["paperboy"].engine.begin() as conn:
+            store.end_admin_sessions(conn, admin.id)
     session.clear()
     g.paperboy_admin = None
 

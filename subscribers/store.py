@@ -51,6 +51,7 @@ class Admin:
     email: str
     password_hash: str
     created: datetime
+    session_epoch: int = 0
 
 
 @dataclass
@@ -434,6 +435,12 @@ def create_admin(conn: Connection, email: str, password_hash: str, now: datetime
         raise SubscriberError(f"admin: {email} already exists") from None
     record_audit(conn, now, "cli", "admin-create", None, email)
     return admin_by_id(conn, admin_id)
+
+
+def end_admin_sessions(conn: Connection, admin_id: int) -> None:
+    """Sign the admin out everywhere: every session started before this stops working."""
+    conn.execute(update(admin_user).where(admin_user.c.id == admin_id)
+                 .values(session_epoch=admin_user.c.session_epoch + 1))
 
 
 def admin_by_id(conn: Connection, admin_id: int) -> Admin | None:

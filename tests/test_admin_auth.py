@@ -166,3 +166,16 @@ def test_it_ignores_a_next_with_control_characters(app, client, admin):
     for target in ("/admin/\r\nSet-Cookie: planted=1", "/admin/\nLocation: https://evil.example/", "/admin/\x7f"):
         answer = sign_in(client, next_url=target)
         assert answer.status_code == 302 and answer.headers["Location"] == "/admin/", repr(target)
+
+
+def test_it_ends_a_copied_session_cookie_when_the_admin_signs_out(app, client, admin):
+    sign_in(client)
+    copied = client.get_cookie("session").value
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/admin/").status_code == 200
+    client.post("/admin/sign-out", data={"csrf_token": csrf_token(client.get("/admin/").data)})
+    answer = thief.get("/admin/")
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/admin/sign-in")
+    # Signing in again starts a session that works.
+    assert sign_in(client).status_code == 302 and client.get("/admin/").status_code == 200

@@ -133,6 +133,8 @@ admin_user = Table(
     Column("email", String(320), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("created", UTC_DATETIME, nullable=False),
+    # Raised on sign-out: sessions remember the value they started with, so a copied cookie dies too.
+    Column("session_epoch", Integer, nullable=False, default=0),
 )
 
 audit_log = Table(

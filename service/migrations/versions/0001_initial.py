@@ -18,6 +18,7 @@ def upgrade():
     sa.Column('email', sa.String(length=320), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('created', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('session_epoch', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_admin_user')),
     sa.UniqueConstraint('email', name=op.f('uq_admin_user_email'))
     )
