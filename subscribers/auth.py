@@ -77,3 +77,10 @@ def close_admin_to_visitors():
             return _refuse_visitor()
     return None
 
+
+def keep_admin_pages_out_of_caches(response):
+    """After every request: nothing under /admin is stored by a browser or a proxy."""
+    if request.path == "/admin" or request.path.startswith("/admin/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+

@@ -206,4 +206,17 @@ def unsubscribe(token: str):
                     link=("/subscribe", "Subscribe again"))
 
 
+# Pages whose address holds a token: the token must not travel on in a Referer header or sit in a cache.
+TOKEN_ENDPOINTS = frozenset({"subscribers.confirm_page", "subscribers.confirm", "subscribers.preferences",
+                             "subscribers.unsubscribe_page", "subscribers.unsubscribe"})
+
+
+@blueprint.after_request
+def keep_tokens_private(response):
+    if request.endpoint in TOKEN_ENDPOINTS:
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 blueprint.register_error_handler(CSRFError, csrf_refused)

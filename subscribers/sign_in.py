@@ -8,11 +8,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.web import limiter
 from subscribers import store
-from subscribers.auth import close_admin_to_visitors, sign_in, sign_out
+from subscribers.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches, sign_in, sign_out
 from subscribers.public import csrf_refused
 
 blueprint = Blueprint("admin_auth", __name__, url_prefix="/admin")
 blueprint.before_app_request(close_admin_to_visitors)
+blueprint.after_app_request(keep_admin_pages_out_of_caches)
 
 SIGN_IN_LIMIT = "10 per minute;50 per hour"
 # Failed attempts per admin address from anywhere, so many machines together cannot guess a password.

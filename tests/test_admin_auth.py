@@ -179,3 +179,10 @@ def test_it_ends_a_copied_session_cookie_when_the_admin_signs_out(app, client, a
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/admin/sign-in")
     # Signing in again starts a session that works.
     assert sign_in(client).status_code == 302 and client.get("/admin/").status_code == 200
+
+
+def test_it_keeps_admin_pages_out_of_caches(app, client, admin):
+    assert client.get("/admin/sign-in").headers["Cache-Control"] == "no-store"
+    sign_in(client)
+    for path in ("/admin/", "/admin/export.csv", "/admin/digests"):
+        assert client.get(path).headers["Cache-Control"] == "no-store", path

@@ -147,3 +147,16 @@ def test_it_unsubscribes_on_a_one_click_post_whatever_content_type_the_mail_clie
         assert response.status == 200 and response.getheader("Location") is None, body[:200]
         assert b"You are unsubscribed" in body
         assert status_of(app, alice.id) == "unsubscribed"
+
+
+def test_it_keeps_token_pages_out_of_referers_and_caches(app, client, alice):
+    config = app.extensions["paperboy"].config
+    with app.extensions["paperboy"].engine.begin() as conn:
+        pending, _ = store.request_subscription(conn, "bob@example.org", ["vla"], NOW)
+    paths = [f"/unsubscribe/{tokens.unsubscribe_token(config, alice.id)}",
+             f"/preferences/{tokens.preferences_token(config, alice.id)}",
+             f"/confirm/{tokens.confirm_token(config, pending.id, ['vla'], datetime.now(timezone.utc))}"]
+    for answer in [client.get(path) for path in paths] + [client.post(paths[0])]:
+        assert answer.status_code == 200
+        assert answer.headers["Referrer-Policy"] == "no-referrer" and answer.headers["Cache-Control"] == "no-store"
+    assert "Referrer-Policy" not in client.get("/subscribe").headers
