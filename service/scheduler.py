@@ -100,11 +100,18 @@ def fetch_job(runtime: Runtime, now: datetime | None = None) -> int:
     return report.exit_code
 
 
+# One sender at a time in this process: the weekly job and the sweep each run their own pool of
+# connections and their own rate limit, so two at once would double both (and the sweep would
+# find the weekly digest's rows due while the weekly job is still sending them).
+_sending = threading.Lock()
+
+
 def digest_job(runtime: Runtime, now: datetime | None = None, clock=None):
     """The weekly digest of the last complete ISO week: write the ledger and send what is due."""
     from service.mailer import send_digest
 
-    queued, stats = send_digest(runtime, now=now, clock=clock)
+    with _sending:
+        queued, stats = send_digest(runtime, now=now, clock=clock)
     if stats.error:
         log.error("scheduler: digest %s stopped: %s", queued.digest.week, stats.error)
     return stats
@@ -114,7 +121,13 @@ def deliveries_job(runtime: Runtime, clock=None):
     """Every few minutes: send deliveries queued from the admin pages or left due by a stopped run."""
     from service.mailer import send_due
 
-    return send_due(runtime, clock)
+    if not _sending.acquire(blocking=False):
+        log.info("scheduler: a digest is being sent; the delivery sweep waits for its next turn")
+        return []
+    try:
+        return send_due(runtime, clock)
+    finally:
+        _sending.release()
 
 
 class Scheduler:

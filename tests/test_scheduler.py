@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from service.scheduler import LOCK_TTL, Scheduler, SchedulerLock, digest_job
+from service.scheduler import LOCK_TTL, Scheduler, SchedulerLock, deliveries_job, digest_job
 from tests.conftest import NOW
 from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
-from tests.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week
+from tests.digest_data import ALICE, BOB, CAROL, WEEK, FakeClock, add_subscribers, load_week
+from tests.smtp_server import RecordingHandler, SmtpServer
 
 
 def test_it_lets_one_scheduler_hold_the_lock_at_a_time(engine):
@@ -138,3 +141,42 @@ def test_the_scheduler_command_holds_the_lock_and_releases_it_on_sigterm(tmp_pat
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+class HoldFirstMessage(RecordingHandler):
+    """Keeps the first message's DATA waiting until `release` is set."""
+
+    def __init__(self):
+        super().__init__()
+        self.holding, self.release = threading.Event(), threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.holding.is_set():
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_its_delivery_sweep_waits_while_the_weekly_digest_is_being_sent(config):
+    handler = HoldFirstMessage()
+    server = SmtpServer(handler).start()
+    try:
+        # At this rate the weekly job claims one row at a time, so the last stays due meanwhile.
+        runtime = runtime_for(config.with_overrides(smtp_url=server.url, smtp_concurrency=1, smtp_rate=0.01))
+        people = [ALICE, BOB, CAROL, ("dave@example.org", ["testing"])]
+        with runtime.engine.begin() as conn:
+            load_week(conn)
+            add_subscribers(conn, people, NOW)
+        weekly = threading.Thread(target=digest_job, args=(runtime,), kwargs={"now": NOW, "clock": FakeClock(NOW)})
+        weekly.start()
+        assert handler.holding.wait(60)  # the weekly job is sending; the second row is due
+
+        swept = deliveries_job(runtime, FakeClock(NOW))
+
+        handler.release.set()
+        weekly.join(60)
+        assert swept == []  # a second sender would double the connections and the rate limit
+        assert Counter(handler.recipients()) == Counter(email for email, _ in people)
+    finally:
+        handler.release.set()
+        server.stop()
