@@ -7,8 +7,10 @@ temporary directory, named by a random id that only the preview page knows.
 from __future__ import annotations
 
 import io
+import os
 import re
 import secrets
+import stat
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -32,9 +34,19 @@ def _runtime():
     return current_app.extensions["paperboy"]
 
 
+class UploadFolderError(Exception):
+    """The folder for uploads is not private to paperboy; the message names it."""
+
+
 def _uploads() -> Path:
-    folder = Path(tempfile.gettempdir()) / "paperboy-imports"
+    folder = Path(tempfile.gettempdir()) / f"paperboy-imports-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
+    # Another local user could have made the folder first, to read subscriber lists or to swap
+    # an upload between its preview and its import.
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise UploadFolderError(f"admin: the upload folder {folder} is not private to this user "
+                                "(it must be a directory with mode 700); remove it and try again")
     return folder
 
 
@@ -66,7 +78,10 @@ def import_preview():
         return render_template("admin/import.html", admin=current_admin(), file_error=str(error)), 400
     upload_id = None
     if parsed.ok and parsed.rows:
-        folder = _uploads()
+        try:
+            folder = _uploads()
+        except UploadFolderError as error:
+            return render_template("admin/import.html", admin=current_admin(), file_error=str(error)), 500
         _forget_old_uploads(folder)
         upload_id = secrets.token_hex(16)
         (folder / f"{upload_id}.csv").write_bytes(data)
@@ -79,7 +94,12 @@ def import_preview():
 @login_required
 def import_commit(upload_id: str):
     runtime = _runtime()
-    path = _uploads() / f"{upload_id}.csv" if UPLOAD_ID.match(upload_id) else None
+    try:
+        folder = _uploads()
+    except UploadFolderError as error:
+        flash(str(error), "error")
+        return redirect(url_for("admin_csv.import_form"))
+    path = folder / f"{upload_id}.csv" if UPLOAD_ID.match(upload_id) else None
     if path is None or not path.is_file():
         flash("That upload is gone (imported already, or older than a day). Upload the file again.", "error")
         return redirect(url_for("admin_csv.import_form"))

@@ -141,3 +141,19 @@ def test_it_says_when_an_import_keeps_an_address_unsubscribed(signed_in, engine_
     assert (b"1 addresses that unsubscribed or are blocked kept that status: "
             b"an import never subscribes them again.") in done.data
     assert counts(engine_of) == {"unsubscribed": 1}
+
+
+def test_it_refuses_to_keep_an_upload_in_a_folder_other_users_can_open(signed_in, engine_of, tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    shared = tmp_path / f"paperboy-imports-{os.getuid()}"
+    shared.mkdir()
+    shared.chmod(0o777)
+    answer = upload(signed_in, b"email\nalice@example.org\n")
+    assert answer.status_code == 500 and b"is not private to this user" in answer.data
+    assert list(shared.iterdir()) == [] and counts(engine_of) == {}
+    shared.chmod(0o700)
+    done = commit(signed_in, upload(signed_in, b"email\nalice@example.org\n"))
+    assert b"Imported 1 rows: 1 new" in done.data
