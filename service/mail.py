@@ -37,6 +37,10 @@ class ConnectError(SendError):
         super().__init__(message, permanent=False)
 
 
+class SenderRefused(SendError):
+    """The server refused our envelope sender at MAIL FROM: about us, not about the recipient."""
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     hostname: str
@@ -99,6 +103,11 @@ class SmtpConnection:
             code = refusal.code if refusal else None
             raise SendError(f"smtp: recipient refused: {error}", permanent=_permanent(code), code=code,
                             recipient_refused=True) from None
+        except aiosmtplib.SMTPSenderRefused as error:
+            if error.code == 421:
+                await self.close()
+            raise SenderRefused(f"smtp: sender <{error.sender}> refused: {error.code} {error.message}",
+                                _permanent(error.code), error.code) from None
         except aiosmtplib.SMTPResponseException as error:
             if error.code in (421,) or error.code < 400:
                 await self.close()

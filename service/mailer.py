@@ -5,8 +5,9 @@ Retry policy: a 4xx reply or a dropped connection puts the delivery back as `ret
 after 30 s, 60 s, 120 s, ... (at most an hour), until PAPERBOY_SMTP_MAX_ATTEMPTS tries are used;
 then it is `failed`. A 5xx is `failed` at once. Bounce policy: a 5xx that refuses the address
 (at RCPT TO, or 550/551/553 after DATA) also marks the subscriber bounced after that one refusal;
-other 5xx (size, content) fail only that delivery. A server that cannot be reached at all stops
-the run with every unsent delivery still due, so a rerun sends them.
+other 5xx (size, content) fail only that delivery. A server that cannot be reached at all, or
+that refuses our own envelope sender with a 5xx at MAIL FROM, stops the run with every unsent
+delivery still due, so a rerun sends them.
 
 Leases: a claimed delivery is the sender's for LEASE; after that another sender may take it over
 (the first one died). A live sender renews a lease past half its time before sending, and never
@@ -35,7 +36,7 @@ from service.digest import (
     PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, build_digest, last_complete_week,
     render_digest,
 )
-from service.mail import ConnectError, SendError, SmtpSettings, open_connection
+from service.mail import ConnectError, SenderRefused, SendError, SmtpSettings, open_connection
 from service.mime import DkimSigner, MessageTemplate, Stamp, assemble
 from service.runtime import Runtime
 from service.store import deliveries as ledger
@@ -345,6 +346,18 @@ class Sender:
                 self.stats.error = f"{error}; the unsent deliveries stay due, rerun to send them"
                 self.stop.set()
             return _Outcome(job, "released")
+        except SenderRefused as error:
+            if error.permanent:
+                # Every message would be refused the same way, and it says nothing about the
+                # subscriber: stop with the rows due instead of failing and bouncing them all.
+                if not self.stop.is_set():
+                    self.stats.error = (f"{error}; check PAPERBOY_MAIL_FROM, then rerun: "
+                                        "the unsent deliveries stay due")
+                    self.stop.set()
+                return _Outcome(job, "released")
+            if job.attempts >= self.config.smtp_max_attempts:
+                return _Outcome(job, "failed", f"{error} (gave up after {job.attempts} attempts)")
+            return _Outcome(job, "retrying", str(error))
         except SendError as error:
             if error.permanent:
                 bounce = error.recipient_refused or error.code in ADDRESS_REFUSALS

@@ -252,3 +252,40 @@ def test_it_resends_a_message_cut_off_in_the_middle_of_its_data(config, smtp_ser
     assert Counter(smtp_server.handler.recipients()) == Counter(email for email, _ in people)
     assert stats.sent == 6 and stats.retried == 1
     assert _counts(runtime, queued.digest.id)["sent"] == 6
+
+
+class RefuseSender(RecordingHandler):
+    """Refuses our envelope sender at MAIL FROM while `refusing` is True."""
+
+    refusing = True
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.refusing:
+            return f"553 5.7.1 <{address}>: Sender address rejected: not owned by user"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+
+def test_it_stops_without_bouncing_anyone_when_the_server_refuses_the_sender(config):
+    handler = RefuseSender()
+    server = SmtpServer(handler).start()
+    try:
+        people = _people(6)
+        runtime, ids = _setup(config, server.url, people)
+
+        queued, stats = send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))
+
+        assert (stats.sent, stats.failed, stats.bounced) == (0, 0, 0)
+        assert "sender" in stats.error and "553" in stats.error and "PAPERBOY_MAIL_FROM" in stats.error
+        assert _counts(runtime, queued.digest.id)["due"] == 6
+        with runtime.engine.connect() as conn:
+            assert {get_subscriber(conn, ids[email]).status for email, _ in people} == {"active"}
+
+        handler.refusing = False  # the sender address was fixed: a rerun delivers everything
+        _, stats = send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))
+    finally:
+        server.stop()
+
+    assert stats.sent == 6 and stats.error is None
+    assert Counter(handler.recipients()) == Counter(email for email, _ in people)
