@@ -21,13 +21,15 @@ from service.config import Config
 
 class SendError(Exception):
     """A message was not accepted. `permanent` is True for a 5xx answer; `recipient_refused`
-    when the server refused the recipient at RCPT TO."""
+    when the server refused the recipient at RCPT TO; `reply` is the server's text after the code."""
 
-    def __init__(self, message: str, permanent: bool, code: int | None = None, recipient_refused: bool = False):
+    def __init__(self, message: str, permanent: bool, code: int | None = None, recipient_refused: bool = False,
+                 reply: str = ""):
         super().__init__(message)
         self.permanent = permanent
         self.code = code
         self.recipient_refused = recipient_refused
+        self.reply = reply
 
 
 class ConnectError(SendError):
@@ -102,7 +104,7 @@ class SmtpConnection:
             refusal = error.recipients[0] if error.recipients else None
             code = refusal.code if refusal else None
             raise SendError(f"smtp: recipient refused: {error}", permanent=_permanent(code), code=code,
-                            recipient_refused=True) from None
+                            recipient_refused=True, reply=refusal.message if refusal else "") from None
         except aiosmtplib.SMTPSenderRefused as error:
             if error.code == 421:
                 await self.close()
@@ -111,13 +113,15 @@ class SmtpConnection:
         except aiosmtplib.SMTPResponseException as error:
             if error.code in (421,) or error.code < 400:
                 await self.close()
-            raise SendError(f"smtp: {error.code} {error.message}", _permanent(error.code), error.code) from None
+            raise SendError(f"smtp: {error.code} {error.message}", _permanent(error.code), error.code,
+                            reply=error.message) from None
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
             await self.close()
             raise SendError(f"smtp: {type(error).__name__}: {error}", permanent=False) from None
         if errors:
             code, text = next(iter(errors.values()))
-            raise SendError(f"smtp: recipient refused: {code} {text}", _permanent(code), code, recipient_refused=True)
+            raise SendError(f"smtp: recipient refused: {code} {text}", _permanent(code), code, recipient_refused=True,
+                            reply=text)
 
     async def _connect(self) -> None:
         s = self.settings

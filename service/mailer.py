@@ -4,10 +4,11 @@ over a pool of SMTP connections, marking each sent only after the server's 250.
 Retry policy: a 4xx reply or a dropped connection puts the delivery back as `retrying`, due again
 after 30 s, 60 s, 120 s, ... (at most an hour), until PAPERBOY_SMTP_MAX_ATTEMPTS tries are used;
 then it is `failed`. A 5xx is `failed` at once. Bounce policy: a 5xx that refuses the address
-(at RCPT TO, or 550/551/553 after DATA) also marks the subscriber bounced after that one refusal;
-other 5xx (size, content) fail only that delivery. A server that cannot be reached at all, or
-that refuses our own envelope sender with a 5xx at MAIL FROM, stops the run with every unsent
-delivery still due, so a rerun sends them.
+(enhanced status 5.1.x or 5.2.1; a reply without one: any at RCPT TO, 550/551/553 after DATA)
+also marks the subscriber bounced after that one refusal; other 5xx (size, content, 5.7.x
+policy such as relaying denied or a DMARC rejection) fail only that delivery. A server that
+cannot be reached at all, or that refuses our own envelope sender with a 5xx at MAIL FROM, stops
+the run with every unsent delivery still due, so a rerun sends them.
 
 Leases: a claimed delivery is the sender's for LEASE; after that another sender may take it over
 (the first one died). A live sender renews a lease past half its time before sending, and never
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import socket
 import time
 import uuid
@@ -51,6 +53,17 @@ FIRST_RETRY = 30.0
 LAST_RETRY = 3600.0
 # 5xx codes after DATA that speak of the address rather than of the message.
 ADDRESS_REFUSALS = {550, 551, 553}
+# RFC 3463 enhanced status codes: 5.1.x is a bad address, 5.2.1 a disabled mailbox. Others, 5.7.x
+# above all (relaying denied, DMARC or spam rejections), are about the sender or the message.
+ENHANCED_STATUS = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def refuses_address(error: SendError) -> bool:
+    """Whether a permanent refusal says the subscriber's address is bad (the bounce policy)."""
+    status = ENHANCED_STATUS.match(error.reply or "")
+    if status:
+        return status.group(1) == "5" and (status.group(2) == "1" or status.group(2, 3) == ("2", "1"))
+    return error.recipient_refused or error.code in ADDRESS_REFUSALS
 TEMPLATES_KEPT = 64
 
 
@@ -360,7 +373,7 @@ class Sender:
             return _Outcome(job, "retrying", str(error))
         except SendError as error:
             if error.permanent:
-                bounce = error.recipient_refused or error.code in ADDRESS_REFUSALS
+                bounce = refuses_address(error)
                 return _Outcome(job, "failed", str(error), bounce)
             if job.attempts >= self.config.smtp_max_attempts:
                 return _Outcome(job, "failed", f"{error} (gave up after {job.attempts} attempts)")

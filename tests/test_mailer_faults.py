@@ -45,7 +45,7 @@ class RefuseAtRcpt(RecordingHandler):
 class RefuseAtData(RecordingHandler):
     def fault(self, envelope, attempt):
         if REFUSED in envelope.rcpt_tos:
-            return "550 5.7.1 mailbox unavailable"
+            return "550 5.1.1 mailbox unavailable"
         return None
 
 
@@ -289,3 +289,37 @@ def test_it_stops_without_bouncing_anyone_when_the_server_refuses_the_sender(con
 
     assert stats.sent == 6 and stats.error is None
     assert Counter(handler.recipients()) == Counter(email for email, _ in people)
+
+
+class RefuseOnPolicy(RecordingHandler):
+    """Refuses every message the way a receiver refuses mail that fails DMARC: about us."""
+
+    def fault(self, envelope, attempt):
+        return "550 5.7.26 Unauthenticated email from example.org is not accepted due to domain's DMARC policy"
+
+
+class DenyRelay(RecordingHandler):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return f"554 5.7.1 <{address}>: Relay access denied"
+
+
+def _check_no_bounce(config, handler):
+    server = SmtpServer(handler).start()
+    try:
+        people = _people(4)
+        runtime, ids = _setup(config, server.url, people)
+
+        queued, stats = send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))
+    finally:
+        server.stop()
+    assert (stats.sent, stats.failed, stats.bounced) == (0, 4, 0)
+    with runtime.engine.connect() as conn:
+        assert {get_subscriber(conn, ids[email]).status for email, _ in people} == {"active"}
+
+
+def test_it_does_not_bounce_subscribers_for_a_policy_refusal_after_data(config):
+    _check_no_bounce(config, RefuseOnPolicy())
+
+
+def test_it_does_not_bounce_subscribers_when_relaying_is_denied(config):
+    _check_no_bounce(config, DenyRelay())
