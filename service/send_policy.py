@@ -1,0 +1,74 @@
+"""How the digest sender paces, retries and judges refusals: the clock, the rate limit, the
+retry backoff, the bounce policy and the addresses plain SMTP can carry."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from datetime import datetime, timezone
+
+from email_validator import EmailNotValidError, validate_email
+
+from service.mail import SendError
+
+FIRST_RETRY = 30.0
+LAST_RETRY = 3600.0
+# 5xx codes after DATA that speak of the address rather than of the message.
+ADDRESS_REFUSALS = {550, 551, 553}
+# RFC 3463 enhanced status codes: 5.1.x is a bad address, 5.2.1 a disabled mailbox. Others, 5.7.x
+# above all (relaying denied, DMARC or spam rejections), are about the sender or the message.
+ENHANCED_STATUS = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def refuses_address(error: SendError) -> bool:
+    """Whether a permanent refusal says the subscriber's address is bad (the bounce policy)."""
+    status = ENHANCED_STATUS.match(error.reply or "")
+    if status:
+        return status.group(1) == "5" and (status.group(2) == "1" or status.group(2, 3) == ("2", "1"))
+    return error.recipient_refused or error.code in ADDRESS_REFUSALS
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try of a delivery that has had `attempts` tries."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LAST_RETRY)
+
+
+def ascii_address(email: str) -> str | None:
+    """The address as plain SMTP carries it (an internationalized domain in its xn-- form), or
+    None when the local part is not ASCII and only an SMTPUTF8 server could take it."""
+    if email.isascii():
+        return email
+    try:
+        return validate_email(email, check_deliverability=False).ascii_email
+    except EmailNotValidError:
+        return None
+
+
+class RateLimiter:
+    """Spaces sends at least 1/rate seconds apart across all connections; rate 0 means no limit."""
+
+    def __init__(self, rate: float, clock):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.clock = clock
+        self.next_slot: float | None = None
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = self.clock.monotonic()
+        slot = max(now, self.next_slot if self.next_slot is not None else now)
+        self.next_slot = slot + self.interval
+        if slot > now:
+            await self.clock.sleep(slot - now)
