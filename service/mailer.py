@@ -24,7 +24,7 @@ import socket
 import uuid
 from collections import Counter
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Callable
@@ -322,22 +322,48 @@ class Sender:
         self.new_outcome.set()
 
     async def _record(self) -> None:
-        while True:
+        while not self.finished:
             await self.new_outcome.wait()
             self.new_outcome.clear()
             await self._drain()
-            if self.finished and not self.outcomes:
-                return
+        await self._drain()  # the workers are done: the last outcomes, or one more try
+        unsent = sum(1 for o in self.outcomes if o.state == "sent")
+        if unsent:
+            log.error("mailer: %d messages the server accepted could not be marked sent; they stay "
+                      "'sending' and go out again once their lease has run out", unsent)
 
-    async def _drain(self) -> None:
-        """Write every outcome gathered so far; when it returns, all of them are in the ledger."""
+    async def _drain(self) -> bool:
+        """Write every outcome gathered so far; True when all of them are in the ledger.
+
+        When the ledger cannot be written the run stops: each further message would go out with
+        no record of it, to be sent again later. The outcomes are kept for another try."""
         async with self.writing:
             while self.outcomes:
                 outcomes, self.outcomes = self.outcomes, []
-                await asyncio.to_thread(self._write, outcomes)
+                try:
+                    await asyncio.to_thread(self._write, outcomes)
+                except Exception as error:
+                    self.outcomes = outcomes + self.outcomes
+                    log.exception("mailer: cannot write %d outcomes to the ledger", len(outcomes))
+                    if not self.stop.is_set():
+                        self.stats.error = (f"mailer: cannot record deliveries: {type(error).__name__}: "
+                                            f"{str(error).splitlines()[0] if str(error) else ''}; rerun to send the rest")
+                        self.stop.set()
+                    return False
                 self.progress(self.stats)
+        return True
 
     def _write(self, outcomes: list[_Outcome]) -> None:
+        """Record outcomes in one transaction; the counters change only once it is committed."""
+        before = replace(self.stats)
+        try:
+            self._write_outcomes(outcomes)
+        except Exception:
+            for counter in ("sent", "retried", "failed", "bounced", "cancelled"):
+                setattr(self.stats, counter, getattr(before, counter))
+            raise
+
+    def _write_outcomes(self, outcomes: list[_Outcome]) -> None:
         now = self.clock.now()
         stats = self.stats
         with self.runtime.engine.begin() as conn:
