@@ -28,6 +28,10 @@ RENEW_EVERY = timedelta(seconds=30)
 SWEEP_EVERY = timedelta(minutes=5)
 
 
+def _first_line(error: Exception) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -48,13 +52,16 @@ class SchedulerLock:
             if self._connection is not None:
                 return self.renew(now)
             connection = self.engine.connect()
-            if locks.try_advisory_lock(connection, ADVISORY_KEY):
-                self._session = locks.backend_pid(connection)
-                connection.commit()
-                self._connection = connection
-                return True
-            connection.rollback()
-            connection.close()
+            try:
+                if locks.try_advisory_lock(connection, ADVISORY_KEY):
+                    self._session = locks.backend_pid(connection)
+                    connection.commit()
+                    self._connection = connection
+                    return True
+                connection.rollback()
+            finally:
+                if self._connection is not connection:
+                    connection.close()
             return False
         with self.engine.begin() as conn:
             return locks.take_row_lock(conn, LOCK_NAME, self.holder, now or _utcnow(), self.ttl)
@@ -162,7 +169,14 @@ class Scheduler:
         """Hold the lock and run the jobs until stop(); another scheduler holding it makes this one wait."""
         try:
             while not self.stopping.is_set():
-                if not self.lock.acquire():
+                try:
+                    taken = self.lock.acquire()
+                except Exception as error:  # the database is down: wait for it rather than die
+                    log.error("scheduler: cannot take the scheduler lock (%s); trying again in %d s",
+                              _first_line(error), RENEW_EVERY.total_seconds())
+                    self.stopping.wait(RENEW_EVERY.total_seconds())
+                    continue
+                if not taken:
                     log.info("scheduler: another scheduler holds the lock; checking again in %d s",
                              RENEW_EVERY.total_seconds())
                     self.stopping.wait(RENEW_EVERY.total_seconds())
@@ -177,7 +191,10 @@ class Scheduler:
                 self.scheduler.shutdown(wait=True)
                 self.scheduler = None
         finally:
-            self.lock.release()
+            try:
+                self.lock.release()
+            except Exception as error:  # an SQLite lock row then expires on its own
+                log.warning("scheduler: cannot release the scheduler lock (%s)", _first_line(error))
 
     def stop(self) -> None:
         self.stopping.set()

@@ -180,3 +180,29 @@ def test_its_delivery_sweep_waits_while_the_weekly_digest_is_being_sent(config):
     finally:
         handler.release.set()
         server.stop()
+
+
+def test_it_waits_for_an_unreachable_database_instead_of_dying(config, caplog):
+    import time
+
+    from tests.smtp_server import free_port
+
+    from sqlalchemy import create_engine
+
+    # The database went away: nothing listens where the lock lives.
+    gone = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/paperboy")
+    clock = Scheduler(runtime_for(config), SchedulerLock(gone))
+    thread = threading.Thread(target=clock.run_forever, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not any("cannot take the scheduler lock" in r.getMessage() for r in caplog.records):
+            assert thread.is_alive(), "the scheduler died with the database"
+            assert time.monotonic() < deadline, "the scheduler said nothing about the database"
+            time.sleep(0.05)
+        assert thread.is_alive()  # waiting to try again, as `paperboy run`'s scheduler thread must
+    finally:
+        clock.stop()
+        thread.join(30)
+        gone.dispose()
+    assert not thread.is_alive()
