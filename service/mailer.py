@@ -246,7 +246,8 @@ class Sender:
                         # forever: stop instead, with the delivery due again for a rerun.
                         log.exception("mailer: delivery %d could not be sent", job.id)
                         if not self.stop.is_set():
-                            self.stats.error = f"mailer: {type(error).__name__}: {error}; rerun to send the rest"
+                            reason = (str(error).splitlines() or [""])[0]
+                            self.stats.error = f"mailer: {type(error).__name__}: {reason}; rerun to send the rest"
                             self.stop.set()
                         outcome = _Outcome(job, "released")
                     self._outcome(outcome)
