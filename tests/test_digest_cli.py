@@ -125,3 +125,28 @@ def test_it_previews_the_week_in_progress_without_keeping_it(stored, environ, tm
 def test_it_refuses_an_unknown_topic_in_a_preview(stored, environ, tmp_path):
     result = paperboy(environ, "digest", "preview", "--week", WEEK, "--topics", "testing,nope", cwd=tmp_path)
     assert result.returncode == 2 and "no topic 'nope'" in result.stderr
+
+
+def test_it_counts_on_a_terminal_instead_of_logging_each_batch(stored, environ, tmp_path):
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([str(PAPERBOY), "digest", "send", "--week", WEEK], env=environ, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=follower, text=True)
+    os.close(follower)
+    stdout, _ = process.communicate(timeout=120)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the terminal's other end is closed and everything has been read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+
+    assert process.returncode == 0 and f"{WEEK}: 3 sent" in stdout
+    terminal = shown.decode()
+    assert "\rsent 3/3, failed 0" in terminal
+    assert "claimed" not in terminal  # the per-batch log lines would break the counter up
