@@ -30,6 +30,7 @@ from email.utils import parseaddr
 from typing import Callable
 from urllib.parse import quote
 
+from service import store
 from service.digest import (
     PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, build_digest, last_complete_week,
     render_digest,
@@ -63,7 +64,7 @@ class Queued:
 def queue_digest(runtime: Runtime, week: str, now: datetime) -> Queued:
     """Build the week's digest and write one due delivery per active subscriber whose topics have
     papers, all in one transaction; rows that exist are kept, so a rerun adds only newcomers."""
-    with runtime.engine.begin() as conn:
+    with store.write_transaction(runtime.engine) as conn:
         digest = build_digest(conn, runtime.topics, week, now)
         rows, added, sets = [], 0, Counter()
         for recipient in ledger.active_recipients(conn):

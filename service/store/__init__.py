@@ -6,7 +6,9 @@ Functions take a Connection so that callers decide where a transaction starts an
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
@@ -16,7 +18,7 @@ from service.store.schema import metadata
 
 __all__ = [
     "Connection", "DatabaseError", "Engine", "StoreError", "connect", "migrate", "is_reachable", "metadata",
-    "describe",
+    "describe", "write_transaction",
 ]
 
 # Any failure of the database in the middle of a job (lost connection, locked or broken file);
@@ -45,8 +47,24 @@ def connect(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN past reads; emit it ourselves so a
         # transaction covers everything between begin() and commit().
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(conn) -> None:
+    # In WAL mode a deferred transaction that reads, then writes after another writer committed,
+    # fails at once ("database is locked", not retried): write_transaction() locks up front.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write_lock") else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction for work that reads before it writes; on SQLite it takes the write lock at
+    BEGIN (waiting out the busy timeout) rather than failing at its first write."""
+    with engine.connect() as conn:
+        conn.execution_options(write_lock=True)
+        with conn.begin():
+            yield conn
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
