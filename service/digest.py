@@ -17,7 +17,7 @@ from mjml import mjml_to_html
 
 from service.config import Config
 from service.paper import Paper, sections
-from service.store import Connection
+from service.store import Connection, write_transaction
 from service.store import digests as digest_store
 from service.store.digests import DigestRow
 from service.store.papers import papers_for_topic
@@ -212,14 +212,10 @@ def preview(engine, config: Config, topics: list[Topic], week: str, slugs: list[
     unknown = [s for s in slugs or [] if s not in known]
     if unknown:
         raise DigestError(f"digest: no topic {unknown[0]!r} in the topics file (known: {', '.join(sorted(known))})")
-    with engine.connect() as conn:
-        transaction = conn.begin()
-        try:
-            stored = digest_store.get_digest_for_week(conn, week) is not None
-            # Admins may look at the week in progress: what subscribers would get so far.
-            digest = build_digest(conn, topics, week, now, in_progress_ok=True)
-        finally:
-            transaction.rollback()
+    with write_transaction(engine, keep=False) as conn:
+        stored = digest_store.get_digest_for_week(conn, week) is not None
+        # Admins may look at the week in progress: what subscribers would get so far.
+        digest = build_digest(conn, topics, week, now, in_progress_ok=True)
     topic_set = digest.topic_set(topics, slugs or known)
     if not topic_set:
         wanted = ", ".join(slugs or sorted(known))

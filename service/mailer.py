@@ -91,20 +91,16 @@ class DryRun:
 
 def dry_run(runtime: Runtime, week: str, now: datetime) -> DryRun:
     """What `digest send` would mail for `week`, computed in a transaction that is rolled back."""
-    with runtime.engine.connect() as conn:
-        transaction = conn.begin()
-        try:
-            exists = digest_store.get_digest_for_week(conn, week) is not None
-            digest = build_digest(conn, runtime.topics, week, now)
-            settled = ledger.settled_subscriber_ids(conn, digest.id)
-            sets = Counter()
-            for recipient in ledger.active_recipients(conn):
-                topic_set = digest.topic_set(runtime.topics, recipient.topics)
-                if topic_set and recipient.subscriber_id not in settled:
-                    sets[topic_set] += 1
-            papers = len({p.id for papers in digest.papers.values() for p in papers})
-        finally:
-            transaction.rollback()
+    with store.write_transaction(runtime.engine, keep=False) as conn:
+        exists = digest_store.get_digest_for_week(conn, week) is not None
+        digest = build_digest(conn, runtime.topics, week, now)
+        settled = ledger.settled_subscriber_ids(conn, digest.id)
+        sets = Counter()
+        for recipient in ledger.active_recipients(conn):
+            topic_set = digest.topic_set(runtime.topics, recipient.topics)
+            if topic_set and recipient.subscriber_id not in settled:
+                sets[topic_set] += 1
+        papers = len({p.id for papers in digest.papers.values() for p in papers})
     return DryRun(week, exists, papers, sum(sets.values()), sets)
 
 

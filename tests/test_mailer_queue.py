@@ -1,17 +1,29 @@
-"""Writing the send ledger while another process writes to the same SQLite database."""
+"""Building a week's digest (queueing its ledger, a dry run, a preview) while another process
+writes to the same SQLite database."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 
-from service.mailer import queue_digest
+import pytest
+
+from service.digest import preview
+from service.mailer import dry_run, queue_digest
 from tests.conftest import NOW
 from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
 from tests.digest_data import ALICE, BOB, CAROL, WEEK, add_subscribers, load_week
 
+BUILDERS = {
+    "queue": lambda runtime: queue_digest(runtime, WEEK, NOW).added,
+    "dry run": lambda runtime: dry_run(runtime, WEEK, NOW).messages,
+    "preview": lambda runtime: len(preview(runtime.engine, runtime.config, runtime.topics, WEEK, None, NOW)
+                                   .rendered.topic_set),
+}
 
-def test_it_writes_the_ledger_while_another_writer_commits(config):
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_it_builds_the_week_while_another_writer_commits(config, builder):
     runtime = runtime_for(config)
     with runtime.engine.begin() as conn:
         load_week(conn)
@@ -24,18 +36,18 @@ def test_it_writes_the_ledger_while_another_writer_commits(config):
     done = threading.Event()
 
     def commit_soon():
-        # The queue has read what it needs by now; with a deferred BEGIN its first write would
-        # fail at once, as its snapshot predates this commit.
+        # The build has read what it needs by now; with a deferred BEGIN its first write (the
+        # digest row) would fail at once, as its snapshot predates this commit.
         done.wait(0.5)
         other.execute("COMMIT")
 
     committer = threading.Thread(target=commit_soon)
     committer.start()
     try:
-        queued = queue_digest(runtime, WEEK, NOW)
+        result = BUILDERS[builder](runtime)
     finally:
         done.set()
         committer.join()
         other.close()
 
-    assert queued.added == 3
+    assert result == {"queue": 3, "dry run": 3, "preview": 2}[builder]

@@ -58,13 +58,22 @@ def _sqlite_begin(conn) -> None:
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
+def write_transaction(engine: Engine, keep: bool = True) -> Iterator[Connection]:
     """A transaction for work that reads before it writes; on SQLite it takes the write lock at
-    BEGIN (waiting out the busy timeout) rather than failing at its first write."""
+    BEGIN (waiting out the busy timeout) rather than failing at its first write. `keep=False`
+    rolls it back at the end (a dry run, a preview)."""
     with engine.connect() as conn:
         conn.execution_options(write_lock=True)
-        with conn.begin():
+        transaction = conn.begin()
+        try:
             yield conn
+        except BaseException:
+            transaction.rollback()
+            raise
+        if keep:
+            transaction.commit()
+        else:
+            transaction.rollback()
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
