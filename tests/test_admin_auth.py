@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import re
 
 import pytest
-from werkzeug.security import generate_password_hash
-
-from subscribers import store
-from tests.conftest import NOW
-
-PASSWORD = "correct horse battery"
 
 
-def csrf_token(html: bytes) -> str:
-    return re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()
+from tests.forms import PASSWORD, create_admin, csrf_token, sign_in
 
 
 @pytest.fixture
 def admin(app):
-    with app.extensions["paperboy"].engine.begin() as conn:
-        return store.create_admin(conn, "admin@example.org", generate_password_hash(PASSWORD), NOW)
-
-
-def sign_in(client, email="admin@example.org", password=PASSWORD, next_url=""):
-    token = csrf_token(client.get("/admin/sign-in").data)
-    return client.post("/admin/sign-in", data={"csrf_token": token, "email": email, "password": password,
-                                                "next": next_url})
+    return create_admin(app.extensions["paperboy"].engine)
 
 
 def example_url(rule) -> str:

@@ -7,16 +7,11 @@ import io
 import re
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 from subscribers import store
 from tests.conftest import NOW
 
-PASSWORD = "correct horse battery"
-
-
-def csrf_token(html: bytes) -> str:
-    return re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()
+from tests.forms import create_admin, csrf_token, sign_in
 
 
 @pytest.fixture
@@ -26,10 +21,8 @@ def engine_of(app):
 
 @pytest.fixture
 def signed_in(client, engine_of):
-    with engine_of.begin() as conn:
-        store.create_admin(conn, "admin@example.org", generate_password_hash(PASSWORD), NOW)
-    token = csrf_token(client.get("/admin/sign-in").data)
-    client.post("/admin/sign-in", data={"csrf_token": token, "email": "admin@example.org", "password": PASSWORD})
+    create_admin(engine_of)
+    sign_in(client)
     return client
 
 

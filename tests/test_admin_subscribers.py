@@ -5,16 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 from subscribers import store
 from tests.conftest import NOW
 
-PASSWORD = "correct horse battery"
-
-
-def csrf_token(html: bytes) -> str:
-    return re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()
+from tests.forms import create_admin, csrf_token, sign_in
 
 
 @pytest.fixture
@@ -24,16 +19,15 @@ def engine_of(app):
 
 @pytest.fixture
 def signed_in(app, client, engine_of):
+    create_admin(engine_of)
     with engine_of.begin() as conn:
-        store.create_admin(conn, "admin@example.org", generate_password_hash(PASSWORD), NOW)
         store.import_rows(conn, [
             store.ImportRow("alice@example.org", ["vla"], "active"),
             store.ImportRow("bob@example.org", ["testing"], "active"),
             store.ImportRow("carol@example.org", ["vla", "testing"], "unsubscribed"),
             store.ImportRow("mallory@example.org", [], "pending"),
         ], NOW, "cli")
-    token = csrf_token(client.get("/admin/sign-in").data)
-    client.post("/admin/sign-in", data={"csrf_token": token, "email": "admin@example.org", "password": PASSWORD})
+    sign_in(client)
     return client
 
 

@@ -10,7 +10,8 @@ from service.digest import build_digest
 from service.mailer import send_digest
 from tests.conftest import NOW
 from tests.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week
-from tests.test_admin_auth import admin, sign_in  # noqa: F401 (the admin fixture)
+from tests.forms import sign_in
+from tests.test_admin_auth import admin  # noqa: F401 (the admin fixture)
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def test_admins_queue_a_week_and_the_sweep_sends_it(app, client, admin, smtp_ser
     from service.mailer import send_due
     from service.store import deliveries
     from service.store.digests import get_digest_for_week
-    from tests.test_admin_auth import csrf_token
+    from tests.forms import csrf_token
 
     runtime = app.extensions["paperboy"]
     runtime.config = runtime.config.with_overrides(smtp_url=smtp_server.url)

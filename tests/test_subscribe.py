@@ -10,6 +10,7 @@ import pytest
 
 from subscribers import store
 from tests.smtp_server import RecordingHandler, SmtpServer
+from tests.forms import csrf_token
 
 CHECK_INBOX = b"a confirmation link is on its way"
 
@@ -18,9 +19,6 @@ CHECK_INBOX = b"a confirmation link is on its way"
 def config(config, smtp_server):
     return config.with_overrides(smtp_url=smtp_server.url)
 
-
-def csrf_token(html: bytes) -> str:
-    return re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()
 
 
 def subscribe(client, email, topics=("vla",)):
