@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
 from subscribers import store
 from subscribers.auth import current_admin, login_required
 from subscribers.public import csrf_refused
+from service.web import current_runtime
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
 PER_PAGE = 50
 # Larger ids than the database's integers would overflow in the query: they simply do not exist.
 MAX_ID = 2**31 - 1
-
-
-def _runtime():
-    return current_app.extensions["paperboy"]
 
 
 def _now() -> datetime:
@@ -29,7 +26,7 @@ def _now() -> datetime:
 @blueprint.get("/")
 @login_required
 def subscribers():
-    runtime = _runtime()
+    runtime = current_runtime()
     search = request.args.get("q", "").strip()[:320]
     status = request.args.get("status", "")
     status = status if status in (*store.STATUSES, store.DELETED) else ""
@@ -57,7 +54,7 @@ def _subscriber_or_404(conn, subscriber_id: int) -> store.Subscriber:
 @blueprint.get(f"/subscribers/<int(max={MAX_ID}):subscriber_id>")
 @login_required
 def subscriber(subscriber_id: int):
-    runtime = _runtime()
+    runtime = current_runtime()
     with runtime.engine.connect() as conn:
         found = _subscriber_or_404(conn, subscriber_id)
         history = store.audit_entries(conn, subscriber_id)
@@ -68,7 +65,7 @@ def subscriber(subscriber_id: int):
 @blueprint.post(f"/subscribers/<int(max={MAX_ID}):subscriber_id>/topics")
 @login_required
 def change_topics(subscriber_id: int):
-    runtime = _runtime()
+    runtime = current_runtime()
     chosen = set(request.form.getlist("topics"))
     unknown = sorted(chosen - {topic.slug for topic in runtime.topics})
     if unknown:
@@ -105,7 +102,7 @@ def delete(subscriber_id: int):
 
 
 def _change(subscriber_id: int, action, done: str):
-    with _runtime().engine.begin() as conn:
+    with current_runtime().engine.begin() as conn:
         _subscriber_or_404(conn, subscriber_id)
         try:
             action(conn, current_admin().email)

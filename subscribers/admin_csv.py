@@ -16,22 +16,19 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
 from subscribers import csv_io, store
 from subscribers.auth import current_admin, login_required
 from subscribers.public import csrf_refused
+from service.web import current_runtime
 
 blueprint = Blueprint("admin_csv", __name__, url_prefix="/admin")
 
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 UPLOAD_MAX_AGE = 24 * 3600
 PREVIEW_ROWS = 20
-
-
-def _runtime():
-    return current_app.extensions["paperboy"]
 
 
 class UploadFolderError(Exception):
@@ -66,7 +63,7 @@ def import_form():
 @blueprint.post("/import")
 @login_required
 def import_preview():
-    runtime = _runtime()
+    runtime = current_runtime()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash("Choose a CSV file to import.", "error")
@@ -93,7 +90,7 @@ def import_preview():
 @blueprint.post("/import/<upload_id>")
 @login_required
 def import_commit(upload_id: str):
-    runtime = _runtime()
+    runtime = current_runtime()
     try:
         folder = _uploads()
     except UploadFolderError as error:
@@ -129,7 +126,7 @@ def _kept_note(result: store.ImportResult) -> str:
 @blueprint.get("/export.csv")
 @login_required
 def export():
-    runtime = _runtime()
+    runtime = current_runtime()
     out = io.StringIO()
     with runtime.engine.connect() as conn:
         csv_io.write(store.export_rows(conn), out)

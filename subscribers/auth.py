@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, g, redirect, request, session, url_for
+from flask import g, redirect, request, session, url_for
 
 from subscribers import store
+from service.web import current_runtime
 
 
 def current_admin() -> store.Admin | None:
@@ -19,7 +20,7 @@ def current_admin() -> store.Admin | None:
         admin = None
         admin_id = session.get("admin_id")
         if isinstance(admin_id, int):
-            runtime = current_app.extensions["paperboy"]
+            runtime = current_runtime()
             with runtime.engine.connect() as conn:
                 admin = store.admin_by_id(conn, admin_id)
             if admin is not None and session.get("admin_epoch") != admin.session_epoch:
@@ -40,7 +41,7 @@ def sign_out() -> None:
     """End this session and every other one of the same admin (a copied cookie included)."""
     admin = current_admin()
     if admin is not None:
-        with current_app.extensions["paperboy"].engine.begin() as conn:
+        with current_runtime().engine.begin() as conn:
             store.end_admin_sessions(conn, admin.id)
     session.clear()
     g.paperboy_admin = None

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from service.mail import SendError, send_now
-from service.web import csrf, limiter
+from service.web import csrf, current_runtime, limiter
 from subscribers import store, tokens
 from subscribers.addresses import AddressError, normalize_address
 from subscribers.emails import confirmation_message
@@ -23,10 +23,6 @@ log = logging.getLogger("paperboy.subscribers")
 blueprint = Blueprint("subscribers", __name__)
 
 SUBSCRIBE_LIMIT = "5 per minute;30 per hour"
-
-
-def _runtime():
-    return current_app.extensions["paperboy"]
 
 
 def _now() -> datetime:
@@ -57,7 +53,7 @@ def _topic_choice(runtime) -> tuple[list[str], str | None]:
 
 @blueprint.get("/subscribe")
 def subscribe_form():
-    runtime = _runtime()
+    runtime = current_runtime()
     slug = request.args.get("topic", "")
     return render_template("subscribers/subscribe.html", topics=runtime.topics,
                            topic=runtime.topic(slug) if slug else None, selected=[], email="", error=None)
@@ -66,7 +62,7 @@ def subscribe_form():
 @blueprint.post("/subscribe")
 @limiter.limit(SUBSCRIBE_LIMIT)
 def subscribe():
-    runtime = _runtime()
+    runtime = current_runtime()
     raw_email = request.form.get("email", "")
     topics, error = _topic_choice(runtime)
     email = None
@@ -114,7 +110,7 @@ def _confirmation(runtime, token: str):
 
 @blueprint.get("/confirm/<token>")
 def confirm_page(token: str):
-    runtime = _runtime()
+    runtime = current_runtime()
     subscriber_id, topics, issued, failure = _confirmation(runtime, token)
     if failure:
         return failure
@@ -130,7 +126,7 @@ def confirm_page(token: str):
 
 @blueprint.post("/confirm/<token>")
 def confirm(token: str):
-    runtime = _runtime()
+    runtime = current_runtime()
     now = _now()
     subscriber_id, topics, issued, failure = _confirmation(runtime, token)
     if failure:
@@ -147,7 +143,7 @@ def confirm(token: str):
 
 
 def _subscriber_from(read, token: str):
-    runtime = _runtime()
+    runtime = current_runtime()
     try:
         subscriber_id = read(runtime.config, token)
     except tokens.TokenError as error:
@@ -161,7 +157,7 @@ def _subscriber_from(read, token: str):
 
 @blueprint.route("/preferences/<token>", methods=["GET", "POST"])
 def preferences(token: str):
-    runtime = _runtime()
+    runtime = current_runtime()
     subscriber, failure = _subscriber_from(tokens.read_preferences_token, token)
     if failure:
         return failure
@@ -200,7 +196,7 @@ def unsubscribe(token: str):
     subscriber, failure = _subscriber_from(tokens.read_unsubscribe_token, token)
     if failure:
         return failure
-    with _runtime().engine.begin() as conn:
+    with current_runtime().engine.begin() as conn:
         store.unsubscribe(conn, subscriber.id, _now())
     return _message("You are unsubscribed", "You will get no more mail from paperboy.",
                     link=("/subscribe", "Subscribe again"))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from service.web import limiter
+from service.web import current_runtime, limiter
 from subscribers import store
 from subscribers.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches, sign_in, sign_out
 from subscribers.public import csrf_refused
@@ -47,7 +47,7 @@ def _submitted_address() -> str:
 def sign_in_submit():
     email = request.form.get("email", "").strip().lower()
     password = request.form.get("password", "")
-    runtime = current_app.extensions["paperboy"]
+    runtime = current_runtime()
     with runtime.engine.connect() as conn:
         admin = store.admin_by_email(conn, email) if email and len(email) <= 320 else None
     valid = check_password_hash(admin.password_hash if admin else _DUMMY_HASH, password)

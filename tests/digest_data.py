@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from service.arxiv import parse_feed
 from service.store.papers import link_topic_papers, upsert_papers
 from subscribers.store import ImportRow, import_rows
-from tests.conftest import data_file
+from tests.conftest import NOW, data_file
 
 WEEK = "2026-W05"  # Monday 2026-01-26 to Sunday 2026-02-01; conftest's NOW is in the week after
 IN_WEEK = datetime(2026, 1, 28, 9, 30, tzinfo=timezone.utc)
@@ -86,3 +87,17 @@ def dispose_runtimes():
         runtime = _made.pop()
         if "engine" in runtime.__dict__:
             runtime.engine.dispose()
+
+
+def send_with_deadline(runtime, seconds: float = 60):
+    """send_digest in a thread: a worker that died mid-send would leave the run waiting forever,
+    so the test fails after `seconds` instead of hanging. Returns (queued, stats)."""
+    from service.mailer import send_digest
+
+    result = []
+    sending = threading.Thread(
+        target=lambda: result.append(send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))), daemon=True)
+    sending.start()
+    sending.join(timeout=seconds)
+    assert not sending.is_alive(), "the send did not finish"
+    return result[0]

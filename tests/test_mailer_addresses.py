@@ -3,15 +3,13 @@ domain goes out in its xn-- form; a non-ASCII local part fails alone and the run
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
-from service.mailer import send_digest
 from service.store import deliveries
 from subscribers.store import get_subscriber
 from tests.conftest import NOW
 from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
-from tests.digest_data import ALICE, WEEK, FakeClock, add_subscribers, load_week
+from tests.digest_data import ALICE, add_subscribers, load_week, send_with_deadline
 
 IDN = "bob@bücher.de"
 UTF8_LOCAL = "josé@example.org"
@@ -23,14 +21,7 @@ def test_it_sends_to_an_international_domain_and_fails_only_a_non_ascii_local_pa
     with runtime.engine.begin() as conn:
         load_week(conn)
         ids = add_subscribers(conn, [ALICE, (IDN, ["testing"]), (UTF8_LOCAL, ["testing"])], NOW)
-    result = []
-    # A worker that died on the address would leave the run waiting forever; give it a deadline.
-    sending = threading.Thread(target=lambda: result.append(send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))),
-                               daemon=True)
-    sending.start()
-    sending.join(timeout=60)
-    assert not sending.is_alive(), "the send did not finish"
-    [(queued, stats)] = result
+    queued, stats = send_with_deadline(runtime)
 
     assert Counter(smtp_server.handler.recipients()) == Counter({ALICE[0]: 1, "bob@xn--bcher-kva.de": 1})
     [idn_message] = [m for m in smtp_server.messages if m["To"] != ALICE[0]]

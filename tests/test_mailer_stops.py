@@ -3,13 +3,11 @@ line and every delivery still due, instead of leaving it waiting forever."""
 
 from __future__ import annotations
 
-import threading
 
-from service.mailer import send_digest
 from service.store import deliveries
 from tests.conftest import NOW
 from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
-from tests.digest_data import ALICE, BOB, CAROL, WEEK, FakeClock, add_subscribers, load_week
+from tests.digest_data import ALICE, BOB, CAROL, add_subscribers, load_week, send_with_deadline
 
 
 def test_it_stops_with_the_rows_due_when_a_message_cannot_be_signed(config, database_url, smtp_server, tmp_path):
@@ -20,13 +18,7 @@ def test_it_stops_with_the_rows_due_when_a_message_cannot_be_signed(config, data
     with runtime.engine.begin() as conn:
         load_week(conn)
         add_subscribers(conn, [ALICE, BOB, CAROL], NOW)
-    result = []
-    sending = threading.Thread(target=lambda: result.append(send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))),
-                               daemon=True)
-    sending.start()
-    sending.join(timeout=60)
-    assert not sending.is_alive(), "the send did not finish"
-    [(queued, stats)] = result
+    queued, stats = send_with_deadline(runtime)
 
     assert smtp_server.handler.recipients() == []
     assert stats.error and stats.error.startswith("mailer: ") and "\n" not in stats.error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -47,5 +47,6 @@ def create_app(config: Config | None = None) -> Flask:
     return app
 
 
-def runtime_of(app: Flask) -> Runtime:
-    return app.extensions["paperboy"]
+def current_runtime() -> Runtime:
+    """The Runtime of the app handling the current request."""
+    return current_app.extensions["paperboy"]

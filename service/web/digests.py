@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from service.digest import DigestError, get_digest, last_complete_week, preview
 from service.mailer import queue_digest
@@ -13,20 +13,17 @@ from service.store import deliveries as ledger
 from service.store import digests as digest_store
 from service.weeks import week_bounds
 from subscribers.auth import login_required
+from service.web import current_runtime
 
 blueprint = Blueprint("digests", __name__)
 HOME_DIGESTS = 12
-
-
-def _runtime():
-    return current_app.extensions["paperboy"]
 
 
 @blueprint.app_context_processor
 def digest_globals():
     # The home page includes digest_list.html, which calls this to list past digests.
     def past_digests(limit: int = HOME_DIGESTS):
-        with _runtime().engine.connect() as conn:
+        with current_runtime().engine.connect() as conn:
             return digest_store.list_digests(conn, limit)
 
     return {"past_digests": past_digests}
@@ -34,7 +31,7 @@ def digest_globals():
 
 @blueprint.get("/digests/<int:digest_id>")
 def show(digest_id: int):
-    runtime = _runtime()
+    runtime = current_runtime()
     with runtime.engine.connect() as conn:
         digest = get_digest(conn, digest_id)
     if digest is None:
@@ -46,7 +43,7 @@ def show(digest_id: int):
 @blueprint.get("/admin/digests")
 @login_required
 def admin_list():
-    runtime = _runtime()
+    runtime = current_runtime()
     with runtime.engine.connect() as conn:
         rows = [(row, papers, ledger.delivery_counts(conn, row.id)) for row, papers in digest_store.list_digests(conn)]
     return render_template(
@@ -58,7 +55,7 @@ def admin_list():
 @blueprint.get("/admin/digests/<int:digest_id>")
 @login_required
 def admin_show(digest_id: int):
-    runtime = _runtime()
+    runtime = current_runtime()
     state = request.args.get("state") or None
     if state is not None and state not in ledger.STATES:
         abort(400)
@@ -76,7 +73,7 @@ def admin_show(digest_id: int):
 @login_required
 def admin_preview():
     """The email for a week and a set of topics, as HTML (default) or as the text part."""
-    runtime = _runtime()
+    runtime = current_runtime()
     now = datetime.now(timezone.utc)
     week = request.args.get("week") or last_complete_week(now)
     slugs = [s for s in request.args.getlist("topics") for s in s.split(",") if s] or None
@@ -97,7 +94,7 @@ def admin_preview():
 @login_required
 def admin_send():
     """Write the send ledger for a week; the scheduler's delivery sweep sends it within minutes."""
-    runtime = _runtime()
+    runtime = current_runtime()
     now = datetime.now(timezone.utc)
     week = request.form.get("week", "").strip() or last_complete_week(now)
     try:

@@ -5,7 +5,7 @@ dict lookup (see service/web/cache.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, request
 
 from service.feeds import FEED_SIZE, FeedSpec, atom_feed, opml, rss_feed
 from service.store.papers import papers_for_topic
@@ -13,6 +13,7 @@ from service.store.summaries import recent_papers_with_topics
 from service.topics import Topic
 from service.web.cache import respond_cached
 from service.web.stamps import absolute_url, install, render_cache, summary, summary_scope
+from service.web import current_runtime
 
 blueprint = Blueprint("feeds", __name__)
 blueprint.record_once(lambda state: install(state.app))
@@ -33,7 +34,7 @@ def topic_rss(slug: str):
 
 
 def _topic_feed(slug: str, kind: str):
-    runtime = current_app.extensions["paperboy"]
+    runtime = current_runtime()
     topic = runtime.topic(slug)
     if topic is None:
         abort(404, description=f"There is no topic {slug!r}.")
@@ -61,7 +62,7 @@ def _topic_feed(slug: str, kind: str):
 @blueprint.get("/feed.atom")
 def all_atom():
     """The newest papers of every topic; each entry names its topics as categories."""
-    runtime = current_app.extensions["paperboy"]
+    runtime = current_runtime()
     state = summary(None)
     titles = {topic.slug: topic.title for topic in runtime.topics}
 
@@ -88,7 +89,7 @@ def all_atom():
 @blueprint.get("/feeds.opml")
 def feeds_opml():
     """Every topic's Atom feed, for importing into a feed reader at once."""
-    topics: list[Topic] = current_app.extensions["paperboy"].topics
+    topics: list[Topic] = current_runtime().topics
 
     def render() -> bytes:
         outlines = [

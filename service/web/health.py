@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from service import store
+from service.web import current_runtime
 
 blueprint = Blueprint("health", __name__)
 
 
 @blueprint.get("/healthz")
 def healthz():
-    runtime = current_app.extensions["paperboy"]
+    runtime = current_runtime()
     try:
         reachable = store.is_reachable(runtime.engine)
     except store.StoreError:

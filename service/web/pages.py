@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
@@ -24,6 +24,7 @@ from service.topics import Topic
 from service.weeks import WEEK, week_bounds, week_of
 from service.web.cache import respond_cached, respond_page
 from service.web.stamps import absolute_url, install, now, render_cache, summary
+from service.web import current_runtime
 
 blueprint = Blueprint("pages", __name__)
 blueprint.record_once(lambda state: install(state.app))
@@ -50,13 +51,13 @@ def home():
     """Every topic with its description, counts, newest paper and last fetch."""
     state = summary(None)
     rows, sample = render_cache().value(("home",), state.page_stamp, _load_home)
-    runtime = current_app.extensions["paperboy"]
+    runtime = current_runtime()
     html = render_template("home.html", rows=rows, sample=sample, topics=runtime.topics)
     return respond_page(request, html, state.changed)
 
 
 def _load_home():
-    runtime = current_app.extensions["paperboy"]
+    runtime = current_runtime()
     with runtime.engine.connect() as conn:
         summaries = topic_summaries(conn)
         runs = latest_runs(conn)
@@ -99,7 +100,7 @@ def _topic_page(topic: Topic, key, version: str, since: datetime, until: datetim
         return listing, papers_html
 
     listing, papers_html = render_cache().value(key, version, make)
-    runtime = current_app.extensions["paperboy"]
+    runtime = current_runtime()
     html = render_template(
         "topic.html", listing=listing, papers_html=papers_html, days=DEFAULT_DAYS,
         topic=topic, topics=runtime.topics,
@@ -126,7 +127,7 @@ def topic_markdown_export(slug: str):
 
 def load_listing(topic: Topic, since: datetime, until: datetime | None, week: str | None) -> Listing:
     """The topic's papers first matched in [since, until), with the facts a page shows."""
-    runtime = current_app.extensions["paperboy"]
+    runtime = current_runtime()
     with runtime.engine.connect() as conn:
         papers = papers_for_topic(conn, topic.slug, since=since, until=until)
         updated = last_updated(conn, topic.slug)
@@ -141,7 +142,7 @@ def load_listing(topic: Topic, since: datetime, until: datetime | None, week: st
 
 
 def _topic_or_404(slug: str) -> Topic:
-    found = current_app.extensions["paperboy"].topic(slug)
+    found = current_runtime().topic(slug)
     if found is None:
         abort(404, description=f"There is no topic {slug!r}.")
     return found

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 
 from service.store.search import MAX_QUERY_CHARS, clean_query, search_papers
+from service.web import current_runtime
 
 blueprint = Blueprint("search", __name__)
 
@@ -17,7 +18,7 @@ def search():
     query = clean_query(request.args.get("q", ""))
     papers = []
     if query:
-        with current_app.extensions["paperboy"].engine.connect() as conn:
+        with current_runtime().engine.connect() as conn:
             papers = search_papers(conn, query, limit=RESULTS)
     return render_template(
         "search.html", query=query, papers=papers, limit=RESULTS, max_chars=MAX_QUERY_CHARS

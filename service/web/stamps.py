@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from flask import current_app, request, url_for
 
 from service.store.summaries import TopicSummary, topic_summary
-from service.web import limiter
+from service.web import current_runtime, limiter
 from service.web.cache import CachedAnswers, RenderCache
 
 # How long a worker trusts a topic's change stamp before asking the store again. A fetch
@@ -43,7 +43,7 @@ def summary_scope(slug: str | None) -> tuple[str, str | None]:
 
 def summary(slug: str | None) -> TopicSummary:
     """The summary of topic `slug` (None: all topics), from the store at most every few seconds."""
-    runtime = current_app.extensions["paperboy"]
+    runtime = current_runtime()
 
     def load() -> TopicSummary:
         with runtime.engine.connect() as conn:
@@ -61,4 +61,4 @@ def now() -> datetime:
 
 def absolute_url(endpoint: str, **values) -> str:
     """An absolute URL under PAPERBOY_BASE_URL, whatever host the request came to."""
-    return current_app.extensions["paperboy"].config.base_url + url_for(endpoint, **values)
+    return current_runtime().config.base_url + url_for(endpoint, **values)
