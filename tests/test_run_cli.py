@@ -21,6 +21,17 @@ from tests.smtp_server import free_port
 PAPERBOY = Path(sys.executable).parent / "paperboy"
 
 
+def wait_for_home(process, port: int, seconds: float):
+    """The home page once `paperboy run` answers, or None if it exits or `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    return None
+
+
 def test_it_serves_the_app_and_holds_the_scheduler_lock(tmp_path, sqlite_url, topics_file):
     port = free_port()
     environ = {
@@ -35,13 +46,7 @@ def test_it_serves_the_app_and_holds_the_scheduler_lock(tmp_path, sqlite_url, to
     process = subprocess.Popen([str(PAPERBOY), "run", "--port", str(port)], env=environ, cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        home = None
-        deadline = time.monotonic() + 90
-        while home is None and process.poll() is None and time.monotonic() < deadline:
-            try:
-                home = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
-            except httpx.TransportError:
-                time.sleep(0.2)
+        home = wait_for_home(process, port, 90)
         assert home is not None, "paperboy run did not answer"
         assert home.status_code == 200
         engine = create_engine(sqlite_url)
@@ -91,13 +96,7 @@ def test_it_serves_a_stocked_store_at_once_and_fetches_in_the_background(tmp_pat
     try:
         arxiv.settimeout(60)
         fetch, _ = arxiv.accept()  # the fetch has started and is waiting on arXiv
-        home = None
-        deadline = time.monotonic() + 60
-        while home is None and process.poll() is None and time.monotonic() < deadline:
-            try:
-                home = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
-            except httpx.TransportError:
-                time.sleep(0.2)
+        home = wait_for_home(process, port, 60)
         assert home is not None and home.status_code == 200, "paperboy run waited for arXiv before serving"
         fetch.close()
         process.terminate()
