@@ -225,7 +225,7 @@ class Sender:
                 await self.clock.sleep(wait)
 
     def _claim(self) -> list[ledger.Claimed]:
-        with self.runtime.engine.begin() as conn:
+        with store.write_transaction(self.runtime.engine) as conn:
             return ledger.claim_deliveries(conn, self.digest.id, self.worker, self.clock.now(), self.lease, self.batch)
 
     async def _work(self, queue: asyncio.Queue, limiter: RateLimiter) -> None:
@@ -264,7 +264,7 @@ class Sender:
         return await asyncio.to_thread(self._renew, job)
 
     def _renew(self, job: ledger.Claimed) -> bool:
-        with self.runtime.engine.begin() as conn:
+        with store.write_transaction(self.runtime.engine) as conn:
             return ledger.renew_lease(conn, job.id, self.worker, self.clock.now())
 
     async def _send(self, connection, job: ledger.Claimed, limiter: RateLimiter) -> _Outcome:
@@ -364,7 +364,7 @@ class Sender:
     def _write_outcomes(self, outcomes: list[_Outcome]) -> None:
         now = self.clock.now()
         stats = self.stats
-        with self.runtime.engine.begin() as conn:
+        with store.write_transaction(self.runtime.engine) as conn:
             sent = [o.job.id for o in outcomes if o.state == "sent"]
             stats.sent += ledger.mark_sent(conn, sent, self.worker, now)
             ledger.release(conn, [o.job.id for o in outcomes if o.state == "released"], self.worker)

@@ -17,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from service.cron import cron_trigger
 from service.runtime import Runtime
 from service.store import locks
+from service.store import write_transaction
 
 log = logging.getLogger("paperboy.scheduler")
 
@@ -63,7 +64,7 @@ class SchedulerLock:
                 if self._connection is not connection:
                     connection.close()
             return False
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             return locks.take_row_lock(conn, LOCK_NAME, self.holder, now or _utcnow(), self.ttl)
 
     def renew(self, now: datetime | None = None) -> bool:
@@ -80,7 +81,7 @@ class SchedulerLock:
                 self._connection.close()
                 self._connection = None
             return same_session
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             return locks.take_row_lock(conn, LOCK_NAME, self.holder, now or _utcnow(), self.ttl)
 
     def release(self) -> None:
@@ -93,7 +94,7 @@ class SchedulerLock:
                 finally:
                     connection.close()
             return
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             locks.release_row_lock(conn, LOCK_NAME, self.holder)
 
 

@@ -22,6 +22,7 @@ from flask_wtf.csrf import CSRFError
 from subscribers import csv_io, store
 from subscribers.auth import current_admin, login_required
 from subscribers.public import csrf_refused
+from service.store import write_transaction
 from service.web import current_runtime
 
 blueprint = Blueprint("admin_csv", __name__, url_prefix="/admin")
@@ -108,7 +109,7 @@ def import_commit(upload_id: str):
     if not parsed.ok:
         flash(f"The file has {parsed.error_count} bad rows; nothing was imported.", "error")
         return redirect(url_for("admin_csv.import_form"))
-    with runtime.engine.begin() as conn:
+    with write_transaction(runtime.engine) as conn:
         result = store.import_rows(conn, parsed.rows, datetime.now(timezone.utc), current_admin().email)
     path.unlink(missing_ok=True)
     flash(f"Imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "

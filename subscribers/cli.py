@@ -11,6 +11,7 @@ from werkzeug.security import generate_password_hash
 
 from subscribers import csv_io, store
 from subscribers.addresses import AddressError, normalize_address
+from service.store import write_transaction
 
 
 @click.group()
@@ -44,7 +45,7 @@ def import_command(runtime, file: Path, dry_run: bool) -> None:
     if dry_run:
         click.echo(f"{len(parsed.rows)} rows are valid (read as {parsed.encoding}); dry run, nothing written")
         return
-    with runtime.engine.begin() as conn:
+    with write_transaction(runtime.engine) as conn:
         result = store.import_rows(conn, parsed.rows, datetime.now(timezone.utc), "cli")
     click.echo(f"imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "
                f"{result.unchanged} unchanged")
@@ -90,7 +91,7 @@ def create_command(runtime, email: str, password: str) -> None:
         click.echo("paperboy: admin: the password must have at least 8 characters", err=True)
         sys.exit(2)
     try:
-        with runtime.engine.begin() as conn:
+        with write_transaction(runtime.engine) as conn:
             store.create_admin(conn, address, generate_password_hash(password), datetime.now(timezone.utc))
     except store.SubscriberError as error:
         click.echo(f"paperboy: {error}", err=True)
