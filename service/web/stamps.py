@@ -18,7 +18,7 @@ STAMP_SECONDS = 2.0
 
 # Blueprints that declare no rate limits. Flask-Limiter still inspects every request, which
 # costs more than answering a cached feed; this filter lets it skip them at once.
-UNLIMITED_BLUEPRINTS = frozenset({"pages", "feeds", "search", "health"})
+UNLIMITED_BLUEPRINTS = frozenset({"pages", "feeds", "health"})
 
 
 @limiter.request_filter
