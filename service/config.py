@@ -76,6 +76,14 @@ def env_url(environ, name: str, default: str | None, schemes: tuple[str, ...]) -
     return raw
 
 
+def env_rate_limit_storage(environ) -> str:
+    """PAPERBOY_RATE_LIMIT_STORAGE: memory:// (per process) or a Redis URL (shared)."""
+    raw = env_str(environ, "PAPERBOY_RATE_LIMIT_STORAGE", Config.rate_limit_storage)
+    if raw == "memory://":
+        return raw
+    return env_url(environ, "PAPERBOY_RATE_LIMIT_STORAGE", None, ("redis", "rediss"))
+
+
 def env_cron(environ, name: str, default: str) -> str:
     raw = env_str(environ, name, default)
     try:
@@ -116,6 +124,7 @@ class Config:
     # Tests turn these off; production keeps them on.
     secure_cookies: bool = False
     rate_limits: bool = True
+    rate_limit_storage: str = "memory://"
 
     def with_overrides(self, **changes) -> "Config":
         return replace(self, **changes)
@@ -152,6 +161,7 @@ def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
         dkim_domain=env_str(environ, "PAPERBOY_DKIM_DOMAIN"),
         secure_cookies=env_bool(environ, "PAPERBOY_SECURE_COOKIES", base_url.startswith("https://")),
         rate_limits=env_bool(environ, "PAPERBOY_RATE_LIMITS", True),
+        rate_limit_storage=env_rate_limit_storage(environ),
     )
 
 

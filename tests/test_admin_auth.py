@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 import pytest
-
+from werkzeug.routing import IntegerConverter
 
 from tests.forms import PASSWORD, create_admin, csrf_token, sign_in
 
@@ -15,7 +15,7 @@ def admin(app):
 
 
 def example_url(rule) -> str:
-    values = {name: 1 if type(converter).__name__ == "IntegerConverter" else "x"
+    values = {name: 1 if isinstance(converter, IntegerConverter) else "x"
               for name, converter in rule._converters.items()}
     return rule.build(values)[1]
 

@@ -15,9 +15,9 @@ from service.runtime import Runtime
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 csrf = CSRFProtect()
-# Limits are declared on the routes that need them (subscribe, sign-in); memory storage is
-# per process, which is enough to slow down a script hammering one worker.
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+# Limits are declared on the routes that need them (subscribe, sign-in, search); their counters
+# live where PAPERBOY_RATE_LIMIT_STORAGE says (service/web/limits.py).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -34,6 +34,10 @@ def create_app(config: Config | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.extensions["paperboy"] = runtime
+    from service.web import headers, limits
+
+    # Before CSRF's hook, which reads the form: the body's bound must be set by then.
+    limits.install(app, runtime.config.rate_limit_storage)
     csrf.init_app(app)
     limiter.init_app(app)
     from subscribers import admin, admin_csv, public, sign_in
@@ -44,6 +48,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     for blueprint in (pages.blueprint, feeds.blueprint, search.blueprint, health.blueprint, digests.blueprint):
         app.register_blueprint(blueprint)
+    headers.install(app, runtime.config.base_url)
     return app
 
 
