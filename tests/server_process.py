@@ -51,6 +51,7 @@ def paperboy_server(command: str, environ: dict[str, str], cwd: Path, *extra: st
     process = subprocess.Popen([str(PAPERBOY), command, "--port", str(port), *extra], env=environ, cwd=cwd,
                                stdout=subprocess.DEVNULL, stderr=open(cwd / f"{command}-{port}.log", "w"))
     base = f"http://127.0.0.1:{port}"
+    (cwd / f"{command}.pid").write_text(str(process.pid))
     try:
         answer = wait_until_answering(process, f"{base}/healthz")
         assert answer is not None, f"paperboy {command} did not answer: {(cwd / f'{command}-{port}.log').read_text()[-2000:]}"
