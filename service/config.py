@@ -125,6 +125,7 @@ class Config:
     secure_cookies: bool = False
     rate_limits: bool = True
     rate_limit_storage: str = "memory://"
+    trusted_proxies: int = 0
 
     def with_overrides(self, **changes) -> "Config":
         return replace(self, **changes)
@@ -162,6 +163,7 @@ def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
         secure_cookies=env_bool(environ, "PAPERBOY_SECURE_COOKIES", base_url.startswith("https://")),
         rate_limits=env_bool(environ, "PAPERBOY_RATE_LIMITS", True),
         rate_limit_storage=env_rate_limit_storage(environ),
+        trusted_proxies=env_int(environ, "PAPERBOY_TRUSTED_PROXIES", Config.trusted_proxies),
     )
 
 

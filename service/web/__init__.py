@@ -37,7 +37,7 @@ def create_app(config: Config | None = None) -> Flask:
     from service.web import headers, limits
 
     # Before CSRF's hook, which reads the form: the body's bound must be set by then.
-    limits.install(app, runtime.config.rate_limit_storage)
+    limits.install(app, runtime.config.rate_limit_storage, runtime.config.trusted_proxies)
     csrf.init_app(app)
     limiter.init_app(app)
     from subscribers import admin, admin_csv, public, sign_in

@@ -7,6 +7,7 @@ own, larger bound. A refused body gets 413 and a page saying how large it was an
 from __future__ import annotations
 
 from flask import Flask, render_template, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 # Forms carry an address and a few topics; 64 KiB is far more than any of them needs.
@@ -26,15 +27,18 @@ class BoundedInt(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-def install(app: Flask, storage_uri: str) -> None:
+def install(app: Flask, storage_uri: str, proxies: int = 0) -> None:
     """Bound request bodies per route and ids in addresses, and keep rate-limit counters in
-    `storage_uri`; call it before the blueprints, whose routes use the bounded ids."""
+    `storage_uri`; call it before the blueprints, whose routes use the bounded ids. Behind
+    `proxies` trusted reverse proxies, the client is the one their X-Forwarded-For names."""
     app.url_map.converters["int"] = BoundedInt
     app.config["MAX_CONTENT_LENGTH"] = max(MAX_CONTENT_LENGTH, *ROUTE_LIMITS.values())
     # memory:// counts per process; redis://... shares the counters between processes and machines.
     app.config["RATELIMIT_STORAGE_URI"] = storage_uri
     # Should Redis stop answering, each process counts on its own meanwhile rather than fail.
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     app.before_request(_bound_body)
     app.register_error_handler(413, _too_large)
 
