@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
 from service.config import Config, load_config
 from service.runtime import Runtime
+from service.templating import TEMPLATES
 from service.web import digests, feeds, health, pages, search
 from service.web_extensions import csrf, limiter
 from subscribers import admin, admin_csv, public, sign_in
 from subscribers.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 BLUEPRINTS = (
     public.blueprint, sign_in.blueprint, admin.blueprint, admin_csv.blueprint,
@@ -25,7 +22,7 @@ BLUEPRINTS = (
 def create_app(config: Config | None = None) -> Flask:
     """The Flask app for `config` (default: read from the environment)."""
     runtime = Runtime(config or load_config())
-    app = Flask(__name__, template_folder=str(TEMPLATES))
+    app = Flask(__name__, template_folder=TEMPLATES)
     app.config.update(
         SECRET_KEY=runtime.config.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
