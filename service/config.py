@@ -13,9 +13,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from service.cron import cron_trigger
+from service.errors import PaperboyError
 
 
-class ConfigError(Exception):
+class ConfigError(PaperboyError):
     """A setting is missing or malformed; the message names the variable."""
 
 

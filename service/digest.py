@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from markupsafe import escape
 from mjml import mjml_to_html
 
+from service.errors import PaperboyError
 from service.config import Config
 from service.paper import Paper, sections
 from service.store import Connection, write_transaction
@@ -31,7 +32,7 @@ SLOTS = (UNSUBSCRIBE_SLOT, PREFERENCES_SLOT)
 SUBJECT_TOPICS = 3
 
 
-class DigestError(Exception):
+class DigestError(PaperboyError):
     """A digest cannot be built or rendered; the message says why in one line."""
 
 

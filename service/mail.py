@@ -17,9 +17,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 
 from service.config import Config
+from service.errors import PaperboyError
 
 
-class SendError(Exception):
+class SendError(PaperboyError):
     """A message was not accepted. `permanent` is True for a 5xx answer; `recipient_refused`
     when the server refused the recipient at RCPT TO; `reply` is the server's text after the code."""
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
+from service.errors import PaperboyError
 from subscribers import csv_io, store
 from subscribers.auth import current_admin, login_required
 from service.web_extensions import current_runtime
@@ -29,7 +30,7 @@ UPLOAD_MAX_AGE = 24 * 3600
 PREVIEW_ROWS = 20
 
 
-class UploadFolderError(Exception):
+class UploadFolderError(PaperboyError):
     """The folder for uploads is not private to paperboy; the message names it."""
 
 
