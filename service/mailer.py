@@ -31,6 +31,7 @@ from typing import Callable
 from urllib.parse import quote
 
 from service import store
+from service.clock import SystemClock
 from service.digest import (
     PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, build_digest, last_complete_week,
     render_digest,
@@ -38,7 +39,7 @@ from service.digest import (
 from service.mail import ConnectError, SenderRefused, SendError, open_connection
 from service.mime import DkimSigner, MessageTemplate, Stamp, assemble
 from service.runtime import Runtime
-from service.send_policy import RateLimiter, SystemClock, ascii_address, refuses_address, retry_delay
+from service.send_policy import RateLimiter, ascii_address, refuses_address, retry_delay
 from service.smtp_url import SmtpSettings
 from service.store import deliveries as ledger
 from service.store import digests as digest_store

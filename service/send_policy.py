@@ -1,12 +1,9 @@
-"""How the digest sender paces, retries and judges refusals: the clock, the rate limit, the
-retry backoff, the bounce policy and the addresses plain SMTP can carry."""
+"""How the digest sender paces, retries and judges refusals: the rate limit, the retry
+backoff, the bounce policy and the addresses plain SMTP can carry."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
-from datetime import datetime, timezone
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -27,17 +24,6 @@ def refuses_address(error: SendError) -> bool:
     if status:
         return status.group(1) == "5" and (status.group(2) == "1" or status.group(2, 3) == ("2", "1"))
     return error.recipient_refused or error.code in ADDRESS_REFUSALS
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 def retry_delay(attempts: int) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
@@ -18,7 +18,7 @@ MAX_ID = 2**31 - 1
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return current_runtime().clock()
 
 
 @blueprint.get("/")

@@ -7,7 +7,7 @@ form cannot be used to find out who subscribes.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import Blueprint, render_template, request
 
@@ -25,7 +25,7 @@ SUBSCRIBE_LIMIT = "5 per minute;30 per hour"
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return current_runtime().clock()
 
 
 def _message(title: str, text: str, status: int = 200, link: tuple[str, str] | None = None):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Callable
+
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
 from service.config import Config, load_config
+from service.clock import utc_now
 from service.runtime import Runtime
 from service.templating import TEMPLATES
 from service.web import digests, feeds, health, pages, search
+from service.web.summaries import STAMP_SECONDS, install_render_cache
 from service.web_extensions import csrf, limiter
 from subscribers import admin, admin_csv, public, sign_in
 from subscribers.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches
@@ -19,9 +24,11 @@ BLUEPRINTS = (
 )
 
 
-def create_app(config: Config | None = None) -> Flask:
-    """The Flask app for `config` (default: read from the environment)."""
-    runtime = Runtime(config or load_config())
+def create_app(config: Config | None = None, *, clock: Callable[[], datetime] = utc_now,
+               stamp_seconds: float = STAMP_SECONDS) -> Flask:
+    """The Flask app for `config` (default: read from the environment). Tests pass a frozen
+    `clock`, and `stamp_seconds=0` to see every change in the store at once."""
+    runtime = Runtime(config or load_config(), clock=clock)
     app = Flask(__name__, template_folder=TEMPLATES)
     app.config.update(
         SECRET_KEY=runtime.config.secret_key,
@@ -41,6 +48,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_error_handler(CSRFError, csrf_refused)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    install_render_cache(app, stamp_seconds)
     return app
 
 
