@@ -63,7 +63,8 @@ def send_command(runtime, week: str | None, dry_run: bool) -> None:
 
     Exit 0 when everything went, 1 when some deliveries failed or are held by another sender,
     2 when the run stopped early (e.g. the SMTP server cannot be reached): rerun to finish."""
-    from service.mailer import dry_run as plan, send_digest
+    from service.mailer import send_digest
+    from service.send_queue import dry_run as plan
 
     now = runtime.clock()
     week = _week(week, now)

@@ -1,5 +1,5 @@
-"""The digest send pipeline: write the ledger, then claim due deliveries in batches and send them
-over a pool of SMTP connections, marking each sent only after the server's 250.
+"""The digest sender: after service/send_queue.py has written the ledger, claim due deliveries in
+batches and send them over a pool of SMTP connections, marking each sent only after the server's 250.
 
 Retry policy: a 4xx reply or a dropped connection puts the delivery back as `retrying`, due again
 after 30 s, 60 s, 120 s, ... (at most an hour), until PAPERBOY_SMTP_MAX_ATTEMPTS tries are used;
@@ -22,7 +22,6 @@ import logging
 import os
 import socket
 import uuid
-from collections import Counter
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -30,19 +29,18 @@ from email.utils import parseaddr
 from typing import Callable
 from urllib.parse import quote
 
-from service import store
 from service.clock import SystemClock
 from service.digest import (
-    PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, build_digest, last_complete_week,
+    PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, last_complete_week,
     render_digest,
 )
 from service.mail import ConnectError, SenderRefused, SendError, open_connection
 from service.mime import DkimSigner, MessageTemplate, Stamp, assemble
 from service.runtime import Runtime
 from service.send_policy import RateLimiter, ascii_address, refuses_address, retry_delay
+from service.send_queue import Queued, queue_digest
 from service.smtp_url import SmtpSettings
 from service.store import deliveries as ledger
-from service.store import digests as digest_store
 from subscribers.store import mark_bounced
 from subscribers.tokens import preferences_url, unsubscribe_url
 
@@ -54,56 +52,6 @@ TEMPLATES_KEPT = 64
 
 def worker_name() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-@dataclass
-class Queued:
-    digest: Digest
-    added: int  # delivery rows written by this call
-    topic_sets: Counter  # topic set -> recipients who have a delivery of this digest
-
-
-def queue_digest(runtime: Runtime, week: str, now: datetime) -> Queued:
-    """Build the week's digest and write one due delivery per active subscriber whose topics have
-    papers, all in one transaction; rows that exist are kept, so a rerun adds only newcomers."""
-    with store.write_transaction(runtime.engine) as conn:
-        digest = build_digest(conn, runtime.topics, week, now)
-        rows, added, sets = [], 0, Counter()
-        for recipient in ledger.active_recipients(conn):
-            topic_set = digest.topic_set(runtime.topics, recipient.topics)
-            if not topic_set:
-                continue
-            rows.append((recipient.subscriber_id, ",".join(topic_set)))
-            sets[topic_set] += 1
-            if len(rows) >= ledger.SUBSCRIBER_BATCH:
-                added += ledger.add_deliveries(conn, digest.id, rows)
-                rows = []
-        added += ledger.add_deliveries(conn, digest.id, rows)
-    return Queued(digest, added, sets)
-
-
-@dataclass
-class DryRun:
-    week: str
-    digest_exists: bool
-    papers: int
-    messages: int  # what a send would mail now
-    topic_sets: Counter
-
-
-def dry_run(runtime: Runtime, week: str, now: datetime) -> DryRun:
-    """What `digest send` would mail for `week`, computed in a transaction that is rolled back."""
-    with store.write_transaction(runtime.engine, keep=False) as conn:
-        exists = digest_store.get_digest_for_week(conn, week) is not None
-        digest = build_digest(conn, runtime.topics, week, now)
-        settled = ledger.settled_subscriber_ids(conn, digest.id)
-        sets = Counter()
-        for recipient in ledger.active_recipients(conn):
-            topic_set = digest.topic_set(runtime.topics, recipient.topics)
-            if topic_set and recipient.subscriber_id not in settled:
-                sets[topic_set] += 1
-        papers = len({p.id for papers in digest.papers.values() for p in papers})
-    return DryRun(week, exists, papers, sum(sets.values()), sets)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from subscribers import store
 from subscribers.auth import current_admin, login_required
+from subscribers.erasure import erase_subscriber
 from service.web_extensions import current_runtime
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -95,7 +96,7 @@ def block(subscriber_id: int):
 def delete(subscriber_id: int):
     if refused := _unconfirmed(subscriber_id, "delete"):
         return refused
-    return _change(subscriber_id, lambda conn, actor: store.erase(conn, subscriber_id, _now(), actor),
+    return _change(subscriber_id, lambda conn, actor: erase_subscriber(conn, subscriber_id, _now(), actor),
                    "Subscriber deleted: the address is erased; the history and counts remain.")
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from service.errors import PaperboyError
-from service.store.schema import admin_user, audit_log, delivery, subscriber, subscription
+from service.store.schema import admin_user, audit_log, subscriber, subscription
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "blocked")
 DELETED = "deleted"
@@ -241,8 +241,9 @@ def block(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> No
     record_audit(conn, now, actor, "block", subscriber_id, f"was {found.status}")
 
 
-def erase(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> None:
-    """Delete a subscriber: the address and topics go, the row stays (status "deleted") for counts and history."""
+def erase(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> str:
+    """Delete a subscriber: the address and topics go, the row stays (status "deleted") for counts
+    and history. Returns the erased address; subscribers.erasure also takes it out of the ledger."""
     found = get_subscriber(conn, subscriber_id)
     if found is None or found.status == DELETED:
         raise SubscriberError("subscribers: no such subscriber")
@@ -250,22 +251,69 @@ def erase(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> No
     _set_status(conn, subscriber_id, DELETED, now, email=None)
     _scrub_address(conn, subscriber_id, found.email)
     record_audit(conn, now, actor, "delete", subscriber_id, f"was {found.status}")
+    return found.email
 
 
 ERASED = "[erased address]"
 
 
 def _scrub_address(conn: Connection, subscriber_id: int, address: str) -> None:
-    """Take the address out of the texts kept about the subscriber: mail servers quote it in the
-    bounce reasons that the audit log and the deliveries keep."""
+    """Take the address out of the audit log's texts about the subscriber: mail servers quote it
+    in the bounce reasons it keeps (the ledger's own copies are scrubbed by the caller)."""
     pattern = re.compile(re.escape(address), re.IGNORECASE)
-    for table, text in ((audit_log, audit_log.c.detail), (delivery, delivery.c.last_error)):
-        rows = conn.execute(select(table.c.id, text).where(table.c.subscriber_id == subscriber_id,
-                                                           text.is_not(None))).all()
-        for row_id, value in rows:
-            scrubbed = pattern.sub(ERASED, value)
-            if scrubbed != value:
-                conn.execute(update(table).where(table.c.id == row_id).values({text: scrubbed}))
+    rows = conn.execute(select(audit_log.c.id, audit_log.c.detail).where(
+        audit_log.c.subscriber_id == subscriber_id, audit_log.c.detail.is_not(None))).all()
+    for row_id, value in rows:
+        scrubbed = pattern.sub(ERASED, value)
+        if scrubbed != value:
+            conn.execute(update(audit_log).where(audit_log.c.id == row_id).values(detail=scrubbed))
+
+
+def active_addresses(conn: Connection, ids: list[int]) -> dict[int, str]:
+    """The address of each subscriber among `ids` who is still active."""
+    return dict(conn.execute(select(subscriber.c.id, subscriber.c.email).where(
+        subscriber.c.id.in_(ids), subscriber.c.status == "active")).all())
+
+
+def addresses(conn: Connection, ids: list[int]) -> dict[int, str | None]:
+    """The address of each subscriber among `ids` (None once erased)."""
+    return dict(conn.execute(select(subscriber.c.id, subscriber.c.email).where(subscriber.c.id.in_(ids))).all())
+
+
+# Subscribers read at a time when a digest is queued: memory stays flat with the list's size.
+SUBSCRIBER_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Recipient:
+    subscriber_id: int
+    email: str
+    topics: list[str]
+
+
+def active_recipients(conn: Connection, batch: int = SUBSCRIBER_BATCH) -> Iterator[Recipient]:
+    """Every active subscriber with their topics, read in batches by id so memory stays flat."""
+    last_id = 0
+    while True:
+        rows = conn.execute(
+            select(subscriber.c.id, subscriber.c.email)
+            .where(subscriber.c.status == "active", subscriber.c.id > last_id,
+                   subscriber.c.email.is_not(None))
+            .order_by(subscriber.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        ids = [row.id for row in rows]
+        topics: dict[int, list[str]] = {}
+        for subscriber_id, topic in conn.execute(
+            select(subscription.c.subscriber_id, subscription.c.topic)
+            .where(subscription.c.subscriber_id.in_(ids))
+        ):
+            topics.setdefault(subscriber_id, []).append(topic)
+        for row in rows:
+            yield Recipient(row.id, row.email, topics.get(row.id, []))
+        last_id = ids[-1]
 
 
 def mark_bounced(conn: Connection, subscriber_id: int, reason: str, now: datetime) -> None:

@@ -6,9 +6,9 @@ subscriber left between the row being written and its turn to be sent.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterator
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -16,18 +16,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from service.store.schema import delivery
-from service.store.schema import subscriber as subscriber_table
-from service.store.schema import subscription
+from subscribers.store import active_addresses, addresses
 
 STATES = ("due", "sending", "retrying", "sent", "failed", "cancelled")
-SUBSCRIBER_BATCH = 1000
-
-
-@dataclass(frozen=True)
-class Recipient:
-    subscriber_id: int
-    email: str
-    topics: list[str]
 
 
 @dataclass(frozen=True)
@@ -40,31 +31,6 @@ class Claimed:
     topics: tuple[str, ...]
     attempts: int
     claimed_at: datetime
-
-
-def active_recipients(conn: Connection, batch: int = SUBSCRIBER_BATCH) -> Iterator[Recipient]:
-    """Every active subscriber with their topics, read in batches by id so memory stays flat."""
-    last_id = 0
-    while True:
-        rows = conn.execute(
-            select(subscriber_table.c.id, subscriber_table.c.email)
-            .where(subscriber_table.c.status == "active", subscriber_table.c.id > last_id,
-                   subscriber_table.c.email.is_not(None))
-            .order_by(subscriber_table.c.id)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        ids = [row.id for row in rows]
-        topics: dict[int, list[str]] = {}
-        for subscriber_id, topic in conn.execute(
-            select(subscription.c.subscriber_id, subscription.c.topic)
-            .where(subscription.c.subscriber_id.in_(ids))
-        ):
-            topics.setdefault(subscriber_id, []).append(topic)
-        for row in rows:
-            yield Recipient(row.id, row.email, topics.get(row.id, []))
-        last_id = ids[-1]
 
 
 def add_deliveries(conn: Connection, digest_id: int, rows: list[tuple[int, str]]) -> int:
@@ -115,14 +81,7 @@ def claim_deliveries(
     ).all()
     if not claimed:
         return []
-    emails = dict(
-        conn.execute(
-            select(subscriber_table.c.id, subscriber_table.c.email).where(
-                subscriber_table.c.id.in_([row.subscriber_id for row in claimed]),
-                subscriber_table.c.status == "active",
-            )
-        ).all()
-    )
+    emails = active_addresses(conn, [row.subscriber_id for row in claimed])
     return sorted(
         (
             Claimed(row.id, row.subscriber_id, emails.get(row.subscriber_id),
@@ -208,15 +167,30 @@ def list_deliveries(conn: Connection, digest_id: int, state: str | None = None, 
     """Deliveries of a digest with the subscriber's address, for the admin pages."""
     query = (
         select(delivery.c.id, delivery.c.state, delivery.c.attempts, delivery.c.last_error,
-               delivery.c.sent_at, delivery.c.topics, subscriber_table.c.email)
-        .join(subscriber_table, subscriber_table.c.id == delivery.c.subscriber_id)
+               delivery.c.sent_at, delivery.c.topics, delivery.c.subscriber_id)
         .where(delivery.c.digest_id == digest_id)
         .order_by(delivery.c.id)
         .limit(limit)
     )
     if state:
         query = query.where(delivery.c.state == state)
-    return [dict(row) for row in conn.execute(query).mappings()]
+    rows = [dict(row) for row in conn.execute(query).mappings()]
+    emails = addresses(conn, [row["subscriber_id"] for row in rows])
+    for row in rows:
+        row["email"] = emails.get(row.pop("subscriber_id"))
+    return rows
+
+
+def scrub_errors(conn: Connection, subscriber_id: int, address: str, replacement: str) -> None:
+    """Replace `address` (any case) in the errors kept on the subscriber's deliveries: mail
+    servers quote it in bounce reasons, and an erased subscriber's address must go."""
+    pattern = re.compile(re.escape(address), re.IGNORECASE)
+    rows = conn.execute(select(delivery.c.id, delivery.c.last_error).where(
+        delivery.c.subscriber_id == subscriber_id, delivery.c.last_error.is_not(None))).all()
+    for row_id, value in rows:
+        scrubbed = pattern.sub(replacement, value)
+        if scrubbed != value:
+            conn.execute(update(delivery).where(delivery.c.id == row_id).values(last_error=scrubbed))
 
 
 def settled_subscriber_ids(conn: Connection, digest_id: int) -> set[int]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from service.digest import DigestError, get_digest, last_complete_week, preview
-from service.mailer import queue_digest
+from service.send_queue import queue_digest
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
 from service.weeks import week_bounds
