@@ -34,10 +34,10 @@ from service.digest import (
     PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, last_complete_week,
     render_digest,
 )
-from service.mail import ConnectError, SenderRefused, SendError, open_connection
+from service.mail import SendError, Transport, open_connection
 from service.mime import DkimSigner, MessageTemplate, Stamp, assemble
 from service.runtime import Runtime
-from service.send_policy import RateLimiter, ascii_address, refuses_address, retry_delay
+from service.send_policy import RateLimiter, ascii_address, classify, retry_delay
 from service.send_queue import Queued, queue_digest
 from service.smtp_url import SmtpSettings
 from service.store import deliveries as ledger
@@ -217,7 +217,7 @@ class Sender:
         with self.runtime.engine.begin() as conn:
             return ledger.renew_lease(conn, job.id, self.worker, self.clock.now())
 
-    async def _send(self, connection, job: ledger.Claimed, limiter: RateLimiter) -> _Outcome:
+    async def _send(self, connection: Transport, job: ledger.Claimed, limiter: RateLimiter) -> _Outcome:
         if self.stop.is_set():
             return _Outcome(job, "released")
         if job.email is None:
@@ -238,31 +238,12 @@ class Sender:
         try:
             # assemble() builds every line with CRLF (tests/test_digest_email.py checks it).
             await connection.send_raw(self.envelope_from, [address], data, crlf=True)
-        except ConnectError as error:
-            # Nothing went out: stop, and leave this and every other unsent delivery due.
-            if not self.stop.is_set():
-                self.stats.error = f"{error}; the unsent deliveries stay due, rerun to send them"
-                self.stop.set()
-            return _Outcome(job, "released")
-        except SenderRefused as error:
-            if error.permanent:
-                # Every message would be refused the same way, and it says nothing about the
-                # subscriber: stop with the rows due instead of failing and bouncing them all.
-                if not self.stop.is_set():
-                    self.stats.error = (f"{error}; check PAPERBOY_MAIL_FROM, then rerun: "
-                                        "the unsent deliveries stay due")
-                    self.stop.set()
-                return _Outcome(job, "released")
-            if job.attempts >= self.config.smtp_max_attempts:
-                return _Outcome(job, "failed", f"{error} (gave up after {job.attempts} attempts)")
-            return _Outcome(job, "retrying", str(error))
         except SendError as error:
-            if error.permanent:
-                bounce = refuses_address(error)
-                return _Outcome(job, "failed", str(error), bounce)
-            if job.attempts >= self.config.smtp_max_attempts:
-                return _Outcome(job, "failed", f"{error} (gave up after {job.attempts} attempts)")
-            return _Outcome(job, "retrying", str(error))
+            outcome = classify(error, job.attempts, self.config.smtp_max_attempts)
+            if outcome.stop_run and not self.stop.is_set():
+                self.stats.error = outcome.stop_run
+                self.stop.set()
+            return _Outcome(job, outcome.state, outcome.error, outcome.bounce)
         return _Outcome(job, "sent")
 
     def _outcome(self, outcome: _Outcome) -> None:

@@ -4,10 +4,11 @@ backoff, the bounce policy and the addresses plain SMTP can carry."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 
-from service.mail import SendError
+from service.mail import ConnectError, SenderRefused, SendError
 
 FIRST_RETRY = 30.0
 LAST_RETRY = 3600.0
@@ -24,6 +25,35 @@ def refuses_address(error: SendError) -> bool:
     if status:
         return status.group(1) == "5" and (status.group(2) == "1" or status.group(2, 3) == ("2", "1"))
     return error.recipient_refused or error.code in ADDRESS_REFUSALS
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a refused or failed send means: the delivery's next state (retrying, failed, or
+    released: due again), the error kept with it, whether the address bounces, and, when the
+    whole run must stop, the line that says why."""
+
+    state: str
+    error: str = ""
+    bounce: bool = False
+    stop_run: str = ""
+
+
+def classify(error: SendError, attempts: int, max_attempts: int) -> Outcome:
+    """The outcome of a send that raised `error` on the delivery's `attempts`-th try."""
+    if isinstance(error, ConnectError):
+        # Nothing went out: stop, and leave this and every other unsent delivery due.
+        return Outcome("released", stop_run=f"{error}; the unsent deliveries stay due, rerun to send them")
+    if isinstance(error, SenderRefused) and error.permanent:
+        # Every message would be refused the same way, and it says nothing about the
+        # subscriber: stop with the rows due instead of failing and bouncing them all.
+        return Outcome("released", stop_run=f"{error}; check PAPERBOY_MAIL_FROM, then rerun: "
+                                            "the unsent deliveries stay due")
+    if error.permanent:
+        return Outcome("failed", str(error), bounce=refuses_address(error))
+    if attempts >= max_attempts:
+        return Outcome("failed", f"{error} (gave up after {attempts} attempts)")
+    return Outcome("retrying", str(error))
 
 
 def retry_delay(attempts: int) -> float:
