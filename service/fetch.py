@@ -15,6 +15,7 @@ from typing import TextIO
 from service.arxiv import ArxivClient, ArxivError, ArxivUnreachable
 from service.clock import utc_now
 from service.sample import load_sample, retire_sample
+from service.states import RunStatus
 from service.store import papers, runs
 from service.store.papers import UpsertCounts
 from service.topics import Topic
@@ -24,7 +25,7 @@ log = logging.getLogger("paperboy.fetch")
 FIRST_RUN_DAYS = 14
 OVERLAP = timedelta(days=1)
 
-OK, PARTIAL, FAILED, SKIPPED = "ok", "partial", "failed", "skipped"
+OK, PARTIAL, FAILED, SKIPPED = RunStatus.OK, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.SKIPPED
 
 
 @dataclass

@@ -37,9 +37,10 @@ from service.digest import (
 from service.mail import SendError, Transport, open_connection
 from service.mime import DkimSigner, MessageTemplate, Stamp, assemble
 from service.runtime import Runtime
-from service.send_policy import RateLimiter, ascii_address, classify, retry_delay
+from service.send_policy import RELEASED, RateLimiter, ascii_address, classify, retry_delay
 from service.send_queue import Queued, queue_digest
 from service.smtp_url import SmtpSettings
+from service.states import DeliveryState
 from service.store import deliveries as ledger
 from subscribers.store import mark_bounced
 from subscribers.tokens import preferences_url, unsubscribe_url
@@ -47,6 +48,8 @@ from subscribers.tokens import preferences_url, unsubscribe_url
 log = logging.getLogger("paperboy.mailer")
 
 LEASE = timedelta(minutes=10)
+# Not a state: another sender took the delivery over, so this one writes nothing about it.
+LOST = "lost"
 TEMPLATES_KEPT = 64
 
 
@@ -148,7 +151,7 @@ class Sender:
             await recorder
         with self.runtime.engine.connect() as conn:
             counts = ledger.delivery_counts(conn, self.digest.id)
-        self.stats.held_elsewhere = counts["sending"]
+        self.stats.held_elsewhere = counts[DeliveryState.SENDING]
         return self.stats
 
     async def _produce(self, queue: asyncio.Queue) -> None:
@@ -196,7 +199,7 @@ class Sender:
                             reason = (str(error).splitlines() or [""])[0]
                             self.stats.error = f"mailer: {type(error).__name__}: {reason}; rerun to send the rest"
                             self.stop.set()
-                        outcome = _Outcome(job, "released")
+                        outcome = _Outcome(job, RELEASED)
                     self._outcome(outcome)
                 finally:
                     queue.task_done()
@@ -219,22 +222,22 @@ class Sender:
 
     async def _send(self, connection: Transport, job: ledger.Claimed, limiter: RateLimiter) -> _Outcome:
         if self.stop.is_set():
-            return _Outcome(job, "released")
+            return _Outcome(job, RELEASED)
         if job.email is None:
-            return _Outcome(job, "cancelled", "mailer: the subscriber is no longer active")
+            return _Outcome(job, DeliveryState.CANCELLED, "mailer: the subscriber is no longer active")
         address = ascii_address(job.email)
         if address is None:
-            return _Outcome(job, "failed", f"mailer: {job.email} has a non-ASCII local part, which needs SMTPUTF8; "
-                                           "paperboy sends only ASCII addresses")
+            return _Outcome(job, DeliveryState.FAILED, f"mailer: {job.email} has a non-ASCII local part, which "
+                                                       "needs SMTPUTF8; paperboy sends only ASCII addresses")
         try:
             data = self.message(job, address)
         except DigestError as error:
-            return _Outcome(job, "cancelled", str(error))
+            return _Outcome(job, DeliveryState.CANCELLED, str(error))
         await limiter.wait()
         if not await self._hold(job):
             log.warning("mailer: delivery %d was taken over by another sender after its lease ran out; "
                         "not sending it", job.id)
-            return _Outcome(job, "lost")
+            return _Outcome(job, LOST)
         try:
             # assemble() builds every line with CRLF (tests/test_digest_email.py checks it).
             await connection.send_raw(self.envelope_from, [address], data, crlf=True)
@@ -244,7 +247,7 @@ class Sender:
                 self.stats.error = outcome.stop_run
                 self.stop.set()
             return _Outcome(job, outcome.state, outcome.error, outcome.bounce)
-        return _Outcome(job, "sent")
+        return _Outcome(job, DeliveryState.SENT)
 
     def _outcome(self, outcome: _Outcome) -> None:
         self.outcomes.append(outcome)
@@ -256,7 +259,7 @@ class Sender:
             self.new_outcome.clear()
             await self._drain()
         await self._drain()  # the workers are done: the last outcomes, or one more try
-        unsent = sum(1 for o in self.outcomes if o.state == "sent")
+        unsent = sum(1 for o in self.outcomes if o.state == DeliveryState.SENT)
         if unsent:
             log.error("mailer: %d messages the server accepted could not be marked sent; they stay "
                       "'sending' and go out again once their lease has run out", unsent)
@@ -296,16 +299,16 @@ class Sender:
         now = self.clock.now()
         stats = self.stats
         with self.runtime.engine.begin() as conn:
-            sent = [o.job.id for o in outcomes if o.state == "sent"]
+            sent = [o.job.id for o in outcomes if o.state == DeliveryState.SENT]
             stats.sent += ledger.mark_sent(conn, sent, self.worker, now)
-            ledger.release(conn, [o.job.id for o in outcomes if o.state == "released"], self.worker)
+            ledger.release(conn, [o.job.id for o in outcomes if o.state == RELEASED], self.worker)
             for o in outcomes:
-                if o.state == "retrying":
+                if o.state == DeliveryState.RETRYING:
                     next_attempt = now + timedelta(seconds=retry_delay(o.job.attempts))
                     stats.retried += ledger.mark_retrying(conn, o.job.id, self.worker, o.error, next_attempt)
-                elif o.state in ("failed", "cancelled"):
+                elif o.state in (DeliveryState.FAILED, DeliveryState.CANCELLED):
                     settled = ledger.mark_failed(conn, o.job.id, self.worker, o.error, o.state)
-                    if o.state == "cancelled":
+                    if o.state == DeliveryState.CANCELLED:
                         stats.cancelled += settled
                         continue
                     stats.failed += settled

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from email_validator import EmailNotValidError, validate_email
 
 from service.mail import ConnectError, SenderRefused, SendError
+from service.states import DeliveryState
+
+# Not a state: the claimed row goes back to due, its attempt not counted.
+RELEASED = "released"
 
 FIRST_RETRY = 30.0
 LAST_RETRY = 3600.0
@@ -43,17 +47,17 @@ def classify(error: SendError, attempts: int, max_attempts: int) -> Outcome:
     """The outcome of a send that raised `error` on the delivery's `attempts`-th try."""
     if isinstance(error, ConnectError):
         # Nothing went out: stop, and leave this and every other unsent delivery due.
-        return Outcome("released", stop_run=f"{error}; the unsent deliveries stay due, rerun to send them")
+        return Outcome(RELEASED, stop_run=f"{error}; the unsent deliveries stay due, rerun to send them")
     if isinstance(error, SenderRefused) and error.permanent:
         # Every message would be refused the same way, and it says nothing about the
         # subscriber: stop with the rows due instead of failing and bouncing them all.
-        return Outcome("released", stop_run=f"{error}; check PAPERBOY_MAIL_FROM, then rerun: "
+        return Outcome(RELEASED, stop_run=f"{error}; check PAPERBOY_MAIL_FROM, then rerun: "
                                             "the unsent deliveries stay due")
     if error.permanent:
-        return Outcome("failed", str(error), bounce=refuses_address(error))
+        return Outcome(DeliveryState.FAILED, str(error), bounce=refuses_address(error))
     if attempts >= max_attempts:
-        return Outcome("failed", f"{error} (gave up after {attempts} attempts)")
-    return Outcome("retrying", str(error))
+        return Outcome(DeliveryState.FAILED, f"{error} (gave up after {attempts} attempts)")
+    return Outcome(DeliveryState.RETRYING, str(error))
 
 
 def retry_delay(attempts: int) -> float:

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from subscribers import store
 from subscribers.auth import current_admin, login_required
 from subscribers.erasure import erase_subscriber
+from subscribers.statuses import SubscriberStatus
 from service.web_extensions import current_runtime
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -28,7 +29,7 @@ def subscribers():
     runtime = current_runtime()
     search = request.args.get("q", "").strip()[:320]
     status = request.args.get("status", "")
-    status = status if status in (*store.STATUSES, store.DELETED) else ""
+    status = status if status in tuple(SubscriberStatus) else ""
     topic = request.args.get("topic", "")
     topic = topic if runtime.topic(topic) else ""
     sort = request.args.get("sort", "email")

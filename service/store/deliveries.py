@@ -15,10 +15,13 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from service.states import DeliveryState
 from service.store.schema import delivery
 from subscribers.store import active_addresses, addresses
 
-STATES = ("due", "sending", "retrying", "sent", "failed", "cancelled")
+STATES = tuple(DeliveryState)
+SETTLED = (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.CANCELLED)
+UNSETTLED = (DeliveryState.DUE, DeliveryState.SENDING, DeliveryState.RETRYING)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,8 @@ def add_deliveries(conn: Connection, digest_id: int, rows: list[tuple[int, str]]
     if not rows:
         return 0
     values = [
-        {"digest_id": digest_id, "subscriber_id": sid, "topics": topics, "state": "due", "attempts": 0}
+        {"digest_id": digest_id, "subscriber_id": sid, "topics": topics, "state": DeliveryState.DUE,
+         "attempts": 0}
         for sid, topics in rows
     ]
     dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
@@ -49,10 +53,10 @@ def add_deliveries(conn: Connection, digest_id: int, rows: list[tuple[int, str]]
 
 def _claimable(now: datetime, lease: timedelta):
     return or_(
-        and_(delivery.c.state.in_(("due", "retrying")),
+        and_(delivery.c.state.in_((DeliveryState.DUE, DeliveryState.RETRYING)),
              or_(delivery.c.next_attempt.is_(None), delivery.c.next_attempt <= now)),
         # A sender that died holding rows: its lease has run out, so another may take them.
-        and_(delivery.c.state == "sending", delivery.c.claimed_at < now - lease),
+        and_(delivery.c.state == DeliveryState.SENDING, delivery.c.claimed_at < now - lease),
     )
 
 
@@ -76,7 +80,7 @@ def claim_deliveries(
     claimed = conn.execute(
         update(delivery)
         .where(delivery.c.id.in_(candidates.scalar_subquery()), claimable)
-        .values(state="sending", claimed_by=worker, claimed_at=now, attempts=delivery.c.attempts + 1)
+        .values(state=DeliveryState.SENDING, claimed_by=worker, claimed_at=now, attempts=delivery.c.attempts + 1)
         .returning(delivery.c.id, delivery.c.subscriber_id, delivery.c.topics, delivery.c.attempts)
     ).all()
     if not claimed:
@@ -94,7 +98,8 @@ def claim_deliveries(
 
 def _held(delivery_ids: list[int], worker: str):
     # Only the sender holding a row may settle it: after a lease ran out the row is someone else's.
-    return and_(delivery.c.id.in_(delivery_ids), delivery.c.state == "sending", delivery.c.claimed_by == worker)
+    return and_(delivery.c.id.in_(delivery_ids), delivery.c.state == DeliveryState.SENDING,
+                delivery.c.claimed_by == worker)
 
 
 def renew_lease(conn: Connection, delivery_id: int, worker: str, now: datetime) -> bool:
@@ -109,18 +114,20 @@ def mark_sent(conn: Connection, delivery_ids: list[int], worker: str, now: datet
     if not delivery_ids:
         return 0
     return conn.execute(
-        update(delivery).where(_held(delivery_ids, worker)).values(state="sent", sent_at=now, last_error=None)
+        update(delivery).where(_held(delivery_ids, worker))
+        .values(state=DeliveryState.SENT, sent_at=now, last_error=None)
     ).rowcount
 
 
 def mark_retrying(conn: Connection, delivery_id: int, worker: str, error: str, next_attempt: datetime) -> int:
     return conn.execute(
         update(delivery).where(_held([delivery_id], worker))
-        .values(state="retrying", last_error=error[:1000], next_attempt=next_attempt)
+        .values(state=DeliveryState.RETRYING, last_error=error[:1000], next_attempt=next_attempt)
     ).rowcount
 
 
-def mark_failed(conn: Connection, delivery_id: int, worker: str, error: str, state: str = "failed") -> int:
+def mark_failed(conn: Connection, delivery_id: int, worker: str, error: str,
+                state: str = DeliveryState.FAILED) -> int:
     """The delivery is given up: a permanent refusal, attempts used up, or (`cancelled`) no recipient."""
     return conn.execute(
         update(delivery).where(_held([delivery_id], worker)).values(state=state, last_error=error[:1000])
@@ -133,7 +140,7 @@ def release(conn: Connection, delivery_ids: list[int], worker: str) -> int:
         return 0
     return conn.execute(
         update(delivery).where(_held(delivery_ids, worker))
-        .values(state="due", attempts=delivery.c.attempts - 1, claimed_by=None, claimed_at=None)
+        .values(state=DeliveryState.DUE, attempts=delivery.c.attempts - 1, claimed_by=None, claimed_at=None)
     ).rowcount
 
 
@@ -151,7 +158,7 @@ def pending_count(conn: Connection, digest_id: int) -> int:
     """Deliveries not yet settled (due, sending or retrying)."""
     return conn.execute(
         select(func.count()).where(delivery.c.digest_id == digest_id,
-                                   delivery.c.state.in_(("due", "sending", "retrying")))
+                                   delivery.c.state.in_(UNSETTLED))
     ).scalar_one()
 
 
@@ -159,7 +166,7 @@ def next_attempt_at(conn: Connection, digest_id: int) -> datetime | None:
     """The earliest time a retrying delivery of the digest is due again."""
     return conn.execute(
         select(func.min(delivery.c.next_attempt)).where(
-            delivery.c.digest_id == digest_id, delivery.c.state == "retrying")
+            delivery.c.digest_id == digest_id, delivery.c.state == DeliveryState.RETRYING)
     ).scalar()
 
 
@@ -197,7 +204,7 @@ def settled_subscriber_ids(conn: Connection, digest_id: int) -> set[int]:
     """Subscribers whose delivery of this digest is over (sent, failed or cancelled)."""
     return set(conn.execute(
         select(delivery.c.subscriber_id).where(
-            delivery.c.digest_id == digest_id, delivery.c.state.in_(("sent", "failed", "cancelled")))
+            delivery.c.digest_id == digest_id, delivery.c.state.in_(SETTLED))
     ).scalars())
 
 

@@ -11,12 +11,14 @@ from flask_wtf.csrf import CSRFError
 from service.config import Config, load_config
 from service.clock import utc_now
 from service.runtime import Runtime
+from service.states import DeliveryState, RunStatus
 from service.templating import TEMPLATES
 from service.web import digests, feeds, health, pages, search
 from service.web.summaries import STAMP_SECONDS, install_render_cache
 from service.web_extensions import csrf, limiter
 from subscribers import admin, admin_csv, public, sign_in
 from subscribers.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches
+from subscribers.statuses import SubscriberStatus
 
 BLUEPRINTS = (
     public.blueprint, sign_in.blueprint, admin.blueprint, admin_csv.blueprint,
@@ -40,6 +42,8 @@ def create_app(config: Config | None = None, *, clock: Callable[[], datetime] = 
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.extensions["paperboy"] = runtime
+    # Templates test states by name, with the same vocabulary as the code.
+    app.jinja_env.globals.update(SubscriberStatus=SubscriberStatus, DeliveryState=DeliveryState, RunStatus=RunStatus)
     csrf.init_app(app)
     limiter.init_app(app)
     # Anything under /admin but signing in needs an admin, whichever blueprint adds the page.
