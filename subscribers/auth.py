@@ -12,7 +12,7 @@ from flask import g, redirect, request, session, url_for
 
 from subscribers import store
 from service.store import write_transaction
-from service.web import current_runtime
+from service.web_extensions import current_runtime
 
 
 def current_admin() -> store.Admin | None:

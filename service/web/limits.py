@@ -1,4 +1,4 @@
-"""How much one request may send, and where the rate limits' counters live.
+"""How much one request may send, which ids an address may hold, and who the client is.
 
 Every request body is bounded by MAX_CONTENT_LENGTH, checked against Content-Length before a
 byte of the body is read (and while reading a chunked one); routes that take files have their
@@ -27,16 +27,12 @@ class BoundedInt(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-def install(app: Flask, storage_uri: str, proxies: int = 0) -> None:
-    """Bound request bodies per route and ids in addresses, and keep rate-limit counters in
-    `storage_uri`; call it before the blueprints, whose routes use the bounded ids. Behind
+def install(app: Flask, proxies: int = 0) -> None:
+    """Bound request bodies per route and ids in addresses; call it before the blueprints,
+    whose routes use the bounded ids. Behind
     `proxies` trusted reverse proxies, the client is the one their X-Forwarded-For names."""
     app.url_map.converters["int"] = BoundedInt
     app.config["MAX_CONTENT_LENGTH"] = max(MAX_CONTENT_LENGTH, *ROUTE_LIMITS.values())
-    # memory:// counts per process; redis://... shares the counters between processes and machines.
-    app.config["RATELIMIT_STORAGE_URI"] = storage_uri
-    # Should Redis stop answering, each process counts on its own meanwhile rather than fail.
-    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     app.before_request(_bound_body)

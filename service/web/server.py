@@ -12,7 +12,7 @@ from gunicorn.app.base import BaseApplication
 from service import store
 from service.config import Config, ConfigError, load_config
 from service.runtime import Runtime
-
+from service.web import create_app
 
 THREADS = 8  # per gunicorn worker, and waitress's pool in `paperboy run`
 # Answers name the server without its version.
@@ -44,8 +44,6 @@ class _Gunicorn(BaseApplication):
 
 def serve(config: Config, host: str, port: int, workers: int) -> None:
     """Migrate the database once, then serve on host:port with `workers` processes."""
-    from service.web import create_app
-
     runtime = Runtime(config)
     store.migrate(runtime.engine)  # here, so that workers never race to create the schema
     runtime.engine.dispose()  # each worker opens its own connections after the fork
