@@ -10,10 +10,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask
+from werkzeug.sansio.utils import host_is_trusted
 
 POLICY = ("default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
           "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}")
-LOOPBACK = ["localhost", "127.0.0.1", "[::1]"]
+LOOPBACK = ["localhost", "127.0.0.1", "::1"]
 
 
 def _headers(ancestors: str) -> list[tuple[str, str]]:
@@ -29,18 +30,26 @@ ADMIN_HEADERS = [*_headers("'none'"), ("X-Frame-Options", "DENY")]
 def install(app: Flask, base_url: str) -> None:
     """Trusted hosts from `base_url` and the security headers; call it
     after the blueprints, so that answers served from the render cache carry the headers too."""
-    app.config["TRUSTED_HOSTS"] = [urlsplit(base_url).hostname, *LOOPBACK]
-    app.wsgi_app = SecurityHeaders(app.wsgi_app)
+    trusted = [urlsplit(base_url).hostname, *LOOPBACK]
+    app.config["TRUSTED_HOSTS"] = trusted
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, trusted)
 
 
 class SecurityHeaders:
     """WSGI layer adding the headers an answer does not set itself (token pages set a stricter
-    Referrer-Policy)."""
+    Referrer-Policy), and answering 400 at once to a Host that is not ours."""
 
-    def __init__(self, wsgi_app):
+    def __init__(self, wsgi_app, trusted: list[str]):
         self.wsgi_app = wsgi_app
+        self.trusted = trusted
 
     def __call__(self, environ, start_response):
+        host = environ.get("HTTP_HOST")
+        if host and not host_is_trusted(host, self.trusted):
+            body = b"Unknown host: this server answers for its PAPERBOY_BASE_URL only.\n"
+            start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
+                                               ("Content-Length", str(len(body))), *PUBLIC_HEADERS])
+            return [body]
         extra = ADMIN_HEADERS if environ.get("PATH_INFO", "").startswith("/admin") else PUBLIC_HEADERS
 
         def start(status, headers, exc_info=None):
