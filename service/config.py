@@ -17,6 +17,16 @@ from service.errors import PaperboyError
 from service.smtp_url import SmtpSettings
 
 
+# Files paperboy creates (the SQLite file, var/secret_key, the outbox) hold addresses and
+# secrets: readable by their owner only, folders 0700 and files 0600.
+PRIVATE_UMASK = 0o077
+
+
+def keep_files_private() -> None:
+    """Make every file and folder this process creates from now on private to its user."""
+    os.umask(PRIVATE_UMASK)
+
+
 class ConfigError(PaperboyError):
     """A setting is missing or malformed; the message names the variable."""
 

@@ -10,7 +10,7 @@ import signal
 from gunicorn.app.base import BaseApplication
 
 from service import store
-from service.config import Config, ConfigError, load_config
+from service.config import Config, ConfigError, keep_files_private, load_config
 from service.runtime import Runtime
 from service.web import create_app
 
@@ -22,6 +22,7 @@ SERVER_NAME = "paperboy"
 def check_settings(server) -> None:
     """gunicorn's on_starting hook (gunicorn.conf.py): stop with one line naming a bad
     setting, before any worker boots and fails on it with a traceback of its own."""
+    keep_files_private()
     try:
         load_config()
     except ConfigError as error:
