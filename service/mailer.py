@@ -38,7 +38,7 @@ from service.mail import SendError, Transport, open_connection
 from service.mime import DkimSigner, MessageTemplate, Stamp, assemble
 from service.runtime import Runtime
 from service.send_policy import RELEASED, RateLimiter, ascii_address, classify, retry_delay
-from service.send_queue import Queued, queue_digest
+from service.send_queue import LEASE, Queued, queue_digest
 from service.smtp_url import SmtpSettings
 from service.states import DeliveryState
 from service.store import deliveries as ledger
@@ -48,7 +48,6 @@ from subscribers.tokens import preferences_url, unsubscribe_url
 
 log = logging.getLogger("paperboy.mailer")
 
-LEASE = timedelta(minutes=10)
 # Not a state: another sender took the delivery over, so this one writes nothing about it.
 LOST = "lost"
 TEMPLATES_KEPT = 64
@@ -67,6 +66,7 @@ class SendStats:
     bounced: int = 0
     cancelled: int = 0
     held_elsewhere: int = 0  # left in another sender's hands when this one finished
+    held_until: datetime | None = None  # when the last of those senders' leases runs out
     error: str | None = None  # why the run stopped early
 
 
@@ -151,8 +151,8 @@ class Sender:
             self.new_outcome.set()
             await recorder
         with self.runtime.engine.connect() as conn:
-            counts = ledger.delivery_counts(conn, self.digest.id)
-        self.stats.held_elsewhere = counts[DeliveryState.SENDING]
+            held, self.stats.held_until = ledger.held_elsewhere(conn, self.digest.id, self.clock.now(), self.lease)
+        self.stats.held_elsewhere = len(held)
         return self.stats
 
     async def _produce(self, queue: asyncio.Queue) -> None:
