@@ -156,6 +156,7 @@ class Sender:
         return self.stats
 
     async def _produce(self, queue: asyncio.Queue) -> None:
+        announced = None  # the retry time last logged: each wait is logged once, however often it loops
         while not self.stop.is_set():
             claimed = await asyncio.to_thread(self._claim)
             if claimed:
@@ -174,7 +175,9 @@ class Sender:
             if retry_at is None:
                 return
             wait = (retry_at - self.clock.now()).total_seconds()
-            log.info("mailer: waiting %.0f s for deliveries to retry", max(wait, 0))
+            if wait >= 1 and retry_at != announced:
+                log.info("mailer: waiting %.0f s for deliveries to retry", wait)
+                announced = retry_at
             if wait > 0:
                 await self.clock.sleep(wait)
 

@@ -44,6 +44,14 @@ class SchedulerLock:
         self.postgres = engine.dialect.name == "postgresql"
         self._connection = None  # PostgreSQL: advisory locks belong to the session that took them
 
+    @property
+    def takeover(self) -> str:
+        """When a scheduler that died stops holding the lock, for the log and the docs."""
+        if self.postgres:
+            return "at once when its database session ends, which a killed process's does"
+        return (f"on SQLite {self.ttl.total_seconds():.0f} s after its last renewal, so "
+                f"{self.ttl.total_seconds():.0f} to {(self.ttl + RENEW_EVERY).total_seconds():.0f} s after it died")
+
     def acquire(self, now: datetime | None = None) -> bool:
         """Take the lock if it is free (or, on SQLite, expired); renew it if this holder has it."""
         if self.postgres:
@@ -165,6 +173,7 @@ class Scheduler:
 
     def run_forever(self) -> None:
         """Hold the lock and run the jobs until stop(); another scheduler holding it makes this one wait."""
+        waiting = False  # said once that another scheduler holds the lock, until this one takes it
         try:
             while not self.stopping.is_set():
                 try:
@@ -175,10 +184,13 @@ class Scheduler:
                     self.stopping.wait(RENEW_EVERY.total_seconds())
                     continue
                 if not taken:
-                    log.info("scheduler: another scheduler holds the lock; checking again in %d s",
-                             RENEW_EVERY.total_seconds())
+                    if not waiting:
+                        log.info("scheduler: another scheduler holds the lock; checking every %d s and "
+                                 "taking over once it is free (%s)", RENEW_EVERY.total_seconds(), self.lock.takeover)
+                        waiting = True
                     self.stopping.wait(RENEW_EVERY.total_seconds())
                     continue
+                waiting = False
                 log.info("scheduler: lock taken; fetch at '%s', digest at '%s' (UTC)",
                          self.runtime.config.fetch_cron, self.runtime.config.digest_cron)
                 self.lost.clear()
