@@ -40,8 +40,9 @@ def site_config(upstream_port: int, port: int, cache: Path) -> str:
 
 
 @contextmanager
-def nginx_front(upstream: str, folder: Path) -> Iterator[str]:
-    """nginx in front of `upstream` (http://127.0.0.1:PORT); yields its own base URL."""
+def nginx_front(upstream: str, folder: Path, extra: str = "") -> Iterator[str]:
+    """nginx in front of `upstream` (http://127.0.0.1:PORT), with `extra` more configuration in
+    its http block; yields its own base URL."""
     require_nginx()
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -51,7 +52,7 @@ def nginx_front(upstream: str, folder: Path) -> Iterator[str]:
     (folder / "nginx.conf").write_text(
         f"{user}worker_processes 1;\npid {folder}/nginx.pid;\nerror_log {folder}/error.log;\n"
         "events { worker_connections 512; }\n"
-        f"http {{\naccess_log {folder}/access.log;\n{temp}include {folder}/paperboy.conf;\n}}\n")
+        f"http {{\naccess_log {folder}/access.log;\n{temp}include {folder}/paperboy.conf;\n{extra}}}\n")
     process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
