@@ -1,0 +1,90 @@
+"""Search cost at 50,000 papers on SQLite and (with --postgres) PostgreSQL: a common word with
+thousands of matches, and the 32 one-letter prefixes that took 9.1 s before search was bounded.
+Prints the matches and the median of five runs of each query (search_papers, 50 results).
+
+    .venv/bin/python bench/search.py [--papers 50000] [--postgres postgresql+psycopg://postgres@127.0.0.1/test]"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from service import store  # noqa: E402
+from service.store.papers import upsert_papers  # noqa: E402
+from service.store.search import SearchTooBroad, search_papers  # noqa: E402
+from tests.conftest import NOW  # noqa: E402
+from tests.topic_data import many_papers  # noqa: E402
+
+QUERIES = {"common word": "learning", "32 prefixes": " ".join(["a*"] * 32), "rare word": "metamorphic"}
+
+
+def count_matches(conn, query: str) -> int:
+    if conn.dialect.name == "sqlite":
+        return conn.execute(text("SELECT count(*) FROM paper_search WHERE paper_search MATCH :q"),
+                            {"q": f'"{query}"'}).scalar()
+    return conn.execute(text("SELECT count(*) FROM paper WHERE search_vector @@ "
+                             "websearch_to_tsquery('english'::regconfig, :q)"), {"q": query}).scalar()
+
+
+def run(label: str, url: str, papers: int) -> None:
+    engine = store.connect(url)
+    store.migrate(engine)
+    rows = many_papers(papers)
+    with engine.begin() as conn:
+        for start in range(0, len(rows), 1000):
+            upsert_papers(conn, rows[start:start + 1000], NOW)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE paper")
+    print(f"\n{label}, {papers} papers")
+    for name, query in QUERIES.items():
+        times, found = [], "?"
+        for _ in range(5):
+            with engine.connect() as conn:
+                start = time.perf_counter()
+                try:
+                    found = len(search_papers(conn, query))
+                except SearchTooBroad:
+                    found = "refused (budget)"
+                times.append(time.perf_counter() - start)
+        with engine.connect() as conn:
+            matches = count_matches(conn, query) if name == "common word" else "-"
+        print(f"  {name:<12} {query[:24]!r:<28} matches {matches!s:>6}  results {found!s:>4}  "
+              f"median {statistics.median(times) * 1000:.0f} ms")
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--papers", type=int, default=50_000)
+    parser.add_argument("--postgres", metavar="URL")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        run("SQLite", f"sqlite:///{tmp}/search.sqlite3", args.papers)
+    if args.postgres:
+        name = f"paperboy_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            run("PostgreSQL", make_url(args.postgres).set(database=name).render_as_string(hide_password=False),
+                args.papers)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
