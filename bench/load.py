@@ -15,19 +15,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import uuid
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.fetch import serve  # noqa: E402
+from bench.scratch import scratch_postgres  # noqa: E402
 from service import store  # noqa: E402
 from service.sample import load_sample  # noqa: E402
 from service.store.papers import link_topic_papers, upsert_papers  # noqa: E402
@@ -47,26 +43,9 @@ PATHS = {"topic page": "/topics/testing/", "feed": "/topics/testing/feed.atom", 
 IMPORT_ROWS = 50_000
 
 
-def arxiv_stand_in(now: datetime) -> ThreadingHTTPServer:
+def arxiv_stand_in(now: datetime):
     """A local arXiv answering with real entries (rewritten ids and dates), 100 a page."""
-    pages = paged_responses(dated_entries(2000, now, prefix="2611"), 100)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            start = int(parse_qs(urlsplit(self.path).query).get("start", ["0"])[0])
-            body = pages.get(start, pages[0])
-            self.send_response(200)
-            self.send_header("Content-Type", "application/atom+xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return serve(paged_responses(dated_entries(2000, now, prefix="2611"), 100))
 
 
 def prepare(url: str, folder: Path, now: datetime) -> str:
@@ -149,17 +128,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run_database("SQLite", f"sqlite:///{tmp}/load.sqlite3", args.duration, args.connections)
     if args.postgres:
-        name = f"paperboy_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            run_database("PostgreSQL", make_url(args.postgres).set(database=name).render_as_string(hide_password=False),
-                         args.duration, args.connections)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with scratch_postgres(args.postgres) as url:
+            run_database("PostgreSQL", url, args.duration, args.connections)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,15 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
+from sqlalchemy import text  # noqa: E402
+
+from bench.scratch import scratch_postgres  # noqa: E402
 from service import store  # noqa: E402
 from service.store.papers import upsert_papers  # noqa: E402
 from service.store.search import SearchTooBroad, search_papers  # noqa: E402
@@ -73,17 +73,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run("SQLite", f"sqlite:///{tmp}/search.sqlite3", args.papers)
     if args.postgres:
-        name = f"paperboy_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            run("PostgreSQL", make_url(args.postgres).set(database=name).render_as_string(hide_password=False),
-                args.papers)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with scratch_postgres(args.postgres) as url:
+            run("PostgreSQL", url, args.papers)
 
 
 if __name__ == "__main__":
