@@ -326,7 +326,7 @@ def mark_bounced(conn: Connection, subscriber_id: int, reason: str, now: datetim
 
 
 @dataclass
-class Listing:
+class SubscriberPage:
     subscribers: list[Subscriber]
     total: int
     page: int
@@ -334,7 +334,7 @@ class Listing:
 
 
 def list_subscribers(conn: Connection, search: str = "", status: str = "", topic: str = "",
-                     sort: str = "email", page: int = 1, per_page: int = 50) -> Listing:
+                     sort: str = "email", page: int = 1, per_page: int = 50) -> SubscriberPage:
     """One page of subscribers matching the search (part of the address), status and topic."""
     where = []
     if search:
@@ -352,7 +352,7 @@ def list_subscribers(conn: Connection, search: str = "", status: str = "", topic
     page = min(max(1, page), pages)
     query = (select(subscriber).where(*where).order_by(order, subscriber.c.id)
              .limit(per_page).offset((page - 1) * per_page))
-    return Listing(_subscribers(conn, query), total, page, pages)
+    return SubscriberPage(_subscribers(conn, query), total, page, pages)
 
 
 def status_counts(conn: Connection) -> dict[str, int]:
