@@ -29,7 +29,8 @@ from service.sample import load_sample  # noqa: E402
 from service.store.papers import link_topic_papers, upsert_papers  # noqa: E402
 from service.weeks import week_of  # noqa: E402
 from tests.arxiv_replay import dated_entries, paged_responses  # noqa: E402
-from tests.server_process import PAPERBOY, paperboy_server, server_environment  # noqa: E402
+from tests.helpers import PAPERBOY  # noqa: E402
+from tests.server_process import paperboy_server, server_environment  # noqa: E402
 from tests.topic_data import many_papers  # noqa: E402
 
 TOPICS = """

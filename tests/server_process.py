@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import httpx
-
+from tests.helpers import PAPERBOY, wait_for_home
 from tests.smtp_server import free_port
-
-PAPERBOY = Path(sys.executable).parent / "paperboy"
 
 
 def server_environment(database_url: str, topics_file: Path, **more: str) -> dict[str, str]:
@@ -33,17 +28,6 @@ def server_environment(database_url: str, topics_file: Path, **more: str) -> dic
     return environ
 
 
-def wait_until_answering(process: subprocess.Popen, url: str, seconds: float = 90) -> httpx.Response | None:
-    """The first answer of `url`, or None if the process exits or `seconds` pass first."""
-    deadline = time.monotonic() + seconds
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            return httpx.get(url, timeout=5)
-        except httpx.TransportError:
-            time.sleep(0.2)
-    return None
-
-
 @contextmanager
 def paperboy_server(command: str, environ: dict[str, str], cwd: Path, *extra: str) -> Iterator[str]:
     """`paperboy run|serve` listening on a free port; yields its base URL, stops it on exit."""
@@ -53,7 +37,7 @@ def paperboy_server(command: str, environ: dict[str, str], cwd: Path, *extra: st
     base = f"http://127.0.0.1:{port}"
     (cwd / f"{command}.pid").write_text(str(process.pid))
     try:
-        answer = wait_until_answering(process, f"{base}/healthz")
+        answer = wait_for_home(process, port, 90)
         assert answer is not None, f"paperboy {command} did not answer: {(cwd / f'{command}-{port}.log').read_text()[-2000:]}"
         yield base
     finally:

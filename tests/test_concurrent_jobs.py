@@ -16,9 +16,9 @@ from service.store import papers
 from subscribers import store as subscribers_store
 from tests.arxiv_replay import dated_entries, paged_responses, start_of
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
-from tests.digest_data import FakeClock, add_subscribers, load_week
-from tests.server_process import PAPERBOY, paperboy_server, server_environment
+from tests.digest_data import FakeClock, add_subscribers, load_week, runtime_for
+from tests.helpers import PAPERBOY
+from tests.server_process import paperboy_server, server_environment
 from tests.test_concurrent_writes import _post_form
 
 IMPORT_ROWS = 50_000

@@ -7,7 +7,7 @@ import os
 import stat
 import subprocess
 
-from tests.server_process import PAPERBOY
+from tests.helpers import PAPERBOY
 
 
 def mode(path) -> int:
