@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
-import resource
+import re
 import subprocess
 import sys
 import time
@@ -188,6 +189,8 @@ def print_quality(table, topics, labels, pools, title):
 
 def measure_one(name):
     """In a fresh process: import and load, then rank a heavy week; print JSON."""
+    if name == "none":
+        return print(json.dumps({"peak": peak_rss()}))
     started = time.perf_counter()
     scorer = METHODS[name]()
     loaded = time.perf_counter() - started
@@ -200,15 +203,21 @@ def measure_one(name):
         for topic in topics:
             ordered(week, scorer.scores(topic, week))
         runs.append(time.perf_counter() - started)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss()
     print(json.dumps({"load": loaded, "week": sorted(runs)[1], "first": runs[0], "peak": peak}))
 
 
+def peak_rss() -> float:
+    """This process's peak resident memory in MiB (VmHWM: unlike ru_maxrss, not inherited from
+    the parent that started it)."""
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)[1]) / 1024
+
+
 def measure(topics):
-    base = subprocess.run([sys.executable, "-c", "import resource; print(resource.getrusage("
-                           "resource.RUSAGE_SELF).ru_maxrss / 1024)"], capture_output=True, text=True)
+    base = subprocess.run([sys.executable, __file__, "--one", "none"], capture_output=True, text=True)
     print(f"\nHeavy week: {HEAVY_WEEK} papers x {len(topics)} topics, each method in a fresh process "
-          f"(bare Python peak RSS {float(base.stdout):.0f} MiB)")
+          f"(the same process importing nothing: peak RSS {json.loads(base.stdout)['peak']:.0f} MiB)")
     print("| method | import + load | rank a heavy week (first / median of 3) | peak RSS |")
     print("|---|---|---|---|")
     for name in METHODS:
@@ -225,6 +234,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    logging.disable(logging.INFO)  # bm25s and wordllama log every index and load
     if args.one:
         return measure_one(args.one)
     missing = [m for m in ("bm25s", "Stemmer", "sklearn", "wordllama") if not _importable(m)]
