@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TextIO
 
 from service.arxiv import ArxivClient, ArxivError, ArxivUnreachable
+from service.exemplars import fetch_exemplars
 from service.sample import load_sample, retire_sample
 from service.store import papers, runs
 from service.store.papers import UpsertCounts
@@ -111,7 +112,8 @@ def fetch_topics(
     runtime, topics: list[Topic], now: datetime | None = None, since: datetime | None = None,
     client: ArxivClient | None = None, progress: Progress | None = None,
 ) -> FetchReport:
-    """Fetch every topic in turn; stop at once when arXiv cannot be reached at all."""
+    """Fetch every topic in turn, then the topics' exemplar papers the store lacks; stop at once
+    when arXiv cannot be reached at all."""
     now = now or datetime.now(timezone.utc)
     progress = progress or Progress()
     engine = runtime.engine
@@ -128,6 +130,8 @@ def fetch_topics(
                     progress.done(skipped)
                     results.append(skipped)
                 break
+        else:
+            fetch_exemplars(engine, client, topics, now)
     finally:
         if own_client:
             client.close()

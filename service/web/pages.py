@@ -14,9 +14,10 @@ from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
+from service.exemplars import exemplar_papers
 from service.listing import DEFAULT_DAYS, Listing, default_window_start, format_moment
 from service.markdown import paper_links, topic_markdown
-from service.store.papers import get_paper, papers_for_topic
+from service.store.papers import papers_for_topic
 from service.store.runs import is_sample_data, latest_runs
 from service.store.summaries import last_updated, match_times, topic_summaries
 from service.text import one_line
@@ -133,7 +134,7 @@ def load_listing(topic: Topic, since: datetime, until: datetime | None, week: st
         updated = last_updated(conn, topic.slug)
         times = match_times(conn, topic.slug)
         sample = is_sample_data(conn)
-        exemplars = [paper for paper in (get_paper(conn, i) for i in topic.exemplars) if paper]
+        exemplars = exemplar_papers(conn, topic)
     counts = Counter(week_of(moment) for moment in times)
     return Listing(
         topic=topic, papers=papers, since=since, until=until, week=week,
