@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.errors import PaperboyError
 from service.paper import split_arxiv_id
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -14,7 +15,7 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MAX_EXEMPLARS = 10
 
 
-class TopicsError(Exception):
+class TopicsError(PaperboyError):
     """The topics file cannot be read or is malformed; the message names the file."""
 
 
