@@ -130,10 +130,12 @@ def _bm25(documents: list[list[str]], queries: list[list[str]]) -> np.ndarray:
     # Token ids in order of first appearance, not bm25s's set order, which varies between runs.
     vocab: dict[str, int] = {}
     ids = [[vocab.setdefault(stem, len(vocab)) for stem in stems] for stems in documents]
+    scores = np.zeros((len(queries), len(documents)), dtype=np.float64)
+    if not vocab:  # no paper has a word to match
+        return scores
     # The numpy backend whether or not scipy is installed: the same sums everywhere.
     retriever = bm25s.BM25(csc_backend="numpy")
     retriever.index(Tokenized(ids=ids, vocab=vocab), show_progress=False)
-    scores = np.zeros((len(queries), len(documents)), dtype=np.float64)
     for row, query in enumerate(queries):
         known = [vocab[stem] for stem in query if stem in vocab]
         if known:

@@ -82,6 +82,12 @@ def test_it_ranks_nothing_and_papers_with_no_match():
     assert {entry.score for entry in ranked} == {0.0} and all(not e.matched for e in ranked)
     assert [e.paper.id for e in ranked] == [p.id for p in sorted(
         statistics, key=lambda p: (p.published, p.id), reverse=True)]
+    wordless = [replace(statistics[0], id=f"2601.0000{n}", title="The", abstract="Of and the.")
+                for n in range(3)]
+    for topic in (SHIPPED["vla"], Topic(slug="x", title="On", description="", query="cat:cs.RO")):
+        ranked = rank(topic, wordless, exemplars=wordless[:1])
+        assert [(e.paper.id, e.score) for e in ranked] == [
+            ("2601.00002", 0.0), ("2601.00001", 0.0), ("2601.00000", 0.0)]
 
 
 def test_exemplars_pull_up_papers_like_them():
