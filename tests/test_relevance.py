@@ -54,14 +54,12 @@ def test_it_ranks_the_same_whatever_the_input_order_or_hash_seed():
         "print(json.dumps([[e.paper.id, e.score, list(e.matched)] for t in SHIPPED.values() "
         "for e in rank(t, week())]))"
     )
-    runs = []
-    for seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
-                             capture_output=True, text=True, check=True).stdout
-        runs.append(json.loads(out))
-    assert runs[0] == runs[1]
-    assert [row[0] for row in runs[0][:len(papers)]] == [id_ for id_, _, _ in first]
+    # This process hashes strings with a random seed; the other with seed 0.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    here = [[e.paper.id, e.score, list(e.matched)] for t in SHIPPED.values() for e in rank(t, papers)]
+    assert json.loads(out) == here
 
 
 def test_ties_go_newest_first_then_by_arxiv_id():
