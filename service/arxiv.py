@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import feedparser
 import httpx
 
+from service.clock import utc_now
 from service.errors import PaperboyError
 from service.links import find_links
 from service.text import one_line
@@ -298,4 +299,4 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - utc_now()).total_seconds())

@@ -6,7 +6,7 @@ import logging
 import signal
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -40,7 +40,7 @@ def digest() -> None:
 @click.pass_obj
 def preview_command(runtime, week: str | None, topics: str | None, out_dir: Path) -> None:
     """Write the email's HTML and text parts to files and print their paths."""
-    now = datetime.now(timezone.utc)
+    now = runtime.clock()
     week = _week(week, now)
     slugs = [s.strip() for s in topics.split(",") if s.strip()] if topics else None
     result = preview(runtime.engine, runtime.config, runtime.topics, week, slugs, now)
@@ -63,9 +63,10 @@ def send_command(runtime, week: str | None, dry_run: bool) -> None:
 
     Exit 0 when everything went, 1 when some deliveries failed or are held by another sender,
     2 when the run stopped early (e.g. the SMTP server cannot be reached): rerun to finish."""
-    from service.mailer import dry_run as plan, send_digest
+    from service.mailer import send_digest
+    from service.send_queue import dry_run as plan
 
-    now = datetime.now(timezone.utc)
+    now = runtime.clock()
     week = _week(week, now)
     if dry_run:
         report = plan(runtime, week, now)

@@ -7,7 +7,7 @@ form cannot be used to find out who subscribes.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import Blueprint, render_template, request
 
@@ -16,6 +16,7 @@ from service.web_extensions import csrf, current_runtime, limiter
 from subscribers import store, tokens
 from subscribers.addresses import AddressError, normalize_address
 from subscribers.emails import confirmation_message
+from subscribers.statuses import SubscriberStatus
 
 log = logging.getLogger("paperboy.subscribers")
 
@@ -25,7 +26,7 @@ SUBSCRIBE_LIMIT = "5 per minute;30 per hour"
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return current_runtime().clock()
 
 
 def _message(title: str, text: str, status: int = 200, link: tuple[str, str] | None = None):
@@ -161,7 +162,7 @@ def preferences(token: str):
                 store.unsubscribe(conn, subscriber.id, _now())
             return _message("You are unsubscribed", "You will get no more mail from paperboy.",
                             link=("/subscribe", "Subscribe again"))
-        if subscriber.status != "active":
+        if subscriber.status != SubscriberStatus.ACTIVE:
             error = "This address is not subscribed; subscribe again to choose topics."
         else:
             topics, error = _topic_choice(runtime)

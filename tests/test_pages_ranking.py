@@ -17,6 +17,8 @@ from tests.topic_data import PROJECT_WEBSITE, fixture_papers, load
 RDD = "2510.14968"  # a hierarchical VLA paper, with a project page
 METAMORPHIC = "1904.08007"  # metamorphic testing of protein function prediction tools
 
+pytestmark = pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=0)
+
 
 @pytest.fixture
 def topics_file(topics_file):
@@ -26,20 +28,13 @@ def topics_file(topics_file):
 
 
 @pytest.fixture
-def engine_of_app(app):
-    app.config["PAPERBOY_CLOCK"] = lambda: NOW
-    app.config["PAPERBOY_STAMP_SECONDS"] = 0
-    return app.extensions["paperboy"].engine
-
-
-@pytest.fixture
-def vla_week(app, engine_of_app):
+def vla_week(app, app_engine):
     """The VLA topic's week: the VLA paper, published a year before the rest so that newest first
     would put it last, then the 100-entry response and the cs.RO motion-map paper."""
     robotics = fixture_papers(PROJECT_WEBSITE)
     vla = replace(next(p for p in robotics if p.id == RDD), published=NOW - timedelta(days=2000))
     papers = [vla] + fixture_papers() + [p for p in robotics if p.id != RDD]
-    load(engine_of_app, "vla", papers, matched=NOW - timedelta(days=1))
+    load(app_engine, "vla", papers, matched=NOW - timedelta(days=1))
     return app.extensions["paperboy"].topic("vla"), papers
 
 
@@ -86,8 +81,8 @@ def test_feeds_stay_newest_first(client, vla_week):
     assert ids == newest_first[:len(ids)] and len(ids) >= 10
 
 
-def test_the_topics_exemplars_from_the_store_steer_the_order(client, app, engine_of_app):
-    papers = load(engine_of_app, "testing", fixture_papers(), matched=NOW - timedelta(days=1))
+def test_the_topics_exemplars_from_the_store_steer_the_order(client, app, app_engine):
+    papers = load(app_engine, "testing", fixture_papers(), matched=NOW - timedelta(days=1))
     topic = app.extensions["paperboy"].topic("testing")
     assert topic.exemplars == (METAMORPHIC,)
     _, (_, other) = sections_of(client, "/topics/testing/")
