@@ -41,6 +41,7 @@ from service.runtime import Runtime
 from service.send_policy import RateLimiter, SystemClock, ascii_address, refuses_address, retry_delay
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
+from service.verp import envelope_sender
 from subscribers.store import mark_bounced
 from subscribers.tokens import preferences_url, unsubscribe_url
 
@@ -287,7 +288,8 @@ class Sender:
             return _Outcome(job, "lost")
         try:
             # assemble() builds every line with CRLF (tests/test_digest_email.py checks it).
-            await connection.send_raw(self.envelope_from, [address], data, crlf=True)
+            # The envelope sender names this delivery (VERP), so a later bounce finds its way back.
+            await connection.send_raw(envelope_sender(self.config, job.id), [address], data, crlf=True)
         except ConnectError as error:
             # Nothing went out: stop, and leave this and every other unsent delivery due.
             if not self.stop.is_set():
@@ -299,7 +301,7 @@ class Sender:
                 # Every message would be refused the same way, and it says nothing about the
                 # subscriber: stop with the rows due instead of failing and bouncing them all.
                 if not self.stop.is_set():
-                    self.stats.error = (f"{error}; check PAPERBOY_MAIL_FROM, then rerun: "
+                    self.stats.error = (f"{error}; check PAPERBOY_BOUNCE_ADDRESS or PAPERBOY_MAIL_FROM, then rerun: "
                                         "the unsent deliveries stay due")
                     self.stop.set()
                 return _Outcome(job, "released")

@@ -17,9 +17,9 @@ from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from service.store.schema import admin_user, audit_log, delivery, subscriber, subscription
+from service.store.schema import admin_user, audit_log, delivery, inbound_message, subscriber, subscription
 
-STATUSES = ("pending", "active", "unsubscribed", "bounced", "blocked")
+STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained", "blocked")
 DELETED = "deleted"
 SORTS = {"email": subscriber.c.email, "status": subscriber.c.status,
          "created": subscriber.c.created, "changed": subscriber.c.changed}
@@ -189,7 +189,7 @@ def can_confirm(found: Subscriber, issued: datetime | None = None) -> bool:
     (or bounced) comes back only through a link issued after that, never through an older one."""
     if found.status in ("blocked", DELETED):
         return False
-    if issued is not None and found.status in ("unsubscribed", "bounced"):
+    if issued is not None and found.status in ("unsubscribed", "bounced", "complained"):
         # Tokens carry whole seconds.
         return int(found.changed.timestamp()) <= int(issued.timestamp())
     return True
@@ -220,14 +220,15 @@ def change_topics(conn: Connection, subscriber_id: int, topics: list[str], now: 
     return get_subscriber(conn, subscriber_id)
 
 
-def unsubscribe(conn: Connection, subscriber_id: int, now: datetime, actor: str = "subscriber") -> Subscriber:
+def unsubscribe(conn: Connection, subscriber_id: int, now: datetime, actor: str = "subscriber",
+                reason: str = "") -> Subscriber:
     """Stop all mail to a subscriber; repeating it changes nothing. Blocked stays blocked."""
     found = get_subscriber(conn, subscriber_id)
     if found is None or found.status == DELETED:
         raise SubscriberError("subscribers: no such subscriber")
     if found.status in ("active", "pending", "bounced"):
         _set_status(conn, subscriber_id, "unsubscribed", now)
-        record_audit(conn, now, actor, "unsubscribe", subscriber_id, f"was {found.status}")
+        record_audit(conn, now, actor, "unsubscribe", subscriber_id, f"was {found.status}" + (f"; {reason}" if reason else ""))
     return get_subscriber(conn, subscriber_id)
 
 
@@ -256,7 +257,9 @@ ERASED = "[erased address]"
 
 def _scrub_address(conn: Connection, subscriber_id: int, address: str) -> None:
     """Take the address out of the texts kept about the subscriber: mail servers quote it in the
-    bounce reasons that the audit log and the deliveries keep."""
+    bounce reasons that the audit log and the deliveries keep; received mail about it is dropped."""
+    conn.execute(update(inbound_message).where(inbound_message.c.subscriber_id == subscriber_id)
+                 .values(raw=None, sender=None, subject=None, rcpt_to=None, mail_from=None))
     pattern = re.compile(re.escape(address), re.IGNORECASE)
     for table, text in ((audit_log, audit_log.c.detail), (delivery, delivery.c.last_error)):
         rows = conn.execute(select(table.c.id, text).where(table.c.subscriber_id == subscriber_id,
@@ -267,12 +270,25 @@ def _scrub_address(conn: Connection, subscriber_id: int, address: str) -> None:
                 conn.execute(update(table).where(table.c.id == row_id).values({text: scrubbed}))
 
 
-def mark_bounced(conn: Connection, subscriber_id: int, reason: str, now: datetime) -> None:
-    """The mail server refused this address for good: stop mailing it (status bounced) and log why."""
-    conn.execute(update(subscriber)
-                 .where(subscriber.c.id == subscriber_id, subscriber.c.status.in_(("active", "pending")))
-                 .values(status="bounced", changed=now))
-    record_audit(conn, now, "mailer", "bounce", subscriber_id, reason[:1000])
+def mark_bounced(conn: Connection, subscriber_id: int, reason: str, now: datetime, actor: str = "mailer") -> bool:
+    """The mail server refused this address for good: stop mailing it (status bounced) and log why.
+    Returns whether the status changed (only active and pending subscribers become bounced)."""
+    changed = conn.execute(update(subscriber)
+                           .where(subscriber.c.id == subscriber_id, subscriber.c.status.in_(("active", "pending")))
+                           .values(status="bounced", changed=now)).rowcount
+    record_audit(conn, now, actor, "bounce", subscriber_id, reason[:1000])
+    return bool(changed)
+
+
+def mark_complained(conn: Connection, subscriber_id: int, reason: str, now: datetime, actor: str) -> bool:
+    """The reader reported our mail as spam: never mail them again (status complained) and log why.
+    Blocked and deleted subscribers keep their status; returns whether it changed."""
+    changed = conn.execute(update(subscriber)
+                           .where(subscriber.c.id == subscriber_id,
+                                  subscriber.c.status.in_(("active", "pending", "unsubscribed", "bounced")))
+                           .values(status="complained", changed=now)).rowcount
+    record_audit(conn, now, actor, "complaint", subscriber_id, reason[:1000])
+    return bool(changed)
 
 
 @dataclass
@@ -415,10 +431,10 @@ def import_rows(conn: Connection, rows: list[ImportRow], now: datetime, actor: s
 
 def _import_status(found: Subscriber | None, status: str) -> str:
     """The status an import may set. An import (often of an old export) never brings back an address:
-    a blocked one stays blocked, and one that unsubscribed can only be blocked, never made pending or active."""
+    a blocked or complained one stays so, and one that unsubscribed can only be blocked, never made pending or active."""
     if found is None:
         return status
-    if found.status == "blocked" or (found.status == "unsubscribed" and status in ("active", "pending")):
+    if found.status in ("blocked", "complained") or (found.status == "unsubscribed" and status in ("active", "pending")):
         return found.status
     return status
 
