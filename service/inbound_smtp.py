@@ -48,12 +48,13 @@ class InboundHandler:
 
     async def handle_DATA(self, server, session, envelope):
         raw = envelope.original_content or b""
+        sender = (envelope.mail_from or "").strip("<>")  # the null sender of bounces is "<>"
         try:
             handled = await asyncio.to_thread(handle_message, self.runtime, raw, "smtp", list(envelope.rcpt_tos),
-                                              envelope.mail_from)
+                                              sender)
         except Exception as error:
             log.error("inbound: cannot record a %d-byte message from <%s> (%s: %s); answered 451 so the sender "
-                      "retries", len(raw), envelope.mail_from, type(error).__name__, _first_line(error))
+                      "retries", len(raw), sender, type(error).__name__, _first_line(error))
             return "451 4.3.0 Cannot record the message now; try again later"
         return f"250 OK: {handled.kind} #{handled.id}"
 
