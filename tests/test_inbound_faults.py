@@ -132,3 +132,21 @@ def test_a_flood_of_ten_thousand_messages_is_recorded_and_changes_nobody(setting
         counts = inbound_store.kind_counts(conn)
     assert counts["bounce"] == counts["auto-reply"] == FLOOD // 2
     assert server.log().count("inbound: message ") == FLOOD
+
+
+def test_a_port_in_use_stops_paperboy_inbound_with_one_line(config, tmp_path):
+    import socket
+    import subprocess
+
+    from tests.inbound_server import PAPERBOY
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(PAPERBOY), "inbound", "--port", str(port)], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            env={"PATH": "/usr/bin:/bin", "PAPERBOY_DATABASE_URL": config.database_url,
+                 "PAPERBOY_SECRET_KEY": "test", "PAPERBOY_TOPICS_FILE": str(config.topics_file)})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"paperboy: inbound: cannot listen on 127.0.0.1:{port}: ")
