@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 from service.config import Config
+from tests.conftest import NOW
+from tests.digest_data import add_subscribers, load_week, runtime_for, send_with_deadline
 from tests.smtp_server import free_port
 
 PAPERBOY = Path(sys.executable).with_name("paperboy")
@@ -26,6 +28,17 @@ def crlf(raw: bytes) -> bytes:
 
 def inbound_config(config: Config, database_url: str) -> Config:
     return config.with_overrides(database_url=database_url, mail_from=MAIL_FROM, bounce_address=BOUNCES)
+
+
+def mail_digest(config: Config, database_url: str, smtp_url: str, people: list[tuple[str, list[str]]]):
+    """This week's digest sent to `people` [(email, topics)] through `smtp_url`, with the inbound
+    settings; returns the runtime, the subscriber ids by address and the send's stats."""
+    runtime = runtime_for(inbound_config(config, database_url).with_overrides(smtp_url=smtp_url))
+    with runtime.engine.begin() as conn:
+        load_week(conn)
+        ids = add_subscribers(conn, people, NOW)
+    queued, stats = send_with_deadline(runtime)
+    return runtime, ids, stats
 
 
 class InboundProcess:

@@ -14,9 +14,9 @@ from service.inbound import handle_message
 from service.store import inbound as inbound_store
 from subscribers import store
 from tests.conftest import DATA, NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
-from tests.digest_data import ALICE, BOB, add_subscribers, load_week, send_with_deadline
-from tests.inbound_server import BOUNCES, InboundProcess, inbound_config
+from tests.digest_data import dispose_runtimes  # noqa: F401 (fixture)
+from tests.digest_data import ALICE, BOB
+from tests.inbound_server import BOUNCES, InboundProcess, mail_digest
 
 PERMANENT = {
     "dsn_01.txt": "userx@example.com", "dsn_02.txt": "zzzzz@example.uk", "dsn_03.txt": "userx@example.be",
@@ -39,12 +39,8 @@ def statuses(runtime) -> dict[str, str]:
 @pytest.fixture
 def mailed(config, database_url, smtp_server):
     """Every corpus address and a few bystanders subscribed, each sent this week's digest."""
-    runtime = runtime_for(inbound_config(config, database_url).with_overrides(smtp_url=smtp_server.url))
     people = [(address, ["testing"]) for address in (*PERMANENT.values(), *TEMPORARY.values())] + BYSTANDERS
-    with runtime.engine.begin() as conn:
-        load_week(conn)
-        ids = add_subscribers(conn, people, NOW)
-    queued, stats = send_with_deadline(runtime)
+    runtime, ids, stats = mail_digest(config, database_url, smtp_server.url, people)
     assert stats.sent == len(people)
     return runtime, ids
 

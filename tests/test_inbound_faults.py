@@ -12,9 +12,9 @@ import pytest
 from service.store import inbound as inbound_store
 from subscribers import store
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
-from tests.digest_data import ALICE, BOB, CAROL, add_subscribers, load_week, send_with_deadline
-from tests.inbound_server import BOUNCES, InboundProcess, inbound_config
+from tests.digest_data import dispose_runtimes  # noqa: F401 (fixture)
+from tests.digest_data import ALICE, BOB, CAROL, add_subscribers
+from tests.inbound_server import BOUNCES, InboundProcess, mail_digest
 from tests.test_inbound_bounces import postfix_dsn, statuses
 
 NEVER_MAILED = "never@example.org"
@@ -23,11 +23,7 @@ NEVER_MAILED = "never@example.org"
 @pytest.fixture
 def setting(config, database_url, smtp_server, tmp_path):
     """Alice, Bob and Carol were sent the digest, then Carol was deleted; one more address never got mail."""
-    runtime = runtime_for(inbound_config(config, database_url).with_overrides(smtp_url=smtp_server.url))
-    with runtime.engine.begin() as conn:
-        load_week(conn)
-        ids = add_subscribers(conn, [ALICE, BOB, (CAROL[0], ["testing"])], NOW)
-    send_with_deadline(runtime)
+    runtime, ids, _ = mail_digest(config, database_url, smtp_server.url, [ALICE, BOB, (CAROL[0], ["testing"])])
     with runtime.engine.begin() as conn:
         ids[NEVER_MAILED] = add_subscribers(conn, [(NEVER_MAILED, ["testing"])], NOW)[NEVER_MAILED]
         store.erase(conn, ids[CAROL[0]], NOW, "admin@example.org")

@@ -13,7 +13,7 @@ from subscribers import store
 from tests.conftest import NOW
 from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
 from tests.digest_data import ALICE, add_subscribers, load_week, send_with_deadline
-from tests.inbound_server import InboundProcess, crlf, inbound_config
+from tests.inbound_server import InboundProcess, crlf, inbound_config, mail_digest
 from tests.mail_servers import Dovecot, Postfix
 from tests.test_inbound_bounces import corpus, statuses
 from tests.test_inbound_replies import arf_report
@@ -57,12 +57,8 @@ def test_postfix_bounces_a_digest_and_paperboy_inbound_marks_the_subscriber_boun
 
 
 def test_the_scheduler_reads_bounces_and_complaints_from_an_imap_mailbox(config, database_url, smtp_server):
-    runtime = runtime_for(inbound_config(config, database_url).with_overrides(smtp_url=smtp_server.url))
     bob, carol = "userx@example.de", "carol@example.org"  # qmail_01.txt bounces userx@example.de
-    with runtime.engine.begin() as conn:
-        load_week(conn)
-        ids = add_subscribers(conn, [ALICE, (bob, ["testing"]), (carol, ["testing"])], NOW)
-    send_with_deadline(runtime)
+    runtime, ids, _ = mail_digest(config, database_url, smtp_server.url, [ALICE, (bob, ["testing"]), (carol, ["testing"])])
     digests = {e.rcpt_tos[0]: e for e in smtp_server.handler.envelopes}
     dovecot = Dovecot()
     try:

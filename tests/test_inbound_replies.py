@@ -12,20 +12,15 @@ import pytest
 
 from service.store import inbound as inbound_store
 from subscribers import store
-from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
-from tests.digest_data import ALICE, BOB, CAROL, add_subscribers, load_week, send_with_deadline
-from tests.inbound_server import BOUNCES, InboundProcess, inbound_config
+from tests.digest_data import dispose_runtimes  # noqa: F401 (fixture)
+from tests.digest_data import ALICE, BOB, CAROL
+from tests.inbound_server import BOUNCES, InboundProcess, mail_digest
 
 
 @pytest.fixture
 def delivered(config, database_url, smtp_server, tmp_path):
     """Alice, Bob and Carol got this week's digest; `paperboy inbound` is listening."""
-    runtime = runtime_for(inbound_config(config, database_url).with_overrides(smtp_url=smtp_server.url))
-    with runtime.engine.begin() as conn:
-        load_week(conn)
-        ids = add_subscribers(conn, [ALICE, BOB, (CAROL[0], ["testing"])], NOW)
-    send_with_deadline(runtime)
+    runtime, ids, _ = mail_digest(config, database_url, smtp_server.url, [ALICE, BOB, (CAROL[0], ["testing"])])
     digests = {message["To"]: (message, envelope) for message, envelope
                in zip(smtp_server.messages, smtp_server.handler.envelopes)}
     server = InboundProcess(runtime.config, tmp_path)
