@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
+from service.errors import PaperboyError
 from service.inbound import handle_message
 from service.inbound_smtp import MAX_MESSAGE_BYTES
 from service.runtime import Runtime
@@ -26,7 +27,7 @@ TIMEOUT = 30  # seconds for any one IMAP exchange
 SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
 
-class MailboxError(Exception):
+class MailboxError(PaperboyError):
     """The mailbox cannot be reached or read; the message says why in one line."""
 
 

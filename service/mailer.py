@@ -35,10 +35,11 @@ from service.digest import (
     PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, build_digest, last_complete_week,
     render_digest,
 )
-from service.mail import ConnectError, SenderRefused, SendError, SmtpSettings, open_connection
+from service.mail import ConnectError, SenderRefused, SendError, open_connection
 from service.mime import DkimSigner, MessageTemplate, Stamp, assemble
 from service.runtime import Runtime
 from service.send_policy import RateLimiter, SystemClock, ascii_address, refuses_address, retry_delay
+from service.smtp_url import SmtpSettings
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
 from service.verp import envelope_sender

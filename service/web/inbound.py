@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 
 from service.store import inbound as inbound_store
-from service.web import current_runtime
+from service.web_extensions import current_runtime
 from subscribers.auth import current_admin, login_required
 
 blueprint = Blueprint("inbound", __name__, url_prefix="/admin/inbound")
