@@ -45,6 +45,7 @@ class _Acts:
     changed: list[int] = field(default_factory=list)
     subscriber_id: int | None = None
     delivery_id: int | None = None
+    erased: bool = False  # about a deleted subscriber: their address must not be kept
 
 
 def handle_message(runtime: Runtime, raw: bytes, source: str, rcpts: list[str] | None = None,
@@ -55,10 +56,14 @@ def handle_message(runtime: Runtime, raw: bytes, source: str, rcpts: list[str] |
     with store.write_transaction(runtime.engine) as conn:
         acts = ACTIONS[reading.kind](conn, reading, now)
         outcome = "; ".join(acts.notes)
-        message_id = inbound_store.record_message(
-            conn, now, source, reading.kind, outcome, raw, mail_from=mail_from,
-            rcpt_to=", ".join(rcpts or []) or None, sender=reading.sender, subject=reading.subject,
-            subscriber_id=acts.subscriber_id, delivery_id=acts.delivery_id)
+        if acts.erased:
+            message_id = inbound_store.record_message(conn, now, source, reading.kind, outcome, raw, keep=False,
+                                                      subscriber_id=acts.subscriber_id, delivery_id=acts.delivery_id)
+        else:
+            message_id = inbound_store.record_message(
+                conn, now, source, reading.kind, outcome, raw, mail_from=mail_from,
+                rcpt_to=", ".join(rcpts or []) or None, sender=reading.sender, subject=reading.subject,
+                subscriber_id=acts.subscriber_id, delivery_id=acts.delivery_id)
     log.info("inbound: message %d (%s, %d bytes, from %r): %s: %s", message_id, source, len(raw),
              reading.sender or mail_from or "", reading.kind, outcome)
     return Handled(message_id, reading.kind, outcome, acts.changed)
@@ -97,16 +102,17 @@ def _by_address(conn, addresses: list[str], acts: _Acts, mailed_only: bool) -> l
     return found
 
 
-def _targets(conn, reading: Reading, acts: _Acts, addresses: list[str], mailed_only: bool = True):
+def _targets(conn, reading: Reading, acts: _Acts, addresses: list[str]):
     found = _by_delivery(conn, reading, acts)
     if not found:
-        found = _by_address(conn, addresses, acts, mailed_only)
+        found = _by_address(conn, addresses, acts, mailed_only=True)
     live = []
     for subscriber in found:
         if acts.subscriber_id is None:
             acts.subscriber_id = subscriber.id
         if subscriber.status == subscribers.DELETED:
             acts.notes.append(f"subscriber {subscriber.id} is deleted; nothing changed")
+            acts.erased = True
         else:
             live.append(subscriber)
     return live
@@ -153,13 +159,14 @@ def _complaint(conn, reading: Reading, now: datetime) -> _Acts:
     if not found and reading.subscriber_ids:
         found = [s for s in (subscribers.get_subscriber(conn, i) for i in reading.subscriber_ids) if s]
     if not found:
-        found = _by_address(conn, reading.addresses, acts, mailed_only=False)
+        found = _by_address(conn, reading.addresses, acts, mailed_only=True)
     if not found and not acts.notes:
         acts.notes.append("the complaint names no subscriber")
     for subscriber in found:
         acts.subscriber_id = acts.subscriber_id or subscriber.id
         if subscriber.status == subscribers.DELETED:
             acts.notes.append(f"subscriber {subscriber.id} is deleted; nothing changed")
+            acts.erased = True
             continue
         changed = subscribers.mark_complained(conn, subscriber.id, f"spam complaint ({reading.detail})", now, ACTOR)
         _note_change(acts, subscriber, changed, "complained")

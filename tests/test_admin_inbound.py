@@ -42,3 +42,9 @@ def test_admins_see_the_inbound_log_with_counts_and_each_message(app, client):
     history = client.get(f"/admin/subscribers/{reader}").get_data(as_text=True)
     assert "inbound mail" in history and "reader@example.org failed permanently" in history
     assert bounced.changed == [reader]
+
+    # Deleting the subscriber erases the mail about them that the log kept.
+    with runtime.engine.begin() as conn:
+        store.erase(conn, reader, NOW, "admin@example.org")
+    shown = client.get(f"/admin/inbound/{bounced.id}").get_data(as_text=True)
+    assert "reader@example.org" not in shown and "The message itself is no longer kept" in shown

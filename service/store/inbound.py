@@ -35,10 +35,11 @@ class InboundMessage:
 def record_message(conn: Connection, received: datetime, source: str, kind: str, outcome: str, raw: bytes,
                    mail_from: str | None = None, rcpt_to: str | None = None, sender: str | None = None,
                    subject: str | None = None, subscriber_id: int | None = None,
-                   delivery_id: int | None = None) -> int:
-    """Add one received message to the inbound log; returns its id."""
+                   delivery_id: int | None = None, keep: bool = True) -> int:
+    """Add one received message to the inbound log (its text only with `keep`); returns its id."""
     return conn.execute(insert(inbound_message).values(
-        received=received, source=source, kind=kind, outcome=outcome[:2000], size=len(raw), raw=raw[:RAW_KEPT],
+        received=received, source=source, kind=kind, outcome=outcome[:2000], size=len(raw),
+        raw=raw[:RAW_KEPT] if keep else None,
         mail_from=(mail_from or None) and mail_from[:320], rcpt_to=rcpt_to, sender=sender, subject=subject,
         subscriber_id=subscriber_id, delivery_id=delivery_id,
     ).returning(inbound_message.c.id)).scalar_one()
