@@ -16,7 +16,8 @@ from typing import Iterable, TextIO
 
 from service.errors import PaperboyError
 from subscribers.addresses import AddressError, normalize_address
-from subscribers.store import STATUSES, ImportRow
+from subscribers.statuses import SETTABLE, SubscriberStatus
+from subscribers.store import ImportRow
 
 COLUMNS = ("email", "topics", "status")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -143,9 +144,9 @@ def _row(cells: list[str], position: dict[str, int], known_topics: set[str], lin
     if unknown:
         result.add_error(line, f"unknown topic {unknown[0][:80]!r}")
         return None
-    status = values.get("status", "").lower() or "active"
-    if status not in STATUSES:
-        result.add_error(line, f"status {status[:40]!r} is not one of {', '.join(STATUSES)}")
+    status = values.get("status", "").lower() or SubscriberStatus.ACTIVE
+    if status not in SETTABLE:
+        result.add_error(line, f"status {status[:40]!r} is not one of {', '.join(SETTABLE)}")
         return None
     return ImportRow(email, topics, status)
 

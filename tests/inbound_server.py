@@ -7,16 +7,15 @@ import re
 import signal
 import smtplib
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from service.config import Config
 from tests.conftest import NOW
+from tests.helpers import PAPERBOY
 from tests.digest_data import add_subscribers, load_week, runtime_for, send_with_deadline
 from tests.smtp_server import free_port
 
-PAPERBOY = Path(sys.executable).with_name("paperboy")
 MAIL_FROM = "paperboy <news@paperboy.test>"
 BOUNCES = "bounces@paperboy.test"
 

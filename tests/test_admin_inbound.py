@@ -6,6 +6,7 @@ import re
 
 from service.inbound import handle_message
 from subscribers import store
+from subscribers.erasure import erase_subscriber
 from tests.conftest import NOW
 from tests.forms import create_admin, sign_in
 from tests.test_inbound_bounces import postfix_dsn
@@ -45,6 +46,6 @@ def test_admins_see_the_inbound_log_with_counts_and_each_message(app, client):
 
     # Deleting the subscriber erases the mail about them that the log kept.
     with runtime.engine.begin() as conn:
-        store.erase(conn, reader, NOW, "admin@example.org")
+        erase_subscriber(conn, reader, NOW, "admin@example.org")
     shown = client.get(f"/admin/inbound/{bounced.id}").get_data(as_text=True)
     assert "reader@example.org" not in shown and "The message itself is no longer kept" in shown

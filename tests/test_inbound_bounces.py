@@ -14,7 +14,6 @@ from service.inbound import handle_message
 from service.store import inbound as inbound_store
 from subscribers import store
 from tests.conftest import DATA, NOW
-from tests.digest_data import dispose_runtimes  # noqa: F401 (fixture)
 from tests.digest_data import ALICE, BOB
 from tests.inbound_server import BOUNCES, InboundProcess, mail_digest
 

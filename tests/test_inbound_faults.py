@@ -5,14 +5,15 @@ rewritten, and a complaint about an unknown address, are in test_inbound_bounces
 from __future__ import annotations
 
 import smtplib
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from service.store import inbound as inbound_store
-from subscribers import store
+from subscribers.erasure import erase_subscriber
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes  # noqa: F401 (fixture)
+from tests.helpers import paperboy
 from tests.digest_data import ALICE, BOB, CAROL, add_subscribers
 from tests.inbound_server import BOUNCES, InboundProcess, mail_digest
 from tests.test_inbound_bounces import postfix_dsn, statuses
@@ -26,7 +27,7 @@ def setting(config, database_url, smtp_server, tmp_path):
     runtime, ids, _ = mail_digest(config, database_url, smtp_server.url, [ALICE, BOB, (CAROL[0], ["testing"])])
     with runtime.engine.begin() as conn:
         ids[NEVER_MAILED] = add_subscribers(conn, [(NEVER_MAILED, ["testing"])], NOW)[NEVER_MAILED]
-        store.erase(conn, ids[CAROL[0]], NOW, "admin@example.org")
+        erase_subscriber(conn, ids[CAROL[0]], NOW, "admin@example.org")
     senders = {e.rcpt_tos[0]: e.mail_from for e in smtp_server.handler.envelopes}
     server = InboundProcess(runtime.config, tmp_path)
     yield runtime, ids, senders, server
@@ -132,18 +133,12 @@ def test_a_flood_of_ten_thousand_messages_is_recorded_and_changes_nobody(setting
 
 
 def test_a_port_in_use_stops_paperboy_inbound_with_one_line(config, tmp_path):
-    import socket
-    import subprocess
-
-    from tests.inbound_server import PAPERBOY
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [str(PAPERBOY), "inbound", "--port", str(port)], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-            env={"PATH": "/usr/bin:/bin", "PAPERBOY_DATABASE_URL": config.database_url,
-                 "PAPERBOY_SECRET_KEY": "test", "PAPERBOY_TOPICS_FILE": str(config.topics_file)})
+        result = paperboy({"PATH": "/usr/bin:/bin", "PAPERBOY_DATABASE_URL": config.database_url,
+                           "PAPERBOY_SECRET_KEY": "test", "PAPERBOY_TOPICS_FILE": str(config.topics_file)},
+                          "inbound", "--port", str(port), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith(f"paperboy: inbound: cannot listen on 127.0.0.1:{port}: ")

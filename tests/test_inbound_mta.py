@@ -11,7 +11,7 @@ from service.scheduler import Scheduler, inbound_job
 from service.store import inbound as inbound_store
 from subscribers import store
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import ALICE, add_subscribers, load_week, send_with_deadline
 from tests.inbound_server import InboundProcess, crlf, inbound_config, mail_digest
 from tests.mail_servers import Dovecot, Postfix

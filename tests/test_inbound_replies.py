@@ -12,7 +12,6 @@ import pytest
 
 from service.store import inbound as inbound_store
 from subscribers import store
-from tests.digest_data import dispose_runtimes  # noqa: F401 (fixture)
 from tests.digest_data import ALICE, BOB, CAROL
 from tests.inbound_server import BOUNCES, InboundProcess, mail_digest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, insert, select
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from service.store.schema import audit_log, delivery, inbound_message
@@ -43,6 +43,12 @@ def record_message(conn: Connection, received: datetime, source: str, kind: str,
         mail_from=(mail_from or None) and mail_from[:320], rcpt_to=rcpt_to, sender=sender, subject=subject,
         subscriber_id=subscriber_id, delivery_id=delivery_id,
     ).returning(inbound_message.c.id)).scalar_one()
+
+
+def forget_subscriber(conn: Connection, subscriber_id: int) -> None:
+    """Drop the text of every message about an erased subscriber (it holds their address); the log rows stay."""
+    conn.execute(update(inbound_message).where(inbound_message.c.subscriber_id == subscriber_id)
+                 .values(raw=None, sender=None, subject=None, rcpt_to=None, mail_from=None))
 
 
 def subscriber_of_delivery(conn: Connection, delivery_id: int) -> int | None:
