@@ -60,7 +60,8 @@ def prepare(database_url: str, subscribers: int) -> None:
     engine = store.connect(database_url)
     store.migrate(engine)
     with engine.begin() as conn:
-        import_rows(conn, [ImportRow(f"reader{n}@example.org", ["t"], "active") for n in range(subscribers)], now, "cli")
+        rows = [ImportRow(f"reader{n}@example.org", ["t"], "active") for n in range(subscribers)]
+        import_rows(conn, rows, now, "cli")
         for n in range(subscribers):
             record_confirmation_mailed(conn, subscriber_by_email(conn, f"reader{n}@example.org").id, now)
     engine.dispose()
@@ -80,7 +81,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         database_url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
-        (Path(tmp) / "topics.toml").write_text('[[topic]]\nslug = "t"\ntitle = "T"\ndescription = "d"\nquery = "all:t"\n')
+        topic = '[[topic]]\nslug = "t"\ntitle = "T"\ndescription = "d"\nquery = "all:t"\n'
+        (Path(tmp) / "topics.toml").write_text(topic)
         prepare(database_url, thirds)
         port = free_port()
         env = {**os.environ, "PAPERBOY_DATABASE_URL": database_url, "PAPERBOY_SECRET_KEY": "bench",

@@ -20,9 +20,11 @@ from datetime import datetime, timedelta, timezone
 from service import store
 from service.inbound_reading import Reading, read_message
 from service.runtime import Runtime
+from service.states import InboundKind
 from service.store import inbound as inbound_store
 from subscribers import store as subscribers
 from subscribers.addresses import AddressError, normalize_address
+from subscribers.statuses import SubscriberStatus
 
 log = logging.getLogger("paperboy.inbound")
 
@@ -110,7 +112,7 @@ def _targets(conn, reading: Reading, acts: _Acts, addresses: list[str]):
     for subscriber in found:
         if acts.subscriber_id is None:
             acts.subscriber_id = subscriber.id
-        if subscriber.status == subscribers.DELETED:
+        if subscriber.status == SubscriberStatus.DELETED:
             acts.notes.append(f"subscriber {subscriber.id} is deleted; nothing changed")
             acts.erased = True
         else:
@@ -131,7 +133,7 @@ def _bounce(conn, reading: Reading, now: datetime) -> _Acts:
     reason = f"bounce: {', '.join(reading.permanent)} failed permanently ({reading.detail or 'no status given'})"
     for subscriber in _targets(conn, reading, acts, reading.permanent):
         changed = subscribers.mark_bounced(conn, subscriber.id, reason, now, ACTOR)
-        _note_change(acts, subscriber, changed, "bounced")
+        _note_change(acts, subscriber, changed, SubscriberStatus.BOUNCED)
     return acts
 
 
@@ -140,12 +142,12 @@ def _soft_bounce(conn, reading: Reading, now: datetime) -> _Acts:
     failed = f"{', '.join(reading.temporary)} failed for now ({reading.detail or 'no status given'})"
     for subscriber in _targets(conn, reading, acts, reading.temporary):
         # This message is logged after the count, hence the + 1.
-        count = inbound_store.count_since(conn, subscriber.id, "soft-bounce", now - SOFT_BOUNCE_WINDOW) + 1
+        count = inbound_store.count_since(conn, subscriber.id, InboundKind.SOFT_BOUNCE, now - SOFT_BOUNCE_WINDOW) + 1
         window = f"{SOFT_BOUNCE_WINDOW.days} days"
         if count >= SOFT_BOUNCE_LIMIT:
             reason = f"soft bounce {count} within {window} (limit {SOFT_BOUNCE_LIMIT}): {failed}"
             changed = subscribers.mark_bounced(conn, subscriber.id, reason, now, ACTOR)
-            _note_change(acts, subscriber, changed, "bounced")
+            _note_change(acts, subscriber, changed, SubscriberStatus.BOUNCED)
         else:
             subscribers.record_audit(conn, now, ACTOR, "soft-bounce", subscriber.id,
                                      f"soft bounce {count} of {SOFT_BOUNCE_LIMIT} within {window}: {failed}"[:1000])
@@ -164,12 +166,12 @@ def _complaint(conn, reading: Reading, now: datetime) -> _Acts:
         acts.notes.append("the complaint names no subscriber")
     for subscriber in found:
         acts.subscriber_id = acts.subscriber_id or subscriber.id
-        if subscriber.status == subscribers.DELETED:
+        if subscriber.status == SubscriberStatus.DELETED:
             acts.notes.append(f"subscriber {subscriber.id} is deleted; nothing changed")
             acts.erased = True
             continue
         changed = subscribers.mark_complained(conn, subscriber.id, f"spam complaint ({reading.detail})", now, ACTOR)
-        _note_change(acts, subscriber, changed, "complained")
+        _note_change(acts, subscriber, changed, SubscriberStatus.COMPLAINED)
     return acts
 
 
@@ -179,7 +181,7 @@ def _unsubscribe(conn, reading: Reading, now: datetime) -> _Acts:
         acts.notes.append(reading.detail + "; nothing changed")
     for subscriber_id in reading.subscriber_ids:
         subscriber = subscribers.get_subscriber(conn, subscriber_id)
-        if subscriber is None or subscriber.status == subscribers.DELETED:
+        if subscriber is None or subscriber.status == SubscriberStatus.DELETED:
             acts.notes.append(f"subscriber {subscriber_id} no longer exists; nothing changed")
             continue
         acts.subscriber_id = acts.subscriber_id or subscriber.id
@@ -189,9 +191,9 @@ def _unsubscribe(conn, reading: Reading, now: datetime) -> _Acts:
 
 
 def _keep(conn, reading: Reading, now: datetime) -> _Acts:
-    what = "an auto-reply" if reading.kind == "auto-reply" else "not a report paperboy understands"
+    what = "an auto-reply" if reading.kind == InboundKind.AUTO_REPLY else "not a report paperboy understands"
     return _Acts([f"{what}; kept for the admin, nothing changed" + (f" ({reading.detail})" if reading.detail else "")])
 
 
-ACTIONS = {"bounce": _bounce, "soft-bounce": _soft_bounce, "complaint": _complaint, "unsubscribe": _unsubscribe,
-           "auto-reply": _keep, "unrecognised": _keep}
+ACTIONS = {InboundKind.BOUNCE: _bounce, InboundKind.SOFT_BOUNCE: _soft_bounce, InboundKind.COMPLAINT: _complaint,
+           InboundKind.UNSUBSCRIBE: _unsubscribe, InboundKind.AUTO_REPLY: _keep, InboundKind.UNRECOGNISED: _keep}

@@ -94,7 +94,8 @@ def poll_mailbox(runtime: Runtime, now: datetime | None = None) -> Polled:
             polled.handled += 1
         imap.expunge()
     except (OSError, socket.timeout, imaplib.IMAP4.error) as error:
-        raise MailboxError(f"inbound: the IMAP mailbox at {host} failed after {polled.handled} messages: {error}") from None
+        raise MailboxError(f"inbound: the IMAP mailbox at {host} failed after {polled.handled} messages: "
+                           f"{error}") from None
     finally:
         try:
             imap.logout()

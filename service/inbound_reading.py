@@ -20,6 +20,7 @@ from email.utils import getaddresses
 from flufl.bounce import all_failures
 
 from service.config import Config
+from service.states import InboundKind
 from service.verp import delivery_of
 from subscribers.tokens import TokenError, read_unsubscribe_token
 
@@ -34,7 +35,7 @@ AUTO_REPLY_SUBJECT = re.compile(r"^\s*(auto(matic)?[ -]?(reply|response)|auto:|o
 
 @dataclass
 class Reading:
-    kind: str  # bounce | soft-bounce | complaint | unsubscribe | auto-reply | unrecognised
+    kind: InboundKind
     sender: str | None = None
     subject: str | None = None
     permanent: list[str] = field(default_factory=list)  # addresses that failed for good
@@ -116,7 +117,7 @@ def _dsn_detail(msg: Message) -> str:
 
 
 def _complaint(config: Config, reading: Reading, msg: Message, returned: Message | None) -> Reading:
-    reading.kind = "complaint"
+    reading.kind = InboundKind.COMPLAINT
     report = next(typed_subpart_iterator(msg, "message", "feedback-report"), None)
     fields = report.get_payload(0) if report is not None and report.is_multipart() else Message()
     reading.detail = f"feedback type {_text(fields.get('Feedback-Type')) or 'not given'}"
@@ -134,12 +135,12 @@ def read_message(config: Config, raw: bytes, rcpts: list[str] | None = None) -> 
     try:
         msg = message_from_bytes(raw)
         subject = _text(msg.get("Subject"))
-        reading = Reading("unrecognised", sender=_text(msg.get("From")), subject=subject)
+        reading = Reading(InboundKind.UNRECOGNISED, sender=_text(msg.get("From")), subject=subject)
         returned = _returned_headers(msg)
         reading.delivery_ids = _verp_deliveries(config, msg, returned, list(rcpts or []))
     except Exception as error:  # the email package is lenient; this is a last resort
         log.warning("inbound: cannot parse a %d-byte message: %s: %s", len(raw), type(error).__name__, error)
-        return Reading("unrecognised", detail=f"cannot be parsed: {type(error).__name__}: {error}"[:500])
+        return Reading(InboundKind.UNRECOGNISED, detail=f"cannot be parsed: {type(error).__name__}: {error}"[:500])
     if msg.get_content_type() == "multipart/report" and \
             str(msg.get_param("report-type", "")).lower() == "feedback-report":
         return _complaint(config, reading, msg, returned)
@@ -151,18 +152,18 @@ def read_message(config: Config, raw: bytes, rcpts: list[str] | None = None) -> 
         temporary, permanent = frozenset(), frozenset()
         reading.detail = f"bounce detectors failed: {type(error).__name__}: {error}"[:500]
     if permanent or temporary:
-        reading.kind = "bounce" if permanent else "soft-bounce"
+        reading.kind = InboundKind.BOUNCE if permanent else InboundKind.SOFT_BOUNCE
         reading.permanent = sorted(a.decode("ascii", "replace") for a in permanent)
         reading.temporary = sorted(a.decode("ascii", "replace") for a in temporary)
         reading.detail = _dsn_detail(msg)
         return reading
     if _is_auto_reply(msg, subject):
-        reading.kind = "auto-reply"
+        reading.kind = InboundKind.AUTO_REPLY
         return reading
     words = (subject or "").split()
     reading.subscriber_ids = _token_subscribers(config, words)
     if reading.subscriber_ids or (words and words[0].lower() == "unsubscribe"):
-        reading.kind = "unsubscribe"
+        reading.kind = InboundKind.UNSUBSCRIBE
         if not reading.subscriber_ids:
             reading.detail = "the subject carries no valid unsubscribe token"
     elif not reading.detail and msg.defects:

@@ -16,6 +16,7 @@ from email.utils import parseaddr
 
 from aiosmtpd.smtp import SMTP
 
+from service.errors import first_line
 from service.inbound import handle_message
 from service.runtime import Runtime
 from service.verp import bounce_address, is_bounce_address
@@ -23,10 +24,6 @@ from service.verp import bounce_address, is_bounce_address
 log = logging.getLogger("paperboy.inbound")
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 class InboundHandler:
@@ -54,7 +51,7 @@ class InboundHandler:
                                               sender)
         except Exception as error:
             log.error("inbound: cannot record a %d-byte message from <%s> (%s: %s); answered 451 so the sender "
-                      "retries", len(raw), sender, type(error).__name__, _first_line(error))
+                      "retries", len(raw), sender, type(error).__name__, first_line(error, type(error).__name__))
             return "451 4.3.0 Cannot record the message now; try again later"
         return f"250 OK: {handled.kind} #{handled.id}"
 

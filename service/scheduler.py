@@ -135,7 +135,7 @@ def inbound_job(runtime: Runtime):
     try:
         polled = poll_mailbox(runtime)
     except Exception as error:  # the mailbox or the database is down: try again next time
-        log.error("scheduler: %s", _first_line(error))
+        log.error("scheduler: %s", first_line(error, type(error).__name__))
         return None
     if polled.handled or polled.skipped:
         log.info("scheduler: inbound mailbox: %d messages handled, %d too large and left there",

@@ -125,7 +125,8 @@ def test_a_verp_address_names_the_delivery_even_when_the_report_names_another_ad
     with runtime.engine.connect() as conn:
         messages, total, _ = inbound_store.list_messages(conn)
     assert total == 3 and [m.kind for m in messages] == ["bounce"] * 3
-    assert messages[2].subscriber_id == ids[ALICE[0]] and messages[2].delivery_id == verp.delivery_of(runtime.config, alice_sender)
+    assert messages[2].subscriber_id == ids[ALICE[0]]
+    assert messages[2].delivery_id == verp.delivery_of(runtime.config, alice_sender)
 
 
 def test_temporary_failures_bounce_the_third_time_within_fourteen_days(mailed):

@@ -58,7 +58,8 @@ def test_postfix_bounces_a_digest_and_paperboy_inbound_marks_the_subscriber_boun
 
 def test_the_scheduler_reads_bounces_and_complaints_from_an_imap_mailbox(config, database_url, smtp_server):
     bob, carol = "userx@example.de", "carol@example.org"  # qmail_01.txt bounces userx@example.de
-    runtime, ids, _ = mail_digest(config, database_url, smtp_server.url, [ALICE, (bob, ["testing"]), (carol, ["testing"])])
+    people = [ALICE, (bob, ["testing"]), (carol, ["testing"])]
+    runtime, ids, _ = mail_digest(config, database_url, smtp_server.url, people)
     digests = {e.rcpt_tos[0]: e for e in smtp_server.handler.envelopes}
     dovecot = Dovecot()
     try:

@@ -51,7 +51,8 @@ def test_mail_to_the_list_unsubscribe_address_unsubscribes(delivered):
     server.send(bytes(request), unquote(parts.path), mail_from=ALICE[0])
 
     assert status_of(runtime, ids[ALICE[0]]) == "unsubscribed"
-    assert ("inbound mail", "unsubscribe", "was active; mail to the List-Unsubscribe address") in history(runtime, ids[ALICE[0]])
+    entry = ("inbound mail", "unsubscribe", "was active; mail to the List-Unsubscribe address")
+    assert entry in history(runtime, ids[ALICE[0]])
     assert status_of(runtime, ids[BOB[0]]) == status_of(runtime, ids[CAROL[0]]) == "active"
 
     # Without a valid token (the signed proof that the sender got the mail) nobody is unsubscribed.

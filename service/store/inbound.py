@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from service.states import InboundKind
 from service.store.schema import audit_log, delivery, inbound_message
 
-KINDS = ("bounce", "soft-bounce", "complaint", "unsubscribe", "auto-reply", "unrecognised")
+KINDS = tuple(InboundKind)
 # The start of each message is kept for the admin; a bounce quoting a whole digest needs no more.
 RAW_KEPT = 256 * 1024
 
@@ -82,7 +83,8 @@ def kind_counts(conn: Connection) -> dict[str, int]:
 _LISTED = [column for column in inbound_message.c if column.name != "raw"]
 
 
-def list_messages(conn: Connection, kind: str = "", page: int = 1, per_page: int = 50) -> tuple[list[InboundMessage], int, int]:
+def list_messages(conn: Connection, kind: str = "", page: int = 1,
+                  per_page: int = 50) -> tuple[list[InboundMessage], int, int]:
     """One page of the log, newest first, without the message bodies; also the total and the page shown."""
     where = [inbound_message.c.kind == kind] if kind else []
     total = conn.execute(select(func.count()).select_from(inbound_message).where(*where)).scalar_one()

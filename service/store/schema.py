@@ -198,8 +198,7 @@ inbound_message = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("received", UTC_DATETIME, nullable=False),
     Column("source", String(8), nullable=False),  # smtp | imap
-    # bounce | soft-bounce | complaint | unsubscribe | auto-reply | unrecognised
-    Column("kind", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),  # service.states.InboundKind
     Column("mail_from", String(320)),  # the envelope sender, when it came over SMTP
     Column("rcpt_to", Text),  # the envelope recipients, comma separated
     Column("sender", Text),  # the From header
