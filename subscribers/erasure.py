@@ -13,7 +13,8 @@ from subscribers import store
 
 
 def erase_subscriber(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> None:
-    """Delete the subscriber (see store.erase) and scrub their address from the ledger's errors."""
+    """Delete the subscriber (see store.erase) and scrub their address from the ledger's errors and
+    the inbound mail log."""
     address = store.erase(conn, subscriber_id, now, actor)
     deliveries.scrub_errors(conn, subscriber_id, address, store.ERASED)
-    inbound.forget_subscriber(conn, subscriber_id)
+    inbound.forget_subscriber(conn, subscriber_id, address, store.ERASED)

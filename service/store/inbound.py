@@ -9,6 +9,7 @@ from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from service.states import InboundKind
+from service.store import erase_text
 from service.store.schema import audit_log, delivery, inbound_message
 
 KINDS = tuple(InboundKind)
@@ -46,10 +47,12 @@ def record_message(conn: Connection, received: datetime, source: str, kind: str,
     ).returning(inbound_message.c.id)).scalar_one()
 
 
-def forget_subscriber(conn: Connection, subscriber_id: int) -> None:
-    """Drop the text of every message about an erased subscriber (it holds their address); the log rows stay."""
+def forget_subscriber(conn: Connection, subscriber_id: int, address: str, replacement: str) -> None:
+    """Drop the text of every message about an erased subscriber (it holds their address) and take the
+    address out of what the log says was done; the log rows stay."""
     conn.execute(update(inbound_message).where(inbound_message.c.subscriber_id == subscriber_id)
                  .values(raw=None, sender=None, subject=None, rcpt_to=None, mail_from=None))
+    erase_text(conn, inbound_message.c.outcome, subscriber_id, address, replacement)
 
 
 def subscriber_of_delivery(conn: Connection, delivery_id: int) -> int | None:
