@@ -14,6 +14,7 @@ from typing import TextIO
 
 from service.arxiv import ArxivClient, ArxivError, ArxivUnreachable
 from service.clock import utc_now
+from service.exemplars import fetch_exemplars
 from service.sample import load_sample, retire_sample
 from service.states import RunStatus
 from service.store import papers, runs
@@ -114,7 +115,8 @@ def fetch_topics(
     runtime, topics: list[Topic], now: datetime | None = None, since: datetime | None = None,
     client: ArxivClient | None = None, progress: Progress | None = None,
 ) -> FetchReport:
-    """Fetch every topic in turn; stop at once when arXiv cannot be reached at all."""
+    """Fetch every topic in turn, then the topics' exemplar papers the store lacks; stop at once
+    when arXiv cannot be reached at all."""
     now = now or utc_now()
     progress = progress or Progress()
     engine = runtime.engine
@@ -131,6 +133,8 @@ def fetch_topics(
                     progress.done(skipped)
                     results.append(skipped)
                 break
+        else:
+            fetch_exemplars(engine, client, topics, now)
     finally:
         if own_client:
             client.close()
