@@ -23,7 +23,6 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -31,23 +30,22 @@ from typing import Callable
 from urllib.parse import quote
 
 from service import store
-from service.digest import (
-    PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, build_digest, last_complete_week,
-    render_digest,
-)
+from service.digest import Digest, DigestError, build_digest, last_complete_week
+from service.digest_letter import LetterWriter, letter_writer
 from service.mail import ConnectError, SenderRefused, SendError, SmtpSettings, open_connection
 from service.mime import DkimSigner, MessageTemplate, Stamp, assemble
 from service.runtime import Runtime
 from service.send_policy import RateLimiter, SystemClock, ascii_address, refuses_address, retry_delay
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
-from subscribers.store import mark_bounced
+from subscribers.preferences import DEFAULT as DEFAULT_PREFERENCES
+from subscribers.preferences import DigestPreferences
+from subscribers.store import mark_bounced, preferences_of
 from subscribers.tokens import preferences_url, unsubscribe_url
 
 log = logging.getLogger("paperboy.mailer")
 
 LEASE = timedelta(minutes=10)
-TEMPLATES_KEPT = 64
 
 
 def worker_name() -> str:
@@ -66,11 +64,9 @@ def queue_digest(runtime: Runtime, week: str, now: datetime) -> Queued:
     papers, all in one transaction; rows that exist are kept, so a rerun adds only newcomers."""
     with store.write_transaction(runtime.engine) as conn:
         digest = build_digest(conn, runtime.topics, week, now)
+        writer = letter_writer(conn, runtime.config, digest, runtime.topics)
         rows, added, sets = [], 0, Counter()
-        for recipient in ledger.active_recipients(conn):
-            topic_set = digest.topic_set(runtime.topics, recipient.topics)
-            if not topic_set:
-                continue
+        for recipient, topic_set in _mailable(conn, writer, digest, runtime.topics):
             rows.append((recipient.subscriber_id, ",".join(topic_set)))
             sets[topic_set] += 1
             if len(rows) >= ledger.SUBSCRIBER_BATCH:
@@ -78,6 +74,27 @@ def queue_digest(runtime: Runtime, week: str, now: datetime) -> Queued:
                 rows = []
         added += ledger.add_deliveries(conn, digest.id, rows)
     return Queued(digest, added, sets)
+
+
+def _mailable(conn, writer: LetterWriter, digest: Digest, topics):
+    """(recipient, topic set) for each active subscriber who gets mail this week: their topics
+    have papers, or authors they follow have some, and their keywords leave at least one."""
+    batch = []
+    for recipient in ledger.active_recipients(conn):
+        batch.append(recipient)
+        if len(batch) >= ledger.SUBSCRIBER_BATCH:
+            yield from _mailable_batch(conn, writer, digest, topics, batch)
+            batch = []
+    yield from _mailable_batch(conn, writer, digest, topics, batch)
+
+
+def _mailable_batch(conn, writer: LetterWriter, digest: Digest, topics, batch):
+    preferences = preferences_of(conn, [recipient.subscriber_id for recipient in batch])
+    for recipient in batch:
+        topic_set = digest.topic_set(topics, recipient.topics)
+        chosen = preferences.get(recipient.subscriber_id, DEFAULT_PREFERENCES)
+        if (topic_set or chosen.authors) and not writer.week.select(topic_set, chosen).empty:
+            yield recipient, topic_set
 
 
 @dataclass
@@ -95,10 +112,10 @@ def dry_run(runtime: Runtime, week: str, now: datetime) -> DryRun:
         exists = digest_store.get_digest_for_week(conn, week) is not None
         digest = build_digest(conn, runtime.topics, week, now)
         settled = ledger.settled_subscriber_ids(conn, digest.id)
+        writer = letter_writer(conn, runtime.config, digest, runtime.topics)
         sets = Counter()
-        for recipient in ledger.active_recipients(conn):
-            topic_set = digest.topic_set(runtime.topics, recipient.topics)
-            if topic_set and recipient.subscriber_id not in settled:
+        for recipient, topic_set in _mailable(conn, writer, digest, runtime.topics):
+            if recipient.subscriber_id not in settled:
                 sets[topic_set] += 1
         papers = len({p.id for papers in digest.papers.values() for p in papers})
     return DryRun(week, exists, papers, sum(sets.values()), sets)
@@ -146,41 +163,42 @@ class Sender:
         self.envelope_from = parseaddr(config.mail_from)[1]
         self.mailto = f"mailto:{self.envelope_from}"
         self.signer = DkimSigner.from_config(config)
-        # Deliveries are claimed grouped by topic set, so a few templates at a time are enough and
-        # memory stays bounded however many distinct sets there are.
-        self.templates: OrderedDict[tuple[str, ...], MessageTemplate] = OrderedDict()
+        self.writer: LetterWriter | None = None  # made when the run starts: it reads the week's papers
+        self.preferences: dict[int, DigestPreferences] = {}  # of the claimed deliveries' subscribers, until sent
         self.stats = SendStats()
         self.outcomes: list[_Outcome] = []
         self.stop = asyncio.Event()
         self.finished = False
 
-    def template(self, topic_set: tuple[str, ...]) -> MessageTemplate:
-        """The encoded digest for a topic set, rendered the first time the set comes up."""
-        template = self.templates.get(topic_set)
-        if template is None:
-            rendered = render_digest(self.config, self.digest, self.runtime.topics, topic_set)
-            template = MessageTemplate(rendered.subject, rendered.text, rendered.html, SLOTS)
-            self.templates[topic_set] = template
-            if len(self.templates) > TEMPLATES_KEPT:
-                self.templates.popitem(last=False)
-        else:
-            self.templates.move_to_end(topic_set)
-        return template
-
     def message(self, job: ledger.Claimed, address: str) -> bytes:
         unsubscribe = unsubscribe_url(self.config, job.subscriber_id)
         token = unsubscribe.rsplit("/", 1)[-1]
+        # Every subscriber's papers may differ: the letter is filled per message into its topic
+        # set's frame, and encoded with the links already in it.
+        letter = self.letter_writer().letter(
+            job.topics, self.preferences.pop(job.subscriber_id, DEFAULT_PREFERENCES),
+            (unsubscribe, preferences_url(self.config, job.subscriber_id)))
+        if letter is None:
+            raise DigestError("digest: the subscriber's keywords leave no paper this week")
         stamp = Stamp(
             to=address,
             unsubscribe_url=unsubscribe,
             mailto_unsubscribe=f"{self.mailto}?subject={quote('unsubscribe ' + token)}",
-            values={UNSUBSCRIBE_SLOT: unsubscribe, PREFERENCES_SLOT: preferences_url(self.config, job.subscriber_id)},
+            values={},
         )
-        return assemble(self.config, self.template(job.topics), stamp, self.clock.now(), self.signer)
+        template = MessageTemplate(letter.subject, letter.text, letter.html, ())
+        return assemble(self.config, template, stamp, self.clock.now(), self.signer)
+
+    def letter_writer(self) -> LetterWriter:
+        if self.writer is None:
+            with self.runtime.engine.connect() as conn:
+                self.writer = letter_writer(conn, self.config, self.digest, self.runtime.topics)
+        return self.writer
 
     async def run(self) -> SendStats:
         with self.runtime.engine.connect() as conn:
             self.stats.total = ledger.pending_count(conn, self.digest.id)
+        await asyncio.to_thread(self.letter_writer)
         queue: asyncio.Queue = asyncio.Queue(maxsize=self.batch)
         limiter = RateLimiter(self.config.smtp_rate, self.clock)
         self.new_outcome = asyncio.Event()
@@ -226,7 +244,10 @@ class Sender:
 
     def _claim(self) -> list[ledger.Claimed]:
         with self.runtime.engine.begin() as conn:
-            return ledger.claim_deliveries(conn, self.digest.id, self.worker, self.clock.now(), self.lease, self.batch)
+            claimed = ledger.claim_deliveries(conn, self.digest.id, self.worker, self.clock.now(), self.lease,
+                                              self.batch)
+            self.preferences.update(preferences_of(conn, [job.subscriber_id for job in claimed]))
+        return claimed
 
     async def _work(self, queue: asyncio.Queue, limiter: RateLimiter) -> None:
         connection = open_connection(self.config)
