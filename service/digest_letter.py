@@ -68,13 +68,25 @@ environment = Environment(
 )
 
 
+class Link(str):
+    """A per-subscriber link filled into a letter: unlike the pieces around it, seen only once."""
+
+
 @dataclass(frozen=True)
 class Letter:
     subject: str
-    html: str
-    text: str
+    html_parts: list[str]  # pieces kept across letters, and Links
+    text_parts: list[str]
     level: int  # 0: as selected; higher: shortened to stay under HTML_LIMIT
     selection: Selection
+
+    @property
+    def html(self) -> str:
+        return "".join(self.html_parts)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
 
 
 @dataclass(frozen=True)
@@ -103,8 +115,14 @@ def _split(document: str) -> list[str]:
     return re.split(r"(PBXSLOT[A-Z0-9]+X)", document)
 
 
-def _fill(parts: list[str], values: dict[str, str]) -> str:
-    return "".join(values[part] if index % 2 else part for index, part in enumerate(parts))
+def _fill(parts: list[str], values: dict[str, list[str]]) -> list[str]:
+    filled = []
+    for index, part in enumerate(parts):
+        if index % 2:
+            filled += values[part]
+        else:
+            filled.append(part)
+    return filled
 
 
 class LetterWriter:
@@ -128,17 +146,17 @@ class LetterWriter:
         if selection.empty:
             return None
         frame = self.frame(tuple(topic_set))
-        values = {UNSUBSCRIBE_SLOT: UNSUBSCRIBE_SLOT, PREFERENCES_SLOT: PREFERENCES_SLOT}
+        values = {UNSUBSCRIBE_SLOT: [UNSUBSCRIBE_SLOT], PREFERENCES_SLOT: [PREFERENCES_SLOT]}
         allowance = LINK_ALLOWANCE
         if links is not None:
-            values = {UNSUBSCRIBE_SLOT: links[0], PREFERENCES_SLOT: links[1]}
+            values = {UNSUBSCRIBE_SLOT: [Link(links[0])], PREFERENCES_SLOT: [Link(links[1])]}
             allowance = 0
-        html_values = {slot: str(escape(url)) for slot, url in values.items()}
+        html_values = {slot: [Link(escape(url)) for url in urls] for slot, urls in values.items()}
         for level in range(LEVELS):
             shown = selection if level < 3 else selection.shortened() if level == 3 else selection.counted_only()
             html_values.update(self._pieces("html", shown, level))
             html = _fill(frame.html, html_values)
-            if len(html.encode("utf-8")) + allowance <= HTML_LIMIT:
+            if len("".join(html).encode("utf-8")) + allowance <= HTML_LIMIT:
                 text = _fill(frame.text, {**values, **self._pieces("txt", shown, level)})
                 return Letter(frame.subject, html, text, level, shown)
         raise DigestError(f"digest: {self.digest.week} does not fit in {HTML_LIMIT} bytes of HTML even as counts")
@@ -174,16 +192,16 @@ class LetterWriter:
             self.frames.popitem(last=False)
         return frame
 
-    def _pieces(self, kind: str, selection: Selection, level: int) -> dict[str, str]:
+    def _pieces(self, kind: str, selection: Selection, level: int) -> dict[str, list[str]]:
         """The intro and each topic's block of one letter, from pieces rendered once."""
         abstract = ABSTRACTS[min(level, len(ABSTRACTS) - 1)]
         followed_full = level < LEVELS - 1
         intro = [self._piece(kind, "intro", selection.count, self.week_start, len(selection.followed))]
         if selection.followed:
             intro.append(self._piece(kind, "heading", FOLLOWED_HEADING))
-            intro += [self._paper(kind, pick, abstract) if followed_full else self._piece(kind, "title_line", pick)
+            intro += [self._paper(kind, pick, abstract) if followed_full else self._title(kind, pick)
                       for pick in selection.followed]
-        values = {INTRO_SLOT: "".join(intro)}
+        values = {INTRO_SLOT: intro}
         for number, block in enumerate(selection.topics):
             parts = [self._paper(kind, pick, abstract) for pick in block.followed_full]
             for name, picks in block.sections:
@@ -192,9 +210,9 @@ class LetterWriter:
                     parts += [self._paper(kind, pick, abstract) for pick in picks]
             if block.titles:
                 parts.append(self._piece(kind, "heading", MORE_HEADING if block.full else TITLES_HEADING))
-                parts += [self._piece(kind, "title_line", pick) for pick in block.titles]
+                parts += [self._title(kind, pick) for pick in block.titles]
             parts.append(self._piece(kind, "more", block))
-            values[_topic_slot(number)] = "".join(parts)
+            values[_topic_slot(number)] = parts
         return values
 
     def _paper(self, kind: str, pick, limit: int) -> str:
@@ -204,6 +222,13 @@ class LetterWriter:
             abstract = shorten(pick.paper.abstract, limit) if limit else ""
             piece = self._render(kind, "full", pick, abstract)
             self.pieces[key] = piece
+        return piece
+
+    def _title(self, kind: str, pick) -> str:
+        key = (kind, "title_line", pick.paper.id, pick.followed)
+        piece = self.pieces.get(key)
+        if piece is None:
+            piece = self.pieces[key] = self._render(kind, "title_line", pick)
         return piece
 
     def _piece(self, kind: str, macro: str, *args) -> str:
@@ -219,9 +244,7 @@ class LetterWriter:
 
 
 def _key(arg):
-    """A hashable stand-in for a macro argument (papers are mutable dataclasses)."""
-    if hasattr(arg, "paper"):
-        return (arg.paper.id, arg.followed)
+    """A hashable stand-in for a macro argument (topic blocks hold mutable papers)."""
     if hasattr(arg, "topic"):
         return (arg.topic.slug, arg.more, arg.hidden, arg.total, bool(arg.full or arg.titles))
     return arg

@@ -154,12 +154,17 @@ class WeekPapers:
                 return False
             return not keywords_in or paper.id in followed or _matches(indexed, keywords_in)
 
+        filtered = bool(keywords_in or keywords_out)
+
         full_count, titles_count = _bounds(preferences)
         blocks, held = [], set()
         for topic, picks in self._topic_set(topic_set):
             held.update(pick.paper.id for pick in picks)
-            kept = [replace(pick, followed=followed.get(pick.paper.id, ())) for pick in picks if wanted(pick.paper)]
-            kept.sort(key=lambda pick: not pick.followed)  # stable: ranked order otherwise
+            kept = [pick for pick in picks if wanted(pick.paper)] if filtered else picks
+            if followed:
+                kept = [replace(pick, followed=followed[pick.paper.id]) if pick.paper.id in followed else pick
+                        for pick in kept]
+                kept.sort(key=lambda pick: not pick.followed)  # stable: ranked order otherwise
             full = kept[:full_count]
             titles = kept[full_count:full_count + titles_count]
             shown = len(full) + len(titles)

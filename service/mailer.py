@@ -33,7 +33,7 @@ from service import store
 from service.digest import Digest, DigestError, build_digest, last_complete_week
 from service.digest_letter import LetterWriter, letter_writer
 from service.mail import ConnectError, SenderRefused, SendError, SmtpSettings, open_connection
-from service.mime import DkimSigner, MessageTemplate, Stamp, assemble
+from service.mime import DkimSigner, PieceEncoder, Stamp, assemble
 from service.runtime import Runtime
 from service.send_policy import RateLimiter, SystemClock, ascii_address, refuses_address, retry_delay
 from service.store import deliveries as ledger
@@ -165,6 +165,7 @@ class Sender:
         self.signer = DkimSigner.from_config(config)
         self.writer: LetterWriter | None = None  # made when the run starts: it reads the week's papers
         self.preferences: dict[int, DigestPreferences] = {}  # of the claimed deliveries' subscribers, until sent
+        self.encoder = PieceEncoder()
         self.stats = SendStats()
         self.outcomes: list[_Outcome] = []
         self.stop = asyncio.Event()
@@ -186,8 +187,8 @@ class Sender:
             mailto_unsubscribe=f"{self.mailto}?subject={quote('unsubscribe ' + token)}",
             values={},
         )
-        template = MessageTemplate(letter.subject, letter.text, letter.html, ())
-        return assemble(self.config, template, stamp, self.clock.now(), self.signer)
+        body = self.encoder.body(letter.subject, letter.text_parts, letter.html_parts)
+        return assemble(self.config, body, stamp, self.clock.now(), self.signer)
 
     def letter_writer(self) -> LetterWriter:
         if self.writer is None:
