@@ -23,6 +23,7 @@ from tests.conftest import NOW
 from tests.digest_data import dispose_runtimes, runtime_for, send_with_deadline  # noqa: F401 (fixture)
 from tests.digest_data import add_subscribers
 from tests.heavy_week import IN_WEEK, WEEK, heavy_papers
+from tests.spam_check import INFORMATIONAL, require_spamassassin, spam_status
 
 TOPICS = """
 [[topic]]
@@ -207,3 +208,13 @@ def test_a_subscriber_whose_filters_exclude_everything_gets_no_mail(heavy):
     with runtime.engine.connect() as conn:
         settled = deliveries.settled_subscriber_ids(conn, queued.digest.id)
     assert ids["nothing@example.org"] not in settled and ids["excludes-all@example.org"] not in settled
+
+
+def test_spamassassin_scores_heavy_and_shortened_digests_at_zero(heavy, smtp_server, tmp_path):
+    require_spamassassin()
+    *_, mails, _, _, _ = heavy
+    by_rcpt = {env.rcpt_tos[0]: env.content for env in smtp_server.handler.envelopes}
+    for email in (EVERY[0], "full@example.org", "follower@example.org"):
+        score, rules = spam_status(by_rcpt[email], tmp_path)
+        assert score == 0.0, (email, rules)
+        assert [rule for rule in rules if rule.startswith("HTML_") and rule not in INFORMATIONAL] == [], email
