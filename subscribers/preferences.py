@@ -103,6 +103,31 @@ def parse_preferences(length: str, keywords_in: str, keywords_out: str, authors:
     )
 
 
+@dataclass(frozen=True)
+class TypedPreferences:
+    """What a form held, shown again next to an error so nothing typed is lost."""
+
+    length: str
+    per_topic: str
+    keywords_in: str
+    keywords_out: str
+    authors: str
+
+
+def parse_form(form) -> tuple[DigestPreferences | None, TypedPreferences, str | None]:
+    """(preferences, what was typed, error) from the preferences form; preferences None on an error."""
+    typed = TypedPreferences(*(form.get(name, "")[:20_000] for name in (
+        "digest_length", "per_topic", "keywords_include", "keywords_exclude", "authors")))
+    length = typed.per_topic if typed.length == "number" else typed.length
+    if typed.length == "number" and not typed.per_topic.strip():
+        return None, typed, f"Papers per topic: give a number from 1 to {MAX_PER_TOPIC}."
+    try:
+        return parse_preferences(length, typed.keywords_in, typed.keywords_out, typed.authors), typed, None
+    except PreferenceError as error:
+        message = str(error)
+        return None, typed, message[:1].upper() + message[1:] + "."
+
+
 def joined(terms: tuple[str, ...]) -> str:
     """Terms as one CSV cell or form field, in the form parse_* reads back."""
     return "; ".join(terms)
