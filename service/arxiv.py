@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import feedparser
 import httpx
 
+from service.errors import PaperboyError
 from service.links import find_links
 from service.text import one_line
 from service.paper import Paper, split_arxiv_id
@@ -32,7 +33,7 @@ MAX_WAIT = 120.0
 CONNECT_TIMEOUT = 10.0
 
 
-class ArxivError(Exception):
+class ArxivError(PaperboyError):
     """arXiv answered with something paperboy cannot use; the message says what, in one line."""
 
 

@@ -11,27 +11,24 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import minify_html
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import escape
 from mjml import mjml_to_html
 
 from service.config import Config
 from service.digest_selection import Selection, WeekPapers
+from service.errors import PaperboyError
 from service.paper import ABSTRACT_SHOWN, shorten
 from service.store.papers import papers_first_seen
+from service.templating import mail_templates
 from service.topics import Topic
 from service.weeks import week_bounds
 from subscribers.preferences import DEFAULT, DigestPreferences
 
 if TYPE_CHECKING:
-    from service.digest import Digest
     from service.store import Connection
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 # Gmail clips a message whose HTML passes 102 KB ("[Message clipped]"), hiding the rest and the
 # unsubscribe link; stay below it in bytes of the HTML as sent.
@@ -55,17 +52,8 @@ MORE_HEADING = "More papers"
 TITLES_HEADING = "Papers this week"
 
 
-class DigestError(Exception):
+class DigestError(PaperboyError):
     """A digest cannot be built or rendered; the message says why in one line."""
-
-
-environment = Environment(
-    loader=FileSystemLoader(str(TEMPLATES)),
-    autoescape=lambda name: bool(name) and name.endswith((".html", ".mjml.j2", ".html.j2")),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 class Link(str):
@@ -128,13 +116,14 @@ def _fill(parts: list[str], values: dict[str, list[str]]) -> list[str]:
 class LetterWriter:
     """Letters of one digest for any topic set and preferences; frames and pieces are kept."""
 
-    def __init__(self, config: Config, digest: "Digest", topics: list[Topic], week: WeekPapers):
+    def __init__(self, config: Config, digest, topics: list[Topic], week: WeekPapers):
+        """`digest` is a service.digest.Digest (which imports this module)."""
         self.config, self.digest, self.topics, self.week = config, digest, topics, week
         self.browser_url = f"{config.base_url}/digests/{digest.id}"
         self.week_start = week_bounds(digest.week)[0]
         self.frames: OrderedDict[tuple[str, ...], _Frame] = OrderedDict()
         self.pieces: dict[tuple, str] = {}
-        self.macros = {kind: environment.get_template(f"email/digest_papers.{kind}.j2").module
+        self.macros = {kind: mail_templates.get_template(f"email/digest_papers.{kind}.j2").module
                        for kind in ("html", "txt")}
 
     def letter(self, topic_set: tuple[str, ...], preferences: DigestPreferences = DEFAULT,
@@ -176,13 +165,13 @@ class LetterWriter:
             "unsubscribe_url": UNSUBSCRIBE_SLOT, "preferences_url": PREFERENCES_SLOT, "intro_slot": INTRO_SLOT,
             "topic_slots": [(topic, _topic_slot(n)) for n, topic in enumerate(chosen)],
         }
-        result = mjml_to_html(environment.get_template("email/digest.mjml.j2").render(context))
+        result = mjml_to_html(mail_templates.get_template("email/digest.mjml.j2").render(context))
         if result.errors:
             raise DigestError(f"digest: MJML reported {len(result.errors)} error(s): {result.errors[0]}")
         html = minify_html.minify(result.html, **MINIFY)
         for slot in SLOTS:
             html = html.replace(f"href={slot}>", f'href="{slot}">')
-        text = environment.get_template("email/digest.txt.j2").render(context)
+        text = mail_templates.get_template("email/digest.txt.j2").render(context)
         for slot in (*SLOTS, INTRO_SLOT):
             if slot not in html or slot not in text:
                 raise DigestError(f"digest: the email templates lost the placeholder {slot}")
@@ -250,7 +239,7 @@ def _key(arg):
     return arg
 
 
-def letter_writer(conn: "Connection", config: Config, digest: "Digest", topics: list[Topic]) -> LetterWriter:
+def letter_writer(conn: "Connection", config: Config, digest, topics: list[Topic]) -> LetterWriter:
     """A writer for `digest`, knowing every paper the store first held that week (for followed authors)."""
     start, end = week_bounds(digest.week)
     week = WeekPapers(topics, digest.papers, papers_first_seen(conn, start, end),

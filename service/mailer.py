@@ -32,10 +32,11 @@ from urllib.parse import quote
 from service import store
 from service.digest import Digest, DigestError, build_digest, last_complete_week
 from service.digest_letter import LetterWriter, letter_writer
-from service.mail import ConnectError, SenderRefused, SendError, SmtpSettings, open_connection
+from service.mail import ConnectError, SenderRefused, SendError, open_connection
 from service.mime import DkimSigner, PieceEncoder, Stamp, assemble
 from service.runtime import Runtime
 from service.send_policy import RateLimiter, SystemClock, ascii_address, refuses_address, retry_delay
+from service.smtp_url import SmtpSettings
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
 from subscribers.preferences import DEFAULT as DEFAULT_PREFERENCES

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
 
 from subscribers import store
 from subscribers.auth import current_admin, login_required
 from subscribers.preferences import parse_form
-from subscribers.public import csrf_refused, preference_limits
-from service.web import current_runtime
+from subscribers.public import preference_limits
+from service.web_extensions import current_runtime
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -131,5 +130,3 @@ def _change(subscriber_id: int, action, done: str):
     flash(done, "ok")
     return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))
 
-
-blueprint.register_error_handler(CSRFError, csrf_refused)

@@ -17,12 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
 
+from service.errors import PaperboyError
 from subscribers import csv_io, store
 from subscribers.auth import current_admin, login_required
-from subscribers.public import csrf_refused
-from service.web import current_runtime
+from service.web_extensions import current_runtime
 
 blueprint = Blueprint("admin_csv", __name__, url_prefix="/admin")
 
@@ -31,7 +30,7 @@ UPLOAD_MAX_AGE = 24 * 3600
 PREVIEW_ROWS = 20
 
 
-class UploadFolderError(Exception):
+class UploadFolderError(PaperboyError):
     """The folder for uploads is not private to paperboy; the message names it."""
 
 
@@ -134,5 +133,3 @@ def export():
     return Response(out.getvalue().encode("utf-8"), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="paperboy-subscribers-{stamp}.csv"'})
 
-
-blueprint.register_error_handler(CSRFError, csrf_refused)

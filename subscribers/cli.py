@@ -27,13 +27,8 @@ def import_command(runtime, file: Path, dry_run: bool) -> None:
     try:
         data = file.read_bytes()
     except OSError as error:
-        click.echo(f"paperboy: csv: cannot read {str(file)!r}: {error.strerror}", err=True)
-        sys.exit(2)
-    try:
-        parsed = csv_io.parse(data, [topic.slug for topic in runtime.topics])
-    except csv_io.CsvError as error:
-        click.echo(f"paperboy: {error}", err=True)
-        sys.exit(2)
+        raise csv_io.CsvError(f"csv: cannot read {str(file)!r}: {error.strerror}") from None
+    parsed = csv_io.parse(data, [topic.slug for topic in runtime.topics])
     if not parsed.ok:
         for error in parsed.errors:
             click.echo(f"{file}: {error}", err=True)
@@ -84,15 +79,9 @@ def create_command(runtime, email: str, password: str) -> None:
     try:
         address = normalize_address(email)
     except AddressError as error:
-        click.echo(f"paperboy: admin: {error}", err=True)
-        sys.exit(2)
+        raise AddressError(f"admin: {error}") from None
     if len(password) < 8:
-        click.echo("paperboy: admin: the password must have at least 8 characters", err=True)
-        sys.exit(2)
-    try:
-        with runtime.engine.begin() as conn:
-            store.create_admin(conn, address, generate_password_hash(password), datetime.now(timezone.utc))
-    except store.SubscriberError as error:
-        click.echo(f"paperboy: {error}", err=True)
-        sys.exit(2)
+        raise store.SubscriberError("admin: the password must have at least 8 characters")
+    with runtime.engine.begin() as conn:
+        store.create_admin(conn, address, generate_password_hash(password), datetime.now(timezone.utc))
     click.echo(f"admin {address} created; sign in at {runtime.config.base_url}/admin/")

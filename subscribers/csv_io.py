@@ -16,6 +16,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Iterable, TextIO
 
+from service.errors import PaperboyError
 from subscribers.addresses import AddressError, normalize_address
 from subscribers.preferences import PreferenceError, joined, parse_preferences
 from subscribers.store import STATUSES, ImportRow
@@ -28,7 +29,7 @@ MAX_ERRORS = 100
 MAX_CELL = 10_000
 
 
-class CsvError(Exception):
+class CsvError(PaperboyError):
     """The file as a whole cannot be read (encoding, header); the message says why in one line."""
 
 

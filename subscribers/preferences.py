@@ -11,6 +11,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from service.errors import PaperboyError
+
 LENGTH_FULL = "full"  # every paper with its abstract (shortened only to stay under the size limit)
 LENGTH_TITLES = "titles"  # every paper as a one-line title link
 LENGTH_DEFAULT = ""  # the digest's own bound per topic
@@ -23,7 +25,7 @@ KEYWORD_SEPARATORS = re.compile(r"[;,\n]")
 AUTHOR_SEPARATORS = re.compile(r"[;\n]")  # "LeCun, Yann" keeps its comma
 
 
-class PreferenceError(ValueError):
+class PreferenceError(PaperboyError):
     """A preference value that cannot be used; the message says which and why in one line."""
 
 

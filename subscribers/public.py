@@ -10,11 +10,10 @@ import logging
 from datetime import datetime, timezone
 
 from flask import Blueprint, render_template, request
-from flask_wtf.csrf import CSRFError
 
 from service.digest_selection import FULL_PER_TOPIC
 from service.mail import SendError, send_now
-from service.web import csrf, current_runtime, limiter
+from service.web_extensions import csrf, current_runtime, limiter
 from subscribers import store, tokens
 from subscribers.addresses import AddressError, normalize_address
 from subscribers.emails import confirmation_message
@@ -33,12 +32,6 @@ def _now() -> datetime:
 
 def _message(title: str, text: str, status: int = 200, link: tuple[str, str] | None = None):
     return render_template("subscribers/message.html", title=title, text=text, link=link), status
-
-
-def csrf_refused(error: CSRFError):
-    """A form posted without its security token: most often a page left open too long."""
-    return _message("Form expired", "This form's security token (CSRF) is missing or no longer valid. "
-                    "Please reload the page and try again.", 400)
 
 
 def _topic_choice(runtime) -> tuple[list[str], str | None]:
@@ -240,5 +233,3 @@ def keep_tokens_private(response):
         response.headers["Cache-Control"] = "no-store"
     return response
 
-
-blueprint.register_error_handler(CSRFError, csrf_refused)

@@ -17,6 +17,7 @@ from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from service.errors import PaperboyError
 from service.store.schema import admin_user, audit_log, delivery, digest_preference, subscriber, subscription
 from subscribers.preferences import DEFAULT as DEFAULT_PREFERENCES
 from subscribers.preferences import DigestPreferences
@@ -32,7 +33,7 @@ CHUNK = 500
 CONFIRM_MAIL_INTERVAL = timedelta(minutes=10)
 
 
-class SubscriberError(Exception):
+class SubscriberError(PaperboyError):
     """A change that the subscriber's state does not allow; the message says why."""
 
 

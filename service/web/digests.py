@@ -13,7 +13,7 @@ from service.store import deliveries as ledger
 from service.store import digests as digest_store
 from service.weeks import week_bounds
 from subscribers.auth import login_required
-from service.web import current_runtime
+from service.web_extensions import current_runtime
 
 blueprint = Blueprint("digests", __name__)
 HOME_DIGESTS = 12

@@ -13,7 +13,7 @@ from service.store.summaries import recent_papers_with_topics
 from service.topics import Topic
 from service.web.cache import respond_cached
 from service.web.stamps import absolute_url, install, render_cache, summary, summary_scope
-from service.web import current_runtime
+from service.web_extensions import current_runtime
 
 blueprint = Blueprint("feeds", __name__)
 blueprint.record_once(lambda state: install(state.app))

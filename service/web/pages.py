@@ -24,7 +24,7 @@ from service.topics import Topic
 from service.weeks import WEEK, week_bounds, week_of
 from service.web.cache import respond_cached, respond_page
 from service.web.stamps import absolute_url, install, now, render_cache, summary
-from service.web import current_runtime
+from service.web_extensions import current_runtime
 
 blueprint = Blueprint("pages", __name__)
 blueprint.record_once(lambda state: install(state.app))

@@ -5,25 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import current_app, request, url_for
+from flask import current_app, url_for
 
 from service.store.summaries import TopicSummary, topic_summary
-from service.web import current_runtime, limiter
+from service.web_extensions import current_runtime
 from service.web.cache import CachedAnswers, RenderCache
 
 # How long a worker trusts a topic's change stamp before asking the store again. A fetch
 # shows up on pages and feeds at most this late; tests set 0 to see every change at once.
 STAMP_SECONDS = 2.0
-
-
-# Blueprints that declare no rate limits. Flask-Limiter still inspects every request, which
-# costs more than answering a cached feed; this filter lets it skip them at once.
-UNLIMITED_BLUEPRINTS = frozenset({"pages", "feeds", "search", "health"})
-
-
-@limiter.request_filter
-def _without_limits() -> bool:
-    return request.blueprint in UNLIMITED_BLUEPRINTS
 
 
 def install(app) -> None:
