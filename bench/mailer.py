@@ -133,13 +133,14 @@ def run_sender(database_url: str, topics_file: Path, smtp_url: str, concurrency:
         if letter is not None:
             sizes.append(encoder.body(letter.subject, letter.text_parts, letter.html_parts).size)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_SELF)
     stats = asyncio.run(sender.run())
     send_seconds = time.perf_counter() - started
+    cpu = cpu_seconds(resource.RUSAGE_SELF) - cpu
     return {
         "subscribers": queued.added, "sent": stats.sent, "failed": stats.failed,
         "topic_sets": len(queued.topic_sets), "queue_s": queue_seconds, "render_s": render_seconds,
-        "send_s": send_seconds, "rate": stats.sent / send_seconds,
+        "send_s": send_seconds, "rate": stats.sent / send_seconds, "cpu_ms": cpu * 1000 / max(stats.sent, 1),
         "mean_body_bytes": sum(sizes) / len(sizes),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -170,13 +171,18 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-def smtp_source(port: int, concurrency: int, count: int, size: int) -> float:
-    """Messages per second smtp-source reaches against the sink."""
-    started = time.perf_counter()
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def smtp_source(port: int, concurrency: int, count: int, size: int) -> tuple[float, float]:
+    """Messages per second smtp-source reaches against the sink, and its CPU ms per message."""
+    started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_CHILDREN)
     subprocess.run(["smtp-source", "-s", str(concurrency), "-m", str(count), "-l", str(size),
                     "-f", "bench@paperboy.example", "-t", "reader@bench.example", f"127.0.0.1:{port}"],
                    check=True, stdout=subprocess.DEVNULL)
-    return count / (time.perf_counter() - started)
+    return count / (time.perf_counter() - started), (cpu_seconds(resource.RUSAGE_CHILDREN) - cpu) * 1000 / count
 
 
 def main() -> None:
@@ -204,7 +210,7 @@ def main() -> None:
         small = sender_in_subprocess(args, 1_000, smtp_url)
         full = sender_in_subprocess(args, args.subscribers, smtp_url)
         size = int(full["mean_body_bytes"]) + 1_000  # the body plus about 1 KB of headers
-        source_rate = smtp_source(port, args.concurrency, args.subscribers, size)
+        source_rate, source_cpu = smtp_source(port, args.concurrency, args.subscribers, size)
     finally:
         sink.terminate()
         sink.wait()
@@ -217,6 +223,8 @@ def main() -> None:
           f"({full['send_s']:.1f} s after rendering; ledger written in {full['queue_s']:.2f} s); "
           f"failed {full['failed']}")
     print(f"ratio paperboy / smtp-source: {full['rate'] / source_rate:.2f}")
+    print(f"CPU per message: paperboy {full['cpu_ms']:.2f} ms (its whole process while sending), "
+          f"smtp-source {source_cpu:.2f} ms (client only; the sink's CPU is not counted on either side)")
     print(f"MJML frames of all {full['topic_sets']} topic sets: {full['render_s']:.2f} s")
     print(f"peak memory: {small['peak_rss_mb']:.0f} MB at {small['subscribers']} subscribers, "
           f"{full['peak_rss_mb']:.0f} MB at {full['subscribers']} subscribers")

@@ -9,6 +9,7 @@ each of thousands of subscribers is a handful of set lookups.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Iterable
 
 from service.paper import Paper, sections
@@ -47,7 +48,7 @@ class TopicPicks:
     def followed_full(self) -> tuple[Pick, ...]:
         return tuple(pick for pick in self.full if pick.followed)
 
-    @property
+    @cached_property  # asked for by the HTML and the text part
     def sections(self) -> list[tuple[str, list[Pick]]]:
         """The seed page's two sections over the other full papers, each in ranked order."""
         rest = [pick for pick in self.full if not pick.followed]

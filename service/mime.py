@@ -1,8 +1,9 @@
-"""Digest messages encoded once and stamped per recipient.
+"""Digest messages assembled from pieces encoded once.
 
-A multipart/alternative body (text first, then HTML), quoted-printable, is encoded once per
-rendered digest; each message only fills the per-subscriber slots and prepends its own headers,
-so sending 10,000 copies of a 100 KB digest does not run the email package 10,000 times.
+A multipart/alternative body (text first, then HTML), quoted-printable, is joined from pieces
+that recur across messages (each encoded the first time it comes up); each message then gets its
+own headers, so sending 10,000 different 100 KB digests does not run the email package or a
+quoted-printable encoder over 10,000 whole messages.
 """
 
 from __future__ import annotations
@@ -15,16 +16,10 @@ from email import policy
 from email.utils import format_datetime, make_msgid
 
 import dkim
-from markupsafe import escape
 
-from service.errors import PaperboyError
 from service.config import Config
 
 HEADER_POLICY = policy.SMTP.clone(max_line_length=78)
-
-
-class MessageError(PaperboyError):
-    """A digest cannot be encoded as a message; the message says why in one line."""
 
 
 def _qp(text: str) -> bytes:
@@ -35,63 +30,6 @@ def _qp(text: str) -> bytes:
 
 def _crlf(data: bytes) -> bytes:
     return data.replace(b"\n", b"\r\n")
-
-
-@dataclass(frozen=True)
-class _Part:
-    segments: tuple[bytes, ...]  # encoded text between the slots
-    slots: tuple[str, ...]  # the slot that follows each segment but the last
-    html: bool
-
-
-def _encode_part(content: str, slots: tuple[str, ...], html: bool) -> _Part:
-    encoded = _qp(content)
-    expected = sum(content.count(slot) for slot in slots)
-    segments, found, rest = [], [], encoded
-    while True:
-        positions = [(rest.find(slot.encode()), slot) for slot in slots if slot.encode() in rest]
-        if not positions:
-            segments.append(_crlf(rest))
-            break
-        position, slot = min(positions)
-        segments.append(_crlf(rest[:position]))
-        found.append(slot)
-        rest = rest[position + len(slot):]
-    if len(found) != expected:
-        # A slot broken by a soft line break would go out unfilled: refuse rather than send it.
-        raise MessageError("mail: a per-subscriber link was split by the encoder; keep links on short lines")
-    return _Part(tuple(segments), tuple(found), html)
-
-
-def _encode_value(value: str, html: bool) -> bytes:
-    """A slot's value as quoted-printable, framed by soft line breaks so no line grows past 76."""
-    text = str(escape(value)) if html else value
-    return b"=\r\n" + _crlf(_qp(text)) + b"=\r\n"
-
-
-class MessageTemplate:
-    """One rendered digest as a MIME body with slots, stamped into a message per recipient."""
-
-    def __init__(self, subject: str, text: str, html: str, slots: tuple[str, ...]):
-        self.subject_header = HEADER_POLICY.fold("Subject", subject).encode("ascii")
-        self.boundary = f"==paperboy-{uuid.uuid4().hex}"
-        self.parts = (_encode_part(text, slots, html=False), _encode_part(html, slots, html=True))
-        self.content_type = (
-            f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n'.encode("ascii")
-        )
-        self.size = sum(len(s) for part in self.parts for s in part.segments)
-
-    def body(self, values: dict[str, str]) -> bytes:
-        chunks = [b"This is a multipart message in MIME format.\r\n"]
-        for part in self.parts:
-            chunks.append(_part_header(self.boundary, "html" if part.html else "plain"))
-            encoded = {slot: _encode_value(values[slot], part.html) for slot in set(part.slots)}
-            for segment, slot in zip(part.segments, part.slots):
-                chunks.append(segment)
-                chunks.append(encoded[slot])
-            chunks.append(part.segments[-1])
-        chunks.append(f"\r\n--{self.boundary}--\r\n".encode("ascii"))
-        return b"".join(chunks)
 
 
 class PieceEncoder:
@@ -126,7 +64,7 @@ class PieceEncoder:
 
 
 class EncodedBody:
-    """One message's multipart/alternative body, encoded already; assemble() takes it like a MessageTemplate."""
+    """One message's multipart/alternative body, encoded already."""
 
     def __init__(self, subject_header: bytes, text: bytes, html: bytes):
         self.subject_header = subject_header
@@ -168,7 +106,7 @@ def sender_domain(config: Config) -> str:
     return config.mail_from.rsplit("@", 1)[-1].strip("> ").lower()
 
 
-def assemble(config: Config, template: "MessageTemplate | EncodedBody", stamp: Stamp, now: datetime,
+def assemble(config: Config, template: EncodedBody, stamp: Stamp, now: datetime,
              signer: "DkimSigner | None" = None) -> bytes:
     """The complete message for one recipient, CRLF line ends, DKIM-signed when configured."""
     domain = sender_domain(config)

@@ -54,6 +54,7 @@ PEOPLE = [
     ("exclude@example.org", SLUGS, DigestPreferences(keywords_out=("Zebrafish",))),
     ("follower@example.org", ["vla"], DigestPreferences(authors=("Ada Lovelace",))),
     ("agents-follower@example.org", ["agents"], DigestPreferences(authors=("lovelace, ada",))),
+    ("ada-only@example.org", [], DigestPreferences(authors=("Ada LOVELACE",))),  # no topic at all
     ("nothing@example.org", SLUGS, DigestPreferences(keywords_in=("nonexistentword",))),
     ("excludes-all@example.org", ["robots"], DigestPreferences(keywords_out=("study",))),
 ]
@@ -199,6 +200,10 @@ def test_followed_authors_come_first_marked_and_from_outside_the_subscribers_top
     html = _html(agents)
     assert html.index(ada.abs_url) < html.index(papers["agents"][0].abs_url)  # first in its topic
     assert agents.get_body(("plain",)).get_content().count("by Ada Lovelace, whom you follow") == 2
+
+    only = mails["ada-only@example.org"]
+    assert _papers_in(only, _all(papers) + [outside]) == {ada.id, outside.id}
+    assert only["Subject"] == f"paperboy {WEEK}: papers by authors you follow"
 
 
 def test_a_subscriber_whose_filters_exclude_everything_gets_no_mail(heavy):
