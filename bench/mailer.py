@@ -100,12 +100,12 @@ def prepare(database_url: str, topics_file: Path, subscribers: int, distinct_key
 def run_sender(database_url: str, topics_file: Path, smtp_url: str, concurrency: int) -> dict:
     """Queue and send the digest in this process; returns counts, timings and peak memory."""
     from service.config import Config
-    from service.mailer import Sender, queue_digest
+    from service.mailer import Sender
     from service.mime import PieceEncoder
+    from service.send_queue import queue_digest
     from service.runtime import Runtime
-    from service.store.deliveries import active_recipients
     from subscribers.preferences import DEFAULT
-    from subscribers.store import preferences_of
+    from subscribers.store import active_recipients, preferences_of
 
     config = Config(database_url=database_url, topics_file=topics_file, smtp_url=smtp_url,
                     smtp_concurrency=concurrency, base_url="https://paperboy.example", secret_key="bench",

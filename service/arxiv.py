@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import feedparser
 import httpx
 
+from service.clock import utc_now
 from service.errors import PaperboyError
 from service.links import find_links
 from service.text import one_line
@@ -185,7 +186,7 @@ class ArxivClient:
 
     @classmethod
     def from_config(cls, config, **overrides) -> "ArxivClient":
-        address = config.mail_from.rsplit("<", 1)[-1].rstrip(">").strip()
+        address = config.mail_from_address
         options = dict(
             delay=config.arxiv_delay, timeout=config.arxiv_timeout, retries=config.arxiv_retries,
             contact=f"+{config.base_url}; mailto:{address}",
@@ -298,4 +299,4 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - utc_now()).total_seconds())

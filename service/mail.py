@@ -11,6 +11,7 @@ import os
 import uuid
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Protocol
 
 import aiosmtplib
 
@@ -41,6 +42,16 @@ class ConnectError(SendError):
 
 class SenderRefused(SendError):
     """The server refused our envelope sender at MAIL FROM: about us, not about the recipient."""
+
+
+class Transport(Protocol):
+    """Where the senders hand messages: SmtpConnection or OutboxConnection. Each raises SendError."""
+
+    async def send(self, message: EmailMessage) -> None: ...
+
+    async def send_raw(self, sender: str, recipients: list[str], data: bytes, crlf: bool = False) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class SmtpConnection:
@@ -135,7 +146,7 @@ class OutboxConnection:
         return None
 
 
-def open_connection(config: Config) -> SmtpConnection | OutboxConnection:
+def open_connection(config: Config) -> Transport:
     """A connection to the configured SMTP server, or to the outbox folder."""
     if config.smtp_url:
         return SmtpConnection(SmtpSettings.from_url(config.smtp_url))

@@ -1,5 +1,5 @@
-"""The digest send pipeline: write the ledger, then claim due deliveries in batches and send them
-over a pool of SMTP connections, marking each sent only after the server's 250.
+"""The digest sender: after service/send_queue.py has written the ledger, claim due deliveries in
+batches and send them over a pool of SMTP connections, marking each sent only after the server's 250.
 
 Retry policy: a 4xx reply or a dropped connection puts the delivery back as `retrying`, due again
 after 30 s, 60 s, 120 s, ... (at most an hour), until PAPERBOY_SMTP_MAX_ATTEMPTS tries are used;
@@ -19,26 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
-from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Callable
 from urllib.parse import quote
 
-from service import store
-from service.digest import Digest, DigestError, build_digest, last_complete_week
+from service.clock import SystemClock
+from service.digest import Digest, DigestError, last_complete_week
 from service.digest_letter import LetterWriter, letter_writer
-from service.mail import ConnectError, SenderRefused, SendError, open_connection
+from service.errors import first_line
+from service.mail import SendError, Transport, open_connection
 from service.mime import DkimSigner, PieceEncoder, Stamp, assemble
-from service.runtime import Runtime
-from service.send_policy import RateLimiter, SystemClock, ascii_address, refuses_address, retry_delay
+from service.runtime import Runtime, process_identity
+from service.send_policy import RELEASED, RateLimiter, ascii_address, classify, retry_delay
+from service.send_queue import Queued, queue_digest
 from service.smtp_url import SmtpSettings
+from service.states import DeliveryState
 from service.store import deliveries as ledger
-from service.store import digests as digest_store
 from subscribers.preferences import DEFAULT as DEFAULT_PREFERENCES
 from subscribers.preferences import DigestPreferences
 from subscribers.store import mark_bounced, preferences_of
@@ -47,79 +44,8 @@ from subscribers.tokens import preferences_url, unsubscribe_url
 log = logging.getLogger("paperboy.mailer")
 
 LEASE = timedelta(minutes=10)
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-@dataclass
-class Queued:
-    digest: Digest
-    added: int  # delivery rows written by this call
-    topic_sets: Counter  # topic set -> recipients who have a delivery of this digest
-
-
-def queue_digest(runtime: Runtime, week: str, now: datetime) -> Queued:
-    """Build the week's digest and write one due delivery per active subscriber whose topics have
-    papers, all in one transaction; rows that exist are kept, so a rerun adds only newcomers."""
-    with store.write_transaction(runtime.engine) as conn:
-        digest = build_digest(conn, runtime.topics, week, now)
-        writer = letter_writer(conn, runtime.config, digest, runtime.topics)
-        rows, added, sets = [], 0, Counter()
-        for recipient, topic_set in _mailable(conn, writer, digest, runtime.topics):
-            rows.append((recipient.subscriber_id, ",".join(topic_set)))
-            sets[topic_set] += 1
-            if len(rows) >= ledger.SUBSCRIBER_BATCH:
-                added += ledger.add_deliveries(conn, digest.id, rows)
-                rows = []
-        added += ledger.add_deliveries(conn, digest.id, rows)
-    return Queued(digest, added, sets)
-
-
-def _mailable(conn, writer: LetterWriter, digest: Digest, topics):
-    """(recipient, topic set) for each active subscriber who gets mail this week: their topics
-    have papers, or authors they follow have some, and their keywords leave at least one."""
-    batch = []
-    for recipient in ledger.active_recipients(conn):
-        batch.append(recipient)
-        if len(batch) >= ledger.SUBSCRIBER_BATCH:
-            yield from _mailable_batch(conn, writer, digest, topics, batch)
-            batch = []
-    yield from _mailable_batch(conn, writer, digest, topics, batch)
-
-
-def _mailable_batch(conn, writer: LetterWriter, digest: Digest, topics, batch):
-    preferences = preferences_of(conn, [recipient.subscriber_id for recipient in batch])
-    for recipient in batch:
-        topic_set = digest.topic_set(topics, recipient.topics)
-        chosen = preferences.get(recipient.subscriber_id, DEFAULT_PREFERENCES)
-        if (topic_set or chosen.authors) and not writer.week.select(topic_set, chosen).empty:
-            yield recipient, topic_set
-
-
-@dataclass
-class DryRun:
-    week: str
-    digest_exists: bool
-    papers: int
-    messages: int  # what a send would mail now
-    topic_sets: Counter
-
-
-def dry_run(runtime: Runtime, week: str, now: datetime) -> DryRun:
-    """What `digest send` would mail for `week`, computed in a transaction that is rolled back."""
-    with store.write_transaction(runtime.engine, keep=False) as conn:
-        exists = digest_store.get_digest_for_week(conn, week) is not None
-        digest = build_digest(conn, runtime.topics, week, now)
-        settled = ledger.settled_subscriber_ids(conn, digest.id)
-        writer = letter_writer(conn, runtime.config, digest, runtime.topics)
-        sets = Counter()
-        for recipient, topic_set in _mailable(conn, writer, digest, runtime.topics):
-            if recipient.subscriber_id not in settled:
-                sets[topic_set] += 1
-        papers = len({p.id for papers in digest.papers.values() for p in papers})
-    return DryRun(week, exists, papers, sum(sets.values()), sets)
+# Not a state: another sender took the delivery over, so this one writes nothing about it.
+LOST = "lost"
 
 
 @dataclass
@@ -160,8 +86,8 @@ class Sender:
             # Claimed rows must go out well within the lease, or another sender would take them over.
             self.batch = max(1, min(self.batch, int(config.smtp_rate * lease.total_seconds() / 4)))
         self.progress = progress or (lambda stats: None)
-        self.worker = worker_name()
-        self.envelope_from = parseaddr(config.mail_from)[1]
+        self.worker = process_identity()
+        self.envelope_from = config.mail_from_address
         self.mailto = f"mailto:{self.envelope_from}"
         self.signer = DkimSigner.from_config(config)
         self.writer: LetterWriter | None = None  # made when the run starts: it reads the week's papers
@@ -218,7 +144,7 @@ class Sender:
             await recorder
         with self.runtime.engine.connect() as conn:
             counts = ledger.delivery_counts(conn, self.digest.id)
-        self.stats.held_elsewhere = counts["sending"]
+        self.stats.held_elsewhere = counts[DeliveryState.SENDING]
         return self.stats
 
     async def _produce(self, queue: asyncio.Queue) -> None:
@@ -266,10 +192,10 @@ class Sender:
                         # forever: stop instead, with the delivery due again for a rerun.
                         log.exception("mailer: delivery %d could not be sent", job.id)
                         if not self.stop.is_set():
-                            reason = (str(error).splitlines() or [""])[0]
+                            reason = first_line(error)
                             self.stats.error = f"mailer: {type(error).__name__}: {reason}; rerun to send the rest"
                             self.stop.set()
-                        outcome = _Outcome(job, "released")
+                        outcome = _Outcome(job, RELEASED)
                     self._outcome(outcome)
                 finally:
                     queue.task_done()
@@ -290,53 +216,34 @@ class Sender:
         with self.runtime.engine.begin() as conn:
             return ledger.renew_lease(conn, job.id, self.worker, self.clock.now())
 
-    async def _send(self, connection, job: ledger.Claimed, limiter: RateLimiter) -> _Outcome:
+    async def _send(self, connection: Transport, job: ledger.Claimed, limiter: RateLimiter) -> _Outcome:
         if self.stop.is_set():
-            return _Outcome(job, "released")
+            return _Outcome(job, RELEASED)
         if job.email is None:
-            return _Outcome(job, "cancelled", "mailer: the subscriber is no longer active")
+            return _Outcome(job, DeliveryState.CANCELLED, "mailer: the subscriber is no longer active")
         address = ascii_address(job.email)
         if address is None:
-            return _Outcome(job, "failed", f"mailer: {job.email} has a non-ASCII local part, which needs SMTPUTF8; "
-                                           "paperboy sends only ASCII addresses")
+            return _Outcome(job, DeliveryState.FAILED, f"mailer: {job.email} has a non-ASCII local part, which "
+                                                       "needs SMTPUTF8; paperboy sends only ASCII addresses")
         try:
             data = self.message(job, address)
         except DigestError as error:
-            return _Outcome(job, "cancelled", str(error))
+            return _Outcome(job, DeliveryState.CANCELLED, str(error))
         await limiter.wait()
         if not await self._hold(job):
             log.warning("mailer: delivery %d was taken over by another sender after its lease ran out; "
                         "not sending it", job.id)
-            return _Outcome(job, "lost")
+            return _Outcome(job, LOST)
         try:
             # assemble() builds every line with CRLF (tests/test_digest_email.py checks it).
             await connection.send_raw(self.envelope_from, [address], data, crlf=True)
-        except ConnectError as error:
-            # Nothing went out: stop, and leave this and every other unsent delivery due.
-            if not self.stop.is_set():
-                self.stats.error = f"{error}; the unsent deliveries stay due, rerun to send them"
-                self.stop.set()
-            return _Outcome(job, "released")
-        except SenderRefused as error:
-            if error.permanent:
-                # Every message would be refused the same way, and it says nothing about the
-                # subscriber: stop with the rows due instead of failing and bouncing them all.
-                if not self.stop.is_set():
-                    self.stats.error = (f"{error}; check PAPERBOY_MAIL_FROM, then rerun: "
-                                        "the unsent deliveries stay due")
-                    self.stop.set()
-                return _Outcome(job, "released")
-            if job.attempts >= self.config.smtp_max_attempts:
-                return _Outcome(job, "failed", f"{error} (gave up after {job.attempts} attempts)")
-            return _Outcome(job, "retrying", str(error))
         except SendError as error:
-            if error.permanent:
-                bounce = refuses_address(error)
-                return _Outcome(job, "failed", str(error), bounce)
-            if job.attempts >= self.config.smtp_max_attempts:
-                return _Outcome(job, "failed", f"{error} (gave up after {job.attempts} attempts)")
-            return _Outcome(job, "retrying", str(error))
-        return _Outcome(job, "sent")
+            outcome = classify(error, job.attempts, self.config.smtp_max_attempts)
+            if outcome.stop_run and not self.stop.is_set():
+                self.stats.error = outcome.stop_run
+                self.stop.set()
+            return _Outcome(job, outcome.state, outcome.error, outcome.bounce)
+        return _Outcome(job, DeliveryState.SENT)
 
     def _outcome(self, outcome: _Outcome) -> None:
         self.outcomes.append(outcome)
@@ -348,7 +255,7 @@ class Sender:
             self.new_outcome.clear()
             await self._drain()
         await self._drain()  # the workers are done: the last outcomes, or one more try
-        unsent = sum(1 for o in self.outcomes if o.state == "sent")
+        unsent = sum(1 for o in self.outcomes if o.state == DeliveryState.SENT)
         if unsent:
             log.error("mailer: %d messages the server accepted could not be marked sent; they stay "
                       "'sending' and go out again once their lease has run out", unsent)
@@ -368,7 +275,7 @@ class Sender:
                     log.exception("mailer: cannot write %d outcomes to the ledger", len(outcomes))
                     if not self.stop.is_set():
                         self.stats.error = (f"mailer: cannot record deliveries: {type(error).__name__}: "
-                                            f"{str(error).splitlines()[0] if str(error) else ''}; rerun to send the rest")
+                                            f"{first_line(error)}; rerun to send the rest")
                         self.stop.set()
                     return False
                 self.progress(self.stats)
@@ -388,16 +295,16 @@ class Sender:
         now = self.clock.now()
         stats = self.stats
         with self.runtime.engine.begin() as conn:
-            sent = [o.job.id for o in outcomes if o.state == "sent"]
+            sent = [o.job.id for o in outcomes if o.state == DeliveryState.SENT]
             stats.sent += ledger.mark_sent(conn, sent, self.worker, now)
-            ledger.release(conn, [o.job.id for o in outcomes if o.state == "released"], self.worker)
+            ledger.release(conn, [o.job.id for o in outcomes if o.state == RELEASED], self.worker)
             for o in outcomes:
-                if o.state == "retrying":
+                if o.state == DeliveryState.RETRYING:
                     next_attempt = now + timedelta(seconds=retry_delay(o.job.attempts))
                     stats.retried += ledger.mark_retrying(conn, o.job.id, self.worker, o.error, next_attempt)
-                elif o.state in ("failed", "cancelled"):
+                elif o.state in (DeliveryState.FAILED, DeliveryState.CANCELLED):
                     settled = ledger.mark_failed(conn, o.job.id, self.worker, o.error, o.state)
-                    if o.state == "cancelled":
+                    if o.state == DeliveryState.CANCELLED:
                         stats.cancelled += settled
                         continue
                     stats.failed += settled
@@ -424,11 +331,11 @@ def send_digest(runtime: Runtime, week: str | None = None, now: datetime | None 
 def send_due(runtime: Runtime, clock=None, lease: timedelta = LEASE) -> list[SendStats]:
     """Send whatever is due in any digest: rows queued from the admin pages, retries whose time
     has come, rows a dead sender left behind. The scheduler runs this every few minutes."""
-    from service.digest import get_digest
+    from service.digest import digest_by_id
 
     clock = clock or SystemClock()
     with runtime.engine.connect() as conn:
-        digests = [get_digest(conn, digest_id)
+        digests = [digest_by_id(conn, digest_id)
                    for digest_id in ledger.digests_with_due_deliveries(conn, clock.now(), lease)]
     results = []
     for digest in digests:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from subscribers import store
 from subscribers.auth import current_admin, login_required
+from subscribers.erasure import erase_subscriber
 from subscribers.preferences import parse_form
 from subscribers.public import preference_limits
+from subscribers.statuses import SubscriberStatus
 from service.web_extensions import current_runtime
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -20,7 +22,7 @@ MAX_ID = 2**31 - 1
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return current_runtime().clock()
 
 
 @blueprint.get("/")
@@ -29,7 +31,7 @@ def subscribers():
     runtime = current_runtime()
     search = request.args.get("q", "").strip()[:320]
     status = request.args.get("status", "")
-    status = status if status in (*store.STATUSES, store.DELETED) else ""
+    status = status if status in tuple(SubscriberStatus) else ""
     topic = request.args.get("topic", "")
     topic = topic if runtime.topic(topic) else ""
     sort = request.args.get("sort", "email")
@@ -85,7 +87,7 @@ def change_preferences(subscriber_id: int):
 def change_topics(subscriber_id: int):
     runtime = current_runtime()
     chosen = set(request.form.getlist("topics"))
-    unknown = sorted(chosen - {topic.slug for topic in runtime.topics})
+    unknown = sorted(chosen - set(runtime.topic_slugs))
     if unknown:
         flash(f"Unknown topic {unknown[0][:80]!r}; nothing changed.", "error")
         return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))
@@ -115,7 +117,7 @@ def block(subscriber_id: int):
 def delete(subscriber_id: int):
     if refused := _unconfirmed(subscriber_id, "delete"):
         return refused
-    return _change(subscriber_id, lambda conn, actor: store.erase(conn, subscriber_id, _now(), actor),
+    return _change(subscriber_id, lambda conn, actor: erase_subscriber(conn, subscriber_id, _now(), actor),
                    "Subscriber deleted: the address is erased; the history and counts remain.")
 
 

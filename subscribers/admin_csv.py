@@ -13,7 +13,6 @@ import secrets
 import stat
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -69,7 +68,7 @@ def import_preview():
         return redirect(url_for("admin_csv.import_form"))
     data = upload.read()
     try:
-        parsed = csv_io.parse(data, [topic.slug for topic in runtime.topics])
+        parsed = csv_io.parse(data, list(runtime.topic_slugs))
     except csv_io.CsvError as error:
         return render_template("admin/import.html", admin=current_admin(), file_error=str(error)), 400
     upload_id = None
@@ -100,7 +99,7 @@ def import_commit(upload_id: str):
         flash("That upload is gone (imported already, or older than a day). Upload the file again.", "error")
         return redirect(url_for("admin_csv.import_form"))
     try:
-        parsed = csv_io.parse(path.read_bytes(), [topic.slug for topic in runtime.topics])
+        parsed = csv_io.parse(path.read_bytes(), list(runtime.topic_slugs))
     except csv_io.CsvError as error:
         flash(str(error), "error")
         return redirect(url_for("admin_csv.import_form"))
@@ -108,7 +107,7 @@ def import_commit(upload_id: str):
         flash(f"The file has {parsed.error_count} bad rows; nothing was imported.", "error")
         return redirect(url_for("admin_csv.import_form"))
     with runtime.engine.begin() as conn:
-        result = store.import_rows(conn, parsed.rows, datetime.now(timezone.utc), current_admin().email)
+        result = store.import_rows(conn, parsed.rows, current_runtime().clock(), current_admin().email)
     path.unlink(missing_ok=True)
     flash(f"Imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "
           f"{result.unchanged} unchanged." + _kept_note(result), "ok")
@@ -129,7 +128,7 @@ def export():
     out = io.StringIO()
     with runtime.engine.connect() as conn:
         csv_io.write(store.export_rows(conn), out)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = current_runtime().clock().strftime("%Y%m%d-%H%M%S")
     return Response(out.getvalue().encode("utf-8"), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="paperboy-subscribers-{stamp}.csv"'})
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -28,7 +27,7 @@ def import_command(runtime, file: Path, dry_run: bool) -> None:
         data = file.read_bytes()
     except OSError as error:
         raise csv_io.CsvError(f"csv: cannot read {str(file)!r}: {error.strerror}") from None
-    parsed = csv_io.parse(data, [topic.slug for topic in runtime.topics])
+    parsed = csv_io.parse(data, list(runtime.topic_slugs))
     if not parsed.ok:
         for error in parsed.errors:
             click.echo(f"{file}: {error}", err=True)
@@ -40,7 +39,7 @@ def import_command(runtime, file: Path, dry_run: bool) -> None:
         click.echo(f"{len(parsed.rows)} rows are valid (read as {parsed.encoding}); dry run, nothing written")
         return
     with runtime.engine.begin() as conn:
-        result = store.import_rows(conn, parsed.rows, datetime.now(timezone.utc), "cli")
+        result = store.import_rows(conn, parsed.rows, runtime.clock(), "cli")
     click.echo(f"imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "
                f"{result.unchanged} unchanged")
     if result.kept:
@@ -83,5 +82,5 @@ def create_command(runtime, email: str, password: str) -> None:
     if len(password) < 8:
         raise store.SubscriberError("admin: the password must have at least 8 characters")
     with runtime.engine.begin() as conn:
-        store.create_admin(conn, address, generate_password_hash(password), datetime.now(timezone.utc))
+        store.create_admin(conn, address, generate_password_hash(password), runtime.clock())
     click.echo(f"admin {address} created; sign in at {runtime.config.base_url}/admin/")

@@ -19,7 +19,8 @@ from typing import Iterable, TextIO
 from service.errors import PaperboyError
 from subscribers.addresses import AddressError, normalize_address
 from subscribers.preferences import PreferenceError, joined, parse_preferences
-from subscribers.store import STATUSES, ImportRow
+from subscribers.statuses import SETTABLE, SubscriberStatus
+from subscribers.store import ImportRow
 
 PREFERENCE_COLUMNS = ("digest_length", "keywords_include", "keywords_exclude", "authors")
 COLUMNS = ("email", "topics", "status", *PREFERENCE_COLUMNS)
@@ -147,9 +148,9 @@ def _row(cells: list[str], position: dict[str, int], known_topics: set[str], lin
     if unknown:
         result.add_error(line, f"unknown topic {unknown[0][:80]!r}")
         return None
-    status = values.get("status", "").lower() or "active"
-    if status not in STATUSES:
-        result.add_error(line, f"status {status[:40]!r} is not one of {', '.join(STATUSES)}")
+    status = values.get("status", "").lower() or SubscriberStatus.ACTIVE
+    if status not in SETTABLE:
+        result.add_error(line, f"status {status[:40]!r} is not one of {', '.join(SETTABLE)}")
         return None
     preferences = None
     if any(name in position for name in PREFERENCE_COLUMNS):

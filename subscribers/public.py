@@ -7,7 +7,7 @@ form cannot be used to find out who subscribes.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import Blueprint, render_template, request
 
@@ -18,6 +18,7 @@ from subscribers import store, tokens
 from subscribers.addresses import AddressError, normalize_address
 from subscribers.emails import confirmation_message
 from subscribers.preferences import MAX_PER_TOPIC, parse_form
+from subscribers.statuses import SubscriberStatus
 
 log = logging.getLogger("paperboy.subscribers")
 
@@ -27,7 +28,7 @@ SUBSCRIBE_LIMIT = "5 per minute;30 per hour"
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return current_runtime().clock()
 
 
 def _message(title: str, text: str, status: int = 200, link: tuple[str, str] | None = None):
@@ -37,7 +38,7 @@ def _message(title: str, text: str, status: int = 200, link: tuple[str, str] | N
 def _topic_choice(runtime) -> tuple[list[str], str | None]:
     """The topics ticked in the form, and an error message when there are none or unknown ones."""
     chosen = [slug.strip() for slug in request.form.getlist("topics") if slug.strip()]
-    known = {topic.slug for topic in runtime.topics}
+    known = set(runtime.topic_slugs)
     unknown = sorted(set(chosen) - known)
     if unknown:
         return chosen, "Unknown topic: " + ", ".join(unknown[:5])[:200] + ". Please pick from the list."
@@ -99,7 +100,7 @@ def _confirmation(runtime, token: str):
         subscriber_id, topics, issued = tokens.read_confirm_request(runtime.config, token, _now())
     except tokens.TokenError as error:
         return None, None, None, _message("Link not valid", str(error), 400, link=("/subscribe", "Subscribe"))
-    known = {topic.slug for topic in runtime.topics}
+    known = set(runtime.topic_slugs)
     return subscriber_id, [t for t in topics if t in known], issued, None
 
 
@@ -167,7 +168,7 @@ def preferences(token: str):
                 store.unsubscribe(conn, subscriber.id, _now())
             return _message("You are unsubscribed", "You will get no more mail from paperboy.",
                             link=("/subscribe", "Subscribe again"))
-        if subscriber.status != "active":
+        if subscriber.status != SubscriberStatus.ACTIVE:
             error = "This address is not subscribed; subscribe again to choose topics."
         else:
             topics, error = _topic_choice(runtime)
@@ -182,7 +183,7 @@ def preferences(token: str):
 def _save_digest_preferences(runtime, subscriber, values):
     """The digest preferences form: saved, or shown again as typed with what is wrong."""
     error, saved = None, False
-    if subscriber.status != "active":
+    if subscriber.status != SubscriberStatus.ACTIVE:
         error = "This address is not subscribed; subscribe again to choose topics."
     else:
         preferences, values, error = parse_form(request.form)

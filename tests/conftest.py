@@ -28,6 +28,15 @@ def data_file(name: str) -> bytes:
     return (DATA / name).read_bytes()
 
 
+@pytest.fixture(autouse=True)
+def close_runtimes():
+    """After each test, close the runtimes tests.digest_data.runtime_for() made during it."""
+    from tests.digest_data import close_runtimes
+
+    yield
+    close_runtimes()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path}/paperboy.sqlite3"
@@ -111,8 +120,7 @@ def config(tmp_path, sqlite_url, topics_file) -> Config:
 def runtime(config) -> Runtime:
     runtime = Runtime(config)
     yield runtime
-    if "engine" in runtime.__dict__:
-        runtime.engine.dispose()
+    runtime.close()
 
 
 @pytest.fixture
@@ -126,15 +134,43 @@ def smtp_server():
 
 
 @pytest.fixture
-def app(config):
+def make_app(config):
+    """create_app() for this test's settings, with create_app's keywords (clock, stamp_seconds);
+    every app it made is closed after the test."""
     from service.web import create_app
 
-    app = create_app(config)
-    app.config["TESTING"] = True
-    yield app
-    runtime = app.extensions["paperboy"]
-    if "engine" in runtime.__dict__:
-        runtime.engine.dispose()
+    made = []
+
+    def make(**options):
+        app = create_app(config, **options)
+        app.config["TESTING"] = True
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["paperboy"].close()
+
+
+@pytest.fixture
+def app(request, make_app):
+    """The web app; a test or module marked `pytest.mark.app_options(...)` gets those keywords."""
+    marker = request.node.get_closest_marker("app_options")
+    return make_app(**(marker.kwargs if marker else {}))
+
+
+@pytest.fixture
+def app_engine(app):
+    """The database engine of `app`, migrated, for a test to fill before it asks the app."""
+    return app.extensions["paperboy"].engine
+
+
+@pytest.fixture
+def admin(app_engine):
+    """An admin account in the app's database (tests.forms.sign_in signs it in)."""
+    from tests.forms import create_admin
+
+    return create_admin(app_engine)
 
 
 @pytest.fixture

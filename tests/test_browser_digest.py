@@ -8,7 +8,7 @@ import pytest
 from service.digest import fill_slots, preview
 from service.digest_letter import HTML_LIMIT
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import WEEK, load_week
 from tests.heavy_week import load_heavy_week
 

@@ -13,14 +13,14 @@ import pytest
 
 from service.digest_letter import HTML_LIMIT
 from service.digest_selection import FULL_PER_TOPIC, TITLES_PER_TOPIC
-from service.mailer import dry_run
+from service.send_queue import dry_run
 from service.store import deliveries
 from service.store.papers import link_topic_papers, upsert_papers
 from subscribers.preferences import DigestPreferences
 from subscribers.store import set_preferences
 from subscribers.tokens import unsubscribe_url
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for, send_with_deadline  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for, send_with_deadline
 from tests.digest_data import add_subscribers
 from tests.heavy_week import IN_WEEK, WEEK, heavy_papers
 from tests.spam_check import INFORMATIONAL, require_spamassassin, spam_status

@@ -4,7 +4,7 @@ missing language and the like) beyond the note that the message has an HTML part
 from __future__ import annotations
 
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week
 from tests.spam_check import INFORMATIONAL, require_spamassassin, spam_status
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-from service.mailer import dry_run, queue_digest, send_digest
+from service.mailer import send_digest
+from service.send_queue import dry_run, queue_digest
 from service.runtime import Runtime
 from service.store import deliveries
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import ALICE, BOB, CAROL, DAN, WEEK, FakeClock, add_subscribers, load_week
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.errors import PaperboyError
+from service.errors import PaperboyError, first_line
 from service.store.schema import metadata
 
 __all__ = [
@@ -100,7 +100,7 @@ def migrate(engine: Engine) -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as error:
-        raise StoreError(f"store: cannot migrate {engine.url!r}: {_first_line(error)}") from None
+        raise StoreError(f"store: cannot migrate {engine.url!r}: {_reason(error)}") from None
 
 
 def needs_migration(engine: Engine) -> bool:
@@ -109,7 +109,7 @@ def needs_migration(engine: Engine) -> bool:
         with engine.connect() as connection:
             return not inspect(connection).has_table("alembic_version")
     except SQLAlchemyError as error:
-        raise StoreError(f"store: cannot connect to {engine.url!r}: {_first_line(error)}") from None
+        raise StoreError(f"store: cannot connect to {engine.url!r}: {_reason(error)}") from None
 
 
 def is_reachable(engine: Engine) -> bool:
@@ -123,8 +123,9 @@ def is_reachable(engine: Engine) -> bool:
 
 def describe(error: Exception) -> str:
     """One line saying what went wrong with the database."""
-    return f"store: {_first_line(error)}"
+    return f"store: {_reason(error)}"
 
 
-def _first_line(error: Exception) -> str:
-    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+def _reason(error: Exception) -> str:
+    """The driver's own first line when SQLAlchemy wraps it."""
+    return first_line(getattr(error, "orig", None) or error)

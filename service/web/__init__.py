@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Callable
+
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
 from service.config import Config, load_config
+from service.clock import utc_now
 from service.runtime import Runtime
+from service.states import DeliveryState, RunStatus
 from service.templating import TEMPLATES
 from service.web import digests, feeds, health, pages, search
+from service.web.summaries import STAMP_SECONDS, install_render_cache
 from service.web_extensions import csrf, limiter
 from subscribers import admin, admin_csv, public, sign_in
 from subscribers.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches
+from subscribers.statuses import SubscriberStatus
 
 BLUEPRINTS = (
     public.blueprint, sign_in.blueprint, admin.blueprint, admin_csv.blueprint,
@@ -19,9 +26,11 @@ BLUEPRINTS = (
 )
 
 
-def create_app(config: Config | None = None) -> Flask:
-    """The Flask app for `config` (default: read from the environment)."""
-    runtime = Runtime(config or load_config())
+def create_app(config: Config | None = None, *, clock: Callable[[], datetime] = utc_now,
+               stamp_seconds: float = STAMP_SECONDS) -> Flask:
+    """The Flask app for `config` (default: read from the environment). Tests pass a frozen
+    `clock`, and `stamp_seconds=0` to see every change in the store at once."""
+    runtime = Runtime(config or load_config(), clock=clock)
     app = Flask(__name__, template_folder=TEMPLATES)
     app.config.update(
         SECRET_KEY=runtime.config.secret_key,
@@ -33,6 +42,8 @@ def create_app(config: Config | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.extensions["paperboy"] = runtime
+    # Templates test states by name, with the same vocabulary as the code.
+    app.jinja_env.globals.update(SubscriberStatus=SubscriberStatus, DeliveryState=DeliveryState, RunStatus=RunStatus)
     csrf.init_app(app)
     limiter.init_app(app)
     # Anything under /admin but signing in needs an admin, whichever blueprint adds the page.
@@ -41,6 +52,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_error_handler(CSRFError, csrf_refused)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    install_render_cache(app, stamp_seconds)
     return app
 
 
