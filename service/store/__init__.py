@@ -6,11 +6,13 @@ Functions take a Connection so that callers decide where a transaction starts an
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import create_engine, event, inspect, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -119,6 +121,25 @@ def is_reachable(engine: Engine) -> bool:
         return True
     except SQLAlchemyError:
         return False
+
+
+def insert_ignoring_duplicates(conn: Connection, table):
+    """INSERT that skips rows whose unique key exists already, on SQLite and on PostgreSQL."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def erase_text(conn: Connection, column, subscriber_id: int, text: str, replacement: str) -> None:
+    """Replace `text` (any case) with `replacement` in `column` of the subscriber's rows of its
+    table: mail servers quote addresses in the bounce reasons that several tables keep."""
+    table = column.table
+    pattern = re.compile(re.escape(text), re.IGNORECASE)
+    rows = conn.execute(select(table.c.id, column).where(table.c.subscriber_id == subscriber_id,
+                                                         column.is_not(None))).all()
+    for row_id, value in rows:
+        replaced = pattern.sub(replacement, value)
+        if replaced != value:
+            conn.execute(update(table).where(table.c.id == row_id).values({column: replaced}))
 
 
 def describe(error: Exception) -> str:
