@@ -3,9 +3,11 @@
 10,000 subscribers over 64 distinct topic sets (3 of 9 topics each), digests of about 100 KB
 built from the arXiv responses in tests/data. Prints messages per second of smtp-source and of
 paperboy's sender, their ratio, the render time of all topic sets, and peak memory of the
-sender at 1,000 and at 10,000 subscribers (each in a fresh process).
+sender at 1,000 and at 10,000 subscribers (each in a fresh process). With --distinct-keywords
+every subscriber has keyword filters of their own (so every message differs): a distinct word to
+exclude, and for two in three a common word to include or exclude as well.
 
-    sudo python bench/mailer.py [--subscribers 10000] [--concurrency 8] [--database-url URL]
+    sudo python bench/mailer.py [--subscribers 10000] [--concurrency 8] [--database-url URL] [--distinct-keywords]
 
 Needs smtp-sink and smtp-source (Debian's postfix package) and root for `smtp-sink -u nobody`.
 """
@@ -34,6 +36,7 @@ PAPERS_PER_TOPIC = 10
 WEEK = "2026-W05"
 IN_WEEK = datetime(2026, 1, 28, 9, 30, tzinfo=timezone.utc)
 NOW = datetime(2026, 2, 4, 16, 50, tzinfo=timezone.utc)
+COMMON_WORDS = ("testing", "learning", "model", "data", "method", "results", "neural", "robot")
 FIXTURES = ["api2026_search_all-testing_100entries.xml", "api2025_search_cs.RO-neural_project-website.xml",
             "api2026_idlist_astro-ph-0601001_affiliations.xml", "api2026_idlist_two-ids_one-missing.xml"]
 
@@ -56,7 +59,20 @@ def write_topics(path: Path) -> None:
     ))
 
 
-def prepare(database_url: str, topics_file: Path, subscribers: int) -> None:
+def keyword_filters(i: int):
+    """Subscriber i's own filters: a distinct word to exclude; for two in three a common word too."""
+    from subscribers.preferences import DigestPreferences
+
+    common = COMMON_WORDS[i % len(COMMON_WORDS)]
+    own = f"unusedword{i}"
+    if i % 3 == 1:
+        return DigestPreferences(keywords_in=(common,), keywords_out=(own,))
+    if i % 3 == 2:
+        return DigestPreferences(keywords_out=(own, common))
+    return DigestPreferences(keywords_out=(own,))
+
+
+def prepare(database_url: str, topics_file: Path, subscribers: int, distinct_keywords: bool) -> None:
     """A store with one week of papers (12 per topic, neighbours sharing one) and the subscribers."""
     from service import store
     from service.arxiv import parse_feed
@@ -73,7 +89,8 @@ def prepare(database_url: str, topics_file: Path, subscribers: int) -> None:
         for n in range(TOPICS):
             chosen = papers[n * step: n * step + PAPERS_PER_TOPIC]
             link_topic_papers(conn, f"topic-{n}", [p.id for p in chosen], IN_WEEK)
-        rows = [ImportRow(f"reader{i:06d}@bench.example", list(sets[i % len(sets)]), "active")
+        rows = [ImportRow(f"reader{i:06d}@bench.example", list(sets[i % len(sets)]), "active",
+                          keyword_filters(i) if distinct_keywords else None)
                 for i in range(subscribers)]
         for start in range(0, len(rows), 2000):
             import_rows(conn, rows[start:start + 2000], NOW, "bench")
@@ -84,8 +101,11 @@ def run_sender(database_url: str, topics_file: Path, smtp_url: str, concurrency:
     """Queue and send the digest in this process; returns counts, timings and peak memory."""
     from service.config import Config
     from service.mailer import Sender
+    from service.mime import PieceEncoder
     from service.send_queue import queue_digest
     from service.runtime import Runtime
+    from subscribers.preferences import DEFAULT
+    from subscribers.store import active_recipients, preferences_of
 
     config = Config(database_url=database_url, topics_file=topics_file, smtp_url=smtp_url,
                     smtp_concurrency=concurrency, base_url="https://paperboy.example", secret_key="bench",
@@ -96,17 +116,31 @@ def run_sender(database_url: str, topics_file: Path, smtp_url: str, concurrency:
     queue_seconds = time.perf_counter() - started
 
     sender = Sender(runtime, queued.digest)
+    writer = sender.letter_writer()
     started = time.perf_counter()
-    sizes = [sender.template(topic_set).size for topic_set in queued.topic_sets]  # what run() would render
+    for topic_set in queued.topic_sets:  # the MJML frames run() would render
+        writer.frame(topic_set)
     render_seconds = time.perf_counter() - started
+    # The mean message size, from the letters of the first 500 subscribers (for smtp-source's -l).
+    with runtime.engine.connect() as conn:
+        sample = list(itertools.islice(active_recipients(conn), 500))
+        chosen = preferences_of(conn, [r.subscriber_id for r in sample])
+    encoder, sizes = PieceEncoder(), []
+    links = ("https://paperboy.example/unsubscribe/" + "x" * 40, "https://paperboy.example/preferences/" + "x" * 40)
+    for recipient in sample:
+        topic_set = queued.digest.topic_set(runtime.topics, recipient.topics)
+        letter = writer.letter(topic_set, chosen.get(recipient.subscriber_id, DEFAULT), links)
+        if letter is not None:
+            sizes.append(encoder.body(letter.subject, letter.text_parts, letter.html_parts).size)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_SELF)
     stats = asyncio.run(sender.run())
     send_seconds = time.perf_counter() - started
+    cpu = cpu_seconds(resource.RUSAGE_SELF) - cpu
     return {
         "subscribers": queued.added, "sent": stats.sent, "failed": stats.failed,
         "topic_sets": len(queued.topic_sets), "queue_s": queue_seconds, "render_s": render_seconds,
-        "send_s": send_seconds, "rate": stats.sent / send_seconds,
+        "send_s": send_seconds, "rate": stats.sent / send_seconds, "cpu_ms": cpu * 1000 / max(stats.sent, 1),
         "mean_body_bytes": sum(sizes) / len(sizes),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -119,7 +153,7 @@ def sender_in_subprocess(args, subscribers: int, smtp_url: str) -> dict:
         database_url = args.database_url or f"sqlite:///{folder}/bench.sqlite3"
         if args.database_url:
             reset_postgres(args.database_url)
-        prepare(database_url, topics_file, subscribers)
+        prepare(database_url, topics_file, subscribers, args.distinct_keywords)
         output = subprocess.run(
             [sys.executable, __file__, "--child", "--database-url", database_url, "--topics-file", str(topics_file),
              "--smtp-url", smtp_url, "--concurrency", str(args.concurrency)],
@@ -137,13 +171,18 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-def smtp_source(port: int, concurrency: int, count: int, size: int) -> float:
-    """Messages per second smtp-source reaches against the sink."""
-    started = time.perf_counter()
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def smtp_source(port: int, concurrency: int, count: int, size: int) -> tuple[float, float]:
+    """Messages per second smtp-source reaches against the sink, and its CPU ms per message."""
+    started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_CHILDREN)
     subprocess.run(["smtp-source", "-s", str(concurrency), "-m", str(count), "-l", str(size),
                     "-f", "bench@paperboy.example", "-t", "reader@bench.example", f"127.0.0.1:{port}"],
                    check=True, stdout=subprocess.DEVNULL)
-    return count / (time.perf_counter() - started)
+    return count / (time.perf_counter() - started), (cpu_seconds(resource.RUSAGE_CHILDREN) - cpu) * 1000 / count
 
 
 def main() -> None:
@@ -151,6 +190,8 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--database-url", help="PostgreSQL URL of a scratch database (its schema is dropped)")
+    parser.add_argument("--distinct-keywords", action="store_true",
+                        help="every subscriber has keyword filters of their own, so every message differs")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--topics-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--smtp-url", help=argparse.SUPPRESS)
@@ -169,19 +210,22 @@ def main() -> None:
         small = sender_in_subprocess(args, 1_000, smtp_url)
         full = sender_in_subprocess(args, args.subscribers, smtp_url)
         size = int(full["mean_body_bytes"]) + 1_000  # the body plus about 1 KB of headers
-        source_rate = smtp_source(port, args.concurrency, args.subscribers, size)
+        source_rate, source_cpu = smtp_source(port, args.concurrency, args.subscribers, size)
     finally:
         sink.terminate()
         sink.wait()
     print(f"database: {'PostgreSQL' if args.database_url else 'SQLite'}; concurrency {args.concurrency}; "
-          f"mean message {size / 1024:.0f} KB")
+          f"mean message {size / 1024:.0f} KB; "
+          f"{'distinct keyword filters per subscriber' if args.distinct_keywords else 'no keyword filters'}")
     print(f"smtp-source: {args.subscribers} messages at {source_rate:.0f} msg/s "
           f"(smtp-source -s {args.concurrency} -m {args.subscribers} -l {size} 127.0.0.1:PORT)")
     print(f"paperboy:    {full['sent']} messages at {full['rate']:.0f} msg/s "
           f"({full['send_s']:.1f} s after rendering; ledger written in {full['queue_s']:.2f} s); "
           f"failed {full['failed']}")
     print(f"ratio paperboy / smtp-source: {full['rate'] / source_rate:.2f}")
-    print(f"render of all {full['topic_sets']} topic sets: {full['render_s']:.2f} s")
+    print(f"CPU per message: paperboy {full['cpu_ms']:.2f} ms (its whole process while sending), "
+          f"smtp-source {source_cpu:.2f} ms (client only; the sink's CPU is not counted on either side)")
+    print(f"MJML frames of all {full['topic_sets']} topic sets: {full['render_s']:.2f} s")
     print(f"peak memory: {small['peak_rss_mb']:.0f} MB at {small['subscribers']} subscribers, "
           f"{full['peak_rss_mb']:.0f} MB at {full['subscribers']} subscribers")
 

@@ -1,8 +1,6 @@
 """The weekly digest: which papers each topic first matched in an ISO week, composed per set of
-topics (a paper in several topics shows once, under the first) and rendered to MJML/HTML and text.
-
-Rendering happens once per distinct set of topics; the per-subscriber links are placeholders
-that the mailer fills in for each message.
+topics (a paper in several topics shows once, under the first); service/digest_letter.py turns it
+into each subscriber's email, with the per-subscriber links as placeholders until a message is made.
 """
 
 from __future__ import annotations
@@ -11,29 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from markupsafe import escape
-from mjml import mjml_to_html
 
-from service.errors import PaperboyError
 from service.config import Config
+from service.digest_letter import (  # noqa: F401 (part of this module's interface)
+    PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, DigestError, letter_writer,
+)
 from service.paper import Paper, sections
 from service.store import Connection, write_transaction
 from service.store import digests as digest_store
 from service.store.digests import DigestRow
 from service.store.papers import papers_for_topic
-from service.templating import mail_templates
 from service.topics import Topic
 from service.weeks import week_bounds, week_of
-
-# Stand-ins for the per-subscriber links, replaced in each message. Letters only, so that no
-# escaping or quoted-printable encoding changes them.
-UNSUBSCRIBE_SLOT = "PBXSLOTUNSUBSCRIBEX"
-PREFERENCES_SLOT = "PBXSLOTPREFERENCESX"
-SLOTS = (UNSUBSCRIBE_SLOT, PREFERENCES_SLOT)
-SUBJECT_TOPICS = 3
-
-
-class DigestError(PaperboyError):
-    """A digest cannot be built or rendered; the message says why in one line."""
 
 
 @dataclass(frozen=True)
@@ -131,46 +118,6 @@ class RenderedDigest:
     text: str
 
 
-def subject_for(week: str, blocks: list[TopicBlock]) -> str:
-    titles = [block.topic.title for block in blocks]
-    named = ", ".join(titles[:SUBJECT_TOPICS])
-    if len(titles) > SUBJECT_TOPICS:
-        named += f" and {len(titles) - SUBJECT_TOPICS} more"
-    return f"paperboy {week}: {named}"
-
-
-def render_digest(config: Config, digest: Digest, topics: list[Topic], topic_set) -> RenderedDigest:
-    """The HTML (MJML) and text email for one set of topics; per-subscriber links left as slots."""
-    blocks = digest.compose(topics, topic_set)
-    if not blocks:
-        raise DigestError(f"digest: {digest.week} has no papers for topics {', '.join(topic_set) or '(none)'}")
-    context = {
-        "week": digest.week,
-        "week_start": week_bounds(digest.week)[0],
-        "blocks": blocks,
-        "paper_count": sum(block.count for block in blocks),
-        "browser_url": f"{config.base_url}/digests/{digest.id}",
-        "home_url": f"{config.base_url}/",
-        "unsubscribe_url": UNSUBSCRIBE_SLOT,
-        "preferences_url": PREFERENCES_SLOT,
-    }
-    subject = subject_for(digest.week, blocks)
-    context["subject"] = subject
-    mjml_source = mail_templates.get_template("email/digest.mjml.j2").render(context)
-    result = mjml_to_html(mjml_source)
-    if result.errors:
-        raise DigestError(f"digest: MJML reported {len(result.errors)} error(s): {result.errors[0]}")
-    # Each link to a slot starts its own line, so that quoted-printable never splits a slot.
-    html = result.html
-    for slot in SLOTS:
-        html = html.replace(f' href="{slot}"', f'\nhref="{slot}"')
-    text = mail_templates.get_template("email/digest.txt.j2").render(context)
-    for slot in SLOTS:
-        if slot not in html or slot not in text:
-            raise DigestError(f"digest: the email templates lost the placeholder {slot}")
-    return RenderedDigest(tuple(topic_set), subject, html, text)
-
-
 def fill_slots(rendered: RenderedDigest, unsubscribe_url: str, preferences_url: str) -> tuple[str, str]:
     """HTML and text with the links of one subscriber, escaped for HTML in the HTML part."""
     html, text = rendered.html, rendered.text
@@ -206,11 +153,13 @@ def preview(engine, config: Config, topics: list[Topic], week: str, slugs: list[
         stored = digest_store.get_digest_for_week(conn, week) is not None
         # Admins may look at the week in progress: what subscribers would get so far.
         digest = build_digest(conn, topics, week, now, in_progress_ok=True)
+        writer = letter_writer(conn, config, digest, topics)
     topic_set = digest.topic_set(topics, slugs or known)
     if not topic_set:
         wanted = ", ".join(slugs or sorted(known))
         raise DigestError(f"digest: {week} has no papers for {wanted}; nobody with only these topics gets mail")
-    rendered = render_digest(config, digest, topics, topic_set)
+    letter = writer.letter(topic_set)
+    rendered = RenderedDigest(topic_set, letter.subject, letter.html, letter.text)
     link = config.base_url + PREVIEW_LINK
     html, text = fill_slots(rendered, link, link)
     if not stored:

@@ -19,20 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
 from urllib.parse import quote
 
 from service.clock import SystemClock
-from service.digest import (
-    PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, last_complete_week,
-    render_digest,
-)
+from service.digest import Digest, DigestError, last_complete_week
+from service.digest_letter import LetterWriter, letter_writer
 from service.errors import first_line
 from service.mail import SendError, Transport, open_connection
-from service.mime import DkimSigner, MessageTemplate, Stamp, assemble
+from service.mime import DkimSigner, PieceEncoder, Stamp, assemble
 from service.runtime import Runtime, process_identity
 from service.send_policy import RELEASED, RateLimiter, ascii_address, classify, retry_delay
 from service.send_queue import LEASE, Queued, queue_digest
@@ -41,14 +38,15 @@ from service.states import DeliveryState
 from service.store import deliveries as ledger
 from service.store import write_transaction
 from service.verp import envelope_sender
-from subscribers.store import mark_bounced
+from subscribers.preferences import DEFAULT as DEFAULT_PREFERENCES
+from subscribers.preferences import DigestPreferences
+from subscribers.store import mark_bounced, preferences_of
 from subscribers.tokens import preferences_url, unsubscribe_url
 
 log = logging.getLogger("paperboy.mailer")
 
 # Not a state: another sender took the delivery over, so this one writes nothing about it.
 LOST = "lost"
-TEMPLATES_KEPT = 64
 
 
 @dataclass
@@ -94,41 +92,43 @@ class Sender:
         self.envelope_from = config.mail_from_address
         self.mailto = f"mailto:{self.envelope_from}"
         self.signer = DkimSigner.from_config(config)
-        # Deliveries are claimed grouped by topic set, so a few templates at a time are enough and
-        # memory stays bounded however many distinct sets there are.
-        self.templates: OrderedDict[tuple[str, ...], MessageTemplate] = OrderedDict()
+        self.writer: LetterWriter | None = None  # made when the run starts: it reads the week's papers
+        self.preferences: dict[int, DigestPreferences] = {}  # of the claimed deliveries' subscribers, until sent
+        self.encoder = PieceEncoder()
         self.stats = SendStats()
         self.outcomes: list[_Outcome] = []
         self.stop = asyncio.Event()
         self.finished = False
 
-    def template(self, topic_set: tuple[str, ...]) -> MessageTemplate:
-        """The encoded digest for a topic set, rendered the first time the set comes up."""
-        template = self.templates.get(topic_set)
-        if template is None:
-            rendered = render_digest(self.config, self.digest, self.runtime.topics, topic_set)
-            template = MessageTemplate(rendered.subject, rendered.text, rendered.html, SLOTS)
-            self.templates[topic_set] = template
-            if len(self.templates) > TEMPLATES_KEPT:
-                self.templates.popitem(last=False)
-        else:
-            self.templates.move_to_end(topic_set)
-        return template
-
     def message(self, job: ledger.Claimed, address: str) -> bytes:
         unsubscribe = unsubscribe_url(self.config, job.subscriber_id)
         token = unsubscribe.rsplit("/", 1)[-1]
+        # Every subscriber's papers may differ: the letter is filled per message into its topic
+        # set's frame, and encoded with the links already in it.
+        letter = self.letter_writer().letter(
+            job.topics, self.preferences.pop(job.subscriber_id, DEFAULT_PREFERENCES),
+            (unsubscribe, preferences_url(self.config, job.subscriber_id)))
+        if letter is None:
+            raise DigestError("digest: the subscriber's keywords leave no paper this week")
         stamp = Stamp(
             to=address,
             unsubscribe_url=unsubscribe,
             mailto_unsubscribe=f"{self.mailto}?subject={quote('unsubscribe ' + token)}",
-            values={UNSUBSCRIBE_SLOT: unsubscribe, PREFERENCES_SLOT: preferences_url(self.config, job.subscriber_id)},
+            values={},
         )
-        return assemble(self.config, self.template(job.topics), stamp, self.clock.now(), self.signer)
+        body = self.encoder.body(letter.subject, letter.text_parts, letter.html_parts)
+        return assemble(self.config, body, stamp, self.clock.now(), self.signer)
+
+    def letter_writer(self) -> LetterWriter:
+        if self.writer is None:
+            with self.runtime.engine.connect() as conn:
+                self.writer = letter_writer(conn, self.config, self.digest, self.runtime.topics)
+        return self.writer
 
     async def run(self) -> SendStats:
         with self.runtime.engine.connect() as conn:
             self.stats.total = ledger.pending_count(conn, self.digest.id)
+        await asyncio.to_thread(self.letter_writer)
         queue: asyncio.Queue = asyncio.Queue(maxsize=self.batch)
         limiter = RateLimiter(self.config.smtp_rate, self.clock)
         self.new_outcome = asyncio.Event()
@@ -177,7 +177,10 @@ class Sender:
 
     def _claim(self) -> list[ledger.Claimed]:
         with write_transaction(self.runtime.engine) as conn:
-            return ledger.claim_deliveries(conn, self.digest.id, self.worker, self.clock.now(), self.lease, self.batch)
+            claimed = ledger.claim_deliveries(conn, self.digest.id, self.worker, self.clock.now(), self.lease,
+                                              self.batch)
+            self.preferences.update(preferences_of(conn, [job.subscriber_id for job in claimed]))
+        return claimed
 
     async def _work(self, queue: asyncio.Queue, limiter: RateLimiter) -> None:
         connection = open_connection(self.config)

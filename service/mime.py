@@ -1,8 +1,9 @@
-"""Digest messages encoded once and stamped per recipient.
+"""Digest messages assembled from pieces encoded once.
 
-A multipart/alternative body (text first, then HTML), quoted-printable, is encoded once per
-rendered digest; each message only fills the per-subscriber slots and prepends its own headers,
-so sending 10,000 copies of a 100 KB digest does not run the email package 10,000 times.
+A multipart/alternative body (text first, then HTML), quoted-printable, is joined from pieces
+that recur across messages (each encoded the first time it comes up); each message then gets its
+own headers, so sending 10,000 different 100 KB digests does not run the email package or a
+quoted-printable encoder over 10,000 whole messages.
 """
 
 from __future__ import annotations
@@ -15,16 +16,10 @@ from email import policy
 from email.utils import format_datetime, make_msgid
 
 import dkim
-from markupsafe import escape
 
-from service.errors import PaperboyError
 from service.config import Config
 
 HEADER_POLICY = policy.SMTP.clone(max_line_length=78)
-
-
-class MessageError(PaperboyError):
-    """A digest cannot be encoded as a message; the message says why in one line."""
 
 
 def _qp(text: str) -> bytes:
@@ -37,65 +32,59 @@ def _crlf(data: bytes) -> bytes:
     return data.replace(b"\n", b"\r\n")
 
 
-@dataclass(frozen=True)
-class _Part:
-    segments: tuple[bytes, ...]  # encoded text between the slots
-    slots: tuple[str, ...]  # the slot that follows each segment but the last
-    html: bool
+class PieceEncoder:
+    """Quoted-printable bodies made of pieces that recur across messages (a paper's block, a frame's
+    text): each piece is encoded once and ends in a soft line break, so that encoded pieces join
+    into valid quoted-printable and a 100 KB message costs a join instead of a 3 ms encoding.
+    Pieces of a str subclass (per-subscriber links) are encoded every time and not kept."""
+
+    def __init__(self):
+        self.encoded: dict[str, bytes] = {}
+        self.subjects: dict[str, bytes] = {}
+
+    def encode(self, parts) -> bytes:
+        chunks = []
+        for part in parts:
+            if not part:
+                continue
+            kept = type(part) is str
+            chunk = self.encoded.get(part) if kept else None
+            if chunk is None:
+                chunk = _crlf(_qp(part)) + b"=\r\n"
+                if kept:
+                    self.encoded[part] = chunk
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def body(self, subject: str, text_parts, html_parts) -> "EncodedBody":
+        header = self.subjects.get(subject)
+        if header is None:
+            header = self.subjects[subject] = HEADER_POLICY.fold("Subject", subject).encode("ascii")
+        return EncodedBody(header, self.encode(text_parts), self.encode(html_parts))
 
 
-def _encode_part(content: str, slots: tuple[str, ...], html: bool) -> _Part:
-    encoded = _qp(content)
-    expected = sum(content.count(slot) for slot in slots)
-    segments, found, rest = [], [], encoded
-    while True:
-        positions = [(rest.find(slot.encode()), slot) for slot in slots if slot.encode() in rest]
-        if not positions:
-            segments.append(_crlf(rest))
-            break
-        position, slot = min(positions)
-        segments.append(_crlf(rest[:position]))
-        found.append(slot)
-        rest = rest[position + len(slot):]
-    if len(found) != expected:
-        # A slot broken by a soft line break would go out unfilled: refuse rather than send it.
-        raise MessageError("mail: a per-subscriber link was split by the encoder; keep links on short lines")
-    return _Part(tuple(segments), tuple(found), html)
+class EncodedBody:
+    """One message's multipart/alternative body, encoded already."""
 
-
-def _encode_value(value: str, html: bool) -> bytes:
-    """A slot's value as quoted-printable, framed by soft line breaks so no line grows past 76."""
-    text = str(escape(value)) if html else value
-    return b"=\r\n" + _crlf(_qp(text)) + b"=\r\n"
-
-
-class MessageTemplate:
-    """One rendered digest as a MIME body with slots, stamped into a message per recipient."""
-
-    def __init__(self, subject: str, text: str, html: str, slots: tuple[str, ...]):
-        self.subject_header = HEADER_POLICY.fold("Subject", subject).encode("ascii")
-        self.boundary = f"==paperboy-{uuid.uuid4().hex}"
-        self.parts = (_encode_part(text, slots, html=False), _encode_part(html, slots, html=True))
-        self.content_type = (
-            f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n'.encode("ascii")
-        )
-        self.size = sum(len(s) for part in self.parts for s in part.segments)
+    def __init__(self, subject_header: bytes, text: bytes, html: bytes):
+        self.subject_header = subject_header
+        boundary = f"==paperboy-{uuid.uuid4().hex}"
+        self.content_type = f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode("ascii")
+        self.data = b"".join((
+            b"This is a multipart message in MIME format.\r\n",
+            _part_header(boundary, "plain"), text,
+            _part_header(boundary, "html"), html,
+            f"\r\n--{boundary}--\r\n".encode("ascii"),
+        ))
+        self.size = len(self.data)
 
     def body(self, values: dict[str, str]) -> bytes:
-        chunks = [b"This is a multipart message in MIME format.\r\n"]
-        for part in self.parts:
-            kind = "html" if part.html else "plain"
-            chunks.append(
-                f"\r\n--{self.boundary}\r\nContent-Type: text/{kind}; charset=\"utf-8\"\r\n"
-                "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode("ascii")
-            )
-            encoded = {slot: _encode_value(values[slot], part.html) for slot in set(part.slots)}
-            for segment, slot in zip(part.segments, part.slots):
-                chunks.append(segment)
-                chunks.append(encoded[slot])
-            chunks.append(part.segments[-1])
-        chunks.append(f"\r\n--{self.boundary}--\r\n".encode("ascii"))
-        return b"".join(chunks)
+        return self.data
+
+
+def _part_header(boundary: str, kind: str) -> bytes:
+    return (f"\r\n--{boundary}\r\nContent-Type: text/{kind}; charset=\"utf-8\"\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode("ascii")
 
 
 @dataclass(frozen=True)
@@ -112,7 +101,7 @@ def _header(name: str, value: str) -> bytes:
     return HEADER_POLICY.fold(name, value).encode("ascii")
 
 
-def assemble(config: Config, template: MessageTemplate, stamp: Stamp, now: datetime,
+def assemble(config: Config, template: EncodedBody, stamp: Stamp, now: datetime,
              signer: "DkimSigner | None" = None) -> bytes:
     """The complete message for one recipient, CRLF line ends, DKIM-signed when configured."""
     domain = config.mail_from_domain

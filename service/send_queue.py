@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 
 from service import store
 from service.digest import Digest, build_digest
+from service.digest_letter import LetterWriter, letter_writer
 from service.runtime import Runtime
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
-from subscribers.store import SUBSCRIBER_BATCH, active_recipients
+from subscribers.preferences import DEFAULT as DEFAULT_PREFERENCES
+from subscribers.store import SUBSCRIBER_BATCH, active_recipients, preferences_of
 
 
 # A claimed delivery is its sender's for this long; after that another sender may take it over.
@@ -30,15 +32,13 @@ class Queued:
 
 
 def queue_digest(runtime: Runtime, week: str, now: datetime) -> Queued:
-    """Build the week's digest and write one due delivery per active subscriber whose topics have
-    papers, all in one transaction; rows that exist are kept, so a rerun adds only newcomers."""
+    """Build the week's digest and write one due delivery per active subscriber who gets mail this
+    week, all in one transaction; rows that exist are kept, so a rerun adds only newcomers."""
     with store.write_transaction(runtime.engine) as conn:
         digest = build_digest(conn, runtime.topics, week, now)
+        writer = letter_writer(conn, runtime.config, digest, runtime.topics)
         rows, added, sets = [], 0, Counter()
-        for recipient in active_recipients(conn):
-            topic_set = digest.topic_set(runtime.topics, recipient.topics)
-            if not topic_set:
-                continue
+        for recipient, topic_set in _mailable(conn, writer, digest, runtime.topics):
             rows.append((recipient.subscriber_id, ",".join(topic_set)))
             sets[topic_set] += 1
             if len(rows) >= SUBSCRIBER_BATCH:
@@ -46,6 +46,27 @@ def queue_digest(runtime: Runtime, week: str, now: datetime) -> Queued:
                 rows = []
         added += ledger.add_deliveries(conn, digest.id, rows)
     return Queued(digest, added, sets)
+
+
+def _mailable(conn, writer: LetterWriter, digest: Digest, topics):
+    """(recipient, topic set) for each active subscriber who gets mail this week: their topics
+    have papers, or authors they follow have some, and their keywords leave at least one."""
+    batch = []
+    for recipient in active_recipients(conn):
+        batch.append(recipient)
+        if len(batch) >= SUBSCRIBER_BATCH:
+            yield from _mailable_batch(conn, writer, digest, topics, batch)
+            batch = []
+    yield from _mailable_batch(conn, writer, digest, topics, batch)
+
+
+def _mailable_batch(conn, writer: LetterWriter, digest: Digest, topics, batch):
+    preferences = preferences_of(conn, [recipient.subscriber_id for recipient in batch])
+    for recipient in batch:
+        topic_set = digest.topic_set(topics, recipient.topics)
+        chosen = preferences.get(recipient.subscriber_id, DEFAULT_PREFERENCES)
+        if (topic_set or chosen.authors) and not writer.week.select(topic_set, chosen).empty:
+            yield recipient, topic_set
 
 
 @dataclass
@@ -66,10 +87,10 @@ def dry_run(runtime: Runtime, week: str, now: datetime) -> DryRun:
         digest = build_digest(conn, runtime.topics, week, now)
         settled = ledger.settled_subscriber_ids(conn, digest.id)
         held, until = ledger.held_elsewhere(conn, digest.id, now, LEASE)
+        writer = letter_writer(conn, runtime.config, digest, runtime.topics)
         sets = Counter()
-        for recipient in active_recipients(conn):
-            topic_set = digest.topic_set(runtime.topics, recipient.topics)
-            if topic_set and recipient.subscriber_id not in settled | held:
+        for recipient, topic_set in _mailable(conn, writer, digest, runtime.topics):
+            if recipient.subscriber_id not in settled | held:
                 sets[topic_set] += 1
         papers = len({p.id for papers in digest.papers.values() for p in papers})
     return DryRun(week, exists, papers, sum(sets.values()), sets, len(held), until)

@@ -9,6 +9,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from subscribers import store
 from subscribers.auth import current_admin, login_required
 from subscribers.erasure import erase_subscriber
+from subscribers.preferences import parse_form
+from subscribers.public import preference_limits
 from subscribers.statuses import SubscriberStatus
 from service.store import write_transaction
 from service.web_extensions import current_runtime
@@ -56,11 +58,29 @@ def _subscriber_or_404(conn, subscriber_id: int) -> store.Subscriber:
 @login_required
 def subscriber(subscriber_id: int):
     runtime = current_runtime()
+    return _subscriber_page(subscriber_id)
+
+
+def _subscriber_page(subscriber_id: int, values=None, error: str | None = None):
+    runtime = current_runtime()
     with runtime.engine.connect() as conn:
         found = _subscriber_or_404(conn, subscriber_id)
         history = store.audit_entries(conn, subscriber_id)
-    return render_template("admin/subscriber.html", subscriber=found, history=history,
-                           topics=runtime.topics, admin=current_admin())
+        values = values or store.get_preferences(conn, subscriber_id)
+    return render_template("admin/subscriber.html", subscriber=found, history=history, topics=runtime.topics,
+                           admin=current_admin(), values=values, error=error,
+                           **preference_limits()), 400 if error else 200
+
+
+@blueprint.post(f"/subscribers/<int(max={MAX_ID}):subscriber_id>/preferences")
+@login_required
+def change_preferences(subscriber_id: int):
+    preferences, typed, error = parse_form(request.form)
+    if error:
+        return _subscriber_page(subscriber_id, typed, error)
+    return _change(subscriber_id, lambda conn, actor: store.set_preferences(conn, subscriber_id, preferences,
+                                                                              _now(), actor),
+                   "Email preferences saved.")
 
 
 @blueprint.post(f"/subscribers/<int(max={MAX_ID}):subscriber_id>/topics")

@@ -1,6 +1,8 @@
 """Subscriber lists as CSV, shared by the admin pages and `paperboy subscribers import|export`.
 
-Columns: email (required), topics (slugs separated by ";" or spaces), status (default active).
+Columns: email (required), topics (slugs separated by ";" or spaces), status (default active), and
+the optional digest preferences digest_length, keywords_include, keywords_exclude, authors (a
+file with any of them sets all four; a file without them leaves stored preferences alone).
 Files are read as UTF-8 (a BOM is dropped); a file that is not UTF-8 is read as Windows-1252,
 which covers Latin-1 spreadsheets; anything else is refused. Nothing is written unless every
 row is valid. Cells that a spreadsheet would run as a formula get a leading ' on export, and
@@ -16,10 +18,12 @@ from typing import Iterable, TextIO
 
 from service.errors import PaperboyError
 from subscribers.addresses import AddressError, normalize_address
+from subscribers.preferences import PreferenceError, joined, parse_preferences
 from subscribers.statuses import SETTABLE, SubscriberStatus
 from subscribers.store import ImportRow
 
-COLUMNS = ("email", "topics", "status")
+PREFERENCE_COLUMNS = ("digest_length", "keywords_include", "keywords_exclude", "authors")
+COLUMNS = ("email", "topics", "status", *PREFERENCE_COLUMNS)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Errors shown per file; the count of the rest is still reported.
 MAX_ERRORS = 100
@@ -102,7 +106,7 @@ def parse(data: bytes, topic_slugs: Iterable[str]) -> ParsedCsv:
             raise CsvError(f"csv: no 'email' column in the header {header[:5]!r}; expected email,topics,status")
         unknown = [name for name in names if name not in COLUMNS]
         if unknown:
-            raise CsvError(f"csv: unknown column {unknown[0][:50]!r}; the columns are email, topics, status")
+            raise CsvError(f"csv: unknown column {unknown[0][:50]!r}; the columns are {', '.join(COLUMNS)}")
         if len(set(names)) != len(names):
             raise CsvError("csv: a column appears twice in the header")
         position = {name: names.index(name) for name in names}
@@ -148,7 +152,14 @@ def _row(cells: list[str], position: dict[str, int], known_topics: set[str], lin
     if status not in SETTABLE:
         result.add_error(line, f"status {status[:40]!r} is not one of {', '.join(SETTABLE)}")
         return None
-    return ImportRow(email, topics, status)
+    preferences = None
+    if any(name in position for name in PREFERENCE_COLUMNS):
+        try:
+            preferences = parse_preferences(*(values.get(name, "") for name in PREFERENCE_COLUMNS))
+        except PreferenceError as error:
+            result.add_error(line, str(error))
+            return None
+    return ImportRow(email, topics, status, preferences)
 
 
 def write(rows: Iterable[ImportRow], out: TextIO) -> int:
@@ -157,6 +168,8 @@ def write(rows: Iterable[ImportRow], out: TextIO) -> int:
     writer.writerow(COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow([neutralise(row.email), neutralise(" ".join(row.topics)), neutralise(row.status)])
+        p = row.preferences
+        preferences = [p.length, joined(p.keywords_in), joined(p.keywords_out), joined(p.authors)] if p else [""] * 4
+        writer.writerow([neutralise(cell) for cell in (row.email, " ".join(row.topics), row.status, *preferences)])
         count += 1
     return count

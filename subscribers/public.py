@@ -11,12 +11,14 @@ from datetime import datetime
 
 from flask import Blueprint, render_template, request
 
+from service.digest_selection import FULL_PER_TOPIC
 from service.mail import SendError, send_now
 from service.store import write_transaction
 from service.web_extensions import csrf, current_runtime, limiter
 from subscribers import store, tokens
 from subscribers.addresses import AddressError, normalize_address
 from subscribers.emails import confirmation_message
+from subscribers.preferences import MAX_PER_TOPIC, parse_form
 from subscribers.statuses import SubscriberStatus
 
 log = logging.getLogger("paperboy.subscribers")
@@ -157,6 +159,10 @@ def preferences(token: str):
     if failure:
         return failure
     error, saved = None, False
+    with runtime.engine.connect() as conn:
+        values = store.get_preferences(conn, subscriber.id)
+    if request.method == "POST" and request.form.get("action") == "digest":
+        return _save_digest_preferences(runtime, subscriber, values)
     if request.method == "POST":
         if request.form.get("action") == "leave":
             with write_transaction(runtime.engine) as conn:
@@ -172,7 +178,27 @@ def preferences(token: str):
                     subscriber = store.change_topics(conn, subscriber.id, topics, _now(), "subscriber")
                 saved = True
     return render_template("subscribers/preferences.html", subscriber=subscriber, topics=runtime.topics,
-                           error=error, saved=saved), 400 if error else 200
+                           error=error, saved=saved, values=values, **preference_limits()), 400 if error else 200
+
+
+def _save_digest_preferences(runtime, subscriber, values):
+    """The digest preferences form: saved, or shown again as typed with what is wrong."""
+    error, saved = None, False
+    if subscriber.status != SubscriberStatus.ACTIVE:
+        error = "This address is not subscribed; subscribe again to choose topics."
+    else:
+        preferences, values, error = parse_form(request.form)
+        if preferences is not None:
+            with runtime.engine.begin() as conn:
+                store.set_preferences(conn, subscriber.id, preferences, _now(), "subscriber")
+            values, saved = preferences, "Your email preferences are saved."
+    return render_template("subscribers/preferences.html", subscriber=subscriber, topics=runtime.topics,
+                           error=error, saved=saved, values=values, **preference_limits()), 400 if error else 200
+
+
+def preference_limits() -> dict:
+    """What the preferences form says about its limits."""
+    return {"default_per_topic": FULL_PER_TOPIC, "max_per_topic": MAX_PER_TOPIC}
 
 
 @blueprint.get("/unsubscribe/<token>")

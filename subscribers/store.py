@@ -18,7 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 from service.errors import PaperboyError
 from service.store import erase_text
-from service.store.schema import admin_user, audit_log, subscriber, subscription
+from service.store.schema import admin_user, audit_log, digest_preference, subscriber, subscription
+from subscribers.preferences import DEFAULT as DEFAULT_PREFERENCES
+from subscribers.preferences import DigestPreferences
 from subscribers.statuses import SubscriberStatus
 
 DELETED = SubscriberStatus.DELETED
@@ -70,6 +72,8 @@ class ImportRow:
     email: str
     topics: list[str]
     status: str
+    # None when the file has no preference columns: what is stored stays as it is.
+    preferences: DigestPreferences | None = None
 
 
 @dataclass
@@ -251,6 +255,7 @@ def erase(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> st
     if found is None or found.status == DELETED:
         raise SubscriberError("subscribers: no such subscriber")
     _set_topics(conn, subscriber_id, [])
+    _write_preferences(conn, [(subscriber_id, DEFAULT_PREFERENCES)])  # followed names and keywords go too
     _set_status(conn, subscriber_id, DELETED, now, email=None)
     _scrub_address(conn, subscriber_id, found.email)
     record_audit(conn, now, actor, "delete", subscriber_id, f"was {found.status}")
@@ -401,8 +406,10 @@ def export_rows(conn: Connection) -> Iterator[ImportRow]:
         if not rows:
             return
         topics = _topics_of(conn, [row.id for row in rows])
+        preferences = preferences_of(conn, [row.id for row in rows])
         for row in rows:
-            yield ImportRow(row.email, topics.get(row.id, []), row.status)
+            yield ImportRow(row.email, topics.get(row.id, []), row.status,
+                            preferences.get(row.id, DEFAULT_PREFERENCES))
         last = rows[-1].email
 
 
@@ -441,8 +448,14 @@ def import_rows(conn: Connection, rows: list[ImportRow], now: datetime, actor: s
     kept = sum(1 for before, after in zip(wanted, rows) if before.status != after.status)
 
     new_rows = [row for row in rows if row.email not in existing]
+    stored = preferences_of(conn, [existing[row.email].id for row in rows
+                                   if row.email in existing and row.preferences is not None])
+    new_preferences = [row for row in rows if row.preferences is not None and (
+        row.email not in existing or stored.get(existing[row.email].id, DEFAULT_PREFERENCES) != row.preferences)]
+    preference_changes = {row.email for row in new_preferences}
     changed = [row for row in rows if row.email in existing and (
-        existing[row.email].status != row.status or sorted(set(row.topics)) != existing[row.email].topics)]
+        existing[row.email].status != row.status or sorted(set(row.topics)) != existing[row.email].topics
+        or row.email in preference_changes)]
     ids: dict[str, int] = {}
     if new_rows:
         inserted = conn.execute(
@@ -470,6 +483,7 @@ def import_rows(conn: Connection, rows: list[ImportRow], now: datetime, actor: s
                   for row in (*new_rows, *changed)]
     if audit_rows:
         conn.execute(insert(audit_log), audit_rows)
+    _write_preferences(conn, [(ids[row.email], row.preferences) for row in new_preferences])
     return ImportResult(created=len(new_rows), updated=len(changed), unchanged=len(rows) - len(new_rows) - len(changed),
                         kept=kept)
 
@@ -514,3 +528,45 @@ def admin_by_id(conn: Connection, admin_id: int) -> Admin | None:
 def admin_by_email(conn: Connection, email: str) -> Admin | None:
     row = conn.execute(select(admin_user).where(admin_user.c.email == email)).mappings().first()
     return Admin(**row) if row else None
+
+
+def preferences_of(conn: Connection, ids: list[int]) -> dict[int, DigestPreferences]:
+    """The digest preferences of the subscribers among `ids` who changed the defaults."""
+    found: dict[int, DigestPreferences] = {}
+    for start in range(0, len(ids), CHUNK):
+        rows = conn.execute(select(digest_preference)
+                            .where(digest_preference.c.subscriber_id.in_(ids[start:start + CHUNK])))
+        for row in rows.mappings():
+            found[row["subscriber_id"]] = DigestPreferences(
+                row["length"], tuple(row["keywords_in"]), tuple(row["keywords_out"]), tuple(row["authors"]))
+    return found
+
+
+def get_preferences(conn: Connection, subscriber_id: int) -> DigestPreferences:
+    """One subscriber's digest preferences (the defaults when none were set)."""
+    return preferences_of(conn, [subscriber_id]).get(subscriber_id, DEFAULT_PREFERENCES)
+
+
+def set_preferences(conn: Connection, subscriber_id: int, preferences: DigestPreferences, now: datetime,
+                    actor: str) -> None:
+    """Replace a subscriber's digest preferences and note the change in the audit log."""
+    found = get_subscriber(conn, subscriber_id)
+    if found is None or found.status == DELETED:
+        raise SubscriberError("subscribers: no such subscriber")
+    before = get_preferences(conn, subscriber_id)
+    if before == preferences:
+        return
+    _write_preferences(conn, [(subscriber_id, preferences)])
+    conn.execute(update(subscriber).where(subscriber.c.id == subscriber_id).values(changed=now))
+    record_audit(conn, now, actor, "preferences", subscriber_id, preferences.describe()[:1000])
+
+
+def _write_preferences(conn: Connection, rows: list[tuple[int, DigestPreferences]]) -> None:
+    ids = [subscriber_id for subscriber_id, _ in rows]
+    for start in range(0, len(ids), CHUNK):
+        conn.execute(delete(digest_preference).where(digest_preference.c.subscriber_id.in_(ids[start:start + CHUNK])))
+    values = [{"subscriber_id": subscriber_id, "length": p.length, "keywords_in": list(p.keywords_in),
+               "keywords_out": list(p.keywords_out), "authors": list(p.authors)}
+              for subscriber_id, p in rows if not p.is_default]
+    for start in range(0, len(values), CHUNK):
+        conn.execute(insert(digest_preference), values[start:start + CHUNK])

@@ -34,8 +34,9 @@ def test_it_imports_then_exports_to_stdout_and_to_a_file(run, tmp_path, engine):
     assert "imported 2 rows: 2 new, 0 updated, 0 unchanged" in imported.output
     exported = run("subscribers", "export")
     assert exported.exit_code == 0
-    assert exported.stdout_bytes == (b"email,topics,status\r\n'+alice@example.org,vla,blocked\r\n"
-                                     b"bob@example.org,testing vla,active\r\n")
+    assert exported.stdout_bytes == (
+        b"email,topics,status,digest_length,keywords_include,keywords_exclude,authors\r\n"
+        b"'+alice@example.org,vla,blocked,,,,\r\nbob@example.org,testing vla,active,,,,\r\n")
     target = tmp_path / "out.csv"
     to_file = run("subscribers", "export", str(target))
     assert to_file.exit_code == 0 and target.read_bytes() == exported.stdout_bytes

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from dataclasses import replace
 
 import pytest
 
 from subscribers import csv_io
+from subscribers.preferences import DigestPreferences
 from subscribers.store import ImportRow
 
 TOPICS = ["vla", "testing"]
@@ -93,12 +96,13 @@ def test_it_neutralises_formulas_on_export_and_reads_them_back():
     out = io.StringIO()
     assert csv_io.write(rows, out) == 5
     cells = list(csv.reader(io.StringIO(out.getvalue())))
-    assert cells[0] == ["email", "topics", "status"]
+    assert cells[0] == ["email", "topics", "status", "digest_length", "keywords_include", "keywords_exclude",
+                        "authors"]
     assert [row[0] for row in cells[1:]] == ["'=hyperlink@example.org", "'-minus@example.org", "'+plus@example.org",
                                               "''quoted@example.org", "plain@example.org"]
     assert csv_io.neutralise("@SUM(A1)") == "'@SUM(A1)" and csv_io.neutralise("\tx") == "'\tx"
     assert csv_io.neutralise("\rx") == "'\rx"
-    assert parse(out.getvalue()).rows == rows
+    assert parse(out.getvalue()).rows == [replace(row, preferences=DigestPreferences()) for row in rows]
 
 
 def test_it_reads_100k_rows():
@@ -111,3 +115,35 @@ def test_it_reads_100k_rows():
 def test_it_keeps_the_first_hundred_errors_and_counts_the_rest():
     parsed = parse("email\n" + "\n".join(f"bad{n}" for n in range(250)))
     assert parsed.error_count == 250 and len(parsed.errors) == 100
+
+
+def test_it_reads_and_writes_the_digest_preference_columns():
+    parsed = parse("email,topics,digest_length,keywords_include,keywords_exclude,authors\n"
+                   "alice@example.org,vla,5,robot; grasping,survey,\"LeCun, Yann; Chelsea Finn\"\n"
+                   "bob@example.org,vla,,,,\n")
+    assert parsed.ok
+    alice, bob = parsed.rows
+    assert alice.preferences == DigestPreferences("5", ("robot", "grasping"), ("survey",), ("LeCun, Yann", "Chelsea Finn"))
+    assert bob.preferences == DigestPreferences()
+    out = io.StringIO()
+    csv_io.write(parsed.rows, out)
+    assert parse(out.getvalue()).rows == parsed.rows
+
+
+def test_it_leaves_preferences_alone_when_the_file_has_no_preference_columns():
+    assert parse("email,topics\nalice@example.org,vla\n").rows[0].preferences is None
+
+
+@pytest.mark.parametrize("cells, message", [
+    ("forever,,,", "line 2: digest length 'forever': use full, titles, or a number"),
+    ("0,,,", "line 2: digest length '0'"),
+    (",robot;;grasping,,", "line 2: keywords to include: an empty entry"),
+    (",,robo.*,", r"line 2: keywords to exclude: 'robo.\*' looks like a pattern"),
+    (",,,(Yann|Yoshua)", "line 2: authors: '\\(Yann\\|Yoshua\\)' looks like a pattern"),
+    ("," + ";".join(f"word{n}" for n in range(500)) + ",,", "line 2: keywords to include: 500 entries; at most 50"),
+])
+def test_it_refuses_bad_preference_cells_with_a_clear_message(cells, message):
+    parsed = parse("email,digest_length,keywords_include,keywords_exclude,authors\nalice@example.org," + cells + "\n")
+    assert not parsed.ok and not parsed.rows
+    assert len(parsed.errors) == 1
+    assert re.match(message, str(parsed.errors[0])), str(parsed.errors[0])

@@ -93,7 +93,7 @@ def test_it_cancels_a_delivery_whose_subscriber_left_before_sending(config, data
         assert deliveries.delivery_counts(conn, queued.digest.id)["cancelled"] == 1
 
 
-def test_it_renders_once_per_distinct_set_of_topics(config, database_url, smtp_server):
+def test_it_renders_mjml_once_per_distinct_set_of_topics(config, database_url, smtp_server):
     import asyncio
 
     from service.mailer import Sender
@@ -108,7 +108,7 @@ def test_it_renders_once_per_distinct_set_of_topics(config, database_url, smtp_s
     stats = asyncio.run(sender.run())
 
     assert stats.sent == 8
-    assert set(sender.templates) == {("vla", "testing"), ("testing",), ("vla",)}
+    assert set(sender.writer.frames) == {("vla", "testing"), ("testing",), ("vla",)}  # MJML once per set
     subjects = Counter(message["Subject"] for message in smtp_server.messages)
     assert subjects[f"paperboy {WEEK}: Software Testing"] == 6
 

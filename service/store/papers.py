@@ -122,6 +122,13 @@ def papers_for_topic(
     return [paper_from_row(row) for row in conn.execute(query).mappings()]
 
 
+def papers_first_seen(conn: Connection, since: datetime, until: datetime) -> list[Paper]:
+    """Every paper the store first held in [since, until), whether or not a topic lists it."""
+    query = (select(paper_table).where(paper_table.c.first_seen >= since, paper_table.c.first_seen < until)
+             .order_by(paper_table.c.published.desc(), paper_table.c.id.desc()))
+    return [paper_from_row(row) for row in conn.execute(query).mappings()]
+
+
 def newest_published(conn: Connection, topic: str) -> datetime | None:
     """The publication date of the newest paper `topic` holds, or None for an empty topic."""
     return conn.execute(

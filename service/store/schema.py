@@ -127,6 +127,17 @@ subscription = Table(
     Index("ix_subscription_topic", "topic"),
 )
 
+# One row per subscriber who changed the digest's defaults; no row means the defaults.
+digest_preference = Table(
+    "digest_preference",
+    metadata,
+    Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), primary_key=True),
+    Column("length", String(16), nullable=False),  # "" (default), "full", "titles" or papers per topic
+    Column("keywords_in", JSON, nullable=False),  # lists of plain words and phrases
+    Column("keywords_out", JSON, nullable=False),
+    Column("authors", JSON, nullable=False),  # names as the subscriber typed them
+)
+
 admin_user = Table(
     "admin_user",
     metadata,
