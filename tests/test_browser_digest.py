@@ -7,6 +7,7 @@ import pytest
 
 from service.digest import fill_slots, preview
 from service.digest_letter import HTML_LIMIT
+from service.relevance import rank
 from tests.conftest import NOW
 from tests.digest_data import runtime_for
 from tests.digest_data import WEEK, load_week
@@ -42,7 +43,8 @@ def heavy_html(config, tmp_path):
     runtime = runtime_for(config)
     with runtime.engine.begin() as conn:
         papers = load_heavy_week(conn, ["vla", "robots", "agents"], per_topic=55)
-    return _write(config, tmp_path, "digest-heavy"), papers["vla"][0].title
+    best = rank(runtime.topic("vla"), papers["vla"])[0].paper  # the first paper of the first topic
+    return _write(config, tmp_path, "digest-heavy"), best.title
 
 
 def _check(browser, path, title, width, screenshot):

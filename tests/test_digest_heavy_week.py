@@ -13,6 +13,7 @@ import pytest
 
 from service.digest_letter import HTML_LIMIT
 from service.digest_selection import FULL_PER_TOPIC, TITLES_PER_TOPIC
+from service.relevance import rank
 from service.send_queue import dry_run
 from service.store import deliveries
 from service.store.papers import link_topic_papers, upsert_papers
@@ -149,15 +150,20 @@ def test_every_paper_is_in_the_mail_or_on_a_week_page_it_links_to(heavy, tmp_pat
             assert not missing, (email, slug, missing[:3])
 
 
+def _best(runtime, slug, papers):
+    """The topic's papers in the digest's order: most relevant first."""
+    return [ranked.paper for ranked in rank(runtime.topic(slug), papers[slug])]
+
+
 def test_the_default_digest_bounds_each_topic_and_counts_the_rest(heavy):
-    _, papers, _, _, _, _, mails, _, _, _ = heavy
+    runtime, papers, _, _, _, _, mails, _, _, _ = heavy
     message = mails[EVERY[0]]
     links = _links(_html(message))
     for slug in SLUGS:
-        newest = papers[slug]  # the ranking keeps newest first when scores tie
-        assert _papers_in(message, papers[slug]) == {p.id for p in newest[:SHOWN]}
-        in_full = {p.id for p in newest if (p.pdf_url, "PDF") in links}
-        assert in_full == {p.id for p in newest[:FULL_PER_TOPIC]}
+        best = _best(runtime, slug, papers)
+        assert _papers_in(message, papers[slug]) == {p.id for p in best[:SHOWN]}
+        in_full = {p.id for p in best if (p.pdf_url, "PDF") in links}
+        assert in_full == {p.id for p in best[:FULL_PER_TOPIC]}
     counts = [text for _, text in links if " more paper" in text]
     assert counts == [f"{PER_TOPIC - SHOWN} more papers in {title} this week"
                       for title in ("Vision-Language-Action Models", "Robot Learning", "Embodied Agents")]
@@ -174,7 +180,7 @@ def test_digest_lengths_choose_how_many_papers_come_in_full(heavy):
 
 
 def test_keywords_include_and_exclude_exactly_the_papers_they_name(heavy):
-    _, papers, zebra, _, _, _, mails, _, _, _ = heavy
+    runtime, papers, zebra, _, _, _, mails, _, _, _ = heavy
     assert _papers_in(mails["include@example.org"], _all(papers)) == zebra
     included = _links(_html(mails["include@example.org"]))
     assert all((p.pdf_url, "PDF") in included for p in _all(papers) if p.id in zebra)  # few enough for full
@@ -182,20 +188,20 @@ def test_keywords_include_and_exclude_exactly_the_papers_they_name(heavy):
 
     expected = set()
     for slug in SLUGS:
-        expected |= {p.id for p in [p for p in papers[slug] if p.id not in zebra][:SHOWN]}
+        expected |= {p.id for p in [p for p in _best(runtime, slug, papers) if p.id not in zebra][:SHOWN]}
     assert _papers_in(mails["exclude@example.org"], _all(papers)) == expected
     assert "(1 left out by your keywords)" in lxml.html.fromstring(_html(mails["exclude@example.org"])).text_content()
 
 
 def test_followed_authors_come_first_marked_and_from_outside_the_subscribers_topics(heavy):
-    _, papers, _, ada, outside, _, mails, _, _, _ = heavy
+    runtime, papers, _, ada, outside, _, mails, _, _, _ = heavy
     follower = mails["follower@example.org"]
-    assert _papers_in(follower, _all(papers) + [outside]) == {p.id for p in papers["vla"][:SHOWN]} | {ada.id, outside.id}
+    assert _papers_in(follower, _all(papers) + [outside]) == {p.id for p in _best(runtime, "vla", papers)[:SHOWN]} | {ada.id, outside.id}
     text = lxml.html.fromstring(_html(follower)).text_content()
     assert "From authors you follow" in text and text.count("by Ada Lovelace, whom you follow") == 2
 
     agents = mails["agents-follower@example.org"]
-    rest = [p for p in papers["agents"] if p.id != ada.id]
+    rest = [p for p in _best(runtime, "agents", papers) if p.id != ada.id]
     assert _papers_in(agents, _all(papers) + [outside]) == {p.id for p in rest[:SHOWN - 1]} | {ada.id, outside.id}
     html = _html(agents)
     assert html.index(ada.abs_url) < html.index(papers["agents"][0].abs_url)  # first in its topic
