@@ -34,7 +34,6 @@ class PaperboyGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """paperboy follows research topics on arXiv: pages, feeds and a weekly email digest."""
-    keep_files_private()
     load_dotenv(".env", override=False)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -120,3 +119,10 @@ def inbound(runtime: Runtime, host: str, port: int) -> None:
 
 for command in (subscribers_group, admin_group, digest_group, scheduler_command, run_command):
     main.add_command(command)
+
+
+def entry_point() -> None:
+    """The `paperboy` console script: files the process creates are private, then the command runs.
+    (Not in main(), which tests also call in their own process.)"""
+    keep_files_private()
+    main()
