@@ -102,14 +102,14 @@ class Simulation:
     _numbers: dict[str, int] = field(default_factory=dict)
 
     def add(self, query: str, submitted: datetime, held_days: int = 0, lag: timedelta = timedelta(minutes=30),
-            later: list[tuple[timedelta, str | None]] = ()) -> SimPaper:
+            later: list[tuple[timedelta, str | None]] = (), visible: datetime | None = None) -> SimPaper:
         """A paper first submitted at `submitted`; `later` are its new versions: (delay after
-        the previous announcement, comment)."""
+        the previous announcement, comment). `visible` overrides the schedule for the v1."""
         month = submitted.strftime("%y%m")
         self._numbers[month] = self._numbers.get(month, 0) + 1
         paper_id = f"{month}.{self._numbers[month] + 10000:05d}"
-        announced = self.schedule.announced(submitted, held_days)
-        versions = [Version(1, submitted, announced + lag)]
+        announced = visible or self.schedule.announced(submitted, held_days) + lag
+        versions = [Version(1, submitted, announced)]
         for number, (delay, comment) in enumerate(later, start=2):
             when = versions[-1].visible + delay
             versions.append(Version(number, when, self.schedule.announced(when) + lag, comment))
