@@ -64,32 +64,56 @@ def init(runtime: Runtime) -> None:
 @main.command()
 @click.option("--topic", "slug", metavar="SLUG", help="Fetch only this topic.")
 @click.option("--since", metavar="YYYY-MM-DD", help="Go back to this date instead of the last run.")
+@click.option("--check", is_flag=True, help="Fetch nothing: compare arXiv's count with the store's.")
+@click.option("--days", type=click.IntRange(1, 3650), help="With --check: the last N days (default 14).")
 @click.pass_obj
-def fetch(runtime: Runtime, slug: str | None, since: str | None) -> None:
+def fetch(runtime: Runtime, slug: str | None, since: str | None, check: bool, days: int | None) -> None:
     """Fetch new papers from arXiv; exit 0 ok, 1 partial, 2 failed."""
     from datetime import datetime, timezone
 
     from service.fetch import fetch_topics
 
+    if days is not None and not check:
+        _fail("fetch: --days goes with --check")
+    if check and since is not None:
+        _fail("fetch: --check takes --days, not --since")
     since_date = None
     if since is not None:
         try:
             since_date = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=timezone.utc)
         except ValueError:
-            click.echo(f"paperboy: fetch: --since expects a date like 2026-02-01, got {since!r}", err=True)
-            sys.exit(2)
+            _fail(f"fetch: --since expects a date like 2026-02-01, got {since!r}")
     topics = runtime.topics
     if slug is not None:
         topic = runtime.topic(slug)
         if topic is None:
             known = ", ".join(t.slug for t in topics)
-            click.echo(f"paperboy: fetch: no topic {slug!r} in {runtime.config.topics_file} (known: {known})", err=True)
-            sys.exit(2)
+            _fail(f"fetch: no topic {slug!r} in {runtime.config.topics_file} (known: {known})")
         topics = [topic]
+    if check:
+        _check(runtime, topics, days)
     report = fetch_topics(runtime, topics, since=since_date)
     for result in report.results:
         click.echo(result.summary())
     sys.exit(report.exit_code)
+
+
+def _check(runtime: Runtime, topics, days: int | None) -> None:
+    from datetime import datetime, timezone
+
+    from service.arxiv import ArxivClient
+    from service.fetch_check import CHECK_DAYS, check_topics, exit_code
+
+    with ArxivClient.from_config(runtime.config) as client:
+        checks = check_topics(runtime.engine, client, topics, datetime.now(timezone.utc), days or CHECK_DAYS)
+    for result in checks:
+        click.echo(result.summary())
+    sys.exit(exit_code(checks))
+
+
+def _fail(message: str) -> None:
+    click.echo(f"paperboy: {message}", err=True)
+    sys.exit(2)
 
 
 @main.command()

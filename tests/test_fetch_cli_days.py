@@ -1,10 +1,14 @@
-"""`paperboy fetch` dies in the middle of a long window, after an earlier run succeeded: killed
-with SIGKILL, or stopped by a database fault (a real trigger raising). The next run asks for the
-whole window again, closes the dead run's row as interrupted, and every paper ends up stored once."""
+"""`paperboy fetch` in a subprocess against arXiv replayed by its clock (tests/arxiv_days.py).
+
+It dies in the middle of a long window, after an earlier run succeeded: killed with SIGKILL, or
+stopped by a database fault (a real trigger raising). The next run asks for the whole window
+again, closes the dead run's row as interrupted, and every paper ends up stored once.
+`--check` shows the gap between what arXiv lists and what the store holds."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,9 +46,9 @@ def environ(tmp_path, database_url, topics_file, arxiv):
     }
 
 
-def fetch(environ, cwd, **options):
-    return subprocess.Popen([str(PAPERBOY), "fetch", "--topic", "testing"], env=environ, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options)
+def fetch(environ, cwd, *args):
+    return subprocess.Popen([str(PAPERBOY), "fetch", "--topic", "testing", *args], env=environ, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def announce(sim: Simulation, count: int, newest: datetime, days: float) -> list[str]:
@@ -175,3 +179,51 @@ def test_it_stores_every_paper_after_a_database_fault_mid_run(environ, tmp_path,
     assert ids == set(earlier) | set(new)
     assert [row.status for row in rows] == ["ok", "partial" if faults == ["page"] else "interrupted", "ok"]
     assert rows[-1].window_start <= rows[-2].window_start
+
+
+def check(environ, cwd, *args):
+    done = fetch(environ, cwd, "--check", *args)
+    out, err = done.communicate(timeout=120)
+    return done.returncode, out, err
+
+
+def test_check_shows_the_gap_between_arxiv_and_the_store(environ, tmp_path, arxiv):
+    first_run(environ, tmp_path, arxiv)
+    late = announce(arxiv.simulation, 7, datetime.now(timezone.utc) - timedelta(days=9), 2)
+    before = len(arxiv.requests)
+    code, out, err = check(environ, tmp_path)
+    assert code == 1, err
+    assert re.fullmatch(r"testing: arXiv lists 57, the store holds 50 \(submitted \S+ \S+ to \S+ \S+ UTC\): "
+                        r"7 missing\n", out), out
+    assert len(arxiv.requests) == before + 1  # one request per topic
+    assert "submittedDate:[" in arxiv.requests[-1][1]["search_query"]
+
+    done = fetch(environ, tmp_path)
+    assert done.communicate(timeout=120)[0] == "testing: 7 new, 0 updated, 50 unchanged\n"
+    code, out, _ = check(environ, tmp_path, "--days", "3")  # the late papers are older than 3 days
+    assert code == 0
+    assert re.fullmatch(r"testing: arXiv lists 50, the store holds 50 \(.*\): no gap\n", out), out
+    assert set(late) <= stored_ids(environ["PAPERBOY_DATABASE_URL"])[0]
+
+
+def test_check_says_when_arxiv_cannot_be_asked(environ, tmp_path, arxiv):
+    arxiv.fault = lambda params: (503, b"busy")
+    code, out, _ = check(environ, tmp_path)
+    assert code == 2
+    assert out.startswith("testing: check failed: arxiv: HTTP 503 from ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--days", "3"], "paperboy: fetch: --days goes with --check"),
+    (["--check", "--since", "2026-01-01"], "paperboy: fetch: --check takes --days, not --since"),
+])
+def test_check_refuses_bad_options(environ, tmp_path, args, message):
+    done = fetch(environ, tmp_path, *args)
+    out, err = done.communicate(timeout=60)
+    assert (done.returncode, out, err.splitlines()) == (2, "", [message])
+
+
+def test_check_refuses_a_bad_number_of_days(environ, tmp_path):
+    code, out, err = check(environ, tmp_path, "--days", "0")
+    assert code == 2 and out == ""
+    assert "Invalid value for '--days': 0 is not in the range 1<=x<=3650" in err
