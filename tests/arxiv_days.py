@@ -123,10 +123,11 @@ class Simulation:
         """Random submissions for `days` days from `begin`, in submission order (seeded)."""
         rng = random.Random(f"{self.seed}:{query}")
         times = []
+        trials = int(3 * per_day) + 10  # a binomial count with mean per_day (40 % of it at weekends)
         for day in range(days):
             start = begin + timedelta(days=day)
             weekend = start.weekday() >= 5
-            count = sum(rng.random() < per_day / 10 * (0.4 if weekend else 1.0) for _ in range(10 * 2))
+            count = sum(rng.random() < per_day * (0.4 if weekend else 1.0) / trials for _ in range(trials))
             times += [start + timedelta(seconds=rng.randrange(86400)) for _ in range(count)]
         for submitted in sorted(times):
             hold = rng.randint(*hold_days) if rng.random() < held else 0
@@ -198,7 +199,14 @@ class ArxivDaysServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self):
-                params = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                url = urlsplit(self.path)
+                params = {k: v[0] for k, v in parse_qs(url.query).items()}
+                if url.path == "/clock":  # a driver in another process moves the clock
+                    server.clock = datetime.fromisoformat(params["at"])
+                    self.send_response(204)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 now = server.clock or datetime.now(timezone.utc)
                 server.requests.append((now, params))
                 if server.on_request is not None:
@@ -221,6 +229,10 @@ class ArxivDaysServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_port}/api/query"
+
+    @property
+    def clock_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_port}/clock"
 
     def __enter__(self) -> "ArxivDaysServer":
         self.thread.start()

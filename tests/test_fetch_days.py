@@ -29,7 +29,7 @@ HOLIDAYS = {date(2026, 1, 19), date(2026, 1, 20)}  # two days without announceme
 
 def simulation() -> Simulation:
     sim = Simulation(Schedule(HOLIDAYS), seed=9)
-    sim.generate(QUERY, FIRST - timedelta(days=10), DAYS + 9, per_day=4)
+    sim.generate(QUERY, FIRST - timedelta(days=10), DAYS + 9, per_day=5)
     # The hardest cases, planted: a paper held 15 days; one whose v1 is announced just
     # before the outage and its v2 the day after, so its first sight is the v2.
     sim.add(QUERY, datetime(2026, 1, 8, 12, 0, tzinfo=timezone.utc), held_days=15)
