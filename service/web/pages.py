@@ -14,7 +14,7 @@ from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from service.listing import DEFAULT_DAYS, Listing, default_window_start, format_moment
+from service.listing import DEFAULT_DAYS, Listing, default_window_start, format_moment, paper_marks
 from service.markdown import paper_links, topic_markdown
 from service.store.papers import papers_for_topic
 from service.store.runs import is_sample_data, latest_runs
@@ -44,6 +44,7 @@ def moment_filter(moment: datetime | None) -> str:
 
 
 blueprint.add_app_template_global(paper_links, "paper_links")
+blueprint.add_app_template_global(paper_marks, "paper_marks")
 
 
 @blueprint.get("/")
