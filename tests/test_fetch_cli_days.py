@@ -83,6 +83,17 @@ def stored_ids(database_url) -> tuple[set[str], list]:
     return ids, rows
 
 
+def rerun_stores_everything(environ, cwd, expected: set[str], summary: str):
+    """Run the fetch again: it exits 0, prints `summary`, and the store holds `expected`, once each."""
+    rerun = fetch(environ, cwd)
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert out == summary
+    ids, rows = stored_ids(environ["PAPERBOY_DATABASE_URL"])
+    assert ids == expected
+    return rows, err
+
+
 def test_it_stores_every_paper_after_a_kill_in_the_middle_of_the_window(environ, tmp_path, arxiv, database_url):
     earlier = first_run(environ, tmp_path, arxiv)
     new = announce_late(arxiv.simulation)
@@ -104,12 +115,8 @@ def test_it_stores_every_paper_after_a_kill_in_the_middle_of_the_window(environ,
     assert len(ids) == 50 + 250  # three pages of the killed run were stored: 50 known, 250 new
     assert [row.status for row in rows] == ["ok", "running"]
 
-    rerun = fetch(environ, tmp_path)
-    out, err = rerun.communicate(timeout=120)
-    assert rerun.returncode == 0, err
-    assert out == "testing: 750 new, 0 updated, 300 unchanged\n"
-    ids, rows = stored_ids(database_url)
-    assert ids == set(earlier) | set(new)
+    rows, err = rerun_stores_everything(environ, tmp_path, set(earlier) | set(new),
+                                        "testing: 750 new, 0 updated, 300 unchanged\n")
     first, killed, last = rows
     assert (first.status, killed.status, last.status) == ("ok", "interrupted", "ok")
     assert killed.error.startswith("interrupted: the run stopped before it finished")
@@ -171,12 +178,8 @@ def test_it_stores_every_paper_after_a_database_fault_mid_run(environ, tmp_path,
         assert rows[-1].status == "running"
 
     database(database_url, *TRIGGERS[dialect]["drop"])
-    rerun = fetch(environ, tmp_path)
-    out, err = rerun.communicate(timeout=120)
-    assert rerun.returncode == 0, err
-    assert out == "testing: 850 new, 0 updated, 200 unchanged\n"
-    ids, rows = stored_ids(database_url)
-    assert ids == set(earlier) | set(new)
+    rows, _ = rerun_stores_everything(environ, tmp_path, set(earlier) | set(new),
+                                      "testing: 850 new, 0 updated, 200 unchanged\n")
     assert [row.status for row in rows] == ["ok", "partial" if faults == ["page"] else "interrupted", "ok"]
     assert rows[-1].window_start <= rows[-2].window_start
 
