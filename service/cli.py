@@ -9,22 +9,18 @@ import click
 from dotenv import load_dotenv
 
 from service import store
-from service.arxiv import ArxivError
-from service.config import ConfigError, load_config
+from service.config import load_config
 from service.digest_cli import digest as digest_group, run as run_command, scheduler as scheduler_command
+from service.errors import PaperboyError
 from service.runtime import Runtime
-from service.topics import TopicsError
 from subscribers.cli import admin as admin_group, subscribers as subscribers_group
-
-# Errors that end a command with one clear line instead of a traceback.
-EXPECTED_ERRORS = (ConfigError, TopicsError, store.StoreError, ArxivError)
 
 
 class PaperboyGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except EXPECTED_ERRORS as error:
+        except PaperboyError as error:  # an expected failure: one line, not a traceback
             click.echo(f"paperboy: {error}", err=True)
             sys.exit(2)
         except store.DatabaseError as error:
@@ -45,11 +41,7 @@ def main(ctx: click.Context) -> None:
     # paperboy logs each job itself; APScheduler's per-run lines would repeat every 30 s.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the fetch job logs each page itself
-    try:
-        ctx.obj = Runtime(load_config())
-    except ConfigError as error:
-        click.echo(f"paperboy: {error}", err=True)
-        sys.exit(2)
+    ctx.obj = Runtime(load_config())
 
 
 @main.command()
@@ -74,21 +66,21 @@ def fetch(runtime: Runtime, slug: str | None, since: str | None, check: bool, da
     from service.fetch import fetch_topics
 
     if days is not None and not check:
-        _fail("fetch: --days goes with --check")
+        raise PaperboyError("fetch: --days goes with --check")
     if check and since is not None:
-        _fail("fetch: --check takes --days, not --since")
+        raise PaperboyError("fetch: --check takes --days, not --since")
     since_date = None
     if since is not None:
         try:
             since_date = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=timezone.utc)
         except ValueError:
-            _fail(f"fetch: --since expects a date like 2026-02-01, got {since!r}")
+            raise PaperboyError(f"fetch: --since expects a date like 2026-02-01, got {since!r}") from None
     topics = runtime.topics
     if slug is not None:
         topic = runtime.topic(slug)
         if topic is None:
             known = ", ".join(t.slug for t in topics)
-            _fail(f"fetch: no topic {slug!r} in {runtime.config.topics_file} (known: {known})")
+            raise PaperboyError(f"fetch: no topic {slug!r} in {runtime.config.topics_file} (known: {known})")
         topics = [topic]
     if check:
         _check(runtime, topics, days)
@@ -99,21 +91,14 @@ def fetch(runtime: Runtime, slug: str | None, since: str | None, check: bool, da
 
 
 def _check(runtime: Runtime, topics, days: int | None) -> None:
-    from datetime import datetime, timezone
-
     from service.arxiv import ArxivClient
     from service.fetch_check import CHECK_DAYS, check_topics, exit_code
 
     with ArxivClient.from_config(runtime.config) as client:
-        checks = check_topics(runtime.engine, client, topics, datetime.now(timezone.utc), days or CHECK_DAYS)
+        checks = check_topics(runtime.engine, client, topics, runtime.clock(), days or CHECK_DAYS)
     for result in checks:
         click.echo(result.summary())
     sys.exit(exit_code(checks))
-
-
-def _fail(message: str) -> None:
-    click.echo(f"paperboy: {message}", err=True)
-    sys.exit(2)
 
 
 @main.command()

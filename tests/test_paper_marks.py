@@ -15,15 +15,14 @@ from service.digest import build_digest
 from tests.conftest import NOW
 from tests.topic_data import fixture_papers, load
 
+pytestmark = pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=0)
 WITHDRAWN = "This paper has been withdrawn by the author due to a crucial error in Lemma 2"
 
 
 @pytest.fixture
-def marked(app):
+def marked(app_engine):
     """Four papers matched by "testing" yesterday: on time, submitted 9 days earlier, v2, withdrawn."""
-    app.config["PAPERBOY_CLOCK"] = lambda: NOW
-    app.config["PAPERBOY_STAMP_SECONDS"] = 0
-    engine = app.extensions["paperboy"].engine
+    engine = app_engine
     base = [p for p in fixture_papers() if p.version == 1][:4]
     matched = NOW - timedelta(days=1)
     on_time, late, revised, withdrawn = (

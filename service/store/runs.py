@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from service.states import RunStatus
 from service.store.schema import fetch_run
 
 # A run that loaded the bundled sample instead of asking arXiv.
-SAMPLE = "sample"
-RUNNING, OK, INTERRUPTED = "running", "ok", "interrupted"
+SAMPLE = RunStatus.SAMPLE
 
 
 @dataclass
@@ -23,7 +23,7 @@ class FetchRun:
     window_end: datetime
     started: datetime
     finished: datetime | None
-    status: str  # running | ok | partial | failed | interrupted | sample
+    status: str  # a RunStatus
     new_count: int
     updated_count: int
     unchanged_count: int
@@ -35,7 +35,7 @@ def start_run(conn: Connection, topic: str, window_start: datetime, window_end: 
     return conn.execute(
         insert(fetch_run)
         .values(topic=topic, window_start=window_start, window_end=window_end, started=now,
-                status=RUNNING, new_count=0, updated_count=0, unchanged_count=0)
+                status=RunStatus.RUNNING, new_count=0, updated_count=0, unchanged_count=0)
         .returning(fetch_run.c.id)
     ).scalar_one()
 
@@ -97,7 +97,7 @@ def is_sample_data(conn: Connection) -> bool:
     if not sample:
         return False
     real = conn.execute(
-        select(func.count()).where(fetch_run.c.status.in_(("ok", "partial")))
+        select(func.count()).where(fetch_run.c.status.in_((RunStatus.OK, RunStatus.PARTIAL)))
     ).scalar_one()
     return real == 0
 
@@ -107,13 +107,13 @@ def close_unfinished_runs(conn: Connection, topic: str, now: datetime, reason: s
 
     A process killed mid-run (or whose database failed) never finishes its row itself."""
     rows = conn.execute(
-        select(fetch_run).where(fetch_run.c.topic == topic, fetch_run.c.status == RUNNING)
+        select(fetch_run).where(fetch_run.c.topic == topic, fetch_run.c.status == RunStatus.RUNNING)
     ).mappings().all()
     if rows:
         conn.execute(
             update(fetch_run)
-            .where(fetch_run.c.id.in_([row["id"] for row in rows]), fetch_run.c.status == RUNNING)
-            .values(status=INTERRUPTED, finished=now, error=reason)
+            .where(fetch_run.c.id.in_([row["id"] for row in rows]), fetch_run.c.status == RunStatus.RUNNING)
+            .values(status=RunStatus.INTERRUPTED, finished=now, error=reason)
         )
     return [FetchRun(**row) for row in rows]
 
@@ -132,12 +132,12 @@ def coverage(conn: Connection, topic: str) -> Coverage:
     asked = (fetch_run.c.topic == topic, fetch_run.c.status != SAMPLE)
     first = conn.execute(select(func.min(fetch_run.c.window_start)).where(*asked)).scalar()
     complete = conn.execute(
-        select(fetch_run.c.id, fetch_run.c.window_end).where(*asked, fetch_run.c.status == OK)
+        select(fetch_run.c.id, fetch_run.c.window_end).where(*asked, fetch_run.c.status == RunStatus.OK)
         .order_by(fetch_run.c.id.desc()).limit(1)
     ).first()
     later = asked + ((fetch_run.c.id > complete.id,) if complete else ())
     unfinished = conn.execute(
-        select(func.min(fetch_run.c.window_start)).where(*later, fetch_run.c.status != OK)
+        select(func.min(fetch_run.c.window_start)).where(*later, fetch_run.c.status != RunStatus.OK)
     ).scalar()
     return Coverage(first, complete.window_end if complete else None, unfinished)
 
