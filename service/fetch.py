@@ -143,7 +143,7 @@ def fetch_topics(
 
 
 def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime, since: datetime | None,
-                progress: Progress, lookback_days: int = 21) -> TopicResult:
+                progress: Progress, lookback_days: int) -> TopicResult:
     """One topic's run: one fetch_run row, one transaction per page; the row is finished
     whatever fails, or closed as interrupted by the next run when the process dies."""
     reason = (f"interrupted: the run stopped before it finished (the process died or lost its "

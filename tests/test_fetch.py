@@ -266,3 +266,24 @@ def test_it_logs_one_line_per_page_otherwise(fetch_runtime, httpserver, caplog):
         "fetch: testing: page 2, 150 of 150 entries, 150 new, 0 updated, 0 unchanged",
         "fetch: testing: 150 new, 0 updated, 0 unchanged",
     ]
+
+
+def test_a_new_version_of_a_paper_older_than_the_topic_updates_the_store_but_is_not_new(fetch_runtime, httpserver):
+    source = entries()[0]
+    held_v1 = rewrite_entry(source, arxiv_id="2511.00043", version=1, published=NOW - timedelta(days=60))
+    held_v2 = rewrite_entry(held_v1, version=2)
+    older_v2 = rewrite_entry(source, arxiv_id="2511.00042", version=2, published=NOW - timedelta(days=70))
+    answers = iter([feed(dated_entries(3, NEWEST) + [held_v1]), feed([older_v2, held_v2])])
+    serve(httpserver, lambda request: next(answers))
+    testing = [fetch_runtime.topic("testing")]
+    first = run(fetch_runtime, testing, since=NOW - timedelta(days=65)).results[0]  # a backfill
+    assert first.counts.new == 4
+    second = run(fetch_runtime, testing, now=NOW + timedelta(days=1)).results[0]
+    assert (second.counts.new, second.counts.updated, second.counts.unchanged) == (0, 1, 1)
+    with fetch_runtime.engine.connect() as conn:
+        linked = {p.id for p in papers.papers_for_topic(conn, "testing")}
+    # The v2 of a paper submitted before anything the topic asked for is not new to it...
+    assert "2511.00042" not in linked and "2511.00043" in linked
+    # ...but kept in the store, where search finds it; the topic's own paper is updated.
+    assert stored(fetch_runtime, "2511.00042").version == 2
+    assert stored(fetch_runtime, "2511.00043").version == 2
