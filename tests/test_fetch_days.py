@@ -1,5 +1,6 @@
 """Forty daily fetches against arXiv replayed day by day (tests/arxiv_days.py): weekends,
-holidays, papers held 2 to 15 days, new versions, withdrawals, an index that lags, a day
+holidays, papers held 2 to 15 days, new versions, withdrawals, an index that lags, a paper
+announced while a fetch pages (totalResults grows between pages), a day
 arXiv is down and a day a page stays cut off. Afterwards every announced paper is stored
 once, in its latest version, in the week it was first matched, and in that week's digest."""
 
@@ -23,6 +24,7 @@ QUERY = "all:testing"
 FIRST = datetime(2026, 1, 5, 6, 0, tzinfo=timezone.utc)  # a Monday; the scheduler fetches at 06:00
 DAYS = 40
 OUTAGE, TRUNCATED_ONCE, CUT_OFF = 17, 23, 29  # days on which arXiv misbehaves
+GROWS = 11  # a paper is announced while that day's fetch pages: totalResults grows between pages
 PAGE = 50
 HOLIDAYS = {date(2026, 1, 19), date(2026, 1, 20)}  # two days without announcements
 
@@ -36,6 +38,8 @@ def simulation() -> Simulation:
     outage_eve = FIRST + timedelta(days=OUTAGE - 1, hours=1)
     sim.add(QUERY, outage_eve - timedelta(hours=2), later=[(timedelta(hours=20), "v2: fixed a typo")])
     sim.add(QUERY, datetime(2026, 1, 13, 9, 0, tzinfo=timezone.utc), later=[(timedelta(days=30), WITHDRAWN)])
+    grows = FIRST + timedelta(days=GROWS)
+    sim.add(QUERY, grows - timedelta(hours=3), visible=grows + timedelta(minutes=1))
     return sim
 
 
@@ -75,10 +79,19 @@ def test_it_stores_every_announced_paper_once_in_the_week_it_was_first_matched(d
     for day, now in enumerate(fetch_times):
         server.clock = now
         server.fault = faults(server, day)
+
+        def move_clock(params, day=day, now=now):
+            if day == GROWS and params.get("start") == str(PAGE):
+                server.clock = now + timedelta(minutes=2)
+
+        server.on_request = move_clock
         client = ArxivClient.from_config(runtime.config, sleep=lambda seconds: None, page_size=PAGE)
         with client:
             report = fetch_topics(runtime, [topic], now=now, client=client, progress=Progress(io.StringIO()))
         statuses[day] = report.results[0].status
+        if day == GROWS:
+            grown = [len(sim.visible(QUERY, now)), len(sim.visible(QUERY, server.clock))]
+            assert grown[1] == grown[0] + 1
     assert statuses[OUTAGE] == "failed" and statuses[CUT_OFF] == "partial" and statuses[TRUNCATED_ONCE] == "ok"
     assert sum(status == "ok" for status in statuses.values()) == DAYS - 2
 
