@@ -129,6 +129,22 @@ def test_it_retries_the_sporadic_empty_page(server):
     assert sleeps == [1.0]
 
 
+@pytest.mark.parametrize("broken", [
+    lambda body: body[: len(body) // 2],  # the connection dropped halfway
+    lambda body: b"<!DOCTYPE html><html><body>Bad Gateway</body></html>",  # a proxy's page, with 200
+], ids=["truncated", "not a feed"])
+def test_it_retries_a_page_it_cannot_parse_like_a_5xx(server, broken):
+    pages = paged_responses(dated_entries(150, NOW - timedelta(hours=1)), page_size=100)
+    answers = iter([pages[0], broken(pages[100]), broken(pages[100]), pages[100]])
+    server.expect_request("/api/query").respond_with_handler(
+        lambda request: Response(next(answers), content_type="application/atom+xml"))
+    client, sleeps = client_for(server, page_size=100)
+    with client:
+        results = list(client.search("all:testing", WINDOW_START, NOW))
+    assert [len(page.papers) for page in results] == [100, 50]
+    assert sleeps == [1.0, 2.0]
+
+
 def test_it_gives_up_after_the_last_retry(server):
     server.expect_request("/api/query").respond_with_data("<html>bad gateway</html>", status=502)
     client, sleeps = client_for(server, retries=3)
