@@ -213,11 +213,14 @@ class ArxivDaysServer:
                     server.on_request(params)
                 answer = server.fault(params) if server.fault else None
                 status, body = answer or server.simulation.answer(params, now)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/atom+xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/atom+xml")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client was killed while its request was held
 
             def log_message(self, *args):
                 pass
