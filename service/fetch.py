@@ -18,9 +18,11 @@ from typing import TextIO
 from service import store
 from service.arxiv import LAST_UPDATED, ArxivClient, ArxivError, ArxivUnreachable
 from service.clock import utc_now
+from service.exemplars import fetch_exemplars
 from service.sample import load_sample, retire_sample
 from service.states import RunStatus
 from service.store import papers, runs
+from service.store import write_transaction
 from service.store.papers import UpsertCounts
 from service.topics import Topic
 
@@ -118,7 +120,8 @@ def fetch_topics(
     runtime, topics: list[Topic], now: datetime | None = None, since: datetime | None = None,
     client: ArxivClient | None = None, progress: Progress | None = None,
 ) -> FetchReport:
-    """Fetch every topic in turn; stop at once when arXiv cannot be reached at all."""
+    """Fetch every topic in turn, then the topics' exemplar papers the store lacks; stop at once
+    when arXiv cannot be reached at all."""
     now = now or utc_now()
     progress = progress or Progress()
     engine = runtime.engine
@@ -136,6 +139,8 @@ def fetch_topics(
                     progress.done(skipped)
                     results.append(skipped)
                 break
+        else:
+            fetch_exemplars(engine, client, topics, now)
     finally:
         if own_client:
             client.close()
@@ -148,7 +153,7 @@ def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime, since:
     whatever fails, or closed as interrupted by the next run when the process dies."""
     reason = (f"interrupted: the run stopped before it finished (the process died or lost its "
               f"database); the run of {now:%Y-%m-%d %H:%M} UTC asked for its window again")
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         closed = runs.close_unfinished_runs(conn, topic.slug, now, reason)
         start, end = fetch_window(conn, topic.slug, now, lookback_days, since)
         first = runs.coverage(conn, topic.slug).first_start
@@ -172,7 +177,7 @@ def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime, since:
             ids = {paper.id for paper in accepted}
             followed = sorted(paper.id for paper in accepted
                               if paper.version == 1 or paper.published >= follows_from)
-            with engine.begin() as conn:
+            with write_transaction(engine) as conn:
                 stored = papers.upsert_papers(conn, accepted, now)
                 # Papers outside the topic's categories are kept in the store, where search
                 # finds them, but the topic does not list them and its counts leave them out.
@@ -198,7 +203,7 @@ def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime, since:
         result.error = f"fetch: {type(error).__name__}: {error}"
         log.exception("fetch: %s: the run failed", topic.slug)
     try:
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             c = result.counts
             runs.finish_run(conn, run_id, result.status, now, new=c.new, updated=c.updated,
                             unchanged=c.unchanged, error=result.error)
