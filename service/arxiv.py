@@ -42,6 +42,16 @@ class ArxivUnreachable(ArxivError):
     """arXiv could not be reached at all (connection refused, DNS) even after retries."""
 
 
+class ArxivMalformed(ArxivError):
+    """A response that is not a whole Atom feed: truncated, cut off by a proxy, an HTML page."""
+
+
+# The date fields arXiv's search_query can restrict and sortBy can order by. submittedDate is
+# the first version's submission; lastUpdatedDate the latest version's (equal for a v1).
+SUBMITTED = "submittedDate"
+LAST_UPDATED = "lastUpdatedDate"
+
+
 @dataclass
 class FeedPage:
     total_results: int | None
@@ -54,11 +64,11 @@ def parse_feed(body: bytes) -> FeedPage:
     parsed = feedparser.parse(body)
     if parsed.get("version") != "atom10":
         snippet = " ".join(body[:80].decode("utf-8", "replace").split())
-        raise ArxivError(f"arxiv: the response is not an Atom feed (starts {snippet!r})")
+        raise ArxivMalformed(f"arxiv: the response is not an Atom feed (starts {snippet!r})")
     if parsed.get("bozo") and not isinstance(
         parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride
     ):
-        raise ArxivError(f"arxiv: malformed XML in the response: {parsed.get('bozo_exception')}")
+        raise ArxivMalformed(f"arxiv: malformed XML in the response: {parsed.get('bozo_exception')}")
     entries = parsed.entries
     if len(entries) == 1 and (
         "/api/errors" in entries[0].get("id", "") or entries[0].get("title") == "Error"
@@ -91,7 +101,7 @@ def _paper(entry) -> Paper:
         published = _utc(entry["published_parsed"])
         updated = _utc(entry.get("updated_parsed") or entry["published_parsed"])
     except (KeyError, TypeError, ValueError) as error:
-        raise ArxivError(f"arxiv: entry {entry.get('id', '?')!r} is incomplete: {error}") from None
+        raise ArxivMalformed(f"arxiv: entry {entry.get('id', '?')!r} is incomplete: {error}") from None
     return Paper(
         id=paper_id,
         version=version,
@@ -132,9 +142,9 @@ def user_agent(contact: str) -> str:
     return f"paperboy/{release} ({contact})"
 
 
-def search_query(query: str, start: datetime, end: datetime) -> str:
-    """The topic's query restricted to papers first submitted in [start, end] (UTC, minutes)."""
-    window = f"submittedDate:[{_minute(start)} TO {_minute(end)}]"
+def search_query(query: str, start: datetime, end: datetime, field: str = SUBMITTED) -> str:
+    """The topic's query restricted to papers whose `field` date is in [start, end] (UTC, minutes)."""
+    window = f"{field}:[{_minute(start)} TO {_minute(end)}]"
     return f"({query}) AND {window}"
 
 
@@ -203,13 +213,14 @@ class ArxivClient:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def search(self, query: str, start: datetime, end: datetime) -> Iterator[FeedPage]:
-        """Pages of papers submitted in [start, end], newest first.
+    def search(self, query: str, start: datetime, end: datetime,
+               field: str = SUBMITTED) -> Iterator[FeedPage]:
+        """Pages of papers whose `field` date is in [start, end], newest first.
 
         Stops at totalResults, at a page that reaches past `start`, or when arXiv repeats itself."""
         params = {
-            "search_query": search_query(query, start, end),
-            "sortBy": "submittedDate",
+            "search_query": search_query(query, start, end, field),
+            "sortBy": field,
             "sortOrder": "descending",
             "max_results": str(self.page_size),
         }
@@ -226,8 +237,17 @@ class ArxivClient:
             offset += len(page.papers)
             if page.total_results is not None and offset >= page.total_results:
                 return
-            if min(paper.published for paper in page.papers) < start:
+            dates = [paper.updated if field == LAST_UPDATED else paper.published for paper in page.papers]
+            if min(dates) < start:
                 return
+
+    def count(self, query: str, start: datetime, end: datetime, field: str = SUBMITTED) -> int:
+        """arXiv's totalResults for the papers whose `field` date is in [start, end]: one request."""
+        params = {"search_query": search_query(query, start, end, field), "max_results": "1", "start": "0"}
+        page = self.fetch_page(params)
+        if page.total_results is None:
+            raise ArxivMalformed("arxiv: the response has no opensearch:totalResults")
+        return page.total_results
 
     def fetch_page(self, params: dict[str, str], offset: int = 0) -> FeedPage:
         """One page of results, retried with exponential backoff; raise ArxivError when it fails."""
@@ -271,7 +291,11 @@ class ArxivClient:
             raise ArxivError(f"arxiv: HTTP 400 from {self.api_url}")
         if status != 200:
             raise ArxivError(f"arxiv: HTTP {status} from {self.api_url}")
-        page = parse_feed(response.content)
+        try:
+            page = parse_feed(response.content)
+        except ArxivMalformed as error:
+            # A cut-off or garbled body is a transport accident, like a 5xx: ask again.
+            raise _Retry(str(error).removeprefix("arxiv: ")) from None
         if not page.papers and page.total_results is not None and page.total_results > offset:
             # arXiv sporadically answers with an empty page although more results exist.
             raise _Retry(f"empty page at start={offset} although totalResults={page.total_results}")

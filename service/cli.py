@@ -60,13 +60,19 @@ def init(runtime: Runtime) -> None:
 @main.command()
 @click.option("--topic", "slug", metavar="SLUG", help="Fetch only this topic.")
 @click.option("--since", metavar="YYYY-MM-DD", help="Go back to this date instead of the last run.")
+@click.option("--check", is_flag=True, help="Fetch nothing: compare arXiv's count with the store's.")
+@click.option("--days", type=click.IntRange(1, 3650), help="With --check: the last N days (default 14).")
 @click.pass_obj
-def fetch(runtime: Runtime, slug: str | None, since: str | None) -> None:
+def fetch(runtime: Runtime, slug: str | None, since: str | None, check: bool, days: int | None) -> None:
     """Fetch new papers from arXiv; exit 0 ok, 1 partial, 2 failed."""
     from datetime import datetime, timezone
 
     from service.fetch import fetch_topics
 
+    if days is not None and not check:
+        raise PaperboyError("fetch: --days goes with --check")
+    if check and since is not None:
+        raise PaperboyError("fetch: --check takes --days, not --since")
     since_date = None
     if since is not None:
         try:
@@ -80,10 +86,23 @@ def fetch(runtime: Runtime, slug: str | None, since: str | None) -> None:
             known = ", ".join(runtime.topic_slugs)
             raise PaperboyError(f"fetch: no topic {slug!r} in {runtime.config.topics_file} (known: {known})")
         topics = [topic]
+    if check:
+        _check(runtime, topics, days)
     report = fetch_topics(runtime, topics, since=since_date)
     for result in report.results:
         click.echo(result.summary())
     sys.exit(report.exit_code)
+
+
+def _check(runtime: Runtime, topics, days: int | None) -> None:
+    from service.arxiv import ArxivClient
+    from service.fetch_check import CHECK_DAYS, check_topics, exit_code
+
+    with ArxivClient.from_config(runtime.config) as client:
+        checks = check_topics(runtime.engine, client, topics, runtime.clock(), days or CHECK_DAYS)
+    for result in checks:
+        click.echo(result.summary())
+    sys.exit(exit_code(checks))
 
 
 @main.command()

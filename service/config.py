@@ -157,6 +157,9 @@ class Config:
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = field(default="", repr=False)
     fetch_cron: str = "0 6 * * *"
+    # How far behind its last complete run each fetch asks again: arXiv announces held,
+    # reclassified and cross-listed papers days after their submission date.
+    fetch_lookback_days: int = 21
     digest_cron: str = "0 7 * * 1"
     smtp_concurrency: int = 4
     smtp_rate: float = 0.0
@@ -207,6 +210,8 @@ def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
         base_url=base_url.rstrip("/"),
         secret_key=env_str(environ, "PAPERBOY_SECRET_KEY") or _local_secret_key(var_dir),
         fetch_cron=env_cron(environ, "PAPERBOY_FETCH_CRON", Config.fetch_cron),
+        fetch_lookback_days=env_int(environ, "PAPERBOY_FETCH_LOOKBACK_DAYS", Config.fetch_lookback_days,
+                                    minimum=1),
         digest_cron=env_cron(environ, "PAPERBOY_DIGEST_CRON", Config.digest_cron),
         smtp_concurrency=env_int(environ, "PAPERBOY_SMTP_CONCURRENCY", Config.smtp_concurrency, minimum=1),
         smtp_rate=env_float(environ, "PAPERBOY_SMTP_RATE", Config.smtp_rate),

@@ -91,7 +91,8 @@ def build_digest(conn: Connection, topics: list[Topic], week: str, now: datetime
     row = digest_store.get_digest_for_week(conn, week)
     if row is None:
         papers_by_topic = {
-            topic.slug: [p.id for p in papers_for_topic(conn, topic.slug, since=start, until=end)]
+            # A withdrawn paper stays on the topic's pages, marked, but is not news.
+            topic.slug: [p.id for p in papers_for_topic(conn, topic.slug, since=start, until=end) if not p.withdrawn]
             for topic in topics
         }
         row = digest_store.create_digest(conn, week, papers_by_topic, now)

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from service.listing import paper_marks
 from service.paper import Paper, paper_links
 from service.text import one_line, printable
 
@@ -69,7 +70,9 @@ def _add_entry(feed: FeedGenerator, paper: Paper, topics: list[tuple[str, str]],
     entry = feed.add_entry(order="append")
     # The versionless abstract URL: the same entry whatever version arrives later.
     entry.guid(f"https://arxiv.org/abs/{paper.id}", permalink=True)
-    entry.title(one_line(paper.title) or paper.id)
+    title = one_line(paper.title) or paper.id
+    marks = paper_marks(paper)
+    entry.title(f"{title} [{'; '.join(marks)}]" if marks else title)
     entry.updated(paper.updated)
     entry.published(paper.published)
     names = [one_line(name) for name in paper.authors if one_line(name)]

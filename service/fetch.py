@@ -1,7 +1,10 @@
-"""The fetch job: for each topic, ask arXiv for papers since the last run and store them.
+"""The fetch job: for each topic, ask arXiv again for a trailing window and store what is new.
 
-Each topic's run is one fetch_run row. Every page of results is stored in its own
-transaction, so a run that fails keeps the pages before the failing one and nothing of it.
+arXiv announces papers held for moderation, reclassified or cross-listed days after their
+submission date, so each run asks for everything updated in the last few weeks, not only
+since the newest paper held. Each topic's run is one fetch_run row. Every page of results is
+stored in its own transaction, so a run that fails keeps the pages before the failing one and
+nothing of it; the next run asks for the failed run's whole window again.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TextIO
 
-from service.arxiv import ArxivClient, ArxivError, ArxivUnreachable
+from service import store
+from service.arxiv import LAST_UPDATED, ArxivClient, ArxivError, ArxivUnreachable
 from service.clock import utc_now
 from service.exemplars import fetch_exemplars
 from service.sample import load_sample, retire_sample
@@ -25,7 +29,6 @@ from service.topics import Topic
 log = logging.getLogger("paperboy.fetch")
 
 FIRST_RUN_DAYS = 14
-OVERLAP = timedelta(days=1)
 
 OK, PARTIAL, FAILED, SKIPPED = RunStatus.OK, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.SKIPPED
 
@@ -93,22 +96,24 @@ class Progress:
             log.error("fetch: %s", result.summary())
 
 
-def fetch_window(conn, topic: str, now: datetime, since: datetime | None = None) -> tuple[datetime, datetime]:
-    """The submission window to ask arXiv for.
+def fetch_window(conn, topic: str, now: datetime, lookback_days: int,
+                 since: datetime | None = None) -> tuple[datetime, datetime]:
+    """The window of arXiv's lastUpdatedDate to ask for.
 
-    --since wins; a first run goes back 14 days; after a failed run the same window again;
-    otherwise back to the newest paper the topic holds, with a day of overlap."""
+    --since wins; a first run goes back 14 days; later runs go back `lookback_days` behind the
+    end of the last complete run (arXiv announces held papers days after their submission date),
+    and to the start of every run since that did not finish; never before the first run's window."""
     if since is not None:
         return min(since, now), now
-    last = runs.last_fetch(conn, topic)
-    if last is None:
+    covered = runs.coverage(conn, topic)
+    if covered.first_start is None:
         return now - timedelta(days=FIRST_RUN_DAYS), now
-    if last.status != OK:
-        # Pages come newest first, so a failed run may have left a gap before what it stored.
-        return min(last.window_start, now), now
-    newest = papers.newest_published(conn, topic)
-    anchor = newest if newest is not None and newest >= last.window_start else last.window_end
-    return min(anchor - OVERLAP, now), now
+    if covered.complete_end is None:
+        return min(covered.first_start, now), now
+    start = max(covered.complete_end - timedelta(days=lookback_days), covered.first_start)
+    if covered.unfinished_start is not None:
+        start = min(start, covered.unfinished_start)
+    return min(start, now), now
 
 
 def fetch_topics(
@@ -120,12 +125,13 @@ def fetch_topics(
     now = now or utc_now()
     progress = progress or Progress()
     engine = runtime.engine
+    lookback = runtime.config.fetch_lookback_days
     own_client = client is None
     client = client or ArxivClient.from_config(runtime.config)
     results: list[TopicResult] = []
     try:
         for index, topic in enumerate(topics):
-            result = fetch_topic(engine, client, topic, now, since, progress)
+            result = fetch_topic(engine, client, topic, now, since, progress, lookback)
             results.append(result)
             if result.unreachable:
                 for rest in topics[index + 1:]:
@@ -141,34 +147,47 @@ def fetch_topics(
     return FetchReport(results)
 
 
-def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime,
-                since: datetime | None, progress: Progress) -> TopicResult:
-    """One topic's run: one fetch_run row, one transaction per page."""
+def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime, since: datetime | None,
+                progress: Progress, lookback_days: int) -> TopicResult:
+    """One topic's run: one fetch_run row, one transaction per page; the row is finished
+    whatever fails, or closed as interrupted by the next run when the process dies."""
+    reason = (f"interrupted: the run stopped before it finished (the process died or lost its "
+              f"database); the run of {now:%Y-%m-%d %H:%M} UTC asked for its window again")
     with write_transaction(engine) as conn:
-        start, end = fetch_window(conn, topic.slug, now, since)
+        closed = runs.close_unfinished_runs(conn, topic.slug, now, reason)
+        start, end = fetch_window(conn, topic.slug, now, lookback_days, since)
+        first = runs.coverage(conn, topic.slug).first_start
         run_id = runs.start_run(conn, topic.slug, start, end, now)
+    for stale in closed:
+        log.warning("fetch: %s: run %d (started %s) never finished; closed as interrupted",
+                    topic.slug, stale.id, f"{stale.started:%Y-%m-%d %H:%M}")
+    # The papers the topic follows: first submitted since its first window. A newer version
+    # of an older paper updates the store but is not new to the topic.
+    follows_from = min(first or start, start)
     result = TopicResult(topic.slug, OK, start, end)
-    log.info("fetch: %s: asking arXiv for papers submitted %s to %s",
+    log.info("fetch: %s: asking arXiv for papers updated %s to %s",
              topic.slug, f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}")
     fetched = 0
     stored_ids: set[str] = set()
     try:
-        for page in client.search(topic.query, start, end):
+        for page in client.search(topic.query, start, end, LAST_UPDATED):
             fetched += len(page.papers)
             accepted = [paper for paper in page.papers if topic.accepts(paper.categories)]
             outside = [paper for paper in page.papers if not topic.accepts(paper.categories)]
             ids = {paper.id for paper in accepted}
+            followed = sorted(paper.id for paper in accepted
+                              if paper.version == 1 or paper.published >= follows_from)
             with write_transaction(engine) as conn:
                 stored = papers.upsert_papers(conn, accepted, now)
                 # Papers outside the topic's categories are kept in the store, where search
                 # finds them, but the topic does not list them and its counts leave them out.
                 papers.upsert_papers(conn, outside, now)
-                linked = papers.link_topic_papers(conn, topic.slug, sorted(ids), now)
+                linked = papers.link_topic_papers(conn, topic.slug, followed, now)
             # Counts are the topic's: "new" is new to the topic, even if another topic had it.
             updated = [paper_id for paper_id in stored.updated_ids if paper_id not in linked]
             counts = UpsertCounts(new=len(linked), updated=len(updated),
                                   unchanged=len(ids) - len(linked) - len(updated))
-            stored_ids.update(paper.id for paper in accepted)
+            stored_ids.update(ids)
             result.counts.add(counts)
             result.pages += 1
             progress.page(result, page.total_results, fetched)
@@ -176,12 +195,24 @@ def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime,
         result.status = PARTIAL if result.pages else FAILED
         result.error = str(error)
         result.unreachable = isinstance(error, ArxivUnreachable)
-    with write_transaction(engine) as conn:
-        c = result.counts
-        runs.finish_run(conn, run_id, result.status, now, new=c.new, updated=c.updated,
-                        unchanged=c.unchanged, error=result.error)
-        if result.status == OK:
-            retire_sample(conn, topic.slug, stored_ids)
+    except store.DatabaseError as error:
+        result.status = PARTIAL if result.pages else FAILED
+        result.error = store.describe(error)
+    except Exception as error:  # a bug: the run row must still say the run failed
+        result.status = PARTIAL if result.pages else FAILED
+        result.error = f"fetch: {type(error).__name__}: {error}"
+        log.exception("fetch: %s: the run failed", topic.slug)
+    try:
+        with write_transaction(engine) as conn:
+            c = result.counts
+            runs.finish_run(conn, run_id, result.status, now, new=c.new, updated=c.updated,
+                            unchanged=c.unchanged, error=result.error)
+            if result.status == OK:
+                retire_sample(conn, topic.slug, stored_ids)
+    except store.DatabaseError as error:
+        # The row stays `running`; the next run closes it as interrupted and asks again.
+        result.status = PARTIAL if result.pages else FAILED
+        result.error = f"{result.error + '; ' if result.error else ''}cannot record the run: {store.describe(error)}"
     progress.done(result)
     return result
 

@@ -12,6 +12,12 @@ from service.paper import Paper, sections
 from service.relevance import Ranked, rank
 from service.topics import Topic
 
+# arXiv announces a regular submission within three days (a weekend, a holiday); a paper
+# first seen later than this after its submission was held, reclassified or indexed late.
+# Much later than any hold means a backfill (--since, a new topic), which is not lateness.
+LATE_AFTER = timedelta(days=4)
+LATE_UNTIL = timedelta(days=31)
+
 # The default topic page shows papers new to the topic in the last week, counted in whole
 # UTC days so that the page (and its cached rendering) changes at most once a day by itself.
 DEFAULT_DAYS = 7
@@ -57,3 +63,15 @@ class Listing:
 def format_moment(moment: datetime | None) -> str:
     """'2026-02-04 16:50 UTC', the seed's format; 'never' for None."""
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+
+def paper_marks(paper: Paper) -> list[str]:
+    """What a page or feed notes beside a paper: withdrawn, a newer version, listed late."""
+    marks = []
+    if paper.withdrawn:
+        marks.append("withdrawn")
+    if paper.version > 1:
+        marks.append(f"v{paper.version}")
+    if paper.first_seen is not None and LATE_AFTER <= paper.first_seen - paper.published <= LATE_UNTIL:
+        marks.append(f"listed {(paper.first_seen - paper.published).days} days after submission")
+    return marks

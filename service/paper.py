@@ -10,6 +10,11 @@ from service.text import is_web_url
 
 # New-style ids ("2602.03310", "0704.0001") and old-style ones ("cs/0503050", "math.GT/0309136"),
 # each optionally followed by a version.
+# How arXiv says a paper is withdrawn: in the comment of the withdrawing version ("This paper
+# has been withdrawn by the author"), sometimes in place of the abstract.
+WITHDRAWN = re.compile(
+    r"\b(?:paper|submission|article|manuscript|version|preprint)\s+(?:has\s+been|is|was)\s+withdrawn\b"
+    r"|^\s*withdrawn\b", re.IGNORECASE)
 ARXIV_ID = re.compile(
     r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<version>\d+))?$"
 )
@@ -52,6 +57,11 @@ class Paper:
     @property
     def pdf_url(self) -> str:
         return f"https://arxiv.org/pdf/{self.id}v{self.version}"
+
+    @property
+    def withdrawn(self) -> bool:
+        """Whether arXiv's latest version withdraws the paper."""
+        return any(WITHDRAWN.search(text or "") for text in (self.comment, self.abstract[:300]))
 
     @property
     def has_links(self) -> bool:

@@ -16,6 +16,7 @@ class RunStatus(StrEnum):
     OK = "ok"
     PARTIAL = "partial"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # left running by a process that died; closed by the next run
     SAMPLE = "sample"  # the bundled sample, loaded when arXiv could not be reached
     SKIPPED = "skipped"
 

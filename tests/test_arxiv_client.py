@@ -111,18 +111,21 @@ def test_it_honours_retry_after_on_429(server):
     assert sleeps == [17.0]
 
 
-def test_it_retries_the_sporadic_empty_page(server):
-    all_entries = dated_entries(150, NOW - timedelta(hours=1))
-    pages = paged_responses(all_entries, page_size=100)
-    empty_second_page = feed([], start=100, total=150)
-    answers = iter([pages[0], empty_second_page, pages[100]])
+@pytest.mark.parametrize("broken, tries", [
+    (lambda page: feed([], start=100, total=150), 1),  # arXiv's sporadic empty page
+    (lambda page: page[: len(page) // 2], 2),  # the connection dropped halfway
+    (lambda page: b"<!DOCTYPE html><html><body>Bad Gateway</body></html>", 2),  # a proxy's page, with 200
+], ids=["empty", "truncated", "not a feed"])
+def test_it_retries_a_page_it_cannot_use_like_a_5xx(server, broken, tries):
+    pages = paged_responses(dated_entries(150, NOW - timedelta(hours=1)), page_size=100)
+    answers = iter([pages[0], *[broken(pages[100])] * tries, pages[100]])
     server.expect_request("/api/query").respond_with_handler(
         lambda request: Response(next(answers), content_type="application/atom+xml"))
     client, sleeps = client_for(server, page_size=100)
     with client:
         results = list(client.search("all:testing", WINDOW_START, NOW))
     assert [len(page.papers) for page in results] == [100, 50]
-    assert sleeps == [1.0]
+    assert sleeps == [1.0, 2.0][:tries]
 
 
 def test_it_gives_up_after_the_last_retry(server):

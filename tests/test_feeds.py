@@ -54,7 +54,9 @@ def test_it_carries_each_paper_into_its_entry(client, app_engine):
     by_id = {entry.id: entry for entry in parsed.entries}
     code_paper = next(p for p in recent if p.code_urls)
     entry = by_id[f"https://arxiv.org/abs/{code_paper.id}"]
-    assert entry.title == code_paper.title
+    # A newer version is marked in the title, so a reader sees why the entry changed.
+    assert code_paper.version == 3
+    assert entry.title == f"{code_paper.title} [v3]"
     assert [a.name for a in entry.authors] == code_paper.authors
     assert [t.term for t in entry.tags] == code_paper.categories
     assert entry.summary == code_paper.abstract
@@ -79,7 +81,8 @@ def test_it_keeps_an_entry_id_across_versions(client, app_engine):
     second = feedparser.parse(client.get("/topics/testing/feed.atom").data)
     assert [e.id for e in first.entries] == [e.id for e in second.entries]
     entry = next(e for e in second.entries if e.id == f"https://arxiv.org/abs/{paper.id}")
-    assert entry.title.endswith("(revised)")
+    assert entry.title == f"{paper.title} (revised) [v{newer.version}]"
+    assert entry.updated_parsed[:6] == newer.updated.timetuple()[:6]
     assert entry.link == newer.abs_url
 
 

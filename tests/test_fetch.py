@@ -140,7 +140,7 @@ def test_it_keeps_earlier_pages_of_a_failed_run_and_completes_on_rerun(fetch_run
     assert (rerun.results[0].counts.new, rerun.results[0].counts.unchanged) == (150, 100)
     assert count(fetch_runtime) == 250
     # The rerun asks for the failed run's whole window again: its pages were newest first.
-    assert "submittedDate:[202601211650 TO 202602041750]" in query_of(seen[0])
+    assert "lastUpdatedDate:[202601211650 TO 202602041750]" in query_of(seen[0])
     assert [r.status for r in topic_runs(fetch_runtime, "testing")] == ["partial", "ok"]
 
 
@@ -195,20 +195,30 @@ def test_it_keeps_only_papers_in_the_topics_categories(fetch_runtime, httpserver
     runtime.engine.dispose()
 
 
-def test_it_goes_back_to_the_newest_paper_with_a_day_of_overlap(fetch_runtime, httpserver):
+def test_it_asks_again_for_a_trailing_window_behind_the_last_complete_run(fetch_runtime, httpserver):
     seen = []
     body = feed(dated_entries(3, NEWEST))
-    serve(httpserver, lambda request: body, seen)
+    failing = {"now": False}
+    serve(httpserver, lambda request: Response("busy", status=503) if failing["now"] else body, seen)
     testing = [fetch_runtime.topic("testing")]
-    run(fetch_runtime, testing)
-    run(fetch_runtime, testing, now=NOW + timedelta(days=2))
-    run(fetch_runtime, testing, now=NOW + timedelta(days=2), since=NOW - timedelta(days=60))
-    windows = [query_of(r).rsplit("submittedDate:", 1)[1] for r in seen]
-    newest_minus_a_day = (NEWEST - timedelta(days=1)).strftime("%Y%m%d%H%M")
+    lookback = fetch_runtime.config.fetch_lookback_days
+    run(fetch_runtime, testing)  # first run: 14 days
+    run(fetch_runtime, testing, now=NOW + timedelta(days=2))  # never before the first window
+    run(fetch_runtime, testing, now=NOW + timedelta(days=30))  # lookback behind the last complete run
+    failing["now"] = True
+    run(fetch_runtime, testing, now=NOW + timedelta(days=31))
+    failing["now"] = False
+    run(fetch_runtime, testing, now=NOW + timedelta(days=32))  # the failed window again
+    run(fetch_runtime, testing, now=NOW + timedelta(days=32), since=NOW - timedelta(days=60))
+    windows = list(dict.fromkeys(query_of(r).rsplit("lastUpdatedDate:", 1)[1] for r in seen))
+    minute = "%Y%m%d%H%M"
     assert windows == [
         "[202601211650 TO 202602041650]",
-        f"[{newest_minus_a_day} TO 202602061650]",
-        "[202512061650 TO 202602061650]",
+        "[202601211650 TO 202602061650]",
+        "[202601211650 TO 202603061650]",
+        f"[{(NOW + timedelta(days=30 - lookback)).strftime(minute)} TO 202603071650]",
+        f"[{(NOW + timedelta(days=30 - lookback)).strftime(minute)} TO 202603081650]",
+        "[202512061650 TO 202603081650]",
     ]
 
 
@@ -253,6 +263,27 @@ def test_it_logs_one_line_per_page_otherwise(fetch_runtime, httpserver, caplog):
         "fetch: testing: page 2, 150 of 150 entries, 150 new, 0 updated, 0 unchanged",
         "fetch: testing: 150 new, 0 updated, 0 unchanged",
     ]
+
+
+def test_a_new_version_of_a_paper_older_than_the_topic_updates_the_store_but_is_not_new(fetch_runtime, httpserver):
+    source = entries()[0]
+    held_v1 = rewrite_entry(source, arxiv_id="2511.00043", version=1, published=NOW - timedelta(days=60))
+    held_v2 = rewrite_entry(held_v1, version=2)
+    older_v2 = rewrite_entry(source, arxiv_id="2511.00042", version=2, published=NOW - timedelta(days=70))
+    answers = iter([feed(dated_entries(3, NEWEST) + [held_v1]), feed([older_v2, held_v2])])
+    serve(httpserver, lambda request: next(answers))
+    testing = [fetch_runtime.topic("testing")]
+    first = run(fetch_runtime, testing, since=NOW - timedelta(days=65)).results[0]  # a backfill
+    assert first.counts.new == 4
+    second = run(fetch_runtime, testing, now=NOW + timedelta(days=1)).results[0]
+    assert (second.counts.new, second.counts.updated, second.counts.unchanged) == (0, 1, 1)
+    with fetch_runtime.engine.connect() as conn:
+        linked = {p.id for p in papers.papers_for_topic(conn, "testing")}
+    # The v2 of a paper submitted before anything the topic asked for is not new to it...
+    assert "2511.00042" not in linked and "2511.00043" in linked
+    # ...but kept in the store, where search finds it; the topic's own paper is updated.
+    assert stored(fetch_runtime, "2511.00042").version == 2
+    assert stored(fetch_runtime, "2511.00043").version == 2
 
 
 # Exemplars: the topics' exemplar papers the store lacks are fetched by id once; they join no

@@ -9,7 +9,7 @@ from lxml import etree
 from werkzeug import Response
 
 from service import store
-from service.store import papers
+from service.store import papers, runs
 from tests.arxiv_replay import ATOM, CS_RO_2025, HUNDRED
 from tests.conftest import data_file
 from tests.helpers import PAPERBOY, paperboy
@@ -56,7 +56,8 @@ LINKS = {
 def test_it_stores_every_entry_of_a_real_response_once(environ, httpserver, tmp_path, database_url, name):
     environ["PAPERBOY_DATABASE_URL"] = database_url
     httpserver.expect_request("/api/query").respond_with_data(data_file(name), content_type="application/atom+xml")
-    done = paperboy(environ, "fetch", cwd=tmp_path)
+    # The window reaches back far enough for every entry, new versions of old papers included.
+    done = paperboy(environ, "fetch", "--since", "2000-01-01", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     expected = expected_entries(name)
     assert done.stdout.splitlines() == [
@@ -163,9 +164,11 @@ def test_it_ends_with_one_line_when_the_database_fails_mid_run(environ, httpserv
         conn.exec_driver_sql("DROP TABLE topic_paper")  # the page's transaction will fail on it
     done = paperboy(environ, "fetch", "--topic", "vla", cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.splitlines()[-1] == "paperboy: store: no such table: topic_paper"
+    assert done.stdout.splitlines() == ["vla: failed: store: no such table: topic_paper"]
     with engine.connect() as conn:
         assert papers.count_papers(conn) == 0  # the failing page's transaction left nothing
+        (row,) = runs.runs_for_topic(conn, "vla")
+    assert (row.status, row.error) == ("failed", "store: no such table: topic_paper")
     engine.dispose()
 
 

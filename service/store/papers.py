@@ -138,6 +138,15 @@ def newest_published(conn: Connection, topic: str) -> datetime | None:
     ).scalar()
 
 
+def count_topic_papers_submitted(conn: Connection, topic: str, start: datetime, end: datetime) -> int:
+    """How many papers `topic` holds whose first version was submitted in [start, end]."""
+    return conn.execute(
+        select(func.count())
+        .select_from(topic_paper.join(paper_table, topic_paper.c.paper_id == paper_table.c.id))
+        .where(topic_paper.c.topic == topic, paper_table.c.published >= start, paper_table.c.published <= end)
+    ).scalar_one()
+
+
 def count_papers(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(paper_table)).scalar_one()
 

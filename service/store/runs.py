@@ -23,7 +23,7 @@ class FetchRun:
     window_end: datetime
     started: datetime
     finished: datetime | None
-    status: str  # running | ok | partial | failed | sample
+    status: str  # a RunStatus
     new_count: int
     updated_count: int
     unchanged_count: int
@@ -100,3 +100,44 @@ def is_sample_data(conn: Connection) -> bool:
         select(func.count()).where(fetch_run.c.status.in_((RunStatus.OK, RunStatus.PARTIAL)))
     ).scalar_one()
     return real == 0
+
+
+def close_unfinished_runs(conn: Connection, topic: str, now: datetime, reason: str) -> list[FetchRun]:
+    """Mark `topic`'s runs still `running` as interrupted, with `reason`; return them as they were.
+
+    A process killed mid-run (or whose database failed) never finishes its row itself."""
+    rows = conn.execute(
+        select(fetch_run).where(fetch_run.c.topic == topic, fetch_run.c.status == RunStatus.RUNNING)
+    ).mappings().all()
+    if rows:
+        conn.execute(
+            update(fetch_run)
+            .where(fetch_run.c.id.in_([row["id"] for row in rows]), fetch_run.c.status == RunStatus.RUNNING)
+            .values(status=RunStatus.INTERRUPTED, finished=now, error=reason)
+        )
+    return [FetchRun(**row) for row in rows]
+
+
+@dataclass
+class Coverage:
+    """What `topic`'s runs so far asked arXiv for: where the next window has to start from."""
+
+    first_start: datetime | None  # the earliest window any run asked for
+    complete_end: datetime | None  # the end of the newest run that finished ok
+    unfinished_start: datetime | None  # the earliest window of a run after it that did not
+
+
+def coverage(conn: Connection, topic: str) -> Coverage:
+    """The facts fetch windows are computed from; sample loads do not count."""
+    asked = (fetch_run.c.topic == topic, fetch_run.c.status != SAMPLE)
+    first = conn.execute(select(func.min(fetch_run.c.window_start)).where(*asked)).scalar()
+    complete = conn.execute(
+        select(fetch_run.c.id, fetch_run.c.window_end).where(*asked, fetch_run.c.status == RunStatus.OK)
+        .order_by(fetch_run.c.id.desc()).limit(1)
+    ).first()
+    later = asked + ((fetch_run.c.id > complete.id,) if complete else ())
+    unfinished = conn.execute(
+        select(func.min(fetch_run.c.window_start)).where(*later, fetch_run.c.status != RunStatus.OK)
+    ).scalar()
+    return Coverage(first, complete.window_end if complete else None, unfinished)
+

@@ -98,7 +98,7 @@ fetch_run = Table(
     Column("window_end", UTC_DATETIME, nullable=False),
     Column("started", UTC_DATETIME, nullable=False),
     Column("finished", UTC_DATETIME),
-    Column("status", String(16), nullable=False),  # service.states.RunStatus: running|ok|partial|failed|sample
+    Column("status", String(16), nullable=False),  # service.states.RunStatus: running|ok|partial|failed|interrupted|sample
     Column("new_count", Integer, nullable=False, default=0),
     Column("updated_count", Integer, nullable=False, default=0),
     Column("unchanged_count", Integer, nullable=False, default=0),

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from service.exemplars import exemplar_papers
-from service.listing import DEFAULT_DAYS, Listing, default_window_start, format_moment
+from service.listing import DEFAULT_DAYS, Listing, default_window_start, format_moment, paper_marks
 from service.markdown import topic_markdown
 from service.paper import paper_links
 from service.store.papers import papers_for_topic
@@ -46,6 +46,7 @@ def moment_filter(moment: datetime | None) -> str:
 
 
 blueprint.add_app_template_global(paper_links, "paper_links")
+blueprint.add_app_template_global(paper_marks, "paper_marks")
 
 
 @blueprint.get("/")
