@@ -4,7 +4,7 @@ Chromium, at desktop and phone widths: no violation of any rule it runs by defau
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -13,7 +13,7 @@ from subscribers.tokens import confirm_token, preferences_token, unsubscribe_tok
 from tests.conftest import DATA, NOW
 from tests.digest_data import ALICE, BOB, CAROL, WEEK, add_subscribers, load_week
 from tests.forms import PASSWORD, create_admin
-from tests.topic_data import load_testing_topic
+from tests.topic_data import load, load_testing_topic, many_papers
 
 AXE = (DATA / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
 WIDTHS = {"desktop": 1280, "phone": 390}
@@ -43,6 +43,7 @@ def site(app, live_server):
     app.config["PAPERBOY_CLOCK"] = lambda: NOW
     runtime = app.extensions["paperboy"]
     load_testing_topic(runtime.engine)
+    load(runtime.engine, "vla", many_papers(250), matched=NOW - timedelta(days=7))  # three pages
     with runtime.engine.begin() as conn:
         load_week(conn)
         ids = add_subscribers(conn, [ALICE, BOB, CAROL], NOW)
@@ -54,6 +55,7 @@ def site(app, live_server):
         "home": "/",
         "topic": "/topics/testing/",
         "week": "/topics/testing/2026-W03/",
+        "week-paged": "/topics/vla/2026-W05/?page=2",
         "search": "/search?q=testing",
         "search-empty": "/search",
         "search-no-match": "/search?q=zzzzqqq",

@@ -54,3 +54,15 @@ def hostile_paper(base: Paper) -> Paper:
         authors=["<b>Eve</b> & Mallory", "Zoë \x01Null"], code_urls=["javascript:alert(1)"],
         project_urls=[],
     )
+
+
+def many_papers(count: int):
+    """`count` distinct papers made from the real fixtures; every tenth has code."""
+    base = fixture_papers()
+    made = []
+    for n in range(count):
+        paper = base[n % len(base)]
+        code = [f"https://github.com/example/repo{n}"] if n % 10 == 0 else []
+        made.append(replace(paper, id=f"2601.{n:05d}", code_urls=code, project_urls=[],
+                            published=paper.published + timedelta(minutes=n)))
+    return made

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from service.listing import DEFAULT_DAYS, Listing, default_window_start, format_moment
+from service.listing import DEFAULT_DAYS, PAGE_SIZE, Listing, default_window_start, format_moment
 from service.markdown import paper_links, topic_markdown
 from service.store.papers import papers_for_topic
 from service.store.runs import is_sample_data, latest_runs
@@ -73,7 +73,9 @@ def topic(slug: str):
     since = default_window_start(now())
     state = summary(slug)
     version = f"{state.page_stamp}|{since.date()}"
-    return _topic_page(found, ("topic", slug), version, since, None, None, _latest(state.changed, since))
+    number = _page_number()
+    return _topic_page(found, ("topic", slug, number), version, since, None, None,
+                       _latest(state.changed, since), number)
 
 
 @blueprint.get("/topics/<slug>/<week>/")
@@ -89,17 +91,30 @@ def topic_week(slug: str, week: str):
     if start > now():
         abort(404, description=f"Week {week} has not started yet.")
     state = summary(slug)
-    return _topic_page(found, ("week", slug, week), state.page_stamp, start, end, week, state.changed)
+    number = _page_number()
+    return _topic_page(found, ("week", slug, week, number), state.page_stamp, start, end, week,
+                       state.changed, number)
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
+        abort(400, description=f"{raw[:40]!r} is not a page number; pages are numbered from 1.")
+    return int(raw)
 
 
 def _topic_page(topic: Topic, key, version: str, since: datetime, until: datetime | None,
-                week: str | None, last_modified: datetime | None):
+                week: str | None, last_modified: datetime | None, number: int):
     def make():
-        listing = load_listing(topic, since, until, week)
+        listing = load_listing(topic, since, until, week, page=number, page_size=PAGE_SIZE)
+        if number > listing.pages:
+            return listing, None
         papers_html = Markup(render_template("_papers.html", listing=listing))
         return listing, papers_html
 
     listing, papers_html = render_cache().value(key, version, make)
+    if papers_html is None:
+        abort(404, description=f"This list has {listing.pages} page(s); there is no page {number}.")
     runtime = current_runtime()
     html = render_template(
         "topic.html", listing=listing, papers_html=papers_html, days=DEFAULT_DAYS,
@@ -125,8 +140,10 @@ def topic_markdown_export(slug: str):
     )
 
 
-def load_listing(topic: Topic, since: datetime, until: datetime | None, week: str | None) -> Listing:
-    """The topic's papers first matched in [since, until), with the facts a page shows."""
+def load_listing(topic: Topic, since: datetime, until: datetime | None, week: str | None,
+                 page: int = 1, page_size: int | None = None) -> Listing:
+    """The topic's papers first matched in [since, until), with the facts a page shows;
+    `page_size` papers on page `page` (None: all on one)."""
     runtime = current_runtime()
     with runtime.engine.connect() as conn:
         papers = papers_for_topic(conn, topic.slug, since=since, until=until)
@@ -137,7 +154,7 @@ def load_listing(topic: Topic, since: datetime, until: datetime | None, week: st
     return Listing(
         topic=topic, papers=papers, since=since, until=until, week=week,
         last_updated=updated or (times[0] if times else None),
-        weeks=sorted(counts.items(), reverse=True), sample=sample,
+        weeks=sorted(counts.items(), reverse=True), sample=sample, page=page, page_size=page_size,
     )
 
 
