@@ -14,19 +14,25 @@ SAMPLE_NOTE = (
 EMPTY_SECTION = "_No papers in this section for this period._"
 
 
-def topic_markdown(listing: Listing, home_url: str) -> str:
-    """The Markdown export of `listing`; `home_url` is where "Back to Home" points."""
-    lines = [f"# {markdown_text(listing.topic.title)}", ""]
+def topic_markdown(listing: Listing, home_url: str, nav: list[tuple[str, str]] | None = None,
+                   weeks: list[tuple[str, str]] | None = None) -> str:
+    """The Markdown export of `listing`; `home_url` is where "Back to Home" points.
+
+    `nav`: the links of that line instead (label, URL); `weeks`: week pages (label, URL),
+    listed under "Earlier weeks" after the papers."""
+    title = markdown_text(listing.topic.title) + (f": {listing.week}" if listing.week else "")
+    lines = [f"# {title}", ""]
     if listing.topic.description:
         lines += [markdown_text(listing.topic.description), ""]
     if listing.sample:
         lines += [SAMPLE_NOTE, ""]
+    links = nav or [("Back to Home", home_url)]
     lines += [
         f"**Last updated:** {format_moment(listing.last_updated)}",
         "",
         f"**Papers found:** {len(listing.papers)}",
         "",
-        f"[Back to Home]({markdown_url(home_url)})",
+        " | ".join(f"[{markdown_text(label)}]({markdown_url(url)})" for label, url in links),
         "",
         "---",
         "",
@@ -37,6 +43,10 @@ def topic_markdown(listing: Listing, home_url: str) -> str:
             lines += [EMPTY_SECTION, "", "---", ""]
         for paper in papers:
             lines += paper_markdown(paper)
+    if weeks:
+        lines += ["## Earlier weeks", ""]
+        lines += [f"- [{markdown_text(label)}]({markdown_url(url)})" for label, url in weeks]
+        lines += [""]
     return "\n".join(lines)
 
 
