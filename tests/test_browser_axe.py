@@ -74,6 +74,7 @@ def site(app, live_server):
         "admin-import": "/admin/import",
         "admin-digests": "/admin/digests",
         "admin-digest": f"/admin/digests/{queued.digest.id}",
+        "admin-dashboard": "/admin/dashboard",
     }
     return live_server, public, admin
 
@@ -128,6 +129,26 @@ def test_it_passes_axe_on_every_admin_page(browser, site, width, tmp_path):
         page.click('button:has-text("Preview")')
         page.wait_for_selector("text=not-an-address")
         found["admin-import-preview"] = axe_violations(page)
+        failing = {name: v for name, v in found.items() if v}
+        assert not failing, json.dumps(failing, indent=1)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+def test_it_passes_axe_on_the_exported_html(browser, site, app, width, tmp_path):
+    from service.static_site import export_site
+
+    out = tmp_path / "site"
+    export_site(app.extensions["paperboy"].config, out, clock=lambda: NOW)
+    context = open_context(browser, width)
+    try:
+        page = context.new_page()
+        found = {}
+        for path in ("index.html", "topics/testing/index.html", "topics/testing/2026-W03/index.html",
+                     "topics/vla/index.html"):
+            page.goto((out / path).as_uri())
+            found[path] = axe_violations(page)
         failing = {name: v for name, v in found.items() if v}
         assert not failing, json.dumps(failing, indent=1)
     finally:

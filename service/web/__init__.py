@@ -40,9 +40,10 @@ def create_app(config: Config | None = None) -> Flask:
 
     for blueprint in (public.blueprint, sign_in.blueprint, admin.blueprint, admin_csv.blueprint):
         app.register_blueprint(blueprint)
-    from service.web import digests, feeds, health, pages, search
+    from service.web import dashboard, digests, feeds, health, pages, search
 
-    for blueprint in (pages.blueprint, feeds.blueprint, search.blueprint, health.blueprint, digests.blueprint):
+    for blueprint in (pages.blueprint, feeds.blueprint, search.blueprint, health.blueprint, digests.blueprint,
+                      dashboard.blueprint):
         app.register_blueprint(blueprint)
     return app
 

@@ -14,6 +14,7 @@ from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
+from service.charts import papers_per_week_chart
 from service.listing import DEFAULT_DAYS, PAGE_SIZE, Listing, default_window_start, format_moment
 from service.markdown import paper_links, topic_markdown
 from service.store.papers import papers_for_topic
@@ -118,7 +119,7 @@ def _topic_page(topic: Topic, key, version: str, since: datetime, until: datetim
     runtime = current_runtime()
     html = render_template(
         "topic.html", listing=listing, papers_html=papers_html, days=DEFAULT_DAYS,
-        topic=topic, topics=runtime.topics,
+        topic=topic, topics=runtime.topics, chart=papers_per_week_chart(listing.weeks, now()),
     )
     return respond_page(request, html, last_modified)
 
