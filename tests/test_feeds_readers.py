@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from tests.conftest import DATA, NOW
-from tests.topic_data import fixture_papers, load, load_testing_topic
+from tests.topic_data import engine_of_app, fixture_papers, load, load_testing_topic  # noqa: F401 (fixture)
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -27,22 +27,17 @@ FEEDS = ["/topics/testing/feed.atom", "/topics/testing/feed.rss", "/topics/testi
          "/topics/testing/code.rss", "/feed.atom"]
 
 
-@pytest.fixture
-def runtime_engine(app):
-    app.config["PAPERBOY_CLOCK"] = lambda: NOW
-    app.config["PAPERBOY_STAMP_SECONDS"] = 0
-    return app.extensions["paperboy"].engine
 
 
 @pytest.fixture
-def tricky(runtime_engine):
+def tricky(engine_of_app):
     """The testing topic plus one paper with code, many authors and a tricky abstract."""
-    load_testing_topic(runtime_engine)
+    load_testing_topic(engine_of_app)
     base = next(p for p in fixture_papers() if p.code_urls)
     paper = replace(base, id="2601.09999", abstract=TRICKY_ABSTRACT, updated=NOW, published=NOW,
                     authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger W. Dijkstra",
                              "Barbara Liskov", "Donald E. Knuth", "Frances Allen"])
-    load(runtime_engine, "testing", [paper])
+    load(engine_of_app, "testing", [paper])
     return paper
 
 
@@ -147,7 +142,7 @@ def test_it_puts_only_papers_with_code_or_a_project_page_in_the_code_feeds(clien
     assert len(everything.entries) > len(recent) + 1
 
 
-def test_it_answers_404_for_the_code_feed_of_an_unknown_topic(client, runtime_engine):
+def test_it_answers_404_for_the_code_feed_of_an_unknown_topic(client, engine_of_app):
     for path in ("/topics/nope/code.atom", "/topics/nope/code.rss"):
         response = client.get(path)
         assert response.status_code == 404 and b"There is no topic" in response.data

@@ -10,17 +10,12 @@ from lxml import html
 
 from service.listing import PAGE_SIZE
 from tests.conftest import NOW
-from tests.topic_data import load, many_papers
+from tests.topic_data import engine_of_app, load, many_papers  # noqa: F401 (fixture)
 
 IN_W05 = NOW - timedelta(days=7)  # 2026-01-28, in ISO week 2026-W05
 PAGE_BYTES = 400_000
 
 
-@pytest.fixture
-def engine_of_app(app):
-    app.config["PAPERBOY_CLOCK"] = lambda: NOW
-    app.config["PAPERBOY_STAMP_SECONDS"] = 0
-    return app.extensions["paperboy"].engine
 
 
 def get(client, url: str):
