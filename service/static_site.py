@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from service.config import Config
-from service.listing import default_window_start, format_moment
+from service.listing import PAGE_SIZE, default_window_start, format_moment
 from service.markdown import topic_markdown
 from service.store.summaries import topic_summaries
 from service.text import markdown_text
@@ -99,15 +99,19 @@ def _site_files(app) -> dict[str, bytes]:
         rows = []
         for topic in runtime.topics:
             slug = topic.slug
-            listing = load_listing(topic, since, None, None)
+            listing = load_listing(topic, since, None, None, page_size=PAGE_SIZE)
             rows.append((topic, summaries.get(slug), listing.last_updated))
-            weeks = [(f"{week} ({count})", f"{slug}/{week}.md") for week, count in listing.weeks]
-            pages[f"topics/{slug}.md"] = (topic.title, topic_markdown(listing, "../README.md", weeks=weeks))
+            weeks = [(f"{week} ({count})", f"topics/{slug}/{week}.md") for week, count in listing.weeks]
+            pages |= _paged(f"topics/{slug}.md", topic.title, listing, lambda link, page_url, listing=listing, weeks=weeks:
+                            topic_markdown(listing, link("README.md"), page_url=page_url,
+                                           weeks=[(label, link(path)) for label, path in weeks]))
             for week, _ in listing.weeks:
                 start, end = week_bounds(week)
-                nav = [("Back to Home", "../../README.md"), (topic.title, f"../{slug}.md")]
-                page = topic_markdown(load_listing(topic, start, end, week), "../../README.md", nav=nav)
-                pages[f"topics/{slug}/{week}.md"] = (f"{topic.title}: {week}", page)
+                week_listing = load_listing(topic, start, end, week, page_size=PAGE_SIZE)
+                pages |= _paged(f"topics/{slug}/{week}.md", f"{topic.title}: {week}", week_listing,
+                                lambda link, page_url, listing=week_listing, topic=topic: topic_markdown(
+                                    listing, link("README.md"), page_url=page_url,
+                                    nav=[("Back to Home", link("README.md")), (topic.title, link(f"topics/{topic.slug}.md"))]))
             feeds += [f"topics/{slug}/{name}" for name in ("feed.atom", "feed.rss", "code.atom", "code.rss")]
             log.info("export: %s: topic page and %d week pages", slug, len(listing.weeks))
         pages["README.md"] = (HOME_TITLE, home_markdown(rows))
@@ -122,6 +126,26 @@ def _site_files(app) -> dict[str, bytes]:
         files[path] = response.data
     files[CSS_PATH] = STYLESHEET.read_bytes()
     return files
+
+
+def _paged(first: str, title: str, listing, render) -> dict[str, tuple[str, str]]:
+    """Every page of `listing` as Markdown: page 1 at `first` ("topics/x.md"), page n at
+    "topics/x/page-n.md". `render(link, page_url)` renders the listing's current page, where
+    link(path) is a path from the site's root made relative to that page."""
+    def path(number: int) -> str:
+        return first if number == 1 else first.removesuffix(".md") + f"/page-{number}.md"
+
+    found = {}
+    for number in range(1, listing.pages + 1):
+        listing.page = number
+        here = posixpath.dirname(path(number))
+
+        def link(target: str, here: str = here) -> str:
+            return posixpath.relpath(target, here)
+
+        suffix = f" (page {number})" if number > 1 else ""
+        found[path(number)] = (title + suffix, render(link, lambda n, link=link: link(path(n))))
+    return found
 
 
 def home_markdown(rows) -> str:

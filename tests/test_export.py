@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from service.cli import main
 from service.static_site import export_site
 from tests.conftest import DATA, NOW
-from tests.topic_data import fixture_papers, load, load_testing_topic
+from tests.topic_data import engine_of_app, fixture_papers, load, load_testing_topic, many_papers  # noqa: F401 (fixture)
 
 COMMONMARK = MarkdownIt("commonmark", {"html": True})
 
@@ -218,3 +218,38 @@ def test_it_says_which_file_it_cannot_write(monkeypatch, tmp_path, runtime, conf
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1].startswith(f"paperboy: export: cannot write {out}/topics/testing/")
     assert (out / "topics" / "testing").read_text() == "a file where a folder goes"
+
+
+def test_it_splits_long_lists_into_pages_of_markdown(runtime, config, tmp_path):
+    papers = load(runtime.engine, "testing", many_papers(250), matched=NOW - timedelta(days=1))
+    out = tmp_path / "site"
+    export_site(config, out, clock=lambda: NOW)
+    week = "2026-W06"
+    for first in ("topics/testing.md", f"topics/testing/{week}.md"):
+        stem = first.removesuffix(".md")
+        paths = [first, f"{stem}/page-2.md", f"{stem}/page-3.md"]
+        assert not (out / f"{stem}/page-4.md").exists()
+        seen = []
+        for number, path in enumerate(paths, start=1):
+            document = rendered(out, path)
+            assert_links_resolve(out, path, document)
+            titles = document.cssselect("h3 a")
+            seen += [a.get("href") for a in titles]
+            assert len(titles) == (100 if number < 3 else 50)
+            text = document.text_content()
+            assert "Papers found: 250" in text
+            first_shown = (number - 1) * 100 + 1
+            assert f"Papers {first_shown} to {first_shown + len(titles) - 1} of 250. Pages:" in text
+            assert (out / path.removesuffix(".md") / "index.html").is_file()
+        assert sorted(seen) == sorted(p.abs_url for p in papers)
+        page_two = f"{stem}/page-2.md"
+        assert relative_links(rendered(out, page_two))[0] == "../" * page_two.count("/") + "README.md"
+
+
+def test_it_serves_the_first_page_of_a_long_list_as_markdown(client, engine_of_app):
+    load(engine_of_app, "testing", many_papers(250), matched=NOW - timedelta(days=1))
+    text = client.get("/topics/testing.md").text
+    assert text.count("\n### ") == 100
+    assert "**Papers found:** 250" in text
+    assert ("**Papers 1 to 100 of 250. Pages:** 1 | [2](http://paperboy.test/topics/testing/?page=2)"
+            " | [3](http://paperboy.test/topics/testing/?page=3)") in text

@@ -132,8 +132,10 @@ def topic_markdown_export(slug: str):
     state = summary(slug)
 
     def render() -> bytes:
-        listing = load_listing(found, since, None, None)
-        return topic_markdown(listing, absolute_url("pages.home")).encode()
+        # The first page's papers; the others are on the HTML pages it links.
+        listing = load_listing(found, since, None, None, page=1, page_size=PAGE_SIZE)
+        more = lambda number: absolute_url("pages.topic", slug=slug, page=number)  # noqa: E731
+        return topic_markdown(listing, absolute_url("pages.home"), page_url=more).encode()
 
     return respond_cached(
         request, ("markdown", slug), f"{state.page_stamp}|{since.date()}",
