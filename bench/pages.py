@@ -51,8 +51,7 @@ def main() -> None:
         topics.write_text(TOPICS)
         config = Config(database_url=f"sqlite:///{folder}/bench.sqlite3", topics_file=topics,
                         base_url="https://example.org", secret_key="bench", outbox_dir=Path(folder) / "out")
-        app = create_app(config)
-        app.config["PAPERBOY_CLOCK"] = lambda: NOW
+        app = create_app(config, clock=lambda: NOW)
         engine = app.extensions["paperboy"].engine
         with engine.begin() as conn:
             upsert_papers(conn, papers, MATCHED)
@@ -80,7 +79,7 @@ def main() -> None:
                   f" {time.perf_counter() - started:.1f} s")
         biggest = max((p for p in out.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
         print(f"largest exported file: {biggest.relative_to(out)}, {biggest.stat().st_size / 1000:.1f} kB")
-        engine.dispose()
+        app.extensions["paperboy"].close()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ from flask import render_template
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from service.clock import utc_now
 from service.config import Config
+from service.errors import PaperboyError
 from service.listing import PAGE_SIZE, default_window_start, format_moment
 from service.markdown import topic_markdown
 from service.store.summaries import topic_summaries
@@ -33,7 +35,7 @@ HOME_TITLE = "paperboy: arXiv topics"
 HOME_LEAD = "New papers on arXiv, by topic: pages, Atom/RSS feeds and a weekly email."
 
 
-class ExportError(Exception):
+class ExportError(PaperboyError):
     """The export folder cannot be written; the message names it."""
 
 
@@ -52,15 +54,11 @@ def export_site(config: Config, directory: Path, clock=None) -> ExportReport:
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ExportError(f"export: {directory} is not a folder")
-    app = create_app(config)
-    if clock is not None:
-        app.config["PAPERBOY_CLOCK"] = clock
+    app = create_app(config, clock=clock or utc_now, stamp_seconds=0)
     try:
         files = _site_files(app)
     finally:
-        runtime = app.extensions["paperboy"]
-        if "engine" in runtime.__dict__:
-            runtime.engine.dispose()
+        app.extensions["paperboy"].close()
     report = ExportReport()
     for path, body in files.items():
         if write_if_changed(directory / path, body):
@@ -87,13 +85,12 @@ def write_if_changed(path: Path, body: bytes) -> bool:
 def _site_files(app) -> dict[str, bytes]:
     """Every file of the site: relative path -> bytes."""
     from service.web.pages import load_listing
-    from service.web.stamps import now
 
     runtime = app.extensions["paperboy"]
     pages: dict[str, tuple[str, str]] = {}  # Markdown path -> (title, Markdown)
     feeds = ["feed.atom", "feeds.opml"]
     with app.test_request_context("/"):
-        since = default_window_start(now())
+        since = default_window_start(runtime.clock())
         with runtime.engine.connect() as conn:
             summaries = topic_summaries(conn)
         rows = []

@@ -8,12 +8,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from service.mailer import queue_digest
+from service.send_queue import queue_digest
 from subscribers.tokens import confirm_token, preferences_token, unsubscribe_token
 from tests.conftest import DATA, NOW
 from tests.digest_data import ALICE, BOB, CAROL, WEEK, add_subscribers, load_week
 from tests.forms import PASSWORD, create_admin
 from tests.topic_data import load, load_testing_topic, many_papers
+
+# Pages and feeds see the frozen NOW, and every change in the store at once.
+pytestmark = pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=0)
 
 AXE = (DATA / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
 WIDTHS = {"desktop": 1280, "phone": 390}
@@ -40,7 +43,6 @@ def axe_violations(page, skip: list[str] = ()) -> list[dict]:
 
 @pytest.fixture
 def site(app, live_server):
-    app.config["PAPERBOY_CLOCK"] = lambda: NOW
     runtime = app.extensions["paperboy"]
     load_testing_topic(runtime.engine)
     load(runtime.engine, "vla", many_papers(250), matched=NOW - timedelta(days=7))  # three pages

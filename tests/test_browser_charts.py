@@ -13,13 +13,15 @@ from tests.forms import PASSWORD, create_admin
 from tests.topic_data import load, load_testing_topic, many_papers
 from tests.trend_data import load_trends
 
+# Pages and feeds see the frozen NOW, and every change in the store at once.
+pytestmark = pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=0)
+
 WIDTHS = {"desktop": 1280, "phone": 390}
 VLA_WEEKS = ((1, 40), (2, 25), (4, 60), (7, 12), (11, 33))  # (weeks before NOW, papers matched)
 
 
 @pytest.fixture
 def site(app, live_server):
-    app.config["PAPERBOY_CLOCK"] = lambda: NOW
     runtime = app.extensions["paperboy"]
     load_trends(runtime)
     load_testing_topic(runtime.engine)

@@ -18,6 +18,9 @@ from tests.forms import create_admin, sign_in
 from tests.topic_data import load_testing_topic
 from tests.trend_data import WEEK_STARTS, load_trends
 
+# Pages and feeds see the frozen NOW, and every change in the store at once.
+pytestmark = pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=0)
+
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -96,7 +99,6 @@ def assert_accessible_chart(figure, title: str, rows: int):
 
 
 def test_it_shows_papers_per_week_on_the_topic_page(app, client):
-    app.config["PAPERBOY_CLOCK"] = lambda: NOW
     recent, older = load_testing_topic(app.extensions["paperboy"].engine)
     for url in ("/topics/testing/", "/topics/testing/2026-W03/"):
         body = client.get(url).data
@@ -110,7 +112,6 @@ def test_it_shows_papers_per_week_on_the_topic_page(app, client):
 
 
 def test_it_shows_the_dashboard_to_admins_only(app, client):
-    app.config["PAPERBOY_CLOCK"] = lambda: NOW
     runtime = app.extensions["paperboy"]
     expected = load_trends(runtime)
     assert client.get("/admin/dashboard").status_code == 302  # to the sign-in page

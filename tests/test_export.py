@@ -19,7 +19,10 @@ from markdown_it import MarkdownIt
 from service.cli import main
 from service.static_site import export_site
 from tests.conftest import DATA, NOW
-from tests.topic_data import engine_of_app, fixture_papers, load, load_testing_topic, many_papers  # noqa: F401 (fixture)
+from tests.topic_data import fixture_papers, load, load_testing_topic, many_papers
+
+# Pages and feeds see the frozen NOW, and every change in the store at once.
+pytestmark = pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=0)
 
 COMMONMARK = MarkdownIt("commonmark", {"html": True})
 
@@ -246,8 +249,8 @@ def test_it_splits_long_lists_into_pages_of_markdown(runtime, config, tmp_path):
         assert relative_links(rendered(out, page_two))[0] == "../" * page_two.count("/") + "README.md"
 
 
-def test_it_serves_the_first_page_of_a_long_list_as_markdown(client, engine_of_app):
-    load(engine_of_app, "testing", many_papers(250), matched=NOW - timedelta(days=1))
+def test_it_serves_the_first_page_of_a_long_list_as_markdown(client, app_engine):
+    load(app_engine, "testing", many_papers(250), matched=NOW - timedelta(days=1))
     text = client.get("/topics/testing.md").text
     assert text.count("\n### ") == 100
     assert "**Papers found:** 250" in text

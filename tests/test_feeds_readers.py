@@ -13,7 +13,10 @@ import pytest
 from lxml import etree
 
 from tests.conftest import DATA, NOW
-from tests.topic_data import engine_of_app, fixture_papers, load, load_testing_topic  # noqa: F401 (fixture)
+from tests.topic_data import fixture_papers, load, load_testing_topic
+
+# Pages and feeds see the frozen NOW, and every change in the store at once.
+pytestmark = pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=0)
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -30,14 +33,14 @@ FEEDS = ["/topics/testing/feed.atom", "/topics/testing/feed.rss", "/topics/testi
 
 
 @pytest.fixture
-def tricky(engine_of_app):
+def tricky(app_engine):
     """The testing topic plus one paper with code, many authors and a tricky abstract."""
-    load_testing_topic(engine_of_app)
+    load_testing_topic(app_engine)
     base = next(p for p in fixture_papers() if p.code_urls)
     paper = replace(base, id="2601.09999", abstract=TRICKY_ABSTRACT, updated=NOW, published=NOW,
                     authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger W. Dijkstra",
                              "Barbara Liskov", "Donald E. Knuth", "Frances Allen"])
-    load(engine_of_app, "testing", [paper])
+    load(app_engine, "testing", [paper])
     return paper
 
 
@@ -142,7 +145,7 @@ def test_it_puts_only_papers_with_code_or_a_project_page_in_the_code_feeds(clien
     assert len(everything.entries) > len(recent) + 1
 
 
-def test_it_answers_404_for_the_code_feed_of_an_unknown_topic(client, engine_of_app):
+def test_it_answers_404_for_the_code_feed_of_an_unknown_topic(client, app_engine):
     for path in ("/topics/nope/code.atom", "/topics/nope/code.rss"):
         response = client.get(path)
         assert response.status_code == 404 and b"There is no topic" in response.data

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-import pytest
-
 from service.arxiv import parse_feed
 from service.paper import Paper
 from service.store.papers import link_topic_papers, upsert_papers
@@ -69,11 +67,3 @@ def many_papers(count: int):
                             published=paper.published + timedelta(minutes=n)))
     return made
 
-
-@pytest.fixture
-def engine_of_app(app):
-    """The app's engine, with the app's clock frozen at NOW and every change shown at once.
-    Import it into a test module to use it."""
-    app.config["PAPERBOY_CLOCK"] = lambda: NOW
-    app.config["PAPERBOY_STAMP_SECONDS"] = 0
-    return app.extensions["paperboy"].engine

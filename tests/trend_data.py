@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from service.mailer import queue_digest
+from service.send_queue import queue_digest
 from service.store import deliveries as ledger
 from service.store.schema import subscriber
 from subscribers.store import mark_bounced

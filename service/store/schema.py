@@ -97,7 +97,7 @@ fetch_run = Table(
     Column("window_end", UTC_DATETIME, nullable=False),
     Column("started", UTC_DATETIME, nullable=False),
     Column("finished", UTC_DATETIME),
-    Column("status", String(16), nullable=False),  # running | ok | partial | failed
+    Column("status", String(16), nullable=False),  # service.states.RunStatus: running|ok|partial|failed|sample
     Column("new_count", Integer, nullable=False, default=0),
     Column("updated_count", Integer, nullable=False, default=0),
     Column("unchanged_count", Integer, nullable=False, default=0),
@@ -111,7 +111,7 @@ subscriber = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     # Normalized address; NULL once an admin deletes the subscriber (counts are kept).
     Column("email", String(320), unique=True),
-    Column("status", String(16), nullable=False),  # pending|active|unsubscribed|bounced|blocked
+    Column("status", String(16), nullable=False),  # subscribers.statuses.SubscriberStatus
     Column("created", UTC_DATETIME, nullable=False),
     Column("confirmed", UTC_DATETIME),
     Column("changed", UTC_DATETIME, nullable=False),
@@ -172,7 +172,7 @@ delivery = Table(
     Column("digest_id", Integer, ForeignKey("digest.id", ondelete="CASCADE"), nullable=False),
     Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), nullable=False),
     Column("topics", Text, nullable=False),  # the subscriber's topics when the row was written
-    Column("state", String(16), nullable=False),  # due | sending | retrying | sent | failed | cancelled
+    Column("state", String(16), nullable=False),  # service.states.DeliveryState
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt", UTC_DATETIME),
     Column("claimed_at", UTC_DATETIME),

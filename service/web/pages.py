@@ -24,11 +24,11 @@ from service.text import one_line
 from service.topics import Topic
 from service.weeks import WEEK, week_bounds, week_of
 from service.web.cache import respond_cached, respond_page
-from service.web.stamps import absolute_url, install, now, render_cache, summary
-from service.web import current_runtime
+from service.web.summaries import render_cache, summary
+from service.web.urls import absolute_url
+from service.web_extensions import current_runtime
 
 blueprint = Blueprint("pages", __name__)
-blueprint.record_once(lambda state: install(state.app))
 
 MARKDOWN = "text/markdown; charset=utf-8"
 
@@ -71,7 +71,7 @@ def _load_home():
 def topic(slug: str):
     """Papers new to the topic in the last seven days."""
     found = _topic_or_404(slug)
-    since = default_window_start(now())
+    since = default_window_start(current_runtime().clock())
     state = summary(slug)
     version = f"{state.page_stamp}|{since.date()}"
     number = _page_number()
@@ -89,7 +89,7 @@ def topic_week(slug: str, week: str):
         start, end = week_bounds(week)
     except ValueError:  # well formed, but not in the calendar: 2026-W54
         abort(404, description=f"There is no ISO week {week}.")
-    if start > now():
+    if start > current_runtime().clock():
         abort(404, description=f"Week {week} has not started yet.")
     state = summary(slug)
     number = _page_number()
@@ -119,7 +119,7 @@ def _topic_page(topic: Topic, key, version: str, since: datetime, until: datetim
     runtime = current_runtime()
     html = render_template(
         "topic.html", listing=listing, papers_html=papers_html, days=DEFAULT_DAYS,
-        topic=topic, topics=runtime.topics, chart=papers_per_week_chart(listing.weeks, now()),
+        topic=topic, topics=runtime.topics, chart=papers_per_week_chart(listing.weeks, runtime.clock()),
     )
     return respond_page(request, html, last_modified)
 
@@ -128,7 +128,7 @@ def _topic_page(topic: Topic, key, version: str, since: datetime, until: datetim
 def topic_markdown_export(slug: str):
     """The topic page as Markdown, in the seed page's format."""
     found = _topic_or_404(slug)
-    since = default_window_start(now())
+    since = default_window_start(current_runtime().clock())
     state = summary(slug)
 
     def render() -> bytes:
