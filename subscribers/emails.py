@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid
 
 from service.config import Config
 from service.templating import mail_templates
@@ -19,8 +19,7 @@ def confirmation_message(config: Config, to: str, confirm_link: str, topics: lis
     message["From"] = config.mail_from
     message["To"] = to
     message["Date"] = format_datetime(now)
-    domain = parseaddr(config.mail_from)[1].rpartition("@")[2] or "localhost"
-    message["Message-ID"] = make_msgid(domain=domain)
+    message["Message-ID"] = make_msgid(domain=config.mail_from_domain)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail_templates.get_template("email/confirm.txt.j2").render(context))
     message.add_alternative(mail_templates.get_template("email/confirm.html.j2").render(context), subtype="html")

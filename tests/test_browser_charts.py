@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes  # noqa: F401 (fixture)
 from tests.forms import PASSWORD, create_admin
 from tests.topic_data import load, load_testing_topic, many_papers
 from tests.trend_data import load_trends

@@ -13,7 +13,7 @@ from service.charts import BarChart, last_weeks, nice_ceiling, papers_per_week_c
 from service.runtime import Runtime
 from service.store.trends import bounces_since, complaints_since, deliveries_by_digest, signups_since
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.forms import create_admin, sign_in
 from tests.topic_data import load_testing_topic
 from tests.trend_data import WEEK_STARTS, load_trends

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, request
 
 from service.feeds import FEED_SIZE, FeedSpec, atom_feed, opml, rss_feed
-from service.markdown import paper_links
+from service.paper import paper_links
 from service.store.papers import papers_for_topic
 from service.store.summaries import recent_papers_with_topics
 from service.topics import Topic
