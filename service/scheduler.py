@@ -128,6 +128,21 @@ def deliveries_job(runtime: Runtime, clock=None):
         _sending.release()
 
 
+def inbound_job(runtime: Runtime):
+    """Every few minutes when PAPERBOY_INBOUND_IMAP_URL is set: handle the mail in that mailbox."""
+    from service.inbound_imap import poll_mailbox
+
+    try:
+        polled = poll_mailbox(runtime)
+    except Exception as error:  # the mailbox or the database is down: try again next time
+        log.error("scheduler: %s", first_line(error, type(error).__name__))
+        return None
+    if polled.handled or polled.skipped:
+        log.info("scheduler: inbound mailbox: %d messages handled, %d too large and left there",
+                 polled.handled, polled.skipped)
+    return polled
+
+
 class Scheduler:
     """Waits for the lock, then runs the jobs on their cron schedules while it holds it."""
 
@@ -148,6 +163,9 @@ class Scheduler:
                           args=[self.runtime], id="digest", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
         scheduler.add_job(deliveries_job, IntervalTrigger(seconds=SWEEP_EVERY.total_seconds()), args=[self.runtime],
                           id="deliveries", max_instances=1, coalesce=True)
+        if config.inbound_imap_url:
+            scheduler.add_job(inbound_job, IntervalTrigger(seconds=SWEEP_EVERY.total_seconds()), args=[self.runtime],
+                              id="inbound", max_instances=1, coalesce=True)
         scheduler.add_job(self._renew, IntervalTrigger(seconds=RENEW_EVERY.total_seconds()), id="lock")
         return scheduler
 

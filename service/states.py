@@ -30,3 +30,14 @@ class DeliveryState(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class InboundKind(StrEnum):
+    """inbound_message.kind: what a received message was taken for (service/inbound_reading.py)."""
+
+    BOUNCE = "bounce"  # a permanent failure
+    SOFT_BOUNCE = "soft-bounce"  # a temporary failure, counted
+    COMPLAINT = "complaint"  # an ARF spam report
+    UNSUBSCRIBE = "unsubscribe"  # a mail to the List-Unsubscribe address
+    AUTO_REPLY = "auto-reply"  # RFC 3834 and vacation replies: kept, nothing changes
+    UNRECOGNISED = "unrecognised"  # anything else: kept, nothing changes

@@ -190,7 +190,8 @@ def can_confirm(found: Subscriber, issued: datetime | None = None) -> bool:
     (or bounced) comes back only through a link issued after that, never through an older one."""
     if found.status in (SubscriberStatus.BLOCKED, DELETED):
         return False
-    if issued is not None and found.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED):
+    if issued is not None and found.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED,
+                                               SubscriberStatus.COMPLAINED):
         # Tokens carry whole seconds.
         return int(found.changed.timestamp()) <= int(issued.timestamp())
     return True
@@ -221,14 +222,16 @@ def change_topics(conn: Connection, subscriber_id: int, topics: list[str], now: 
     return get_subscriber(conn, subscriber_id)
 
 
-def unsubscribe(conn: Connection, subscriber_id: int, now: datetime, actor: str = "subscriber") -> Subscriber:
+def unsubscribe(conn: Connection, subscriber_id: int, now: datetime, actor: str = "subscriber",
+                reason: str = "") -> Subscriber:
     """Stop all mail to a subscriber; repeating it changes nothing. Blocked stays blocked."""
     found = get_subscriber(conn, subscriber_id)
     if found is None or found.status == DELETED:
         raise SubscriberError("subscribers: no such subscriber")
     if found.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING, SubscriberStatus.BOUNCED):
         _set_status(conn, subscriber_id, SubscriberStatus.UNSUBSCRIBED, now)
-        record_audit(conn, now, actor, "unsubscribe", subscriber_id, f"was {found.status}")
+        record_audit(conn, now, actor, "unsubscribe", subscriber_id,
+                     f"was {found.status}" + (f"; {reason}" if reason else ""))
     return get_subscriber(conn, subscriber_id)
 
 
@@ -310,13 +313,26 @@ def active_recipients(conn: Connection, batch: int = SUBSCRIBER_BATCH) -> Iterat
         last_id = ids[-1]
 
 
-def mark_bounced(conn: Connection, subscriber_id: int, reason: str, now: datetime) -> None:
-    """The mail server refused this address for good: stop mailing it (status bounced) and log why."""
-    conn.execute(update(subscriber)
-                 .where(subscriber.c.id == subscriber_id,
-                        subscriber.c.status.in_((SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)))
-                 .values(status=SubscriberStatus.BOUNCED, changed=now))
-    record_audit(conn, now, "mailer", "bounce", subscriber_id, reason[:1000])
+def mark_bounced(conn: Connection, subscriber_id: int, reason: str, now: datetime, actor: str = "mailer") -> bool:
+    """The mail server refused this address for good: stop mailing it (status bounced) and log why.
+    Returns whether the status changed (only active and pending subscribers become bounced)."""
+    changed = conn.execute(update(subscriber)
+                           .where(subscriber.c.id == subscriber_id,
+                                  subscriber.c.status.in_((SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)))
+                           .values(status=SubscriberStatus.BOUNCED, changed=now)).rowcount
+    record_audit(conn, now, actor, "bounce", subscriber_id, reason[:1000])
+    return bool(changed)
+
+
+def mark_complained(conn: Connection, subscriber_id: int, reason: str, now: datetime, actor: str) -> bool:
+    """The reader reported our mail as spam: never mail them again (status complained) and log why.
+    Blocked and deleted subscribers keep their status; returns whether it changed."""
+    before = (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
+    changed = conn.execute(update(subscriber)
+                           .where(subscriber.c.id == subscriber_id, subscriber.c.status.in_(before))
+                           .values(status=SubscriberStatus.COMPLAINED, changed=now)).rowcount
+    record_audit(conn, now, actor, "complaint", subscriber_id, reason[:1000])
+    return bool(changed)
 
 
 @dataclass
@@ -460,10 +476,10 @@ def import_rows(conn: Connection, rows: list[ImportRow], now: datetime, actor: s
 
 def _import_status(found: Subscriber | None, status: str) -> str:
     """The status an import may set. An import (often of an old export) never brings back an address:
-    a blocked one stays blocked, and one that unsubscribed can only be blocked, never made pending or active."""
+    a blocked or complained one stays so, and one that unsubscribed can only be blocked, never made pending or active."""
     if found is None:
         return status
-    if found.status == SubscriberStatus.BLOCKED or (
+    if found.status in (SubscriberStatus.BLOCKED, SubscriberStatus.COMPLAINED) or (
             found.status == SubscriberStatus.UNSUBSCRIBED
             and status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)):
         return found.status

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
-
 from service.send_queue import queue_digest
 from service.store import deliveries as ledger
-from service.store.schema import subscriber
-from subscribers.store import mark_bounced
+from subscribers.store import mark_bounced, mark_complained
 from tests.conftest import NOW
 from tests.digest_data import WEEK, add_subscribers, load_week
 
@@ -45,9 +42,7 @@ def load_trends(runtime) -> dict:
         ledger.mark_retrying(conn, claimed[-1].id, "test", "451 try later", NOW + timedelta(minutes=1))
         for address in BOUNCED:
             mark_bounced(conn, ids[address], "550 5.1.1 no such user", WEEK_STARTS["2026-W05"])
-        # The "complained" status comes from spam complaints (feedback loops).
-        conn.execute(update(subscriber).where(subscriber.c.id == ids[COMPLAINED])
-                     .values(status="complained", changed=WEEK_STARTS["2026-W05"]))
+        mark_complained(conn, ids[COMPLAINED], "abuse report (ARF)", WEEK_STARTS["2026-W05"], "inbound")
     return {
         "digest_week": WEEK, "deliveries": len(claimed),
         "signups": {"2026-W03": {"active": 3, "bounced": 2}, "2026-W04": {"active": 2, "complained": 1, "pending": 2},

@@ -8,9 +8,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from service.store.schema import audit_log, delivery
+from service.store.schema import audit_log, delivery, subscriber
 from service.store.schema import digest as digest_table
-from service.store.schema import subscriber
 
 
 def signups_since(conn: Connection, since: datetime) -> list[tuple[datetime, str]]:
@@ -26,10 +25,9 @@ def bounces_since(conn: Connection, since: datetime) -> list[datetime]:
 
 
 def complaints_since(conn: Connection, since: datetime) -> list[datetime]:
-    """When each subscriber now "complained" (marked spam) last changed status, since `since`."""
-    query = select(subscriber.c.changed).where(subscriber.c.status == "complained",
-                                               subscriber.c.changed >= since)
-    return [changed for (changed,) in conn.execute(query)]
+    """When a reader's spam complaint was recorded (the audit log's "complaint"), since `since`."""
+    query = select(audit_log.c.at).where(audit_log.c.action == "complaint", audit_log.c.at >= since)
+    return [at for (at,) in conn.execute(query)]
 
 
 def deliveries_by_digest(conn: Connection, limit: int) -> list[tuple[str, dict[str, int]]]:

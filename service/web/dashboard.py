@@ -16,9 +16,8 @@ blueprint = Blueprint("dashboard", __name__)
 
 WEEKS = 26
 DIGESTS = 12
-# Statuses in the order the sign-ups chart stacks them: SubscriberStatus's, with "complained"
-# (spam complaints) after bounced; any other status found follows.
-STATUS_ORDER = (S.ACTIVE, S.PENDING, S.UNSUBSCRIBED, S.BOUNCED, "complained", S.BLOCKED, S.DELETED)
+# Statuses in the order the sign-ups chart stacks them; any other status found follows.
+STATUS_ORDER = (S.ACTIVE, S.PENDING, S.UNSUBSCRIBED, S.BOUNCED, S.COMPLAINED, S.BLOCKED, S.DELETED)
 
 
 @blueprint.get("/admin/dashboard")
