@@ -77,6 +77,7 @@ def site(app, live_server):
         "admin-digests": "/admin/digests",
         "admin-digest": f"/admin/digests/{queued.digest.id}",
         "admin-dashboard": "/admin/dashboard",
+        "admin-inbound": "/admin/inbound/",
     }
     return live_server, public, admin
 

@@ -121,6 +121,7 @@ def test_it_shows_the_dashboard_to_admins_only(app, client):
     assert response.status_code == 200
     assert b"<script" not in response.data and b" style=" not in response.data
     doc = html.fromstring(response.data)
+    assert "admin@example.org" in doc.cssselect("nav.admin")[0].text_content()  # and its Sign out
     figures = {f.get("id"): f for f in doc.cssselect("figure.chart")}
     assert list(figures) == ["signups", "deliveries", "bounces"]
     assert_accessible_chart(figures["signups"], "Sign-ups per week by status now, last 26 weeks", 26)

@@ -9,7 +9,7 @@ from service.states import DeliveryState
 from service.store.trends import bounces_since, complaints_since, deliveries_by_digest, signups_since
 from service.weeks import week_bounds
 from service.web_extensions import current_runtime
-from subscribers.auth import login_required
+from subscribers.auth import current_admin, login_required
 from subscribers.statuses import SubscriberStatus as S
 
 blueprint = Blueprint("dashboard", __name__)
@@ -44,4 +44,4 @@ def dashboard():
                  series=per_week(weeks, [(at, "bounces") for at in bounces]
                                  + [(at, "complaints") for at in complaints], ["bounces", "complaints"])),
     ]
-    return render_template("admin/dashboard.html", charts=charts)
+    return render_template("admin/dashboard.html", charts=charts, admin=current_admin())
