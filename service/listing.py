@@ -1,12 +1,15 @@
-"""One topic's papers as a page shows them: the window, its papers in the seed's sections,
-and the facts around them. HTML pages and the Markdown export both render a Listing."""
+"""One topic's papers as a page shows them: the window, its papers in the seed's sections (each
+by relevance to the topic), and the facts around them. HTML pages and the Markdown export both
+render a Listing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import cached_property
 
 from service.paper import Paper, sections
+from service.relevance import Ranked, rank
 from service.topics import Topic
 
 # The default topic page shows papers new to the topic in the last week, counted in whole
@@ -34,15 +37,20 @@ class Listing:
     sample: bool = False  # the store holds the bundled sample, not a fetch from arXiv
     page: int = 1
     page_size: int | None = None  # None: every paper on one page (the Markdown export)
+    exemplars: list[Paper] = field(default_factory=list)  # the topic's exemplars the store holds
+
+    @cached_property
+    def ranking(self) -> dict[str, Ranked]:
+        """Every paper's relevance to the topic by arXiv id, best first."""
+        return {entry.paper.id: entry for entry in rank(self.topic, self.papers, self.exemplars)}
 
     def sections(self) -> list[tuple[str, list[Paper]]]:
-        """The seed's two sections, in its order; none at all when the listing is empty.
-
-        An empty section stays (saying so), so every page and export has the seed's structure.
-        On one page of several, the papers of that page, in the sections they fall in."""
+        """The seed's two sections, in its order, each most relevant first; none at all when the
+        listing is empty. An empty section stays (saying so), so every page and export has the
+        seed's structure. On one page of several, the papers of that page, in their sections."""
         if not self.papers:
             return []
-        groups = sections(self.papers)
+        groups = sections([entry.paper for entry in self.ranking.values()])
         if self.pages == 1:
             return groups
         start, end = self.shown
@@ -80,6 +88,10 @@ class Listing:
                 links.append(None)
             links.append(number)
         return links
+
+    def why(self, paper: Paper) -> tuple[str, ...]:
+        """The topic's terms the paper matched, for a short "why" beside it."""
+        return self.ranking[paper.id].matched
 
     @property
     def newest_week(self) -> str | None:

@@ -12,6 +12,7 @@ from datetime import datetime
 from flask import Blueprint, render_template, request
 
 from service.mail import SendError, send_now
+from service.store import write_transaction
 from service.web_extensions import csrf, current_runtime, limiter
 from subscribers import store, tokens
 from subscribers.addresses import AddressError, normalize_address
@@ -69,7 +70,7 @@ def subscribe():
                                selected=topics, email=raw_email[:320] if "\n" not in raw_email else "",
                                error=error), 400
     now = _now()
-    with runtime.engine.begin() as conn:
+    with write_transaction(runtime.engine) as conn:
         subscriber, send = store.request_subscription(conn, email, topics, now)
     # The pending row is committed before the mail goes out: if the mail fails, the reader retries
     # (a failed send is not recorded, so it does not count against the per-address wait).
@@ -85,7 +86,7 @@ def subscribe():
                 "We could not send the confirmation mail just now. Nothing is lost: "
                 "please try again in a few minutes.", 503,
                 link=("/subscribe", "Try again"))
-        with runtime.engine.begin() as conn:
+        with write_transaction(runtime.engine) as conn:
             store.record_confirmation_mailed(conn, subscriber.id, now)
     return _message("Check your inbox",
                     "If the address can receive our mail, a confirmation link is on its way. "
@@ -126,7 +127,7 @@ def confirm(token: str):
     if failure:
         return failure
     try:
-        with runtime.engine.begin() as conn:
+        with write_transaction(runtime.engine) as conn:
             subscriber = store.confirm(conn, subscriber_id, topics, now, issued)
     except store.SubscriberError:
         return _message("Link not valid", "This subscription can no longer be confirmed.", 400)
@@ -158,7 +159,7 @@ def preferences(token: str):
     error, saved = None, False
     if request.method == "POST":
         if request.form.get("action") == "leave":
-            with runtime.engine.begin() as conn:
+            with write_transaction(runtime.engine) as conn:
                 store.unsubscribe(conn, subscriber.id, _now())
             return _message("You are unsubscribed", "You will get no more mail from paperboy.",
                             link=("/subscribe", "Subscribe again"))
@@ -167,7 +168,7 @@ def preferences(token: str):
         else:
             topics, error = _topic_choice(runtime)
             if not error:
-                with runtime.engine.begin() as conn:
+                with write_transaction(runtime.engine) as conn:
                     subscriber = store.change_topics(conn, subscriber.id, topics, _now(), "subscriber")
                 saved = True
     return render_template("subscribers/preferences.html", subscriber=subscriber, topics=runtime.topics,
@@ -190,7 +191,7 @@ def unsubscribe(token: str):
     subscriber, failure = _subscriber_from(tokens.read_unsubscribe_token, token)
     if failure:
         return failure
-    with current_runtime().engine.begin() as conn:
+    with write_transaction(current_runtime().engine) as conn:
         store.unsubscribe(conn, subscriber.id, _now())
     return _message("You are unsubscribed", "You will get no more mail from paperboy.",
                     link=("/subscribe", "Subscribe again"))

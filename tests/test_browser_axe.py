@@ -13,7 +13,7 @@ from subscribers.tokens import confirm_token, preferences_token, unsubscribe_tok
 from tests.conftest import DATA, NOW
 from tests.digest_data import ALICE, BOB, CAROL, WEEK, add_subscribers, load_week
 from tests.forms import PASSWORD, create_admin
-from tests.topic_data import load, load_testing_topic, many_papers
+from tests.topic_data import load, load_testing_topic, many_papers_with_code
 
 # Pages and feeds see the frozen NOW, and every change in the store at once.
 pytestmark = pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=0)
@@ -45,7 +45,7 @@ def axe_violations(page, skip: list[str] = ()) -> list[dict]:
 def site(app, live_server):
     runtime = app.extensions["paperboy"]
     load_testing_topic(runtime.engine)
-    load(runtime.engine, "vla", many_papers(250), matched=NOW - timedelta(days=7))  # three pages
+    load(runtime.engine, "vla", many_papers_with_code(250), matched=NOW - timedelta(days=7))  # three pages
     with runtime.engine.begin() as conn:
         load_week(conn)
         ids = add_subscribers(conn, [ALICE, BOB, CAROL], NOW)

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import NOW
 from tests.forms import PASSWORD, create_admin
-from tests.topic_data import load, load_testing_topic, many_papers
+from tests.topic_data import load, load_testing_topic, many_papers_with_code
 from tests.trend_data import load_trends
 
 # Pages and feeds see the frozen NOW, and every change in the store at once.
@@ -25,7 +25,7 @@ def site(app, live_server):
     load_trends(runtime)
     load_testing_topic(runtime.engine)
     # Some weeks of a broader topic, so the chart has a shape.
-    papers = many_papers(sum(count for _, count in VLA_WEEKS))
+    papers = many_papers_with_code(sum(count for _, count in VLA_WEEKS))
     start = 0
     for weeks_back, count in VLA_WEEKS:
         load(runtime.engine, "vla", papers[start:start + count], matched=NOW - timedelta(weeks=weeks_back))

@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from service.cli import main
 from service.static_site import export_site
 from tests.conftest import DATA, NOW
-from tests.topic_data import fixture_papers, load, load_testing_topic, many_papers
+from tests.topic_data import fixture_papers, load, load_testing_topic, many_papers_with_code
 
 # Pages and feeds see the frozen NOW, and every change in the store at once.
 pytestmark = pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=0)
@@ -224,7 +224,7 @@ def test_it_says_which_file_it_cannot_write(monkeypatch, tmp_path, runtime, conf
 
 
 def test_it_splits_long_lists_into_pages_of_markdown(runtime, config, tmp_path):
-    papers = load(runtime.engine, "testing", many_papers(250), matched=NOW - timedelta(days=1))
+    papers = load(runtime.engine, "testing", many_papers_with_code(250), matched=NOW - timedelta(days=1))
     out = tmp_path / "site"
     export_site(config, out, clock=lambda: NOW)
     week = "2026-W06"
@@ -250,7 +250,7 @@ def test_it_splits_long_lists_into_pages_of_markdown(runtime, config, tmp_path):
 
 
 def test_it_serves_the_first_page_of_a_long_list_as_markdown(client, app_engine):
-    load(app_engine, "testing", many_papers(250), matched=NOW - timedelta(days=1))
+    load(app_engine, "testing", many_papers_with_code(250), matched=NOW - timedelta(days=1))
     text = client.get("/topics/testing.md").text
     assert text.count("\n### ") == 100
     assert "**Papers found:** 250" in text

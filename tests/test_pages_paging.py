@@ -10,7 +10,7 @@ from lxml import html
 
 from service.listing import PAGE_SIZE
 from tests.conftest import NOW
-from tests.topic_data import load, many_papers
+from tests.topic_data import load, many_papers_with_code
 
 # Pages and feeds see the frozen NOW, and every change in the store at once.
 pytestmark = pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=0)
@@ -32,7 +32,7 @@ def article_ids(doc) -> list[str]:
 
 
 def test_it_keeps_a_week_of_6000_papers_to_pages_of_a_few_hundred_kb(client, app_engine):
-    load(app_engine, "testing", many_papers(6000), matched=IN_W05)
+    load(app_engine, "testing", many_papers_with_code(6000), matched=IN_W05)
     pages = -(-6000 // PAGE_SIZE)
     for number in (1, 2, pages):
         response, doc = get(client, f"/topics/testing/2026-W05/?page={number}")
@@ -48,7 +48,7 @@ def test_it_keeps_a_week_of_6000_papers_to_pages_of_a_few_hundred_kb(client, app
 
 
 def test_it_shows_every_paper_once_across_the_pages_in_the_seeds_order(client, app_engine):
-    papers = load(app_engine, "testing", many_papers(PAGE_SIZE * 2 + 50), matched=NOW - timedelta(days=1))
+    papers = load(app_engine, "testing", many_papers_with_code(PAGE_SIZE * 2 + 50), matched=NOW - timedelta(days=1))
     seen, headings = [], []
     url = "/topics/testing/"
     while url:
@@ -66,7 +66,7 @@ def test_it_shows_every_paper_once_across_the_pages_in_the_seeds_order(client, a
 
 
 def test_it_links_each_page_from_the_pager(client, app_engine):
-    load(app_engine, "testing", many_papers(PAGE_SIZE * 9), matched=IN_W05)
+    load(app_engine, "testing", many_papers_with_code(PAGE_SIZE * 9), matched=IN_W05)
     _, doc = get(client, "/topics/testing/2026-W05/?page=5")
     pager = doc.cssselect("nav.pager")[0]
     labels = [a.text for a in pager.cssselect("a")]
@@ -76,7 +76,7 @@ def test_it_links_each_page_from_the_pager(client, app_engine):
 
 
 def test_it_shows_one_page_without_a_pager_when_the_papers_fit(client, app_engine):
-    load(app_engine, "testing", many_papers(PAGE_SIZE), matched=IN_W05)
+    load(app_engine, "testing", many_papers_with_code(PAGE_SIZE), matched=IN_W05)
     _, doc = get(client, "/topics/testing/2026-W05/")
     assert len(article_ids(doc)) == PAGE_SIZE
     assert not doc.cssselect("nav.pager") and "Showing" not in doc.text_content()
@@ -91,7 +91,7 @@ def test_it_answers_400_for_a_bad_page_number(client, raw):
 
 
 def test_it_answers_404_past_the_last_page(client, app_engine):
-    load(app_engine, "testing", many_papers(10), matched=NOW - timedelta(days=1))
+    load(app_engine, "testing", many_papers_with_code(10), matched=NOW - timedelta(days=1))
     assert client.get("/topics/testing/?page=1").status_code == 200
     response = client.get("/topics/testing/?page=2")
     assert response.status_code == 404 and b"there is no page 2" in response.data

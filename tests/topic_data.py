@@ -56,7 +56,15 @@ def hostile_paper(base: Paper) -> Paper:
     )
 
 
-def many_papers(count: int):
+def many_papers(count: int) -> list[Paper]:
+    """`count` papers with distinct ids, cycling the real fixtures' titles, authors and abstracts."""
+    source = fixture_papers() + fixture_papers(PROJECT_WEBSITE)
+    return [replace(source[n % len(source)], id=f"{2600 + n // 90000}.{n % 90000 + 10000:05d}",
+                    published=source[n % len(source)].published - timedelta(minutes=n))
+            for n in range(count)]
+
+
+def many_papers_with_code(count: int):
     """`count` distinct papers made from the real fixtures; every tenth has code."""
     base = fixture_papers()
     made = []
