@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import click
 from dotenv import load_dotenv
@@ -116,6 +117,18 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     from service.web.server import serve as serve_app
 
     serve_app(runtime.config, host, port, workers)
+
+
+@main.command("export")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=True, dir_okay=True))
+@click.pass_obj
+def export(runtime: Runtime, directory: Path) -> None:
+    """Write the public site to DIRECTORY as static files: Markdown in the seed's format,
+    an index.html per page, every feed and the OPML. Unchanged files are left alone."""
+    from service.static_site import export_site
+
+    report = export_site(runtime.config, directory)
+    click.echo(f"paperboy: export: {len(report.written)} files written, {report.unchanged} unchanged, in {directory}")
 
 
 @main.command()

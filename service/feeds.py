@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
+from markupsafe import Markup
 
 from service.listing import paper_marks
 from service.paper import Paper, paper_links
@@ -75,11 +76,12 @@ def _add_entry(feed: FeedGenerator, paper: Paper, topics: list[tuple[str, str]],
     entry.title(f"{title} [{'; '.join(marks)}]" if marks else title)
     entry.updated(paper.updated)
     entry.published(paper.published)
-    names = [one_line(name) for name in paper.authors if one_line(name)]
+    names = author_list(paper)
     if names:
-        entry.author([{"name": name} for name in names])
-        for name in names:
-            entry.dc.dc_creator(name)
+        # One author holding the whole list, as arXiv's own RSS does: readers that show one
+        # author (feedparser's `author`, newsboat) would otherwise show only the last.
+        entry.author({"name": names})
+        entry.dc.dc_creator(names)
     for attributes in entry_links(paper):
         entry.link(**attributes)
     for term in paper.categories:
@@ -88,8 +90,26 @@ def _add_entry(feed: FeedGenerator, paper: Paper, topics: list[tuple[str, str]],
     for slug, title in topics:
         topic = {"term": one_line(slug), "label": one_line(title) or one_line(slug)}
         entry.category(**topic, **({"scheme": topic_scheme} if topic_scheme else {}))
-    # summary() also fills RSS's description.
     entry.summary(printable(paper.abstract) or one_line(paper.title))
+    # Readers take RSS descriptions for HTML, so the abstract goes in escaped, with its links.
+    entry.description(rss_description(paper))
+
+
+def author_list(paper: Paper) -> str:
+    """Every author, in the paper's order, on one line: "Ada Lovelace, Alan Turing"."""
+    return ", ".join(one_line(name) for name in paper.authors if one_line(name))
+
+
+def rss_description(paper: Paper) -> str:
+    """The abstract as an HTML paragraph, then its links (arXiv | PDF | Project Page | Code).
+
+    Every URL is absolute and every character of the abstract escaped, so readers that render
+    the description as HTML show the text as it is ("$k<n$" stays)."""
+    abstract = printable(paper.abstract) or one_line(paper.title)
+    links = Markup(" | ").join(
+        Markup('<a href="{}">{}</a>').format(one_line(url), label) for label, url in paper_links(paper)
+    )
+    return str(Markup("<p>{}</p>\n<p>{}</p>").format(abstract, links))
 
 
 def entry_links(paper: Paper) -> list[dict[str, str]]:

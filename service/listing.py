@@ -21,6 +21,9 @@ LATE_UNTIL = timedelta(days=31)
 # The default topic page shows papers new to the topic in the last week, counted in whole
 # UTC days so that the page (and its cached rendering) changes at most once a day by itself.
 DEFAULT_DAYS = 7
+# Papers on one HTML page: about 2.5 KB each, so a page stays near 300 KB however broad the
+# topic's query (a week of 6,000 papers made a 14.5 MB page).
+PAGE_SIZE = 100
 
 
 def default_window_start(now: datetime) -> datetime:
@@ -38,6 +41,8 @@ class Listing:
     last_updated: datetime | None  # the topic's last run that stored papers, or its newest match
     weeks: list[tuple[str, int]] = field(default_factory=list)  # weeks with papers, newest first
     sample: bool = False  # the store holds the bundled sample, not a fetch from arXiv
+    page: int = 1
+    page_size: int | None = None  # None: every paper on one page (the Markdown export)
     exemplars: list[Paper] = field(default_factory=list)  # the topic's exemplars the store holds
 
     @cached_property
@@ -48,8 +53,47 @@ class Listing:
     def sections(self) -> list[tuple[str, list[Paper]]]:
         """The seed's two sections, in its order, each most relevant first; none at all when the
         listing is empty. An empty section stays (saying so), so every page and export has the
-        seed's structure."""
-        return sections([entry.paper for entry in self.ranking.values()]) if self.papers else []
+        seed's structure. On one page of several, the papers of that page, in their sections."""
+        if not self.papers:
+            return []
+        groups = sections([entry.paper for entry in self.ranking.values()])
+        if self.pages == 1:
+            return groups
+        start, end = self.shown
+        paged, offset = [], 0
+        for name, papers in groups:
+            part = papers[max(start - offset, 0):max(end - offset, 0)]
+            if part:
+                paged.append((name, part))
+            offset += len(papers)
+        return paged
+
+    @property
+    def pages(self) -> int:
+        """How many pages the papers fill (at least one)."""
+        if not self.page_size or not self.papers:
+            return 1
+        return -(-len(self.papers) // self.page_size)
+
+    @property
+    def shown(self) -> tuple[int, int]:
+        """[start, end) of the papers on this page, counted in section order."""
+        if not self.page_size:
+            return 0, len(self.papers)
+        start = (self.page - 1) * self.page_size
+        return start, min(start + self.page_size, len(self.papers))
+
+    def page_links(self) -> list[int | None]:
+        """Page numbers a pager shows: the first, the last and two either side of this one;
+        None where numbers are left out."""
+        near = {1, self.pages} | set(range(self.page - 2, self.page + 3))
+        shown = sorted(n for n in near if 1 <= n <= self.pages)
+        links: list[int | None] = []
+        for number in shown:
+            if links and number - links[-1] > 1:
+                links.append(None)
+            links.append(number)
+        return links
 
     def why(self, paper: Paper) -> tuple[str, ...]:
         """The topic's terms the paper matched, for a short "why" beside it."""

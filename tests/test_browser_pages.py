@@ -49,7 +49,7 @@ def test_it_links_feeds_that_parse(page, site):
     assert ("application/atom+xml", "/topics/testing/feed.atom") in found
     assert ("application/rss+xml", "/topics/testing/feed.rss") in found
     with page.expect_response(base + "/topics/testing/feed.atom") as answer:
-        page.locator("main p.nav a", has_text="Atom").click()
+        page.locator("main p.nav").first.get_by_role("link", name="Atom", exact=True).click()
     response = answer.value
     assert response.ok and response.headers["content-type"].startswith("application/atom+xml")
     feed = feedparser.parse(response.body())

@@ -57,7 +57,9 @@ def test_it_carries_each_paper_into_its_entry(client, app_engine):
     # A newer version is marked in the title, so a reader sees why the entry changed.
     assert code_paper.version == 3
     assert entry.title == f"{code_paper.title} [v3]"
-    assert [a.name for a in entry.authors] == code_paper.authors
+    # One author holding the whole list: feedparser's single `author` shows every name.
+    assert entry.author == ", ".join(code_paper.authors)
+    assert [a.name for a in entry.authors] == [", ".join(code_paper.authors)]
     assert [t.term for t in entry.tags] == code_paper.categories
     assert entry.summary == code_paper.abstract
     assert entry.updated_parsed[:6] == code_paper.updated.timetuple()[:6]
@@ -152,10 +154,16 @@ def test_it_lists_every_topic_feed_in_opml(client, app_engine):
     document = etree.fromstring(response.data)
     outlines = document.findall("body/outline")
     assert [o.get("xmlUrl") for o in outlines] == [
-        "http://paperboy.test/topics/vla/feed.atom", "http://paperboy.test/topics/testing/feed.atom",
+        "http://paperboy.test/feed.atom",
+        "http://paperboy.test/topics/vla/feed.atom", "http://paperboy.test/topics/vla/code.atom",
+        "http://paperboy.test/topics/testing/feed.atom", "http://paperboy.test/topics/testing/code.atom",
     ]
-    assert outlines[0].get("text") == "Vision-Language-Action Models"
-    assert outlines[1].get("htmlUrl") == "http://paperboy.test/topics/testing/"
+    assert outlines[1].get("text") == "Vision-Language-Action Models"
+    assert outlines[2].get("text") == "Vision-Language-Action Models: papers with code"
+    assert outlines[3].get("htmlUrl") == "http://paperboy.test/topics/testing/"
+    for outline in outlines:  # every feed listed answers with a feed
+        path = outline.get("xmlUrl").removeprefix("http://paperboy.test")
+        assert not feedparser.parse(client.get(path).data).bozo, path
 
 
 def test_it_answers_conditional_gets_with_304(client, app_engine):

@@ -127,3 +127,15 @@ def test_it_unlinks_and_deletes_papers_nothing_refers_to(engine):
     with engine.connect() as conn:
         assert {p.id for p in fetched if papers.get_paper(conn, p.id)} == set(ids[:2])
         assert papers.count_topic_papers(conn, "vla") == 0
+
+
+def test_it_lists_only_papers_with_code_or_a_project_page_when_asked(engine):
+    fetched = real_papers()
+    with engine.begin() as conn:
+        papers.upsert_papers(conn, fetched, NOW)
+        papers.link_topic_papers(conn, "testing", [p.id for p in fetched], NOW)
+    with engine.connect() as conn:
+        linked = papers.papers_for_topic(conn, "testing", with_links=True)
+        every = papers.papers_for_topic(conn, "testing")
+    assert {p.id for p in linked} == {p.id for p in fetched if p.has_links}
+    assert 0 < len(linked) < len(every) == len(fetched)

@@ -62,3 +62,16 @@ def many_papers(count: int) -> list[Paper]:
     return [replace(source[n % len(source)], id=f"{2600 + n // 90000}.{n % 90000 + 10000:05d}",
                     published=source[n % len(source)].published - timedelta(minutes=n))
             for n in range(count)]
+
+
+def many_papers_with_code(count: int):
+    """`count` distinct papers made from the real fixtures; every tenth has code."""
+    base = fixture_papers()
+    made = []
+    for n in range(count):
+        paper = base[n % len(base)]
+        code = [f"https://github.com/example/repo{n}"] if n % 10 == 0 else []
+        made.append(replace(paper, id=f"2601.{n:05d}", code_urls=code, project_urls=[],
+                            published=paper.published + timedelta(minutes=n)))
+    return made
+

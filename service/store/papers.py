@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import Text, cast, delete, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from service.paper import Paper
@@ -104,9 +104,11 @@ def get_paper(conn: Connection, paper_id: str) -> Paper | None:
 
 def papers_for_topic(
     conn: Connection, topic: str, since: datetime | None = None, until: datetime | None = None,
-    limit: int | None = None,
+    limit: int | None = None, with_links: bool = False,
 ) -> list[Paper]:
-    """Papers first matched by `topic` in [since, until), newest published first."""
+    """Papers first matched by `topic` in [since, until), newest published first.
+
+    `with_links`: only papers with a code or project page URL."""
     query = (
         select(paper_table)
         .join(topic_paper, topic_paper.c.paper_id == paper_table.c.id)
@@ -117,6 +119,10 @@ def papers_for_topic(
         query = query.where(topic_paper.c.first_matched >= since)
     if until is not None:
         query = query.where(topic_paper.c.first_matched < until)
+    if with_links:
+        # Both columns hold JSON lists; an empty one is "[]" on SQLite and PostgreSQL alike.
+        query = query.where(or_(cast(paper_table.c.code_urls, Text) != "[]",
+                                cast(paper_table.c.project_urls, Text) != "[]"))
     if limit is not None:
         query = query.limit(limit)
     return [paper_from_row(row) for row in conn.execute(query).mappings()]

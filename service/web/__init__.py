@@ -13,7 +13,7 @@ from service.clock import utc_now
 from service.runtime import Runtime
 from service.states import DeliveryState, RunStatus
 from service.templating import TEMPLATES
-from service.web import digests, feeds, headers, health, inbound, limits, pages, search
+from service.web import dashboard, digests, feeds, headers, health, inbound, limits, pages, search
 from service.web.summaries import STAMP_SECONDS, install_render_cache
 from service.web_extensions import csrf, limiter, limiter_settings
 from subscribers import admin, admin_csv, public, sign_in
@@ -23,6 +23,7 @@ from subscribers.statuses import SubscriberStatus
 BLUEPRINTS = (
     public.blueprint, sign_in.blueprint, admin.blueprint, admin_csv.blueprint,
     pages.blueprint, feeds.blueprint, search.blueprint, health.blueprint, digests.blueprint, inbound.blueprint,
+    dashboard.blueprint,
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, request
 
 from service.feeds import FEED_SIZE, FeedSpec, atom_feed, opml, rss_feed
+from service.paper import paper_links
 from service.store.papers import papers_for_topic
 from service.store.summaries import recent_papers_with_topics
 from service.topics import Topic
@@ -21,6 +22,7 @@ blueprint = Blueprint("feeds", __name__)
 ATOM = "application/atom+xml; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
 OPML = "text/x-opml; charset=utf-8"
+CODE_SUFFIX = ": papers with code"
 
 
 @blueprint.get("/topics/<slug>/feed.atom")
@@ -33,7 +35,18 @@ def topic_rss(slug: str):
     return _topic_feed(slug, "rss")
 
 
-def _topic_feed(slug: str, kind: str):
+@blueprint.get("/topics/<slug>/code.atom")
+def code_atom(slug: str):
+    """The topic's newest papers with code or a project page."""
+    return _topic_feed(slug, "atom", code=True)
+
+
+@blueprint.get("/topics/<slug>/code.rss")
+def code_rss(slug: str):
+    return _topic_feed(slug, "rss", code=True)
+
+
+def _topic_feed(slug: str, kind: str, code: bool = False):
     runtime = current_runtime()
     topic = runtime.topic(slug)
     if topic is None:
@@ -42,21 +55,26 @@ def _topic_feed(slug: str, kind: str):
 
     def render() -> bytes:
         with runtime.engine.connect() as conn:
-            papers = papers_for_topic(conn, slug, limit=FEED_SIZE)
+            papers = papers_for_topic(conn, slug, limit=FEED_SIZE, with_links=code)
         spec = FeedSpec(
-            title=f"{topic.title} (paperboy)",
+            title=f"{topic.title}{CODE_SUFFIX if code else ''} (paperboy)",
             description=topic.description or topic.title,
             page_url=absolute_url("pages.topic", slug=slug),
-            self_url=absolute_url(f"feeds.topic_{kind}", slug=slug),
+            self_url=absolute_url(f"feeds.{'code' if code else 'topic'}_{kind}", slug=slug),
             updated=state.papers_changed,
         )
         build = atom_feed if kind == "atom" else rss_feed
-        return build(spec, [(paper, []) for paper in papers])
+        return build(spec, [(paper, []) for paper in papers if not code or _links_beyond_arxiv(paper)])
 
     return respond_cached(
-        request, (kind, slug), state.papers_stamp, state.papers_changed,
+        request, (kind, slug, code), state.papers_stamp, state.papers_changed,
         ATOM if kind == "atom" else RSS, render, render_cache(), stamp=(summary_scope(slug), state),
     )
+
+
+def _links_beyond_arxiv(paper) -> bool:
+    # The store keeps any URL a paper names; only web URLs become links (javascript: does not).
+    return any(label not in ("arXiv", "PDF") for label, _ in paper_links(paper))
 
 
 @blueprint.get("/feed.atom")
@@ -88,15 +106,15 @@ def all_atom():
 
 @blueprint.get("/feeds.opml")
 def feeds_opml():
-    """Every topic's Atom feed, for importing into a feed reader at once."""
+    """The all-topics feed, then each topic's feed and code feed (Atom), to import at once."""
     topics: list[Topic] = current_runtime().topics
 
     def render() -> bytes:
-        outlines = [
-            (topic.title, absolute_url("feeds.topic_atom", slug=topic.slug),
-             absolute_url("pages.topic", slug=topic.slug))
-            for topic in topics
-        ]
+        outlines = [("paperboy: all topics", absolute_url("feeds.all_atom"), absolute_url("pages.home"))]
+        for topic in topics:
+            page = absolute_url("pages.topic", slug=topic.slug)
+            outlines.append((topic.title, absolute_url("feeds.topic_atom", slug=topic.slug), page))
+            outlines.append((topic.title + CODE_SUFFIX, absolute_url("feeds.code_atom", slug=topic.slug), page))
         return opml("paperboy topics", outlines)
 
     # The list changes only with topics.toml, which is read once per process.

@@ -14,8 +14,9 @@ from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
+from service.charts import papers_per_week_chart
 from service.exemplars import exemplar_papers
-from service.listing import DEFAULT_DAYS, Listing, default_window_start, format_moment, paper_marks
+from service.listing import DEFAULT_DAYS, PAGE_SIZE, Listing, default_window_start, format_moment, paper_marks
 from service.markdown import topic_markdown
 from service.paper import paper_links
 from service.store.papers import papers_for_topic
@@ -76,7 +77,9 @@ def topic(slug: str):
     since = default_window_start(current_runtime().clock())
     state = summary(slug)
     version = f"{state.page_stamp}|{since.date()}"
-    return _topic_page(found, ("topic", slug), version, since, None, None, _latest(state.changed, since))
+    number = _page_number()
+    return _topic_page(found, ("topic", slug, number), version, since, None, None,
+                       _latest(state.changed, since), number)
 
 
 @blueprint.get("/topics/<slug>/<week>/")
@@ -92,21 +95,34 @@ def topic_week(slug: str, week: str):
     if start > current_runtime().clock():
         abort(404, description=f"Week {week} has not started yet.")
     state = summary(slug)
-    return _topic_page(found, ("week", slug, week), state.page_stamp, start, end, week, state.changed)
+    number = _page_number()
+    return _topic_page(found, ("week", slug, week, number), state.page_stamp, start, end, week,
+                       state.changed, number)
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
+        abort(400, description=f"{raw[:40]!r} is not a page number; pages are numbered from 1.")
+    return int(raw)
 
 
 def _topic_page(topic: Topic, key, version: str, since: datetime, until: datetime | None,
-                week: str | None, last_modified: datetime | None):
+                week: str | None, last_modified: datetime | None, number: int):
     def make():
-        listing = load_listing(topic, since, until, week)
+        listing = load_listing(topic, since, until, week, page=number, page_size=PAGE_SIZE)
+        if number > listing.pages:
+            return listing, None
         papers_html = Markup(render_template("_papers.html", listing=listing))
         return listing, papers_html
 
     listing, papers_html = render_cache().value(key, version, make)
+    if papers_html is None:
+        abort(404, description=f"This list has {listing.pages} page(s); there is no page {number}.")
     runtime = current_runtime()
     html = render_template(
         "topic.html", listing=listing, papers_html=papers_html, days=DEFAULT_DAYS,
-        topic=topic, topics=runtime.topics,
+        topic=topic, topics=runtime.topics, chart=papers_per_week_chart(listing.weeks, runtime.clock()),
     )
     return respond_page(request, html, last_modified)
 
@@ -119,8 +135,10 @@ def topic_markdown_export(slug: str):
     state = summary(slug)
 
     def render() -> bytes:
-        listing = load_listing(found, since, None, None)
-        return topic_markdown(listing, absolute_url("pages.home")).encode()
+        # The first page's papers; the others are on the HTML pages it links.
+        listing = load_listing(found, since, None, None, page=1, page_size=PAGE_SIZE)
+        more = lambda number: absolute_url("pages.topic", slug=slug, page=number)  # noqa: E731
+        return topic_markdown(listing, absolute_url("pages.home"), page_url=more).encode()
 
     return respond_cached(
         request, ("markdown", slug), f"{state.page_stamp}|{since.date()}",
@@ -128,8 +146,10 @@ def topic_markdown_export(slug: str):
     )
 
 
-def load_listing(topic: Topic, since: datetime, until: datetime | None, week: str | None) -> Listing:
-    """The topic's papers first matched in [since, until), with the facts a page shows."""
+def load_listing(topic: Topic, since: datetime, until: datetime | None, week: str | None,
+                 page: int = 1, page_size: int | None = None) -> Listing:
+    """The topic's papers first matched in [since, until), with the facts a page shows;
+    `page_size` papers on page `page` (None: all on one)."""
     runtime = current_runtime()
     with runtime.engine.connect() as conn:
         papers = papers_for_topic(conn, topic.slug, since=since, until=until)
@@ -142,6 +162,7 @@ def load_listing(topic: Topic, since: datetime, until: datetime | None, week: st
         topic=topic, papers=papers, since=since, until=until, week=week,
         last_updated=updated or (times[0] if times else None),
         weeks=sorted(counts.items(), reverse=True), sample=sample, exemplars=exemplars,
+        page=page, page_size=page_size,
     )
 
 
