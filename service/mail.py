@@ -10,7 +10,6 @@ import asyncio
 import os
 import uuid
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -79,9 +78,6 @@ class SmtpConnection:
         self.settings = settings
         self.client: aiosmtplib.SMTP | None = None
 
-    async def send(self, message: EmailMessage) -> None:
-        await self._deliver(lambda client: client.send_message(message))
-
     async def send_raw(self, sender: str, recipients: list[str], data: bytes, crlf: bool = False) -> None:
         """Send an already encoded message to `recipients`; `crlf=True` promises that every line
         of `data` already ends in CRLF, which saves scanning it.
@@ -146,9 +142,6 @@ class OutboxConnection:
     def __init__(self, outbox: Path):
         self.outbox = outbox
 
-    async def send(self, message: EmailMessage) -> None:
-        self._write(bytes(message))
-
     async def send_raw(self, sender: str, recipients: list[str], data: bytes, crlf: bool = False) -> None:
         self._write(data)
 
@@ -169,19 +162,6 @@ def open_connection(config: Config) -> SmtpConnection | OutboxConnection:
     if config.smtp_url:
         return SmtpConnection(SmtpSettings.from_url(config.smtp_url))
     return OutboxConnection(config.outbox_dir)
-
-
-def send_now(config: Config, message: EmailMessage) -> None:
-    """Send one message and wait for the answer; for single mails such as confirmations."""
-
-    async def _send():
-        connection = open_connection(config)
-        try:
-            await connection.send(message)
-        finally:
-            await connection.close()
-
-    asyncio.run(_send())
 
 
 async def _transaction(client: aiosmtplib.SMTP, sender: str, recipients: list[str], data: bytes, crlf: bool):

@@ -36,7 +36,7 @@ from service.digest import (
     render_digest,
 )
 from service.mail import ConnectError, SenderRefused, SendError, SmtpSettings, open_connection
-from service.mime import DkimSigner, MessageTemplate, Stamp, assemble
+from service.mime import DkimSigner, MessageTemplate, Stamp, assemble, message_id
 from service.runtime import Runtime
 from service.send_policy import RateLimiter, SystemClock, ascii_address, refuses_address, retry_delay
 from service.store import deliveries as ledger
@@ -172,15 +172,33 @@ class Sender:
         token = unsubscribe.rsplit("/", 1)[-1]
         stamp = Stamp(
             to=address,
+            # The same on every attempt: a copy sent again after a crash is recognisably the same mail.
+            message_id=message_id(self.config, "digest", self.digest.id, job.id),
             unsubscribe_url=unsubscribe,
             mailto_unsubscribe=f"{self.mailto}?subject={quote('unsubscribe ' + token)}",
             values={UNSUBSCRIBE_SLOT: unsubscribe, PREFERENCES_SLOT: preferences_url(self.config, job.subscriber_id)},
         )
         return assemble(self.config, self.template(job.topics), stamp, self.clock.now(), self.signer)
 
+    # What the sender works through; NoticeSender (service/notices.py) sends the mail queue instead.
+    ledger = ledger
+
+    @property
+    def label(self) -> str:
+        return self.digest.week
+
+    def _pending(self, conn) -> int:
+        return ledger.pending_count(conn, self.digest.id)
+
+    def _held_elsewhere(self, conn) -> int:
+        return ledger.delivery_counts(conn, self.digest.id)["sending"]
+
+    def _retry_at(self, conn) -> datetime | None:
+        return ledger.next_attempt_at(conn, self.digest.id)
+
     async def run(self) -> SendStats:
         with self.runtime.engine.connect() as conn:
-            self.stats.total = ledger.pending_count(conn, self.digest.id)
+            self.stats.total = self._pending(conn)
         queue: asyncio.Queue = asyncio.Queue(maxsize=self.batch)
         limiter = RateLimiter(self.config.smtp_rate, self.clock)
         self.new_outcome = asyncio.Event()
@@ -197,8 +215,7 @@ class Sender:
             self.new_outcome.set()
             await recorder
         with self.runtime.engine.connect() as conn:
-            counts = ledger.delivery_counts(conn, self.digest.id)
-        self.stats.held_elsewhere = counts["sending"]
+            self.stats.held_elsewhere = self._held_elsewhere(conn)
         return self.stats
 
     async def _produce(self, queue: asyncio.Queue) -> None:
@@ -206,7 +223,7 @@ class Sender:
             claimed = await asyncio.to_thread(self._claim)
             if claimed:
                 log.info("mailer: %s claimed %d deliveries of %s; so far %d sent, %d retried, %d failed of %d",
-                         self.worker, len(claimed), self.digest.week, self.stats.sent, self.stats.retried,
+                         self.worker, len(claimed), self.label, self.stats.sent, self.stats.retried,
                          self.stats.failed, self.stats.total)
                 for job in claimed:
                     await queue.put(job)
@@ -216,7 +233,7 @@ class Sender:
             if self.stop.is_set():
                 return
             with self.runtime.engine.connect() as conn:
-                retry_at = ledger.next_attempt_at(conn, self.digest.id)
+                retry_at = self._retry_at(conn)
             if retry_at is None:
                 return
             wait = (retry_at - self.clock.now()).total_seconds()
@@ -265,7 +282,7 @@ class Sender:
 
     def _renew(self, job: ledger.Claimed) -> bool:
         with self.runtime.engine.begin() as conn:
-            return ledger.renew_lease(conn, job.id, self.worker, self.clock.now())
+            return self.ledger.renew_lease(conn, job.id, self.worker, self.clock.now())
 
     async def _send(self, connection, job: ledger.Claimed, limiter: RateLimiter) -> _Outcome:
         if self.stop.is_set():
@@ -366,14 +383,14 @@ class Sender:
         stats = self.stats
         with self.runtime.engine.begin() as conn:
             sent = [o.job.id for o in outcomes if o.state == "sent"]
-            stats.sent += ledger.mark_sent(conn, sent, self.worker, now)
-            ledger.release(conn, [o.job.id for o in outcomes if o.state == "released"], self.worker)
+            stats.sent += self.ledger.mark_sent(conn, sent, self.worker, now)
+            self.ledger.release(conn, [o.job.id for o in outcomes if o.state == "released"], self.worker)
             for o in outcomes:
                 if o.state == "retrying":
                     next_attempt = now + timedelta(seconds=retry_delay(o.job.attempts))
-                    stats.retried += ledger.mark_retrying(conn, o.job.id, self.worker, o.error, next_attempt)
+                    stats.retried += self.ledger.mark_retrying(conn, o.job.id, self.worker, o.error, next_attempt)
                 elif o.state in ("failed", "cancelled"):
-                    settled = ledger.mark_failed(conn, o.job.id, self.worker, o.error, o.state)
+                    settled = self.ledger.mark_failed(conn, o.job.id, self.worker, o.error, o.state)
                     if o.state == "cancelled":
                         stats.cancelled += settled
                         continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -20,7 +20,8 @@ _env = Environment(
 )
 
 
-def confirmation_message(config: Config, to: str, confirm_link: str, topics: list[Topic], now: datetime) -> EmailMessage:
+def confirmation_message(config: Config, to: str, confirm_link: str, topics: list[Topic], now: datetime,
+                         message_id: str) -> EmailMessage:
     """A multipart/alternative mail asking `to` to confirm their subscription to `topics`."""
     context = {"confirm_url": confirm_link, "topics": topics, "base_url": config.base_url, "email": to}
     message = EmailMessage()
@@ -28,8 +29,7 @@ def confirmation_message(config: Config, to: str, confirm_link: str, topics: lis
     message["From"] = config.mail_from
     message["To"] = to
     message["Date"] = format_datetime(now)
-    domain = parseaddr(config.mail_from)[1].rpartition("@")[2] or "localhost"
-    message["Message-ID"] = make_msgid(domain=domain)
+    message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(_env.get_template("email/confirm.txt.j2").render(context))
     message.add_alternative(_env.get_template("email/confirm.html.j2").render(context), subtype="html")

@@ -9,6 +9,7 @@ import re
 import pytest
 from werkzeug.security import generate_password_hash
 
+from service.notices import send_notices
 from subscribers import store
 from tests.conftest import NOW
 
@@ -30,6 +31,7 @@ def test_it_subscribes_a_reader_from_a_topic_page(app, live_server, smtp_server,
     page.wait_for_selector("text=Check your inbox")
     page.screenshot(path=str(tmp_path / "subscribed.png"), full_page=True)
 
+    send_notices(app.extensions["paperboy"])  # the scheduler's job, every 15 s
     [mail] = smtp_server.messages
     link = re.search(r"http://paperboy\.test(/confirm/\S+)", mail.get_body(("plain",)).get_content()).group(1)
     page.goto(live_server + link)

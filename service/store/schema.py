@@ -115,6 +115,8 @@ subscriber = Table(
     Column("created", UTC_DATETIME, nullable=False),
     Column("confirmed", UTC_DATETIME),
     Column("changed", UTC_DATETIME, nullable=False),
+    # When a confirmation mail was last queued: the per-address wait is a conditional write on it.
+    Column("confirm_mailed", UTC_DATETIME),
     Index("ix_subscriber_status", "status"),
 )
 
@@ -181,6 +183,29 @@ delivery = Table(
     Column("sent_at", UTC_DATETIME),
     UniqueConstraint("digest_id", "subscriber_id"),
     Index("ix_delivery_digest_id_state", "digest_id", "state"),
+)
+
+mail_queue = Table(
+    "mail_queue",
+    metadata,
+    # Transactional mail (confirmations, notices), sent like deliveries: claimed, leased, retried.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # confirm
+    # A sign-up from the form holds the address until it is admitted; then subscriber_id names it.
+    Column("email", String(320)),
+    Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE")),
+    Column("topics", Text, nullable=False),
+    Column("created", UTC_DATETIME, nullable=False),
+    # requested | held | due | sending | retrying | sent | failed | cancelled
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", UTC_DATETIME),
+    Column("claimed_at", UTC_DATETIME),
+    Column("claimed_by", String(64)),
+    Column("last_error", Text),
+    Column("sent_at", UTC_DATETIME),
+    Index("ix_mail_queue_state", "state"),
+    Index("ix_mail_queue_subscriber_id", "subscriber_id"),
 )
 
 scheduler_lock = Table(
