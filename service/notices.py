@@ -22,7 +22,7 @@ from service.send_policy import SystemClock
 from service.store import mail_queue
 from subscribers import store as subscriber_store
 from subscribers.emails import confirmation_message
-from subscribers.tokens import confirm_url
+from subscribers.tokens import CONFIRM_MAX_AGE, confirm_url
 
 log = logging.getLogger("paperboy.notices")
 
@@ -83,6 +83,11 @@ class NoticeSender(Sender):
 def send_notices(runtime: Runtime, clock=None, lease: timedelta = LEASE) -> SendStats:
     """Admit the form's sign-ups and send every due transactional mail once."""
     clock = clock or SystemClock()
+    with runtime.engine.begin() as conn:
+        expired = mail_queue.expire(conn, clock.now() - CONFIRM_MAX_AGE)
+    if expired:
+        log.warning("notices: %d confirmations were not sent within %d days and are cancelled",
+                    expired, CONFIRM_MAX_AGE.days)
     admit_requests(runtime)
     stats = asyncio.run(NoticeSender(runtime, clock, lease).run())
     if stats.total or stats.error:

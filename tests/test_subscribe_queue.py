@@ -150,3 +150,41 @@ def test_it_keeps_the_message_id_of_a_confirmation_across_a_retry(app, client):
     assert first_id == delivered["Message-ID"]
     [mail] = queued_mails(app, "alice@example.org")
     assert first_id == f"<confirm-{mail['id']}@localhost>" and mail["attempts"] == 2
+
+
+def test_it_cancels_a_queued_confirmation_when_the_address_is_blocked_or_deleted_before_its_turn(app, client,
+                                                                                                 smtp_server):
+    from service.notices import admit_requests
+
+    runtime = runtime_of(app)
+    for email in ("spam@example.org", "gone@example.org", "alice@example.org"):
+        subscribe(client, email)
+    assert admit_requests(runtime) == 3
+    with runtime.engine.begin() as conn:
+        spam, gone = (store.subscriber_by_email(conn, f"{name}@example.org") for name in ("spam", "gone"))
+        store.block(conn, spam.id, NOW, "admin@example.org")
+        store.erase(conn, gone.id, NOW, "admin@example.org")
+
+    stats = send_notices(runtime)
+
+    assert (stats.sent, stats.cancelled) == (1, 2)
+    assert [m["To"] for m in smtp_server.messages] == ["alice@example.org"]
+    with runtime.engine.connect() as conn:
+        assert [m["state"] for m in mail_queue.mails_of(conn, spam.id)] == ["cancelled"]
+        assert [m["state"] for m in mail_queue.mails_of(conn, gone.id)] == ["cancelled"]
+
+
+def test_it_cancels_a_confirmation_not_sent_before_its_link_expired(app, client):
+    from subscribers.tokens import CONFIRM_MAX_AGE
+
+    down = SmtpServer()  # never started: the mail server stays unreachable
+    runtime = runtime_of(app)
+    runtime.config = runtime.config.with_overrides(smtp_url=down.url)
+    subscribe(client, "alice@example.org")
+    assert send_notices(runtime).sent == 0
+    later = datetime.now(timezone.utc) + CONFIRM_MAX_AGE + timedelta(minutes=1)
+
+    assert send_notices(runtime, FakeClock(later)).total == 0
+
+    [mail] = queued_mails(app, "alice@example.org")
+    assert mail["state"] == "cancelled" and "expired" in mail["last_error"]

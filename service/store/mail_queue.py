@@ -74,6 +74,15 @@ def admit(conn: Connection, request_id: int, subscriber_id: int, send: bool, not
                          last_error=note[:1000] or None))
 
 
+def expire(conn: Connection, created_before: datetime) -> int:
+    """Cancel unsent mails queued before `created_before` (their link would no longer work)."""
+    return conn.execute(
+        update(mail_queue).where(mail_queue.c.state.in_(("requested", "due", "retrying")),
+                                 mail_queue.c.created < created_before)
+        .values(state="cancelled", last_error="notices: not sent before its link expired")
+    ).rowcount
+
+
 def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, limit: int) -> list[QueuedMail]:
     """Take up to `limit` due mails for `worker`, counting an attempt on each (as claim_deliveries does).
 

@@ -167,6 +167,20 @@ digest_paper = Table(
     Column("paper_id", String(64), ForeignKey("paper.id"), primary_key=True),
 )
 
+def _claim_columns() -> list[Column]:
+    """The columns of a queue of mails that senders claim, lease, retry and settle
+    (service/store/deliveries.py settles the delivery table and the mail queue alike)."""
+    return [
+        Column("state", String(16), nullable=False),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("next_attempt", UTC_DATETIME),
+        Column("claimed_at", UTC_DATETIME),
+        Column("claimed_by", String(64)),
+        Column("last_error", Text),
+        Column("sent_at", UTC_DATETIME),
+    ]
+
+
 delivery = Table(
     "delivery",
     metadata,
@@ -174,13 +188,8 @@ delivery = Table(
     Column("digest_id", Integer, ForeignKey("digest.id", ondelete="CASCADE"), nullable=False),
     Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), nullable=False),
     Column("topics", Text, nullable=False),  # the subscriber's topics when the row was written
-    Column("state", String(16), nullable=False),  # due | sending | retrying | sent | failed | cancelled
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt", UTC_DATETIME),
-    Column("claimed_at", UTC_DATETIME),
-    Column("claimed_by", String(64)),
-    Column("last_error", Text),
-    Column("sent_at", UTC_DATETIME),
+    # state: due | sending | retrying | sent | failed | cancelled
+    *_claim_columns(),
     UniqueConstraint("digest_id", "subscriber_id"),
     Index("ix_delivery_digest_id_state", "digest_id", "state"),
 )
@@ -196,14 +205,8 @@ mail_queue = Table(
     Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE")),
     Column("topics", Text, nullable=False),
     Column("created", UTC_DATETIME, nullable=False),
-    # requested | held | due | sending | retrying | sent | failed | cancelled
-    Column("state", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt", UTC_DATETIME),
-    Column("claimed_at", UTC_DATETIME),
-    Column("claimed_by", String(64)),
-    Column("last_error", Text),
-    Column("sent_at", UTC_DATETIME),
+    # state: requested | held | due | sending | retrying | sent | failed | cancelled
+    *_claim_columns(),
     Index("ix_mail_queue_state", "state"),
     Index("ix_mail_queue_subscriber_id", "subscriber_id"),
 )
