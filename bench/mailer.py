@@ -83,7 +83,8 @@ def prepare(database_url: str, topics_file: Path, subscribers: int) -> None:
 def run_sender(database_url: str, topics_file: Path, smtp_url: str, concurrency: int) -> dict:
     """Queue and send the digest in this process; returns counts, timings and peak memory."""
     from service.config import Config
-    from service.mailer import Sender, queue_digest
+    from service.mailer import Sender
+    from service.send_queue import queue_digest
     from service.runtime import Runtime
 
     config = Config(database_url=database_url, topics_file=topics_file, smtp_url=smtp_url,

@@ -18,6 +18,8 @@ from urllib.parse import urlencode, urlsplit
 import feedparser
 import httpx
 
+from service.clock import utc_now
+from service.errors import PaperboyError
 from service.links import find_links
 from service.text import one_line
 from service.paper import Paper, split_arxiv_id
@@ -32,7 +34,7 @@ MAX_WAIT = 120.0
 CONNECT_TIMEOUT = 10.0
 
 
-class ArxivError(Exception):
+class ArxivError(PaperboyError):
     """arXiv answered with something paperboy cannot use; the message says what, in one line."""
 
 
@@ -297,4 +299,4 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - utc_now()).total_seconds())

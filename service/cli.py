@@ -9,22 +9,18 @@ import click
 from dotenv import load_dotenv
 
 from service import store
-from service.arxiv import ArxivError
-from service.config import ConfigError, load_config
+from service.config import load_config
 from service.digest_cli import digest as digest_group, run as run_command, scheduler as scheduler_command
+from service.errors import PaperboyError
 from service.runtime import Runtime
-from service.topics import TopicsError
 from subscribers.cli import admin as admin_group, subscribers as subscribers_group
-
-# Errors that end a command with one clear line instead of a traceback.
-EXPECTED_ERRORS = (ConfigError, TopicsError, store.StoreError, ArxivError)
 
 
 class PaperboyGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except EXPECTED_ERRORS as error:
+        except PaperboyError as error:  # an expected failure: one line, not a traceback
             click.echo(f"paperboy: {error}", err=True)
             sys.exit(2)
         except store.DatabaseError as error:
@@ -45,11 +41,7 @@ def main(ctx: click.Context) -> None:
     # paperboy logs each job itself; APScheduler's per-run lines would repeat every 30 s.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the fetch job logs each page itself
-    try:
-        ctx.obj = Runtime(load_config())
-    except ConfigError as error:
-        click.echo(f"paperboy: {error}", err=True)
-        sys.exit(2)
+    ctx.obj = Runtime(load_config())
 
 
 @main.command()
@@ -76,15 +68,13 @@ def fetch(runtime: Runtime, slug: str | None, since: str | None) -> None:
         try:
             since_date = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=timezone.utc)
         except ValueError:
-            click.echo(f"paperboy: fetch: --since expects a date like 2026-02-01, got {since!r}", err=True)
-            sys.exit(2)
+            raise PaperboyError(f"fetch: --since expects a date like 2026-02-01, got {since!r}") from None
     topics = runtime.topics
     if slug is not None:
         topic = runtime.topic(slug)
         if topic is None:
             known = ", ".join(t.slug for t in topics)
-            click.echo(f"paperboy: fetch: no topic {slug!r} in {runtime.config.topics_file} (known: {known})", err=True)
-            sys.exit(2)
+            raise PaperboyError(f"fetch: no topic {slug!r} in {runtime.config.topics_file} (known: {known})")
         topics = [topic]
     report = fetch_topics(runtime, topics, since=since_date)
     for result in report.results:

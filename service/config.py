@@ -13,9 +13,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from service.cron import cron_trigger
+from service.errors import PaperboyError
+from service.smtp_url import SmtpSettings
 
 
-class ConfigError(Exception):
+class ConfigError(PaperboyError):
     """A setting is missing or malformed; the message names the variable."""
 
 
@@ -85,6 +87,32 @@ def env_cron(environ, name: str, default: str) -> str:
     return raw
 
 
+def env_smtp_url(environ, name: str) -> str | None:
+    raw = env_url(environ, name, None, ("smtp", "smtps"))
+    if raw is not None:
+        try:
+            SmtpSettings.from_url(raw)
+        except ValueError as error:  # the URL itself is not repeated: it may hold a password
+            raise ConfigError(f"{name}: {error}") from None
+    return raw
+
+
+DKIM_SETTINGS = ("PAPERBOY_DKIM_KEY_FILE", "PAPERBOY_DKIM_SELECTOR", "PAPERBOY_DKIM_DOMAIN")
+
+
+def env_dkim(environ) -> tuple[Path | None, str | None, str | None]:
+    """(key file, selector, domain): all three set, or none. Part of a set would send unsigned
+    mail while the operator believes it is signed."""
+    values = [env_str(environ, name) for name in DKIM_SETTINGS]
+    if any(values) and not all(values):
+        missing = next(name for name, value in zip(DKIM_SETTINGS, values) if not value)
+        raise ConfigError(f"{missing}: DKIM signing needs {', '.join(DKIM_SETTINGS)} set together")
+    key_file, selector, domain = values
+    if key_file and not Path(key_file).is_file():
+        raise ConfigError(f"PAPERBOY_DKIM_KEY_FILE: no such file {key_file!r}")
+    return (Path(key_file) if key_file else None), selector, domain
+
+
 def env_email(environ, name: str, default: str) -> str:
     raw = env_str(environ, name, default)
     if "@" not in raw or "\n" in raw or "\r" in raw:
@@ -113,9 +141,10 @@ class Config:
     dkim_key_file: Path | None = None
     dkim_selector: str | None = None
     dkim_domain: str | None = None
-    # Tests turn these off; production keeps them on.
+    # Cookies are Secure when the site is served over https; load_config() derives it from
+    # PAPERBOY_BASE_URL, and the default base URL is http.
     secure_cookies: bool = False
-    rate_limits: bool = True
+    rate_limits: bool = True  # tests turn rate limits off; production keeps them on
 
     def with_overrides(self, **changes) -> "Config":
         return replace(self, **changes)
@@ -125,9 +154,7 @@ def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
     """Build the Config from environment variables; raise ConfigError naming a bad one."""
     environ = os.environ if environ is None else environ
     base_url = env_url(environ, "PAPERBOY_BASE_URL", Config.base_url, ("http", "https"))
-    dkim_key = env_str(environ, "PAPERBOY_DKIM_KEY_FILE")
-    if dkim_key and not Path(dkim_key).is_file():
-        raise ConfigError(f"PAPERBOY_DKIM_KEY_FILE: no such file {dkim_key!r}")
+    dkim_key_file, dkim_selector, dkim_domain = env_dkim(environ)
     return Config(
         database_url=env_url(
             environ, "PAPERBOY_DATABASE_URL", Config.database_url, ("sqlite", "postgresql")
@@ -137,7 +164,7 @@ def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
         arxiv_delay=env_float(environ, "PAPERBOY_ARXIV_DELAY", Config.arxiv_delay),
         arxiv_timeout=env_float(environ, "PAPERBOY_ARXIV_TIMEOUT", Config.arxiv_timeout, minimum=0.1),
         arxiv_retries=env_int(environ, "PAPERBOY_ARXIV_RETRIES", Config.arxiv_retries),
-        smtp_url=env_url(environ, "PAPERBOY_SMTP_URL", None, ("smtp", "smtps")),
+        smtp_url=env_smtp_url(environ, "PAPERBOY_SMTP_URL"),
         outbox_dir=Path(env_str(environ, "PAPERBOY_OUTBOX_DIR", str(var_dir / "outbox"))),
         mail_from=env_email(environ, "PAPERBOY_MAIL_FROM", Config.mail_from),
         base_url=base_url.rstrip("/"),
@@ -147,9 +174,9 @@ def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
         smtp_concurrency=env_int(environ, "PAPERBOY_SMTP_CONCURRENCY", Config.smtp_concurrency, minimum=1),
         smtp_rate=env_float(environ, "PAPERBOY_SMTP_RATE", Config.smtp_rate),
         smtp_max_attempts=env_int(environ, "PAPERBOY_SMTP_MAX_ATTEMPTS", Config.smtp_max_attempts, minimum=1),
-        dkim_key_file=Path(dkim_key) if dkim_key else None,
-        dkim_selector=env_str(environ, "PAPERBOY_DKIM_SELECTOR"),
-        dkim_domain=env_str(environ, "PAPERBOY_DKIM_DOMAIN"),
+        dkim_key_file=dkim_key_file,
+        dkim_selector=dkim_selector,
+        dkim_domain=dkim_domain,
         secure_cookies=env_bool(environ, "PAPERBOY_SECURE_COOKIES", base_url.startswith("https://")),
         rate_limits=env_bool(environ, "PAPERBOY_RATE_LIMITS", True),
     )

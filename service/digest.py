@@ -9,22 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import escape
 from mjml import mjml_to_html
 
+from service.errors import PaperboyError
 from service.config import Config
 from service.paper import Paper, sections
 from service.store import Connection, write_transaction
 from service.store import digests as digest_store
 from service.store.digests import DigestRow
 from service.store.papers import papers_for_topic
+from service.templating import mail_templates
 from service.topics import Topic
 from service.weeks import week_bounds, week_of
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 # Stand-ins for the per-subscriber links, replaced in each message. Letters only, so that no
 # escaping or quoted-printable encoding changes them.
@@ -34,7 +32,7 @@ SLOTS = (UNSUBSCRIBE_SLOT, PREFERENCES_SLOT)
 SUBJECT_TOPICS = 3
 
 
-class DigestError(Exception):
+class DigestError(PaperboyError):
     """A digest cannot be built or rendered; the message says why in one line."""
 
 
@@ -132,15 +130,6 @@ class RenderedDigest:
     text: str
 
 
-_environment = Environment(
-    loader=FileSystemLoader(str(TEMPLATES)),
-    autoescape=lambda name: bool(name) and name.endswith((".html", ".mjml.j2")),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
 def subject_for(week: str, blocks: list[TopicBlock]) -> str:
     titles = [block.topic.title for block in blocks]
     named = ", ".join(titles[:SUBJECT_TOPICS])
@@ -166,7 +155,7 @@ def render_digest(config: Config, digest: Digest, topics: list[Topic], topic_set
     }
     subject = subject_for(digest.week, blocks)
     context["subject"] = subject
-    mjml_source = _environment.get_template("email/digest.mjml.j2").render(context)
+    mjml_source = mail_templates.get_template("email/digest.mjml.j2").render(context)
     result = mjml_to_html(mjml_source)
     if result.errors:
         raise DigestError(f"digest: MJML reported {len(result.errors)} error(s): {result.errors[0]}")
@@ -174,7 +163,7 @@ def render_digest(config: Config, digest: Digest, topics: list[Topic], topic_set
     html = result.html
     for slot in SLOTS:
         html = html.replace(f' href="{slot}"', f'\nhref="{slot}"')
-    text = _environment.get_template("email/digest.txt.j2").render(context)
+    text = mail_templates.get_template("email/digest.txt.j2").render(context)
     for slot in SLOTS:
         if slot not in html or slot not in text:
             raise DigestError(f"digest: the email templates lost the placeholder {slot}")

@@ -6,12 +6,13 @@ import logging
 import signal
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from service.digest import DigestError, last_complete_week, preview
+from service.digest import last_complete_week, preview
+from service.errors import PaperboyError
 from service.weeks import week_bounds
 
 log = logging.getLogger("paperboy")
@@ -39,14 +40,10 @@ def digest() -> None:
 @click.pass_obj
 def preview_command(runtime, week: str | None, topics: str | None, out_dir: Path) -> None:
     """Write the email's HTML and text parts to files and print their paths."""
-    now = datetime.now(timezone.utc)
+    now = runtime.clock()
     week = _week(week, now)
     slugs = [s.strip() for s in topics.split(",") if s.strip()] if topics else None
-    try:
-        result = preview(runtime.engine, runtime.config, runtime.topics, week, slugs, now)
-    except DigestError as error:
-        click.echo(f"paperboy: {error}", err=True)
-        sys.exit(2)
+    result = preview(runtime.engine, runtime.config, runtime.topics, week, slugs, now)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"digest-{week}-{'+'.join(result.rendered.topic_set)}"
     html_path, text_path = out_dir / f"{stem}.html", out_dir / f"{stem}.txt"
@@ -66,29 +63,25 @@ def send_command(runtime, week: str | None, dry_run: bool) -> None:
 
     Exit 0 when everything went, 1 when some deliveries failed or are held by another sender,
     2 when the run stopped early (e.g. the SMTP server cannot be reached): rerun to finish."""
-    from service.mailer import dry_run as plan, send_digest
+    from service.mailer import send_digest
+    from service.send_queue import dry_run as plan
 
-    now = datetime.now(timezone.utc)
+    now = runtime.clock()
     week = _week(week, now)
-    try:
-        if dry_run:
-            report = plan(runtime, week, now)
-            click.echo(f"{week}: {report.papers} papers; would send {report.messages} messages "
-                       f"({len(report.topic_sets)} distinct topic sets); nothing sent")
-            for topic_set, count in report.topic_sets.most_common():
-                click.echo(f"  {count:6d}  {', '.join(topic_set)}")
-            return
-        queued, stats = send_digest(runtime, week, now=now, progress=_progress())
-    except DigestError as error:
-        click.echo(f"paperboy: {error}", err=True)
-        sys.exit(2)
+    if dry_run:
+        report = plan(runtime, week, now)
+        click.echo(f"{week}: {report.papers} papers; would send {report.messages} messages "
+                   f"({len(report.topic_sets)} distinct topic sets); nothing sent")
+        for topic_set, count in report.topic_sets.most_common():
+            click.echo(f"  {count:6d}  {', '.join(topic_set)}")
+        return
+    queued, stats = send_digest(runtime, week, now=now, progress=_progress())
     if sys.stderr.isatty():
         click.echo("", err=True)
     click.echo(f"{week}: {stats.sent} sent, {stats.failed} failed ({stats.bounced} bounced), "
                f"{stats.cancelled} cancelled, {stats.retried} retried; {queued.added} new deliveries written")
     if stats.error:
-        click.echo(f"paperboy: {stats.error}", err=True)
-        sys.exit(2)
+        raise PaperboyError(stats.error)
     if stats.failed or stats.held_elsewhere:
         sys.exit(1)
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TextIO
 
 from service.arxiv import ArxivClient, ArxivError, ArxivUnreachable
+from service.clock import utc_now
 from service.sample import load_sample, retire_sample
+from service.states import RunStatus
 from service.store import papers, runs
 from service.store.papers import UpsertCounts
 from service.topics import Topic
@@ -23,7 +25,7 @@ log = logging.getLogger("paperboy.fetch")
 FIRST_RUN_DAYS = 14
 OVERLAP = timedelta(days=1)
 
-OK, PARTIAL, FAILED, SKIPPED = "ok", "partial", "failed", "skipped"
+OK, PARTIAL, FAILED, SKIPPED = RunStatus.OK, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.SKIPPED
 
 
 @dataclass
@@ -112,7 +114,7 @@ def fetch_topics(
     client: ArxivClient | None = None, progress: Progress | None = None,
 ) -> FetchReport:
     """Fetch every topic in turn; stop at once when arXiv cannot be reached at all."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utc_now()
     progress = progress or Progress()
     engine = runtime.engine
     own_client = client is None
@@ -192,5 +194,5 @@ def initial_fetch(runtime, now: datetime | None = None) -> int:
         reason = next((r.error for r in report.results if r.error), "the fetch failed")
         log.warning("sample: arXiv could not be reached (%s); loading the bundled sample papers "
                     "so the pages have something to show", reason)
-        load_sample(runtime.engine, runtime.topics, now or datetime.now(timezone.utc))
+        load_sample(runtime.engine, runtime.topics, now or utc_now())
     return report.exit_code

@@ -9,16 +9,17 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Protocol
 
 import aiosmtplib
 
 from service.config import Config
+from service.errors import PaperboyError
+from service.smtp_url import SmtpSettings
 
 
-class SendError(Exception):
+class SendError(PaperboyError):
     """A message was not accepted. `permanent` is True for a 5xx answer; `recipient_refused`
     when the server refused the recipient at RCPT TO; `reply` is the server's text after the code."""
 
@@ -42,33 +43,12 @@ class SenderRefused(SendError):
     """The server refused our envelope sender at MAIL FROM: about us, not about the recipient."""
 
 
-@dataclass(frozen=True)
-class SmtpSettings:
-    hostname: str
-    port: int
-    username: str | None
-    password: str | None
-    use_tls: bool
-    start_tls: bool | None
-    timeout: float
+class Transport(Protocol):
+    """Where the senders hand messages: SmtpConnection or OutboxConnection. Each raises SendError."""
 
-    @classmethod
-    def from_url(cls, url: str) -> "SmtpSettings":
-        """smtp://user:pass@host:587?starttls=true, or smtps://host:465 for TLS from the start."""
-        parts = urlsplit(url)
-        query = {key: values[-1].lower() for key, values in parse_qs(parts.query).items()}
-        use_tls = parts.scheme == "smtps" or query.get("tls") == "true"
-        start_tls = {"true": True, "false": False}.get(query.get("starttls", ""))
-        return cls(
-            hostname=parts.hostname or "localhost",
-            port=parts.port or (465 if use_tls else 25),
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            use_tls=use_tls,
-            # None lets aiosmtplib use STARTTLS when the server offers it.
-            start_tls=False if use_tls else start_tls,
-            timeout=float(query.get("timeout", "30")),
-        )
+    async def send_raw(self, sender: str, recipients: list[str], data: bytes, crlf: bool = False) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class SmtpConnection:
@@ -157,7 +137,7 @@ class OutboxConnection:
         return None
 
 
-def open_connection(config: Config) -> SmtpConnection | OutboxConnection:
+def open_connection(config: Config) -> Transport:
     """A connection to the configured SMTP server, or to the outbox folder."""
     if config.smtp_url:
         return SmtpConnection(SmtpSettings.from_url(config.smtp_url))

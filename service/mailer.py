@@ -1,5 +1,5 @@
-"""The digest send pipeline: write the ledger, then claim due deliveries in batches and send them
-over a pool of SMTP connections, marking each sent only after the server's 250.
+"""The digest sender: after service/send_queue.py has written the ledger, claim due deliveries in
+batches and send them over a pool of SMTP connections, marking each sent only after the server's 250.
 
 Retry policy: a 4xx reply or a dropped connection puts the delivery back as `retrying`, due again
 after 30 s, 60 s, 120 s, ... (at most an hour), until PAPERBOY_SMTP_MAX_ATTEMPTS tries are used;
@@ -22,7 +22,6 @@ import logging
 import os
 import socket
 import uuid
-from collections import Counter
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -30,78 +29,32 @@ from email.utils import parseaddr
 from typing import Callable
 from urllib.parse import quote
 
-from service import store
+from service.clock import SystemClock
 from service.digest import (
-    PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, build_digest, last_complete_week,
+    PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, last_complete_week,
     render_digest,
 )
-from service.mail import ConnectError, SenderRefused, SendError, SmtpSettings, open_connection
+from service.mail import SendError, Transport, open_connection
 from service.mime import DkimSigner, MessageTemplate, Stamp, assemble, message_id
 from service.runtime import Runtime
-from service.send_policy import RateLimiter, SystemClock, ascii_address, refuses_address, retry_delay
+from service.send_policy import RELEASED, RateLimiter, ascii_address, classify, retry_delay
+from service.send_queue import Queued, queue_digest
+from service.smtp_url import SmtpSettings
+from service.states import DeliveryState
 from service.store import deliveries as ledger
-from service.store import digests as digest_store
 from subscribers.store import mark_bounced
 from subscribers.tokens import preferences_url, unsubscribe_url
 
 log = logging.getLogger("paperboy.mailer")
 
 LEASE = timedelta(minutes=10)
+# Not a state: another sender took the delivery over, so this one writes nothing about it.
+LOST = "lost"
 TEMPLATES_KEPT = 64
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-@dataclass
-class Queued:
-    digest: Digest
-    added: int  # delivery rows written by this call
-    topic_sets: Counter  # topic set -> recipients who have a delivery of this digest
-
-
-def queue_digest(runtime: Runtime, week: str, now: datetime) -> Queued:
-    """Build the week's digest and write one due delivery per active subscriber whose topics have
-    papers, all in one transaction; rows that exist are kept, so a rerun adds only newcomers."""
-    with store.write_transaction(runtime.engine) as conn:
-        digest = build_digest(conn, runtime.topics, week, now)
-        rows, added, sets = [], 0, Counter()
-        for recipient in ledger.active_recipients(conn):
-            topic_set = digest.topic_set(runtime.topics, recipient.topics)
-            if not topic_set:
-                continue
-            rows.append((recipient.subscriber_id, ",".join(topic_set)))
-            sets[topic_set] += 1
-            if len(rows) >= ledger.SUBSCRIBER_BATCH:
-                added += ledger.add_deliveries(conn, digest.id, rows)
-                rows = []
-        added += ledger.add_deliveries(conn, digest.id, rows)
-    return Queued(digest, added, sets)
-
-
-@dataclass
-class DryRun:
-    week: str
-    digest_exists: bool
-    papers: int
-    messages: int  # what a send would mail now
-    topic_sets: Counter
-
-
-def dry_run(runtime: Runtime, week: str, now: datetime) -> DryRun:
-    """What `digest send` would mail for `week`, computed in a transaction that is rolled back."""
-    with store.write_transaction(runtime.engine, keep=False) as conn:
-        exists = digest_store.get_digest_for_week(conn, week) is not None
-        digest = build_digest(conn, runtime.topics, week, now)
-        settled = ledger.settled_subscriber_ids(conn, digest.id)
-        sets = Counter()
-        for recipient in ledger.active_recipients(conn):
-            topic_set = digest.topic_set(runtime.topics, recipient.topics)
-            if topic_set and recipient.subscriber_id not in settled:
-                sets[topic_set] += 1
-        papers = len({p.id for papers in digest.papers.values() for p in papers})
-    return DryRun(week, exists, papers, sum(sets.values()), sets)
 
 
 @dataclass
@@ -191,7 +144,7 @@ class Sender:
         return ledger.pending_count(conn, self.digest.id)
 
     def _held_elsewhere(self, conn) -> int:
-        return ledger.delivery_counts(conn, self.digest.id)["sending"]
+        return ledger.delivery_counts(conn, self.digest.id)[DeliveryState.SENDING]
 
     def _retry_at(self, conn) -> datetime | None:
         return ledger.next_attempt_at(conn, self.digest.id)
@@ -263,7 +216,7 @@ class Sender:
                             reason = (str(error).splitlines() or [""])[0]
                             self.stats.error = f"mailer: {type(error).__name__}: {reason}; rerun to send the rest"
                             self.stop.set()
-                        outcome = _Outcome(job, "released")
+                        outcome = _Outcome(job, RELEASED)
                     self._outcome(outcome)
                 finally:
                     queue.task_done()
@@ -284,53 +237,34 @@ class Sender:
         with self.runtime.engine.begin() as conn:
             return self.ledger.renew_lease(conn, job.id, self.worker, self.clock.now())
 
-    async def _send(self, connection, job: ledger.Claimed, limiter: RateLimiter) -> _Outcome:
+    async def _send(self, connection: Transport, job: ledger.Claimed, limiter: RateLimiter) -> _Outcome:
         if self.stop.is_set():
-            return _Outcome(job, "released")
+            return _Outcome(job, RELEASED)
         if job.email is None:
-            return _Outcome(job, "cancelled", "mailer: the subscriber is no longer active")
+            return _Outcome(job, DeliveryState.CANCELLED, "mailer: the subscriber is no longer active")
         address = ascii_address(job.email)
         if address is None:
-            return _Outcome(job, "failed", f"mailer: {job.email} has a non-ASCII local part, which needs SMTPUTF8; "
-                                           "paperboy sends only ASCII addresses")
+            return _Outcome(job, DeliveryState.FAILED, f"mailer: {job.email} has a non-ASCII local part, which "
+                                                       "needs SMTPUTF8; paperboy sends only ASCII addresses")
         try:
             data = self.message(job, address)
         except DigestError as error:
-            return _Outcome(job, "cancelled", str(error))
+            return _Outcome(job, DeliveryState.CANCELLED, str(error))
         await limiter.wait()
         if not await self._hold(job):
             log.warning("mailer: delivery %d was taken over by another sender after its lease ran out; "
                         "not sending it", job.id)
-            return _Outcome(job, "lost")
+            return _Outcome(job, LOST)
         try:
             # assemble() builds every line with CRLF (tests/test_digest_email.py checks it).
             await connection.send_raw(self.envelope_from, [address], data, crlf=True)
-        except ConnectError as error:
-            # Nothing went out: stop, and leave this and every other unsent delivery due.
-            if not self.stop.is_set():
-                self.stats.error = f"{error}; the unsent deliveries stay due, rerun to send them"
-                self.stop.set()
-            return _Outcome(job, "released")
-        except SenderRefused as error:
-            if error.permanent:
-                # Every message would be refused the same way, and it says nothing about the
-                # subscriber: stop with the rows due instead of failing and bouncing them all.
-                if not self.stop.is_set():
-                    self.stats.error = (f"{error}; check PAPERBOY_MAIL_FROM, then rerun: "
-                                        "the unsent deliveries stay due")
-                    self.stop.set()
-                return _Outcome(job, "released")
-            if job.attempts >= self.config.smtp_max_attempts:
-                return _Outcome(job, "failed", f"{error} (gave up after {job.attempts} attempts)")
-            return _Outcome(job, "retrying", str(error))
         except SendError as error:
-            if error.permanent:
-                bounce = refuses_address(error)
-                return _Outcome(job, "failed", str(error), bounce)
-            if job.attempts >= self.config.smtp_max_attempts:
-                return _Outcome(job, "failed", f"{error} (gave up after {job.attempts} attempts)")
-            return _Outcome(job, "retrying", str(error))
-        return _Outcome(job, "sent")
+            outcome = classify(error, job.attempts, self.config.smtp_max_attempts)
+            if outcome.stop_run and not self.stop.is_set():
+                self.stats.error = outcome.stop_run
+                self.stop.set()
+            return _Outcome(job, outcome.state, outcome.error, outcome.bounce)
+        return _Outcome(job, DeliveryState.SENT)
 
     def _outcome(self, outcome: _Outcome) -> None:
         self.outcomes.append(outcome)
@@ -342,7 +276,7 @@ class Sender:
             self.new_outcome.clear()
             await self._drain()
         await self._drain()  # the workers are done: the last outcomes, or one more try
-        unsent = sum(1 for o in self.outcomes if o.state == "sent")
+        unsent = sum(1 for o in self.outcomes if o.state == DeliveryState.SENT)
         if unsent:
             log.error("mailer: %d messages the server accepted could not be marked sent; they stay "
                       "'sending' and go out again once their lease has run out", unsent)
@@ -382,16 +316,16 @@ class Sender:
         now = self.clock.now()
         stats = self.stats
         with self.runtime.engine.begin() as conn:
-            sent = [o.job.id for o in outcomes if o.state == "sent"]
+            sent = [o.job.id for o in outcomes if o.state == DeliveryState.SENT]
             stats.sent += self.ledger.mark_sent(conn, sent, self.worker, now)
-            self.ledger.release(conn, [o.job.id for o in outcomes if o.state == "released"], self.worker)
+            self.ledger.release(conn, [o.job.id for o in outcomes if o.state == RELEASED], self.worker)
             for o in outcomes:
-                if o.state == "retrying":
+                if o.state == DeliveryState.RETRYING:
                     next_attempt = now + timedelta(seconds=retry_delay(o.job.attempts))
                     stats.retried += self.ledger.mark_retrying(conn, o.job.id, self.worker, o.error, next_attempt)
-                elif o.state in ("failed", "cancelled"):
+                elif o.state in (DeliveryState.FAILED, DeliveryState.CANCELLED):
                     settled = self.ledger.mark_failed(conn, o.job.id, self.worker, o.error, o.state)
-                    if o.state == "cancelled":
+                    if o.state == DeliveryState.CANCELLED:
                         stats.cancelled += settled
                         continue
                     stats.failed += settled

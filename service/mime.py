@@ -17,12 +17,13 @@ from email.utils import format_datetime
 import dkim
 from markupsafe import escape
 
+from service.errors import PaperboyError
 from service.config import Config
 
 HEADER_POLICY = policy.SMTP.clone(max_line_length=78)
 
 
-class MessageError(Exception):
+class MessageError(PaperboyError):
     """A digest cannot be encoded as a message; the message says why in one line."""
 
 

@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 from email import policy
 
 from service import store
+from service.clock import SystemClock
 from service.mailer import LEASE, Sender, SendStats
 from service.mime import message_id
 from service.runtime import Runtime
-from service.send_policy import SystemClock
+from service.states import MailState
 from service.store import mail_queue
 from subscribers import store as subscriber_store
 from subscribers.emails import confirmation_message
@@ -60,7 +61,7 @@ class NoticeSender(Sender):
         return mail_queue.pending_count(conn)
 
     def _held_elsewhere(self, conn) -> int:
-        return mail_queue.state_counts(conn).get("sending", 0)
+        return mail_queue.state_counts(conn).get(MailState.SENDING, 0)
 
     def _retry_at(self, conn) -> datetime | None:
         return None

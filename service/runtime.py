@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
+from typing import Callable
 
 from service import store
+from service.clock import utc_now
 from service.config import Config, load_config
 from service.topics import Topic, find_topic, load_topics
 
@@ -16,6 +19,8 @@ log = logging.getLogger("paperboy")
 @dataclass
 class Runtime:
     config: Config = field(default_factory=load_config)
+    # What "now" is for the web app and the commands; tests pass a frozen one.
+    clock: Callable[[], datetime] = utc_now
 
     @cached_property
     def topics(self) -> list[Topic]:
@@ -32,3 +37,8 @@ class Runtime:
             log.info("store: new database, creating the schema")
             store.migrate(engine)
         return engine
+
+    def close(self) -> None:
+        """Close the database connections, if any were opened."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()

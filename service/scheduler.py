@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from service.clock import utc_now
 from service.cron import cron_trigger
 from service.runtime import Runtime
 from service.store import locks
@@ -33,10 +34,6 @@ NOTICE_EVERY = timedelta(seconds=15)
 
 def _first_line(error: Exception) -> str:
     return (str(error).splitlines() or [type(error).__name__])[0]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class SchedulerLock:
@@ -67,7 +64,7 @@ class SchedulerLock:
                     connection.close()
             return False
         with self.engine.begin() as conn:
-            return locks.take_row_lock(conn, LOCK_NAME, self.holder, now or _utcnow(), self.ttl)
+            return locks.take_row_lock(conn, LOCK_NAME, self.holder, now or utc_now(), self.ttl)
 
     def renew(self, now: datetime | None = None) -> bool:
         """Keep the lock; False when it was lost (expired and taken, or the session died)."""
@@ -84,7 +81,7 @@ class SchedulerLock:
                 self._connection = None
             return same_session
         with self.engine.begin() as conn:
-            return locks.take_row_lock(conn, LOCK_NAME, self.holder, now or _utcnow(), self.ttl)
+            return locks.take_row_lock(conn, LOCK_NAME, self.holder, now or utc_now(), self.ttl)
 
     def release(self) -> None:
         if self.postgres:

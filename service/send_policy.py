@@ -1,16 +1,18 @@
-"""How the digest sender paces, retries and judges refusals: the clock, the rate limit, the
-retry backoff, the bounce policy and the addresses plain SMTP can carry."""
+"""How the digest sender paces, retries and judges refusals: the rate limit, the retry
+backoff, the bounce policy and the addresses plain SMTP can carry."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
-from datetime import datetime, timezone
+from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 
-from service.mail import SendError
+from service.mail import ConnectError, SenderRefused, SendError
+from service.states import DeliveryState
+
+# Not a state: the claimed row goes back to due, its attempt not counted.
+RELEASED = "released"
 
 FIRST_RETRY = 30.0
 LAST_RETRY = 3600.0
@@ -29,15 +31,33 @@ def refuses_address(error: SendError) -> bool:
     return error.recipient_refused or error.code in ADDRESS_REFUSALS
 
 
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+@dataclass(frozen=True)
+class Outcome:
+    """What a refused or failed send means: the delivery's next state (retrying, failed, or
+    released: due again), the error kept with it, whether the address bounces, and, when the
+    whole run must stop, the line that says why."""
 
-    def monotonic(self) -> float:
-        return time.monotonic()
+    state: str
+    error: str = ""
+    bounce: bool = False
+    stop_run: str = ""
 
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+
+def classify(error: SendError, attempts: int, max_attempts: int) -> Outcome:
+    """The outcome of a send that raised `error` on the delivery's `attempts`-th try."""
+    if isinstance(error, ConnectError):
+        # Nothing went out: stop, and leave this and every other unsent delivery due.
+        return Outcome(RELEASED, stop_run=f"{error}; the unsent deliveries stay due, rerun to send them")
+    if isinstance(error, SenderRefused) and error.permanent:
+        # Every message would be refused the same way, and it says nothing about the
+        # subscriber: stop with the rows due instead of failing and bouncing them all.
+        return Outcome(RELEASED, stop_run=f"{error}; check PAPERBOY_MAIL_FROM, then rerun: "
+                                            "the unsent deliveries stay due")
+    if error.permanent:
+        return Outcome(DeliveryState.FAILED, str(error), bounce=refuses_address(error))
+    if attempts >= max_attempts:
+        return Outcome(DeliveryState.FAILED, f"{error} (gave up after {attempts} attempts)")
+    return Outcome(DeliveryState.RETRYING, str(error))
 
 
 def retry_delay(attempts: int) -> float:

@@ -7,10 +7,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.errors import PaperboyError
+
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
-class TopicsError(Exception):
+class TopicsError(PaperboyError):
     """The topics file cannot be read or is malformed; the message names the file."""
 
 

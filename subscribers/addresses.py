@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
 
+from service.errors import PaperboyError
+
 # RFC 5321 caps a forward path at 256 octets including the angle brackets.
 MAX_LENGTH = 254
 
 
-class AddressError(ValueError):
+class AddressError(PaperboyError, ValueError):
     """Not an address we can mail; the message is meant for the person who typed it."""
 
 

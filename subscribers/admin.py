@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
 
 from subscribers import store
 from subscribers.auth import current_admin, login_required
-from subscribers.public import csrf_refused
-from service.web import current_runtime
+from subscribers.erasure import erase_subscriber
+from subscribers.statuses import SubscriberStatus
+from service.web_extensions import current_runtime
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -20,7 +20,7 @@ MAX_ID = 2**31 - 1
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return current_runtime().clock()
 
 
 @blueprint.get("/")
@@ -29,7 +29,7 @@ def subscribers():
     runtime = current_runtime()
     search = request.args.get("q", "").strip()[:320]
     status = request.args.get("status", "")
-    status = status if status in (*store.STATUSES, store.DELETED) else ""
+    status = status if status in tuple(SubscriberStatus) else ""
     topic = request.args.get("topic", "")
     topic = topic if runtime.topic(topic) else ""
     sort = request.args.get("sort", "email")
@@ -97,7 +97,7 @@ def block(subscriber_id: int):
 def delete(subscriber_id: int):
     if refused := _unconfirmed(subscriber_id, "delete"):
         return refused
-    return _change(subscriber_id, lambda conn, actor: store.erase(conn, subscriber_id, _now(), actor),
+    return _change(subscriber_id, lambda conn, actor: erase_subscriber(conn, subscriber_id, _now(), actor),
                    "Subscriber deleted: the address is erased; the history and counts remain.")
 
 
@@ -112,5 +112,3 @@ def _change(subscriber_id: int, action, done: str):
     flash(done, "ok")
     return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))
 
-
-blueprint.register_error_handler(CSRFError, csrf_refused)

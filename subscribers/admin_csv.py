@@ -13,16 +13,14 @@ import secrets
 import stat
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
 
+from service.errors import PaperboyError
 from subscribers import csv_io, store
 from subscribers.auth import current_admin, login_required
-from subscribers.public import csrf_refused
-from service.web import current_runtime
+from service.web_extensions import current_runtime
 
 blueprint = Blueprint("admin_csv", __name__, url_prefix="/admin")
 
@@ -31,7 +29,7 @@ UPLOAD_MAX_AGE = 24 * 3600
 PREVIEW_ROWS = 20
 
 
-class UploadFolderError(Exception):
+class UploadFolderError(PaperboyError):
     """The folder for uploads is not private to paperboy; the message names it."""
 
 
@@ -109,7 +107,7 @@ def import_commit(upload_id: str):
         flash(f"The file has {parsed.error_count} bad rows; nothing was imported.", "error")
         return redirect(url_for("admin_csv.import_form"))
     with runtime.engine.begin() as conn:
-        result = store.import_rows(conn, parsed.rows, datetime.now(timezone.utc), current_admin().email)
+        result = store.import_rows(conn, parsed.rows, current_runtime().clock(), current_admin().email)
     path.unlink(missing_ok=True)
     flash(f"Imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "
           f"{result.unchanged} unchanged." + _kept_note(result), "ok")
@@ -130,9 +128,7 @@ def export():
     out = io.StringIO()
     with runtime.engine.connect() as conn:
         csv_io.write(store.export_rows(conn), out)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = current_runtime().clock().strftime("%Y%m%d-%H%M%S")
     return Response(out.getvalue().encode("utf-8"), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="paperboy-subscribers-{stamp}.csv"'})
 
-
-blueprint.register_error_handler(CSRFError, csrf_refused)

@@ -11,7 +11,7 @@ from functools import wraps
 from flask import g, redirect, request, session, url_for
 
 from subscribers import store
-from service.web import current_runtime
+from service.web_extensions import current_runtime
 
 
 def current_admin() -> store.Admin | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -27,13 +26,8 @@ def import_command(runtime, file: Path, dry_run: bool) -> None:
     try:
         data = file.read_bytes()
     except OSError as error:
-        click.echo(f"paperboy: csv: cannot read {str(file)!r}: {error.strerror}", err=True)
-        sys.exit(2)
-    try:
-        parsed = csv_io.parse(data, [topic.slug for topic in runtime.topics])
-    except csv_io.CsvError as error:
-        click.echo(f"paperboy: {error}", err=True)
-        sys.exit(2)
+        raise csv_io.CsvError(f"csv: cannot read {str(file)!r}: {error.strerror}") from None
+    parsed = csv_io.parse(data, [topic.slug for topic in runtime.topics])
     if not parsed.ok:
         for error in parsed.errors:
             click.echo(f"{file}: {error}", err=True)
@@ -45,7 +39,7 @@ def import_command(runtime, file: Path, dry_run: bool) -> None:
         click.echo(f"{len(parsed.rows)} rows are valid (read as {parsed.encoding}); dry run, nothing written")
         return
     with runtime.engine.begin() as conn:
-        result = store.import_rows(conn, parsed.rows, datetime.now(timezone.utc), "cli")
+        result = store.import_rows(conn, parsed.rows, runtime.clock(), "cli")
     click.echo(f"imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "
                f"{result.unchanged} unchanged")
     if result.kept:
@@ -84,15 +78,9 @@ def create_command(runtime, email: str, password: str) -> None:
     try:
         address = normalize_address(email)
     except AddressError as error:
-        click.echo(f"paperboy: admin: {error}", err=True)
-        sys.exit(2)
+        raise AddressError(f"admin: {error}") from None
     if len(password) < 8:
-        click.echo("paperboy: admin: the password must have at least 8 characters", err=True)
-        sys.exit(2)
-    try:
-        with runtime.engine.begin() as conn:
-            store.create_admin(conn, address, generate_password_hash(password), datetime.now(timezone.utc))
-    except store.SubscriberError as error:
-        click.echo(f"paperboy: {error}", err=True)
-        sys.exit(2)
+        raise store.SubscriberError("admin: the password must have at least 8 characters")
+    with runtime.engine.begin() as conn:
+        store.create_admin(conn, address, generate_password_hash(password), runtime.clock())
     click.echo(f"admin {address} created; sign in at {runtime.config.base_url}/admin/")

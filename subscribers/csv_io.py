@@ -14,8 +14,10 @@ import io
 from dataclasses import dataclass, field
 from typing import Iterable, TextIO
 
+from service.errors import PaperboyError
 from subscribers.addresses import AddressError, normalize_address
-from subscribers.store import STATUSES, ImportRow
+from subscribers.statuses import SETTABLE, SubscriberStatus
+from subscribers.store import ImportRow
 
 COLUMNS = ("email", "topics", "status")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -24,7 +26,7 @@ MAX_ERRORS = 100
 MAX_CELL = 10_000
 
 
-class CsvError(Exception):
+class CsvError(PaperboyError):
     """The file as a whole cannot be read (encoding, header); the message says why in one line."""
 
 
@@ -142,9 +144,9 @@ def _row(cells: list[str], position: dict[str, int], known_topics: set[str], lin
     if unknown:
         result.add_error(line, f"unknown topic {unknown[0][:80]!r}")
         return None
-    status = values.get("status", "").lower() or "active"
-    if status not in STATUSES:
-        result.add_error(line, f"status {status[:40]!r} is not one of {', '.join(STATUSES)}")
+    status = values.get("status", "").lower() or SubscriberStatus.ACTIVE
+    if status not in SETTABLE:
+        result.add_error(line, f"status {status[:40]!r} is not one of {', '.join(SETTABLE)}")
         return None
     return ImportRow(email, topics, status)
 

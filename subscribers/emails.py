@@ -5,19 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from pathlib import Path
-
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from service.config import Config
+from service.templating import mail_templates
 from service.topics import Topic
-
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-_env = Environment(
-    loader=FileSystemLoader(str(TEMPLATES)),
-    autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
-    keep_trailing_newline=True,
-)
 
 
 def confirmation_message(config: Config, to: str, confirm_link: str, topics: list[Topic], now: datetime,
@@ -31,7 +22,7 @@ def confirmation_message(config: Config, to: str, confirm_link: str, topics: lis
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(_env.get_template("email/confirm.txt.j2").render(context))
-    message.add_alternative(_env.get_template("email/confirm.html.j2").render(context), subtype="html")
+    message.set_content(mail_templates.get_template("email/confirm.txt.j2").render(context))
+    message.add_alternative(mail_templates.get_template("email/confirm.html.j2").render(context), subtype="html")
     return message
 

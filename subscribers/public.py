@@ -7,15 +7,15 @@ subscribes: the request is only queued here, and the scheduler mails the confirm
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import Blueprint, render_template, request
-from flask_wtf.csrf import CSRFError
 
 from service.store import mail_queue
-from service.web import csrf, current_runtime, limiter
+from service.web_extensions import csrf, current_runtime, limiter
 from subscribers import store, tokens
 from subscribers.addresses import AddressError, normalize_address
+from subscribers.statuses import SubscriberStatus
 
 blueprint = Blueprint("subscribers", __name__)
 
@@ -23,17 +23,11 @@ SUBSCRIBE_LIMIT = "5 per minute;30 per hour"
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return current_runtime().clock()
 
 
 def _message(title: str, text: str, status: int = 200, link: tuple[str, str] | None = None):
     return render_template("subscribers/message.html", title=title, text=text, link=link), status
-
-
-def csrf_refused(error: CSRFError):
-    """A form posted without its security token: most often a page left open too long."""
-    return _message("Form expired", "This form's security token (CSRF) is missing or no longer valid. "
-                    "Please reload the page and try again.", 400)
 
 
 def _topic_choice(runtime) -> tuple[list[str], str | None]:
@@ -150,7 +144,7 @@ def preferences(token: str):
                 store.unsubscribe(conn, subscriber.id, _now())
             return _message("You are unsubscribed", "You will get no more mail from paperboy.",
                             link=("/subscribe", "Subscribe again"))
-        if subscriber.status != "active":
+        if subscriber.status != SubscriberStatus.ACTIVE:
             error = "This address is not subscribed; subscribe again to choose topics."
         else:
             topics, error = _topic_choice(runtime)
@@ -196,5 +190,3 @@ def keep_tokens_private(response):
         response.headers["Cache-Control"] = "no-store"
     return response
 
-
-blueprint.register_error_handler(CSRFError, csrf_refused)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from service.web import current_runtime, limiter
+from service.web_extensions import current_runtime, limiter
 from subscribers import store
-from subscribers.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches, sign_in, sign_out
-from subscribers.public import csrf_refused
+from subscribers.auth import sign_in, sign_out
 
 blueprint = Blueprint("admin_auth", __name__, url_prefix="/admin")
-blueprint.before_app_request(close_admin_to_visitors)
-blueprint.after_app_request(keep_admin_pages_out_of_caches)
 
 SIGN_IN_LIMIT = "10 per minute;50 per hour"
 # Failed attempts per admin address from anywhere, so many machines together cannot guess a password.
@@ -63,5 +59,3 @@ def sign_out_submit():
     sign_out()
     return redirect(url_for("admin_auth.sign_in_form"))
 
-
-blueprint.register_error_handler(CSRFError, csrf_refused)

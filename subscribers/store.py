@@ -17,10 +17,11 @@ from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from service.store.schema import admin_user, audit_log, delivery, subscriber, subscription
+from service.errors import PaperboyError
+from service.store.schema import admin_user, audit_log, subscriber, subscription
+from subscribers.statuses import SubscriberStatus
 
-STATUSES = ("pending", "active", "unsubscribed", "bounced", "blocked")
-DELETED = "deleted"
+DELETED = SubscriberStatus.DELETED
 SORTS = {"email": subscriber.c.email, "status": subscriber.c.status,
          "created": subscriber.c.created, "changed": subscriber.c.changed}
 # Rows per statement in bulk work: well under SQLite's limit of bound parameters.
@@ -28,13 +29,15 @@ CHUNK = 500
 # At most one confirmation mail per address in this time, so the public form cannot be used
 # to flood somebody's inbox; the form's answer stays the same either way.
 CONFIRM_MAIL_INTERVAL = timedelta(minutes=10)
-# Addresses the form never mails: blocked by an admin, or their owner reported our mail as spam.
-NO_CONFIRMATION = ("blocked", "complained", DELETED)
+# Set when the owner reported our mail as spam (an ARF complaint).
+COMPLAINED = "complained"
+# Addresses the form never mails: blocked by an admin, erased, or their owner complained.
+NO_CONFIRMATION = (SubscriberStatus.BLOCKED, COMPLAINED, DELETED)
 # Addresses an import never brings back (it can only block them): they left, bounced or complained.
-SUPPRESSED = ("unsubscribed", "bounced", "complained")
+SUPPRESSED = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED, COMPLAINED)
 
 
-class SubscriberError(Exception):
+class SubscriberError(PaperboyError):
     """A change that the subscriber's state does not allow; the message says why."""
 
 
@@ -154,7 +157,7 @@ def request_subscription(conn: Connection, email: str, topics: list[str], now: d
         try:
             with conn.begin_nested():
                 new_id = conn.execute(
-                    insert(subscriber).values(email=email, status="pending", created=now, changed=now)
+                    insert(subscriber).values(email=email, status=SubscriberStatus.PENDING, created=now, changed=now)
                     .returning(subscriber.c.id)
                 ).scalar_one()
         except IntegrityError:
@@ -163,7 +166,7 @@ def request_subscription(conn: Connection, email: str, topics: list[str], now: d
         _set_topics(conn, new_id, topics)
         record_audit(conn, now, "subscriber", "subscribe", new_id, "topics: " + " ".join(sorted(topics)))
         return get_subscriber(conn, new_id), _take_confirmation_turn(conn, new_id, now)
-    if existing.status == "pending":
+    if existing.status == SubscriberStatus.PENDING:
         _set_topics(conn, existing.id, topics)
     note = ""
     send = _take_confirmation_turn(conn, existing.id, now)
@@ -197,9 +200,9 @@ def record_confirmation_queued(conn: Connection, subscriber_id: int, now: dateti
 def can_confirm(found: Subscriber, issued: datetime | None = None) -> bool:
     """Blocked and deleted subscribers never come back through a confirmation link; one who left
     (or bounced) comes back only through a link issued after that, never through an older one."""
-    if found.status in ("blocked", DELETED):
+    if found.status in (SubscriberStatus.BLOCKED, DELETED):
         return False
-    if issued is not None and found.status in ("unsubscribed", "bounced"):
+    if issued is not None and found.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED):
         # Tokens carry whole seconds.
         return int(found.changed.timestamp()) <= int(issued.timestamp())
     return True
@@ -211,9 +214,9 @@ def confirm(conn: Connection, subscriber_id: int, topics: list[str], now: dateti
     found = get_subscriber(conn, subscriber_id)
     if found is None or not can_confirm(found, issued):
         raise SubscriberError("subscribers: this subscription can no longer be confirmed")
-    new_topics = set(topics) | set(found.topics) if found.status == "active" else set(topics)
+    new_topics = set(topics) | set(found.topics) if found.status == SubscriberStatus.ACTIVE else set(topics)
     _set_topics(conn, subscriber_id, new_topics)
-    _set_status(conn, subscriber_id, "active", now, confirmed=now)
+    _set_status(conn, subscriber_id, SubscriberStatus.ACTIVE, now, confirmed=now)
     record_audit(conn, now, "subscriber", "confirm", subscriber_id, "topics: " + " ".join(sorted(new_topics)))
     return get_subscriber(conn, subscriber_id)
 
@@ -235,8 +238,8 @@ def unsubscribe(conn: Connection, subscriber_id: int, now: datetime, actor: str 
     found = get_subscriber(conn, subscriber_id)
     if found is None or found.status == DELETED:
         raise SubscriberError("subscribers: no such subscriber")
-    if found.status in ("active", "pending", "bounced"):
-        _set_status(conn, subscriber_id, "unsubscribed", now)
+    if found.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING, SubscriberStatus.BOUNCED):
+        _set_status(conn, subscriber_id, SubscriberStatus.UNSUBSCRIBED, now)
         record_audit(conn, now, actor, "unsubscribe", subscriber_id, f"was {found.status}")
     return get_subscriber(conn, subscriber_id)
 
@@ -246,12 +249,13 @@ def block(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> No
     found = get_subscriber(conn, subscriber_id)
     if found is None or found.status == DELETED:
         raise SubscriberError("subscribers: no such subscriber")
-    _set_status(conn, subscriber_id, "blocked", now)
+    _set_status(conn, subscriber_id, SubscriberStatus.BLOCKED, now)
     record_audit(conn, now, actor, "block", subscriber_id, f"was {found.status}")
 
 
-def erase(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> None:
-    """Delete a subscriber: the address and topics go, the row stays (status "deleted") for counts and history."""
+def erase(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> str:
+    """Delete a subscriber: the address and topics go, the row stays (status "deleted") for counts
+    and history. Returns the erased address; subscribers.erasure also takes it out of the ledger."""
     found = get_subscriber(conn, subscriber_id)
     if found is None or found.status == DELETED:
         raise SubscriberError("subscribers: no such subscriber")
@@ -259,29 +263,77 @@ def erase(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> No
     _set_status(conn, subscriber_id, DELETED, now, email=None)
     _scrub_address(conn, subscriber_id, found.email)
     record_audit(conn, now, actor, "delete", subscriber_id, f"was {found.status}")
+    return found.email
 
 
 ERASED = "[erased address]"
 
 
 def _scrub_address(conn: Connection, subscriber_id: int, address: str) -> None:
-    """Take the address out of the texts kept about the subscriber: mail servers quote it in the
-    bounce reasons that the audit log and the deliveries keep."""
+    """Take the address out of the audit log's texts about the subscriber: mail servers quote it
+    in the bounce reasons it keeps (the ledger's own copies are scrubbed by the caller)."""
     pattern = re.compile(re.escape(address), re.IGNORECASE)
-    for table, text in ((audit_log, audit_log.c.detail), (delivery, delivery.c.last_error)):
-        rows = conn.execute(select(table.c.id, text).where(table.c.subscriber_id == subscriber_id,
-                                                           text.is_not(None))).all()
-        for row_id, value in rows:
-            scrubbed = pattern.sub(ERASED, value)
-            if scrubbed != value:
-                conn.execute(update(table).where(table.c.id == row_id).values({text: scrubbed}))
+    rows = conn.execute(select(audit_log.c.id, audit_log.c.detail).where(
+        audit_log.c.subscriber_id == subscriber_id, audit_log.c.detail.is_not(None))).all()
+    for row_id, value in rows:
+        scrubbed = pattern.sub(ERASED, value)
+        if scrubbed != value:
+            conn.execute(update(audit_log).where(audit_log.c.id == row_id).values(detail=scrubbed))
+
+
+def active_addresses(conn: Connection, ids: list[int]) -> dict[int, str]:
+    """The address of each subscriber among `ids` who is still active."""
+    return dict(conn.execute(select(subscriber.c.id, subscriber.c.email).where(
+        subscriber.c.id.in_(ids), subscriber.c.status == SubscriberStatus.ACTIVE)).all())
+
+
+def addresses(conn: Connection, ids: list[int]) -> dict[int, str | None]:
+    """The address of each subscriber among `ids` (None once erased)."""
+    return dict(conn.execute(select(subscriber.c.id, subscriber.c.email).where(subscriber.c.id.in_(ids))).all())
+
+
+# Subscribers read at a time when a digest is queued: memory stays flat with the list's size.
+SUBSCRIBER_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Recipient:
+    subscriber_id: int
+    email: str
+    topics: list[str]
+
+
+def active_recipients(conn: Connection, batch: int = SUBSCRIBER_BATCH) -> Iterator[Recipient]:
+    """Every active subscriber with their topics, read in batches by id so memory stays flat."""
+    last_id = 0
+    while True:
+        rows = conn.execute(
+            select(subscriber.c.id, subscriber.c.email)
+            .where(subscriber.c.status == SubscriberStatus.ACTIVE, subscriber.c.id > last_id,
+                   subscriber.c.email.is_not(None))
+            .order_by(subscriber.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        ids = [row.id for row in rows]
+        topics: dict[int, list[str]] = {}
+        for subscriber_id, topic in conn.execute(
+            select(subscription.c.subscriber_id, subscription.c.topic)
+            .where(subscription.c.subscriber_id.in_(ids))
+        ):
+            topics.setdefault(subscriber_id, []).append(topic)
+        for row in rows:
+            yield Recipient(row.id, row.email, topics.get(row.id, []))
+        last_id = ids[-1]
 
 
 def mark_bounced(conn: Connection, subscriber_id: int, reason: str, now: datetime) -> None:
     """The mail server refused this address for good: stop mailing it (status bounced) and log why."""
     conn.execute(update(subscriber)
-                 .where(subscriber.c.id == subscriber_id, subscriber.c.status.in_(("active", "pending")))
-                 .values(status="bounced", changed=now))
+                 .where(subscriber.c.id == subscriber_id,
+                        subscriber.c.status.in_((SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)))
+                 .values(status=SubscriberStatus.BOUNCED, changed=now))
     record_audit(conn, now, "mailer", "bounce", subscriber_id, reason[:1000])
 
 
@@ -317,13 +369,13 @@ def list_subscribers(conn: Connection, search: str = "", status: str = "", topic
 
 def status_counts(conn: Connection) -> dict[str, int]:
     """Subscribers per status, every status present (zero when none)."""
-    counts = {status: 0 for status in (*STATUSES, DELETED)}
+    counts = dict.fromkeys(SubscriberStatus, 0)
     for status, count in conn.execute(select(subscriber.c.status, func.count()).group_by(subscriber.c.status)):
         counts[status] = count
     return counts
 
 
-def topic_counts(conn: Connection, status: str = "active") -> dict[str, int]:
+def topic_counts(conn: Connection, status: str = SubscriberStatus.ACTIVE) -> dict[str, int]:
     """Subscribers with `status` per topic."""
     rows = conn.execute(
         select(subscription.c.topic, func.count())
@@ -335,7 +387,8 @@ def topic_counts(conn: Connection, status: str = "active") -> dict[str, int]:
 
 def active_subscribers(conn: Connection) -> list[Subscriber]:
     """Everyone who should get the digest, with their topics."""
-    return _subscribers(conn, select(subscriber).where(subscriber.c.status == "active").order_by(subscriber.c.id))
+    active = select(subscriber).where(subscriber.c.status == SubscriberStatus.ACTIVE)
+    return _subscribers(conn, active.order_by(subscriber.c.id))
 
 
 def export_rows(conn: Connection) -> Iterator[ImportRow]:
@@ -397,7 +450,7 @@ def import_rows(conn: Connection, rows: list[ImportRow], now: datetime, actor: s
         inserted = conn.execute(
             insert(subscriber).returning(subscriber.c.id, subscriber.c.email, sort_by_parameter_order=True),
             [{"email": row.email, "status": row.status, "created": now, "changed": now,
-              "confirmed": now if row.status == "active" else None} for row in new_rows],
+              "confirmed": now if row.status == SubscriberStatus.ACTIVE else None} for row in new_rows],
         )
         ids.update({email: sid for sid, email in inserted})
     for status in {row.status for row in changed}:
@@ -429,7 +482,7 @@ def _import_status(found: Subscriber | None, status: str) -> str:
     never made pending or active (only its owner's own confirmation brings it back)."""
     if found is None:
         return status
-    if found.status == "blocked" or (found.status in SUPPRESSED and status != "blocked"):
+    if found.status == SubscriberStatus.BLOCKED or (found.status in SUPPRESSED and status != SubscriberStatus.BLOCKED):
         return found.status
     return status
 

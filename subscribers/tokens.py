@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
 
 from service.config import Config
+from service.errors import PaperboyError
 
 CONFIRM_MAX_AGE = timedelta(days=7)
 CONFIRM_SALT = "paperboy.subscribers.confirm"
@@ -18,7 +19,7 @@ UNSUBSCRIBE_SALT = "paperboy.subscribers.unsubscribe"
 PREFERENCES_SALT = "paperboy.subscribers.preferences"
 
 
-class TokenError(Exception):
+class TokenError(PaperboyError):
     """A token is tampered with, of the wrong kind, or expired; the message says which for the reader."""
 
 

@@ -111,8 +111,7 @@ def config(tmp_path, sqlite_url, topics_file) -> Config:
 def runtime(config) -> Runtime:
     runtime = Runtime(config)
     yield runtime
-    if "engine" in runtime.__dict__:
-        runtime.engine.dispose()
+    runtime.close()
 
 
 @pytest.fixture
@@ -126,15 +125,35 @@ def smtp_server():
 
 
 @pytest.fixture
-def app(config):
+def make_app(config):
+    """create_app() for this test's settings, with create_app's keywords (clock, stamp_seconds);
+    every app it made is closed after the test."""
     from service.web import create_app
 
-    app = create_app(config)
-    app.config["TESTING"] = True
-    yield app
-    runtime = app.extensions["paperboy"]
-    if "engine" in runtime.__dict__:
-        runtime.engine.dispose()
+    made = []
+
+    def make(**options):
+        app = create_app(config, **options)
+        app.config["TESTING"] = True
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["paperboy"].close()
+
+
+@pytest.fixture
+def app(request, make_app):
+    """The web app; a test or module marked `pytest.mark.app_options(...)` gets those keywords."""
+    marker = request.node.get_closest_marker("app_options")
+    return make_app(**(marker.kwargs if marker else {}))
+
+
+@pytest.fixture
+def app_engine(app):
+    """The database engine of `app`, migrated, for a test to fill before it asks the app."""
+    return app.extensions["paperboy"].engine
 
 
 @pytest.fixture

@@ -94,7 +94,8 @@ def test_it_refuses_every_state_changing_request_without_a_csrf_token(app, clien
             continue  # RFC 8058 one-click: the signed token in the URL is the authority
         for method in sorted(rule.methods & changing):
             answer = client.open(example_url(rule), method=method, data={"email": "x@example.org"})
-            assert answer.status_code == 400 and b"CSRF" in answer.data, (method, rule.rule)
+            # One handler for the whole app: every blueprint answers with the same page.
+            assert answer.status_code == 400 and b"Form expired" in answer.data, (method, rule.rule)
             checked += 1
     assert checked >= 7
     with client.session_transaction() as session:

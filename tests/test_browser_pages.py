@@ -9,10 +9,11 @@ import pytest
 from tests.conftest import NOW
 from tests.topic_data import load_testing_topic
 
+pytestmark = pytest.mark.app_options(clock=lambda: NOW)
+
 
 @pytest.fixture
 def site(app, live_server):
-    app.config["PAPERBOY_CLOCK"] = lambda: NOW
     recent, _ = load_testing_topic(app.extensions["paperboy"].engine)
     return live_server, recent
 

@@ -63,6 +63,77 @@ def test_it_stops_the_command_line_with_one_line(tmp_path, monkeypatch, name, va
     assert line.startswith(f"paperboy: {name}: ")
 
 
-def test_it_can_override_settings_for_tests():
-    config = Config().with_overrides(arxiv_delay=0.0)
-    assert config.arxiv_delay == 0.0 and Config().arxiv_delay == 3.0
+def test_it_reads_a_dotenv_file_that_the_environment_overrides(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("PAPERBOY_ARXIV_DELAY=soon\n")
+    # None: unset during the call and afterwards, so the value .env sets does not outlive the test.
+    result = CliRunner().invoke(main, ["fetch"], env={**BASE, "PAPERBOY_ARXIV_DELAY": None})
+    assert result.exit_code == 2
+    assert result.output == "paperboy: PAPERBOY_ARXIV_DELAY: expected a number, got 'soon'\n"
+    # The environment wins over .env: here it sets a bad topics file, which is what fails now.
+    result = CliRunner().invoke(main, ["fetch"], env={**BASE, "PAPERBOY_ARXIV_DELAY": "0",
+                                                      "PAPERBOY_TOPICS_FILE": str(tmp_path / "none.toml")})
+    assert result.exit_code == 2 and "PAPERBOY_ARXIV_DELAY" not in result.output
+    assert "none.toml" in result.output
+
+
+@pytest.mark.parametrize("url, message", [
+    ("smtp://mail.example.org?timeout=abc", "option timeout expects seconds, got 'abc'"),
+    ("smtp://mail.example.org?timeout=0", "option timeout expects seconds above 0"),
+    ("smtp://mail.example.org?starttls=maybe", "option starttls expects true or false"),
+    ("smtps://mail.example.org?tls=yes", "option tls expects true or false"),
+    ("smtp://mail.example.org?timout=5", "unknown option 'timout'"),
+    ("smtp://user:secret@mail.example.org:99999", "the port must be a number from 1 to 65535"),
+])
+def test_it_checks_the_smtp_url_options_at_start_up(tmp_path, url, message):
+    with pytest.raises(ConfigError) as error:
+        load_config({**BASE, "PAPERBOY_SMTP_URL": url}, var_dir=tmp_path)
+    assert str(error.value) == f"PAPERBOY_SMTP_URL: {message}" or str(error.value).startswith(
+        f"PAPERBOY_SMTP_URL: {message}")
+    assert "secret" not in str(error.value)
+
+
+def test_it_reads_the_smtp_url_options(tmp_path):
+    from service.smtp_url import SmtpSettings
+
+    url = "smtp://me%40example.org:p%2Fw@mail.example.org:587?starttls=true&timeout=2.5"
+    assert load_config({**BASE, "PAPERBOY_SMTP_URL": url}, var_dir=tmp_path).smtp_url == url
+    settings = SmtpSettings.from_url(url)
+    assert (settings.hostname, settings.port, settings.username, settings.password) == (
+        "mail.example.org", 587, "me@example.org", "p/w")
+    assert (settings.use_tls, settings.start_tls, settings.timeout) == (False, True, 2.5)
+    assert SmtpSettings.from_url("smtps://mail.example.org").port == 465
+
+
+@pytest.mark.parametrize("given, missing", [
+    ({"PAPERBOY_DKIM_KEY_FILE": "KEY"}, "PAPERBOY_DKIM_SELECTOR"),
+    ({"PAPERBOY_DKIM_KEY_FILE": "KEY", "PAPERBOY_DKIM_SELECTOR": "mail"}, "PAPERBOY_DKIM_DOMAIN"),
+    ({"PAPERBOY_DKIM_SELECTOR": "mail", "PAPERBOY_DKIM_DOMAIN": "example.org"}, "PAPERBOY_DKIM_KEY_FILE"),
+    ({"PAPERBOY_DKIM_DOMAIN": "example.org"}, "PAPERBOY_DKIM_KEY_FILE"),
+])
+def test_it_wants_dkim_settings_as_a_complete_set(tmp_path, given, missing):
+    key = tmp_path / "dkim.pem"
+    key.write_text("not read at start-up")
+    environ = {**BASE, **{name: str(key) if value == "KEY" else value for name, value in given.items()}}
+    with pytest.raises(ConfigError) as error:
+        load_config(environ, var_dir=tmp_path)
+    assert str(error.value).startswith(f"{missing}: DKIM signing needs PAPERBOY_DKIM_KEY_FILE, ")
+
+
+def test_it_takes_a_complete_dkim_set(tmp_path):
+    key = tmp_path / "dkim.pem"
+    key.write_text("not read at start-up")
+    config = load_config({**BASE, "PAPERBOY_DKIM_KEY_FILE": str(key), "PAPERBOY_DKIM_SELECTOR": "mail",
+                          "PAPERBOY_DKIM_DOMAIN": "example.org"}, var_dir=tmp_path)
+    assert (config.dkim_key_file, config.dkim_selector, config.dkim_domain) == (key, "mail", "example.org")
+    with pytest.raises(ConfigError, match="^PAPERBOY_DKIM_KEY_FILE: no such file"):
+        load_config({**BASE, "PAPERBOY_DKIM_KEY_FILE": str(tmp_path / "gone.pem"), "PAPERBOY_DKIM_SELECTOR": "mail",
+                     "PAPERBOY_DKIM_DOMAIN": "example.org"}, var_dir=tmp_path)
+
+
+def test_secure_cookies_follow_the_base_url_unless_set(tmp_path):
+    assert load_config({**BASE, "PAPERBOY_BASE_URL": "http://127.0.0.1:8000"}, var_dir=tmp_path).secure_cookies is False
+    assert load_config(BASE, var_dir=tmp_path).secure_cookies is Config().secure_cookies is False
+    assert load_config({**BASE, "PAPERBOY_BASE_URL": "https://p.example.org"}, var_dir=tmp_path).secure_cookies is True
+    assert load_config({**BASE, "PAPERBOY_BASE_URL": "https://p.example.org", "PAPERBOY_SECURE_COOKIES": "false"},
+                       var_dir=tmp_path).secure_cookies is False

@@ -23,11 +23,8 @@ def atom_schema():
     return etree.RelaxNG(etree.parse(str(DATA / "atom.rng")))
 
 
-@pytest.fixture
-def runtime_engine(app):
-    app.config["PAPERBOY_CLOCK"] = lambda: NOW
-    app.config["PAPERBOY_STAMP_SECONDS"] = 0  # every change shows at once
-    return app.extensions["paperboy"].engine
+# Pages and feeds see the frozen NOW, and every change in the store at once.
+pytestmark = pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=0)
 
 
 def assert_valid_atom(body: bytes, schema) -> etree._Element:
@@ -39,8 +36,8 @@ def assert_valid_atom(body: bytes, schema) -> etree._Element:
     return document
 
 
-def test_it_serves_a_valid_atom_feed_of_a_topic(client, runtime_engine, atom_schema):
-    recent, older = load_testing_topic(runtime_engine)
+def test_it_serves_a_valid_atom_feed_of_a_topic(client, app_engine, atom_schema):
+    recent, older = load_testing_topic(app_engine)
     response = client.get("/topics/testing/feed.atom")
     assert response.status_code == 200
     assert response.content_type.startswith("application/atom+xml")
@@ -51,8 +48,8 @@ def test_it_serves_a_valid_atom_feed_of_a_topic(client, runtime_engine, atom_sch
     assert self_link == "http://paperboy.test/topics/testing/feed.atom"
 
 
-def test_it_carries_each_paper_into_its_entry(client, runtime_engine):
-    recent, _ = load_testing_topic(runtime_engine)
+def test_it_carries_each_paper_into_its_entry(client, app_engine):
+    recent, _ = load_testing_topic(app_engine)
     parsed = feedparser.parse(client.get("/topics/testing/feed.atom").data)
     by_id = {entry.id: entry for entry in parsed.entries}
     code_paper = next(p for p in recent if p.code_urls)
@@ -71,13 +68,13 @@ def test_it_carries_each_paper_into_its_entry(client, runtime_engine):
     assert {link.get("title"): link.href for link in entry.links}["Project Page"] == project_paper.project_urls[0]
 
 
-def test_it_keeps_an_entry_id_across_versions(client, runtime_engine):
-    recent, _ = load_testing_topic(runtime_engine)
+def test_it_keeps_an_entry_id_across_versions(client, app_engine):
+    recent, _ = load_testing_topic(app_engine)
     first = feedparser.parse(client.get("/topics/testing/feed.atom").data)
     paper = recent[3]
     newer = replace(paper, version=paper.version + 1, title=paper.title + " (revised)",
                     updated=NOW + timedelta(hours=1))
-    with runtime_engine.begin() as conn:
+    with app_engine.begin() as conn:
         upsert_papers(conn, [newer], now=NOW + timedelta(hours=1))
     second = feedparser.parse(client.get("/topics/testing/feed.atom").data)
     assert [e.id for e in first.entries] == [e.id for e in second.entries]
@@ -86,8 +83,8 @@ def test_it_keeps_an_entry_id_across_versions(client, runtime_engine):
     assert entry.link == newer.abs_url
 
 
-def test_it_serves_rss_2(client, runtime_engine):
-    recent, older = load_testing_topic(runtime_engine)
+def test_it_serves_rss_2(client, app_engine):
+    recent, older = load_testing_topic(app_engine)
     response = client.get("/topics/testing/feed.rss")
     assert response.content_type.startswith("application/rss+xml")
     parsed = feedparser.parse(response.data)
@@ -100,8 +97,8 @@ def test_it_serves_rss_2(client, runtime_engine):
     assert entry.get("author") or entry.get("authors")
 
 
-def test_it_links_the_rss_channel_to_the_topic_page(client, runtime_engine):
-    load_testing_topic(runtime_engine)
+def test_it_links_the_rss_channel_to_the_topic_page(client, app_engine):
+    load_testing_topic(app_engine)
     channel = etree.fromstring(client.get("/topics/testing/feed.rss").data).find("channel")
     # RSS 2.0: the channel's <link> is the web site the channel corresponds to, not the feed.
     assert channel.findtext("link") == "http://paperboy.test/topics/testing/"
@@ -110,10 +107,10 @@ def test_it_links_the_rss_channel_to_the_topic_page(client, runtime_engine):
     assert self_link.get("href") == "http://paperboy.test/topics/testing/feed.rss"
 
 
-def test_it_serves_all_topics_in_one_feed(client, runtime_engine, atom_schema):
-    recent, _ = load_testing_topic(runtime_engine)
-    load(runtime_engine, "vla", fixture_papers("api2025_search_cs.RO-neural_project-website.xml"))
-    load(runtime_engine, "vla", recent[:1])  # a paper in two topics appears once
+def test_it_serves_all_topics_in_one_feed(client, app_engine, atom_schema):
+    recent, _ = load_testing_topic(app_engine)
+    load(app_engine, "vla", fixture_papers("api2025_search_cs.RO-neural_project-website.xml"))
+    load(app_engine, "vla", recent[:1])  # a paper in two topics appears once
     document = assert_valid_atom(client.get("/feed.atom").data, atom_schema)
     parsed = feedparser.parse(etree.tostring(document))
     ids = [entry.id for entry in parsed.entries]
@@ -126,14 +123,14 @@ def test_it_serves_all_topics_in_one_feed(client, runtime_engine, atom_schema):
     assert topics["vla"].label == "Vision-Language-Action Models"
 
 
-def test_it_validates_with_no_papers(client, runtime_engine, atom_schema):
+def test_it_validates_with_no_papers(client, app_engine, atom_schema):
     assert_valid_atom(client.get("/topics/vla/feed.atom").data, atom_schema)
     assert not feedparser.parse(client.get("/topics/vla/feed.rss").data).bozo
 
 
-def test_it_keeps_hostile_text_as_text(client, runtime_engine, atom_schema):
+def test_it_keeps_hostile_text_as_text(client, app_engine, atom_schema):
     paper = hostile_paper(fixture_papers()[0])
-    load(runtime_engine, "testing", [paper])
+    load(app_engine, "testing", [paper])
     for url in ("/topics/testing/feed.atom", "/feed.atom"):
         body = client.get(url).data
         assert b"<script>" not in body and b"<img" not in body
@@ -147,7 +144,7 @@ def test_it_keeps_hostile_text_as_text(client, runtime_engine, atom_schema):
     assert rss.entries[0].title.startswith("Robust <script>")
 
 
-def test_it_lists_every_topic_feed_in_opml(client, runtime_engine):
+def test_it_lists_every_topic_feed_in_opml(client, app_engine):
     response = client.get("/feeds.opml")
     document = etree.fromstring(response.data)
     outlines = document.findall("body/outline")
@@ -158,8 +155,8 @@ def test_it_lists_every_topic_feed_in_opml(client, runtime_engine):
     assert outlines[1].get("htmlUrl") == "http://paperboy.test/topics/testing/"
 
 
-def test_it_answers_conditional_gets_with_304(client, runtime_engine):
-    load_testing_topic(runtime_engine)
+def test_it_answers_conditional_gets_with_304(client, app_engine):
+    load_testing_topic(app_engine)
     first = client.get("/topics/testing/feed.atom")
     etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
     assert "max-age" in first.headers["Cache-Control"]
@@ -173,19 +170,19 @@ def test_it_answers_conditional_gets_with_304(client, runtime_engine):
     assert stale.status_code == 200 and stale.data == first.data
 
 
-def test_it_changes_the_validators_when_the_topic_changes(client, runtime_engine):
-    load_testing_topic(runtime_engine)
+def test_it_changes_the_validators_when_the_topic_changes(client, app_engine):
+    load_testing_topic(app_engine)
     first = client.get("/topics/testing/feed.atom")
     newcomer = fixture_papers()[40]
-    load(runtime_engine, "testing", [newcomer], matched=NOW + timedelta(minutes=5))
+    load(app_engine, "testing", [newcomer], matched=NOW + timedelta(minutes=5))
     again = client.get("/topics/testing/feed.atom", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 200
     assert again.headers["ETag"] != first.headers["ETag"]
     assert f"https://arxiv.org/abs/{newcomer.id}".encode() in again.data
 
 
-def test_it_gzips_when_asked(client, runtime_engine):
-    load_testing_topic(runtime_engine)
+def test_it_gzips_when_asked(client, app_engine):
+    load_testing_topic(app_engine)
     plain = client.get("/topics/testing/feed.atom")
     zipped = client.get("/topics/testing/feed.atom", headers={"Accept-Encoding": "br, gzip;q=0.8"})
     assert zipped.headers["Content-Encoding"] == "gzip"
@@ -206,11 +203,13 @@ def test_it_gzips_when_asked(client, runtime_engine):
     assert revalidated.status_code == 304
 
 
-@pytest.mark.parametrize("stamp_seconds", [0, 600], ids=["from-the-app", "from-memory"])
-def test_it_sends_the_etag_of_the_variant_it_would_send_with_a_304(app, client, runtime_engine,
-                                                                    stamp_seconds):
-    app.config["PAPERBOY_STAMP_SECONDS"] = stamp_seconds
-    load_testing_topic(runtime_engine)
+@pytest.mark.parametrize("stamp_seconds", [
+    pytest.param(0, id="from-the-app"),
+    pytest.param(600, id="from-memory", marks=pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=600)),
+])
+def test_it_sends_the_etag_of_the_variant_it_would_send_with_a_304(app, client, app_engine, stamp_seconds):
+    assert app.extensions["paperboy_render_cache"].stamp_seconds == stamp_seconds
+    load_testing_topic(app_engine)
     plain = client.get("/topics/testing/feed.atom")
     zipped = client.get("/topics/testing/feed.atom", headers={"Accept-Encoding": "gzip"})
     assert zipped.headers["ETag"] != plain.headers["ETag"]
@@ -224,19 +223,19 @@ def test_it_sends_the_etag_of_the_variant_it_would_send_with_a_304(app, client, 
     assert unzipped.status_code == 304 and unzipped.headers["ETag"] == plain.headers["ETag"]
 
 
-def test_it_answers_404_for_an_unknown_topic(client, runtime_engine):
+def test_it_answers_404_for_an_unknown_topic(client, app_engine):
     for url in ("/topics/nope/feed.atom", "/topics/nope/feed.rss"):
         response = client.get(url)
         assert response.status_code == 404
         assert b"There is no topic" in response.data
 
 
-def test_it_answers_from_memory_while_the_stamp_is_fresh(app, client, runtime_engine):
-    app.config["PAPERBOY_STAMP_SECONDS"] = 600
-    load_testing_topic(runtime_engine)
+@pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=600)
+def test_it_answers_from_memory_while_the_stamp_is_fresh(app, client, app_engine):
+    load_testing_topic(app_engine)
     first = client.get("/topics/testing/feed.atom")
     newcomer = fixture_papers()[40]
-    load(runtime_engine, "testing", [newcomer], matched=NOW + timedelta(minutes=5))
+    load(app_engine, "testing", [newcomer], matched=NOW + timedelta(minutes=5))
     # Within the stamp's lifetime the store is not asked again: same bytes, same headers.
     again = client.get("/topics/testing/feed.atom")
     assert again.data == first.data

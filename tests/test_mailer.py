@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from service.mailer import dry_run, queue_digest, send_digest
+from service.mailer import send_digest
+from service.send_queue import dry_run, queue_digest
 from service.runtime import Runtime
 from service.store import deliveries
 from tests.conftest import NOW

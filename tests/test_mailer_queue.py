@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from service.digest import preview
-from service.mailer import dry_run, queue_digest
+from service.send_queue import dry_run, queue_digest
 from tests.conftest import NOW
 from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
 from tests.digest_data import ALICE, BOB, CAROL, WEEK, add_subscribers, load_week

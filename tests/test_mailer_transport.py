@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from service.mail import ConnectError, SendError, SmtpConnection, SmtpSettings
+from service.mail import ConnectError, SendError, SmtpConnection
+from service.smtp_url import SmtpSettings
 from tests.smtp_server import RecordingHandler, SmtpServer, free_port
 
 MESSAGE = (

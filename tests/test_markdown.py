@@ -12,11 +12,8 @@ from tests.conftest import DATA, NOW
 from tests.topic_data import fixture_papers, hostile_paper, load, load_testing_topic
 
 
-@pytest.fixture
-def engine_of_app(app):
-    app.config["PAPERBOY_CLOCK"] = lambda: NOW
-    app.config["PAPERBOY_STAMP_SECONDS"] = 0
-    return app.extensions["paperboy"].engine
+# Pages and feeds see the frozen NOW, and every change in the store at once.
+pytestmark = pytest.mark.app_options(clock=lambda: NOW, stamp_seconds=0)
 
 
 def shape(line: str) -> str:
@@ -64,8 +61,8 @@ def blocks(markdown: str) -> tuple[list[str], list[tuple[str, list[list[str]]]]]
     return header, sections
 
 
-def test_it_matches_the_seed_structure_section_by_section(client, engine_of_app):
-    load_testing_topic(engine_of_app)
+def test_it_matches_the_seed_structure_section_by_section(client, app_engine):
+    load_testing_topic(app_engine)
     response = client.get("/topics/testing.md")
     assert response.status_code == 200
     assert response.content_type == "text/markdown; charset=utf-8"
@@ -79,8 +76,8 @@ def test_it_matches_the_seed_structure_section_by_section(client, engine_of_app)
         assert papers and all(paper == seed_paper for paper in papers)
 
 
-def test_it_writes_the_seed_lines(client, engine_of_app):
-    recent, _ = load_testing_topic(engine_of_app)
+def test_it_writes_the_seed_lines(client, app_engine):
+    recent, _ = load_testing_topic(app_engine)
     text = client.get("/topics/testing.md").get_data(as_text=True)
     lines = text.split("\n")
     assert lines[:9] == [
@@ -98,16 +95,16 @@ def test_it_writes_the_seed_lines(client, engine_of_app):
     assert f"**Authors:** {', '.join(few.authors)}" in lines
 
 
-def test_it_lists_five_authors_then_et_al(client, engine_of_app):
+def test_it_lists_five_authors_then_et_al(client, app_engine):
     many = next(p for p in fixture_papers() if len(p.authors) > 5)
-    load(engine_of_app, "testing", [many], matched=NOW - timedelta(days=1))
+    load(app_engine, "testing", [many], matched=NOW - timedelta(days=1))
     text = client.get("/topics/testing.md").get_data(as_text=True)
     assert f"**Authors:** {', '.join(many.authors[:5])} et al. ({len(many.authors)} authors)" in text
 
 
-def test_it_escapes_markdown_and_html_from_arxiv(client, engine_of_app):
+def test_it_escapes_markdown_and_html_from_arxiv(client, app_engine):
     paper = hostile_paper(fixture_papers()[0])
-    load(engine_of_app, "testing", [paper], matched=NOW - timedelta(days=1))
+    load(app_engine, "testing", [paper], matched=NOW - timedelta(days=1))
     text = client.get("/topics/testing.md").get_data(as_text=True)
     assert "<script>" not in text and "<img" not in text and "<b>" not in text
     assert "\x00" not in text and "\x07" not in text and "\x0b" not in text
@@ -125,17 +122,17 @@ def test_it_escapes_markdown_and_html_from_arxiv(client, engine_of_app):
     assert sections[1][1] is None  # no other paper: the section is there and says it is empty
 
 
-def test_it_answers_404_for_an_unknown_topic(client, engine_of_app):
+def test_it_answers_404_for_an_unknown_topic(client, app_engine):
     assert client.get("/topics/nope.md").status_code == 404
 
 
-def test_it_answers_conditional_gets(client, engine_of_app):
-    load_testing_topic(engine_of_app)
+def test_it_answers_conditional_gets(client, app_engine):
+    load_testing_topic(app_engine)
     first = client.get("/topics/testing.md")
     assert first.headers["Last-Modified"] == "Wed, 04 Feb 2026 00:00:00 GMT"  # the window moved last
     assert client.get("/topics/testing.md", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
     newcomer = next(p for p in fixture_papers()[20:] if p.updated < NOW)
-    load(engine_of_app, "testing", [newcomer], matched=NOW)
+    load(app_engine, "testing", [newcomer], matched=NOW)
     changed = client.get("/topics/testing.md", headers={"If-None-Match": first.headers["ETag"]})
     assert changed.status_code == 200
     assert "**Papers found:** 13" in changed.get_data(as_text=True)

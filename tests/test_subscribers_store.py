@@ -227,6 +227,7 @@ def test_it_never_brings_back_an_unsubscribed_bounced_or_blocked_address_by_impo
 def test_it_erases_the_address_from_bounce_reasons_too(engine):
     """Mail servers quote the address in their refusals; deleting a subscriber must not leave it there."""
     from service.store import deliveries, digests
+    from subscribers.erasure import erase_subscriber
 
     reason = "550 5.1.1 <Alice@Example.org>: Recipient address rejected: user alice@example.org unknown"
     with engine.begin() as conn:
@@ -237,7 +238,7 @@ def test_it_erases_the_address_from_bounce_reasons_too(engine):
         [claimed] = deliveries.claim_deliveries(conn, digest.id, "sender", NOW, timedelta(minutes=5), 10)
         deliveries.mark_failed(conn, claimed.id, "sender", reason)
         store.mark_bounced(conn, alice.id, reason, NOW)
-        store.erase(conn, alice.id, LATER, "admin@example.org")
+        erase_subscriber(conn, alice.id, LATER, "admin@example.org")
     with engine.connect() as conn:
         details = [entry.detail or "" for entry in store.audit_entries(conn, alice.id)]
         [kept] = deliveries.list_deliveries(conn, digest.id)

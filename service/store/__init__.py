@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.errors import PaperboyError
 from service.store.schema import metadata
 
 __all__ = [
@@ -29,7 +30,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 CONNECT_TIMEOUT = 5  # seconds
 
 
-class StoreError(Exception):
+class StoreError(PaperboyError):
     """The database cannot be reached or used; the message says why in one line."""
 
 

@@ -6,28 +6,22 @@ subscriber left between the row being written and its turn to be sent.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterator
 
 from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from service.states import DeliveryState
 from service.store.schema import delivery
-from service.store.schema import subscriber as subscriber_table
-from service.store.schema import subscription
+from subscribers.store import active_addresses, addresses
 
-STATES = ("due", "sending", "retrying", "sent", "failed", "cancelled")
-SUBSCRIBER_BATCH = 1000
-
-
-@dataclass(frozen=True)
-class Recipient:
-    subscriber_id: int
-    email: str
-    topics: list[str]
+STATES = tuple(DeliveryState)
+SETTLED = (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.CANCELLED)
+UNSETTLED = (DeliveryState.DUE, DeliveryState.SENDING, DeliveryState.RETRYING)
 
 
 @dataclass(frozen=True)
@@ -42,37 +36,13 @@ class Claimed:
     claimed_at: datetime
 
 
-def active_recipients(conn: Connection, batch: int = SUBSCRIBER_BATCH) -> Iterator[Recipient]:
-    """Every active subscriber with their topics, read in batches by id so memory stays flat."""
-    last_id = 0
-    while True:
-        rows = conn.execute(
-            select(subscriber_table.c.id, subscriber_table.c.email)
-            .where(subscriber_table.c.status == "active", subscriber_table.c.id > last_id,
-                   subscriber_table.c.email.is_not(None))
-            .order_by(subscriber_table.c.id)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        ids = [row.id for row in rows]
-        topics: dict[int, list[str]] = {}
-        for subscriber_id, topic in conn.execute(
-            select(subscription.c.subscriber_id, subscription.c.topic)
-            .where(subscription.c.subscriber_id.in_(ids))
-        ):
-            topics.setdefault(subscriber_id, []).append(topic)
-        for row in rows:
-            yield Recipient(row.id, row.email, topics.get(row.id, []))
-        last_id = ids[-1]
-
-
 def add_deliveries(conn: Connection, digest_id: int, rows: list[tuple[int, str]]) -> int:
     """Write (subscriber id, topics) rows as due; rows that exist stay as they are. Returns how many are new."""
     if not rows:
         return 0
     values = [
-        {"digest_id": digest_id, "subscriber_id": sid, "topics": topics, "state": "due", "attempts": 0}
+        {"digest_id": digest_id, "subscriber_id": sid, "topics": topics, "state": DeliveryState.DUE,
+         "attempts": 0}
         for sid, topics in rows
     ]
     dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
@@ -84,10 +54,10 @@ def add_deliveries(conn: Connection, digest_id: int, rows: list[tuple[int, str]]
 def claimable(now: datetime, lease: timedelta, table: Table = delivery):
     """Rows a sender may claim now: due, retrying and due again, or left by a sender whose lease ran out."""
     return or_(
-        and_(table.c.state.in_(("due", "retrying")),
+        and_(table.c.state.in_((DeliveryState.DUE, DeliveryState.RETRYING)),
              or_(table.c.next_attempt.is_(None), table.c.next_attempt <= now)),
         # A sender that died holding rows: its lease has run out, so another may take them.
-        and_(table.c.state == "sending", table.c.claimed_at < now - lease),
+        and_(table.c.state == DeliveryState.SENDING, table.c.claimed_at < now - lease),
     )
 
 
@@ -111,19 +81,12 @@ def claim_deliveries(
     claimed = conn.execute(
         update(delivery)
         .where(delivery.c.id.in_(candidates.scalar_subquery()), claimable_now)
-        .values(state="sending", claimed_by=worker, claimed_at=now, attempts=delivery.c.attempts + 1)
+        .values(state=DeliveryState.SENDING, claimed_by=worker, claimed_at=now, attempts=delivery.c.attempts + 1)
         .returning(delivery.c.id, delivery.c.subscriber_id, delivery.c.topics, delivery.c.attempts)
     ).all()
     if not claimed:
         return []
-    emails = dict(
-        conn.execute(
-            select(subscriber_table.c.id, subscriber_table.c.email).where(
-                subscriber_table.c.id.in_([row.subscriber_id for row in claimed]),
-                subscriber_table.c.status == "active",
-            )
-        ).all()
-    )
+    emails = active_addresses(conn, [row.subscriber_id for row in claimed])
     return sorted(
         (
             Claimed(row.id, row.subscriber_id, emails.get(row.subscriber_id),
@@ -139,7 +102,8 @@ def claim_deliveries(
 
 def _held(table: Table, delivery_ids: list[int], worker: str):
     # Only the sender holding a row may settle it: after a lease ran out the row is someone else's.
-    return and_(table.c.id.in_(delivery_ids), table.c.state == "sending", table.c.claimed_by == worker)
+    return and_(table.c.id.in_(delivery_ids), table.c.state == DeliveryState.SENDING,
+                table.c.claimed_by == worker)
 
 
 def renew_lease(conn: Connection, delivery_id: int, worker: str, now: datetime, table: Table = delivery) -> bool:
@@ -154,7 +118,8 @@ def mark_sent(conn: Connection, delivery_ids: list[int], worker: str, now: datet
     if not delivery_ids:
         return 0
     return conn.execute(
-        update(table).where(_held(table, delivery_ids, worker)).values(state="sent", sent_at=now, last_error=None)
+        update(table).where(_held(table, delivery_ids, worker))
+        .values(state=DeliveryState.SENT, sent_at=now, last_error=None)
     ).rowcount
 
 
@@ -162,12 +127,12 @@ def mark_retrying(conn: Connection, delivery_id: int, worker: str, error: str, n
                   table: Table = delivery) -> int:
     return conn.execute(
         update(table).where(_held(table, [delivery_id], worker))
-        .values(state="retrying", last_error=error[:1000], next_attempt=next_attempt)
+        .values(state=DeliveryState.RETRYING, last_error=error[:1000], next_attempt=next_attempt)
     ).rowcount
 
 
-def mark_failed(conn: Connection, delivery_id: int, worker: str, error: str, state: str = "failed",
-                table: Table = delivery) -> int:
+def mark_failed(conn: Connection, delivery_id: int, worker: str, error: str,
+                state: str = DeliveryState.FAILED, table: Table = delivery) -> int:
     """The delivery is given up: a permanent refusal, attempts used up, or (`cancelled`) no recipient."""
     return conn.execute(
         update(table).where(_held(table, [delivery_id], worker)).values(state=state, last_error=error[:1000])
@@ -180,7 +145,7 @@ def release(conn: Connection, delivery_ids: list[int], worker: str, table: Table
         return 0
     return conn.execute(
         update(table).where(_held(table, delivery_ids, worker))
-        .values(state="due", attempts=table.c.attempts - 1, claimed_by=None, claimed_at=None)
+        .values(state=DeliveryState.DUE, attempts=table.c.attempts - 1, claimed_by=None, claimed_at=None)
     ).rowcount
 
 
@@ -198,7 +163,7 @@ def pending_count(conn: Connection, digest_id: int) -> int:
     """Deliveries not yet settled (due, sending or retrying)."""
     return conn.execute(
         select(func.count()).where(delivery.c.digest_id == digest_id,
-                                   delivery.c.state.in_(("due", "sending", "retrying")))
+                                   delivery.c.state.in_(UNSETTLED))
     ).scalar_one()
 
 
@@ -206,7 +171,7 @@ def next_attempt_at(conn: Connection, digest_id: int) -> datetime | None:
     """The earliest time a retrying delivery of the digest is due again."""
     return conn.execute(
         select(func.min(delivery.c.next_attempt)).where(
-            delivery.c.digest_id == digest_id, delivery.c.state == "retrying")
+            delivery.c.digest_id == digest_id, delivery.c.state == DeliveryState.RETRYING)
     ).scalar()
 
 
@@ -214,22 +179,37 @@ def list_deliveries(conn: Connection, digest_id: int, state: str | None = None, 
     """Deliveries of a digest with the subscriber's address, for the admin pages."""
     query = (
         select(delivery.c.id, delivery.c.state, delivery.c.attempts, delivery.c.last_error,
-               delivery.c.sent_at, delivery.c.topics, subscriber_table.c.email)
-        .join(subscriber_table, subscriber_table.c.id == delivery.c.subscriber_id)
+               delivery.c.sent_at, delivery.c.topics, delivery.c.subscriber_id)
         .where(delivery.c.digest_id == digest_id)
         .order_by(delivery.c.id)
         .limit(limit)
     )
     if state:
         query = query.where(delivery.c.state == state)
-    return [dict(row) for row in conn.execute(query).mappings()]
+    rows = [dict(row) for row in conn.execute(query).mappings()]
+    emails = addresses(conn, [row["subscriber_id"] for row in rows])
+    for row in rows:
+        row["email"] = emails.get(row.pop("subscriber_id"))
+    return rows
+
+
+def scrub_errors(conn: Connection, subscriber_id: int, address: str, replacement: str) -> None:
+    """Replace `address` (any case) in the errors kept on the subscriber's deliveries: mail
+    servers quote it in bounce reasons, and an erased subscriber's address must go."""
+    pattern = re.compile(re.escape(address), re.IGNORECASE)
+    rows = conn.execute(select(delivery.c.id, delivery.c.last_error).where(
+        delivery.c.subscriber_id == subscriber_id, delivery.c.last_error.is_not(None))).all()
+    for row_id, value in rows:
+        scrubbed = pattern.sub(replacement, value)
+        if scrubbed != value:
+            conn.execute(update(delivery).where(delivery.c.id == row_id).values(last_error=scrubbed))
 
 
 def settled_subscriber_ids(conn: Connection, digest_id: int) -> set[int]:
     """Subscribers whose delivery of this digest is over (sent, failed or cancelled)."""
     return set(conn.execute(
         select(delivery.c.subscriber_id).where(
-            delivery.c.digest_id == digest_id, delivery.c.state.in_(("sent", "failed", "cancelled")))
+            delivery.c.digest_id == digest_id, delivery.c.state.in_(SETTLED))
     ).scalars())
 
 

@@ -1,9 +1,10 @@
 """The mail queue: transactional mail (confirmations) waiting for the sender, kept like the
 delivery ledger and settled by the same functions (service/store/deliveries.py).
 
-States: requested (a sign-up from the form, not yet looked at) -> held (no mail: the address is
-blocked or was mailed a moment ago) or due -> sending -> sent, or -> retrying -> ... -> failed;
-cancelled when the address became suppressed before its turn.
+States (service.states.MailState): requested (a sign-up from the form, not yet looked at) -> held
+(no mail: the address is blocked or was mailed a moment ago) or due -> sending -> sent, or ->
+retrying -> ... -> failed; cancelled when the address became suppressed before its turn, or the
+mail was not sent before its link expired.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import partial
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from service.states import MailState
 from service.store import deliveries
 from service.store.schema import mail_queue
 from service.store.schema import subscriber as subscriber_table
@@ -54,14 +56,14 @@ class QueuedMail:
 def request_confirmation(conn: Connection, email: str, topics: list[str], now: datetime) -> None:
     """Record a sign-up from the public form: one and the same insert whoever owns the address."""
     conn.execute(insert(mail_queue).values(kind=CONFIRM, email=email, topics=",".join(sorted(set(topics))),
-                                           created=now, state="requested", attempts=0))
+                                           created=now, state=MailState.REQUESTED, attempts=0))
 
 
 def requests(conn: Connection, limit: int) -> list[Request]:
     """The oldest sign-ups not yet looked at; on PostgreSQL rows another transaction holds are skipped."""
     rows = conn.execute(
         select(mail_queue.c.id, mail_queue.c.email, mail_queue.c.topics, mail_queue.c.created)
-        .where(mail_queue.c.state == "requested").order_by(mail_queue.c.id).limit(limit)
+        .where(mail_queue.c.state == MailState.REQUESTED).order_by(mail_queue.c.id).limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
     return [Request(row.id, row.email, [t for t in row.topics.split(",") if t], row.created) for row in rows]
@@ -69,17 +71,17 @@ def requests(conn: Connection, limit: int) -> list[Request]:
 
 def admit(conn: Connection, request_id: int, subscriber_id: int, send: bool, note: str = "") -> None:
     """Settle a sign-up: due to be mailed, or held (no mail). The address now lives on the subscriber."""
-    conn.execute(update(mail_queue).where(mail_queue.c.id == request_id, mail_queue.c.state == "requested")
-                 .values(subscriber_id=subscriber_id, email=None, state="due" if send else "held",
+    conn.execute(update(mail_queue).where(mail_queue.c.id == request_id, mail_queue.c.state == MailState.REQUESTED)
+                 .values(subscriber_id=subscriber_id, email=None, state=MailState.DUE if send else MailState.HELD,
                          last_error=note[:1000] or None))
 
 
 def expire(conn: Connection, created_before: datetime) -> int:
     """Cancel unsent mails queued before `created_before` (their link would no longer work)."""
     return conn.execute(
-        update(mail_queue).where(mail_queue.c.state.in_(("requested", "due", "retrying")),
+        update(mail_queue).where(mail_queue.c.state.in_((MailState.REQUESTED, MailState.DUE, MailState.RETRYING)),
                                  mail_queue.c.created < created_before)
-        .values(state="cancelled", last_error="notices: not sent before its link expired")
+        .values(state=MailState.CANCELLED, last_error="notices: not sent before its link expired")
     ).rowcount
 
 
@@ -94,7 +96,7 @@ def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, 
     claimed = conn.execute(
         update(mail_queue)
         .where(mail_queue.c.id.in_(candidates.scalar_subquery()), claimable_now)
-        .values(state="sending", claimed_by=worker, claimed_at=now, attempts=mail_queue.c.attempts + 1)
+        .values(state=MailState.SENDING, claimed_by=worker, claimed_at=now, attempts=mail_queue.c.attempts + 1)
         .returning(mail_queue.c.id, mail_queue.c.kind, mail_queue.c.subscriber_id, mail_queue.c.topics,
                    mail_queue.c.created, mail_queue.c.attempts)
     ).all()
@@ -115,8 +117,8 @@ def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, 
 
 def pending_count(conn: Connection) -> int:
     """Mails not yet settled (due, sending or retrying)."""
-    return conn.execute(select(func.count()).where(mail_queue.c.state.in_(("due", "sending", "retrying")))
-                        ).scalar_one()
+    return conn.execute(select(func.count()).where(
+        mail_queue.c.state.in_((MailState.DUE, MailState.SENDING, MailState.RETRYING)))).scalar_one()
 
 
 def state_counts(conn: Connection) -> dict[str, int]:

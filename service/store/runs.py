@@ -8,10 +8,11 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from service.states import RunStatus
 from service.store.schema import fetch_run
 
 # A run that loaded the bundled sample instead of asking arXiv.
-SAMPLE = "sample"
+SAMPLE = RunStatus.SAMPLE
 
 
 @dataclass
@@ -34,7 +35,7 @@ def start_run(conn: Connection, topic: str, window_start: datetime, window_end: 
     return conn.execute(
         insert(fetch_run)
         .values(topic=topic, window_start=window_start, window_end=window_end, started=now,
-                status="running", new_count=0, updated_count=0, unchanged_count=0)
+                status=RunStatus.RUNNING, new_count=0, updated_count=0, unchanged_count=0)
         .returning(fetch_run.c.id)
     ).scalar_one()
 
@@ -96,6 +97,6 @@ def is_sample_data(conn: Connection) -> bool:
     if not sample:
         return False
     real = conn.execute(
-        select(func.count()).where(fetch_run.c.status.in_(("ok", "partial")))
+        select(func.count()).where(fetch_run.c.status.in_((RunStatus.OK, RunStatus.PARTIAL)))
     ).scalar_one()
     return real == 0

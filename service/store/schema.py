@@ -97,7 +97,7 @@ fetch_run = Table(
     Column("window_end", UTC_DATETIME, nullable=False),
     Column("started", UTC_DATETIME, nullable=False),
     Column("finished", UTC_DATETIME),
-    Column("status", String(16), nullable=False),  # running | ok | partial | failed
+    Column("status", String(16), nullable=False),  # service.states.RunStatus: running|ok|partial|failed|sample
     Column("new_count", Integer, nullable=False, default=0),
     Column("updated_count", Integer, nullable=False, default=0),
     Column("unchanged_count", Integer, nullable=False, default=0),
@@ -111,7 +111,7 @@ subscriber = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     # Normalized address; NULL once an admin deletes the subscriber (counts are kept).
     Column("email", String(320), unique=True),
-    Column("status", String(16), nullable=False),  # pending|active|unsubscribed|bounced|blocked
+    Column("status", String(16), nullable=False),  # subscribers.statuses.SubscriberStatus
     Column("created", UTC_DATETIME, nullable=False),
     Column("confirmed", UTC_DATETIME),
     Column("changed", UTC_DATETIME, nullable=False),
@@ -167,6 +167,7 @@ digest_paper = Table(
     Column("paper_id", String(64), ForeignKey("paper.id"), primary_key=True),
 )
 
+
 def _claim_columns() -> list[Column]:
     """The columns of a queue of mails that senders claim, lease, retry and settle
     (service/store/deliveries.py settles the delivery table and the mail queue alike)."""
@@ -188,8 +189,7 @@ delivery = Table(
     Column("digest_id", Integer, ForeignKey("digest.id", ondelete="CASCADE"), nullable=False),
     Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), nullable=False),
     Column("topics", Text, nullable=False),  # the subscriber's topics when the row was written
-    # state: due | sending | retrying | sent | failed | cancelled
-    *_claim_columns(),
+    *_claim_columns(),  # state: service.states.DeliveryState
     UniqueConstraint("digest_id", "subscriber_id"),
     Index("ix_delivery_digest_id_state", "digest_id", "state"),
 )
@@ -205,8 +205,7 @@ mail_queue = Table(
     Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE")),
     Column("topics", Text, nullable=False),
     Column("created", UTC_DATETIME, nullable=False),
-    # state: requested | held | due | sending | retrying | sent | failed | cancelled
-    *_claim_columns(),
+    *_claim_columns(),  # state: service.states.MailState
     Index("ix_mail_queue_state", "state"),
     Index("ix_mail_queue_subscriber_id", "subscriber_id"),
 )

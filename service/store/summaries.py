@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from service.paper import Paper
+from service.states import RunStatus
 from service.store.papers import paper_from_row
-from service.store.runs import SAMPLE
 from service.store.schema import fetch_run, topic_paper
 from service.store.schema import paper as paper_table
 
@@ -99,7 +99,7 @@ def last_updated(conn: Connection, topic: str) -> datetime | None:
     """When the topic's papers were last brought up to date: its newest run that stored
     papers (ok, partial or the sample). A failed run updated nothing."""
     query = select(func.max(fetch_run.c.finished)).where(
-        fetch_run.c.topic == topic, fetch_run.c.status.in_(("ok", "partial", SAMPLE)),
+        fetch_run.c.topic == topic, fetch_run.c.status.in_((RunStatus.OK, RunStatus.PARTIAL, RunStatus.SAMPLE)),
     )
     return _aware(conn.execute(query).scalar())
 

@@ -1,29 +1,37 @@
-"""The web app: create_app() wires settings, extensions and one blueprint per concern."""
+"""The web app: create_app() wires settings, extensions, app-wide hooks and every blueprint."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import datetime
+from typing import Callable
 
-from flask import Flask, current_app
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
 
 from service.config import Config, load_config
+from service.clock import utc_now
 from service.runtime import Runtime
+from service.states import DeliveryState, RunStatus
+from service.templating import TEMPLATES
+from service.web import digests, feeds, health, pages, search
+from service.web.summaries import STAMP_SECONDS, install_render_cache
+from service.web_extensions import csrf, limiter
+from subscribers import admin, admin_csv, public, sign_in
+from subscribers.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches
+from subscribers.statuses import SubscriberStatus
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-
-csrf = CSRFProtect()
-# Limits are declared on the routes that need them (subscribe, sign-in); memory storage is
-# per process, which is enough to slow down a script hammering one worker.
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+BLUEPRINTS = (
+    public.blueprint, sign_in.blueprint, admin.blueprint, admin_csv.blueprint,
+    pages.blueprint, feeds.blueprint, search.blueprint, health.blueprint, digests.blueprint,
+)
 
 
-def create_app(config: Config | None = None) -> Flask:
-    """The Flask app for `config` (default: read from the environment)."""
-    runtime = Runtime(config or load_config())
-    app = Flask(__name__, template_folder=str(TEMPLATES))
+def create_app(config: Config | None = None, *, clock: Callable[[], datetime] = utc_now,
+               stamp_seconds: float = STAMP_SECONDS) -> Flask:
+    """The Flask app for `config` (default: read from the environment). Tests pass a frozen
+    `clock`, and `stamp_seconds=0` to see every change in the store at once."""
+    runtime = Runtime(config or load_config(), clock=clock)
+    app = Flask(__name__, template_folder=TEMPLATES)
     app.config.update(
         SECRET_KEY=runtime.config.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
@@ -34,19 +42,22 @@ def create_app(config: Config | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.extensions["paperboy"] = runtime
+    # Templates test states by name, with the same vocabulary as the code.
+    app.jinja_env.globals.update(SubscriberStatus=SubscriberStatus, DeliveryState=DeliveryState, RunStatus=RunStatus)
     csrf.init_app(app)
     limiter.init_app(app)
-    from subscribers import admin, admin_csv, public, sign_in
-
-    for blueprint in (public.blueprint, sign_in.blueprint, admin.blueprint, admin_csv.blueprint):
+    # Anything under /admin but signing in needs an admin, whichever blueprint adds the page.
+    app.before_request(close_admin_to_visitors)
+    app.after_request(keep_admin_pages_out_of_caches)
+    app.register_error_handler(CSRFError, csrf_refused)
+    for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    from service.web import digests, feeds, health, pages, search
-
-    for blueprint in (pages.blueprint, feeds.blueprint, search.blueprint, health.blueprint, digests.blueprint):
-        app.register_blueprint(blueprint)
+    install_render_cache(app, stamp_seconds)
     return app
 
 
-def current_runtime() -> Runtime:
-    """The Runtime of the app handling the current request."""
-    return current_app.extensions["paperboy"]
+def csrf_refused(error: CSRFError):
+    """A form posted without its security token: most often a page left open too long."""
+    text = ("This form's security token (CSRF) is missing or no longer valid. "
+            "Please reload the page and try again.")
+    return render_template("subscribers/message.html", title="Form expired", text=text, link=None), 400

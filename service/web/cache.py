@@ -1,7 +1,7 @@
 """Rendered pages and feeds kept in memory, once per change of what they show.
 
 Feed readers poll often; a request costs a dict lookup for the topic's change stamp (read
-from the store at most once per PAPERBOY_STAMP_SECONDS), a dict lookup for the bytes, and an
+from the store at most once per stamp_seconds), a dict lookup for the bytes, and an
 answer: 304 when the client holds them, gzip when it asks for it. While a feed's rendering
 is current, CachedAnswers serves it in front of Flask, skipping its per-request machinery
 (sessions, rate-limit and CSRF hooks) that feeds do not use."""
@@ -41,22 +41,23 @@ class Rendered:
 class RenderCache:
     """Renderings by key, each valid for one version; stamps by scope, each held briefly."""
 
-    def __init__(self, capacity: int = 512):
+    def __init__(self, capacity: int = 512, stamp_seconds: float = 2.0):
         self.capacity = capacity
+        self.stamp_seconds = stamp_seconds
         self._stamps: dict[object, tuple[float, object]] = {}
         self._rendered: OrderedDict[object, tuple[str, object]] = OrderedDict()
         # URL path -> (stamp scope, stamp value, rendering) for CachedAnswers.
         self._by_path: dict[str, tuple[object, object, Rendered]] = {}
         self._lock = threading.Lock()
 
-    def stamp(self, scope: object, load: Callable[[], object], seconds: float) -> object:
-        """The value of `load()` for `scope`, reloaded once it is older than `seconds`."""
+    def stamp(self, scope: object, load: Callable[[], object]) -> object:
+        """The value of `load()` for `scope`, reloaded once it is older than stamp_seconds."""
         held = self._stamps.get(scope)
         now = time.monotonic()
         if held is not None and now < held[0]:
             return held[1]
         value = load()
-        self._stamps[scope] = (now + seconds, value)
+        self._stamps[scope] = (now + self.stamp_seconds, value)
         return value
 
     def value(self, key: object, version: str, make: Callable[[], object]) -> object:

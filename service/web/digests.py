@@ -3,17 +3,16 @@ delivery counts, preview of the email)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from service.digest import DigestError, get_digest, last_complete_week, preview
-from service.mailer import queue_digest
+from service.send_queue import queue_digest
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
 from service.weeks import week_bounds
 from subscribers.auth import login_required
-from service.web import current_runtime
+from service.web_extensions import current_runtime
 
 blueprint = Blueprint("digests", __name__)
 HOME_DIGESTS = 12
@@ -48,7 +47,7 @@ def admin_list():
         rows = [(row, papers, ledger.delivery_counts(conn, row.id)) for row, papers in digest_store.list_digests(conn)]
     return render_template(
         "digest_admin_list.html", rows=rows, topics=runtime.topics,
-        default_week=last_complete_week(datetime.now(timezone.utc)),
+        default_week=last_complete_week(current_runtime().clock()),
     )
 
 
@@ -74,7 +73,7 @@ def admin_show(digest_id: int):
 def admin_preview():
     """The email for a week and a set of topics, as HTML (default) or as the text part."""
     runtime = current_runtime()
-    now = datetime.now(timezone.utc)
+    now = current_runtime().clock()
     week = request.args.get("week") or last_complete_week(now)
     slugs = [s for s in request.args.getlist("topics") for s in s.split(",") if s] or None
     try:
@@ -95,7 +94,7 @@ def admin_preview():
 def admin_send():
     """Write the send ledger for a week; the scheduler's delivery sweep sends it within minutes."""
     runtime = current_runtime()
-    now = datetime.now(timezone.utc)
+    now = current_runtime().clock()
     week = request.form.get("week", "").strip() or last_complete_week(now)
     try:
         week_bounds(week)

@@ -12,11 +12,11 @@ from service.store.papers import papers_for_topic
 from service.store.summaries import recent_papers_with_topics
 from service.topics import Topic
 from service.web.cache import respond_cached
-from service.web.stamps import absolute_url, install, render_cache, summary, summary_scope
-from service.web import current_runtime
+from service.web.summaries import render_cache, summary, summary_scope
+from service.web.urls import absolute_url
+from service.web_extensions import current_runtime
 
 blueprint = Blueprint("feeds", __name__)
-blueprint.record_once(lambda state: install(state.app))
 
 ATOM = "application/atom+xml; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"

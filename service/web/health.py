@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from service import store
-from service.web import current_runtime
+from service.web_extensions import current_runtime
 
 blueprint = Blueprint("health", __name__)
 

@@ -23,11 +23,11 @@ from service.text import one_line
 from service.topics import Topic
 from service.weeks import WEEK, week_bounds, week_of
 from service.web.cache import respond_cached, respond_page
-from service.web.stamps import absolute_url, install, now, render_cache, summary
-from service.web import current_runtime
+from service.web.summaries import render_cache, summary
+from service.web.urls import absolute_url
+from service.web_extensions import current_runtime
 
 blueprint = Blueprint("pages", __name__)
-blueprint.record_once(lambda state: install(state.app))
 
 MARKDOWN = "text/markdown; charset=utf-8"
 
@@ -70,7 +70,7 @@ def _load_home():
 def topic(slug: str):
     """Papers new to the topic in the last seven days."""
     found = _topic_or_404(slug)
-    since = default_window_start(now())
+    since = default_window_start(current_runtime().clock())
     state = summary(slug)
     version = f"{state.page_stamp}|{since.date()}"
     return _topic_page(found, ("topic", slug), version, since, None, None, _latest(state.changed, since))
@@ -86,7 +86,7 @@ def topic_week(slug: str, week: str):
         start, end = week_bounds(week)
     except ValueError:  # well formed, but not in the calendar: 2026-W54
         abort(404, description=f"There is no ISO week {week}.")
-    if start > now():
+    if start > current_runtime().clock():
         abort(404, description=f"Week {week} has not started yet.")
     state = summary(slug)
     return _topic_page(found, ("week", slug, week), state.page_stamp, start, end, week, state.changed)
@@ -112,7 +112,7 @@ def _topic_page(topic: Topic, key, version: str, since: datetime, until: datetim
 def topic_markdown_export(slug: str):
     """The topic page as Markdown, in the seed page's format."""
     found = _topic_or_404(slug)
-    since = default_window_start(now())
+    since = default_window_start(current_runtime().clock())
     state = summary(slug)
 
     def render() -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from service.store.search import MAX_QUERY_CHARS, clean_query, search_papers
-from service.web import current_runtime
+from service.web_extensions import current_runtime
 
 blueprint = Blueprint("search", __name__)
 

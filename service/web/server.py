@@ -7,6 +7,7 @@ from gunicorn.app.base import BaseApplication
 from service import store
 from service.config import Config, ConfigError, load_config
 from service.runtime import Runtime
+from service.web import create_app
 
 
 def check_settings(server) -> None:
@@ -34,8 +35,6 @@ class _Gunicorn(BaseApplication):
 
 def serve(config: Config, host: str, port: int, workers: int) -> None:
     """Migrate the database once, then serve on host:port with `workers` processes."""
-    from service.web import create_app
-
     runtime = Runtime(config)
     store.migrate(runtime.engine)  # here, so that workers never race to create the schema
     runtime.engine.dispose()  # each worker opens its own connections after the fork

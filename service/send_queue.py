@@ -1,0 +1,68 @@
+"""Queueing a week's digest: the send ledger's due rows, and dry runs of the same.
+
+Synchronous on purpose: the admin pages and `paperboy digest send --dry-run` queue or plan a
+week without the asyncio sender (service/mailer.py), which only sends what is queued here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from service import store
+from service.digest import Digest, build_digest
+from service.runtime import Runtime
+from service.store import deliveries as ledger
+from service.store import digests as digest_store
+from subscribers.store import SUBSCRIBER_BATCH, active_recipients
+
+
+@dataclass
+class Queued:
+    digest: Digest
+    added: int  # delivery rows written by this call
+    topic_sets: Counter  # topic set -> recipients who have a delivery of this digest
+
+
+def queue_digest(runtime: Runtime, week: str, now: datetime) -> Queued:
+    """Build the week's digest and write one due delivery per active subscriber whose topics have
+    papers, all in one transaction; rows that exist are kept, so a rerun adds only newcomers."""
+    with store.write_transaction(runtime.engine) as conn:
+        digest = build_digest(conn, runtime.topics, week, now)
+        rows, added, sets = [], 0, Counter()
+        for recipient in active_recipients(conn):
+            topic_set = digest.topic_set(runtime.topics, recipient.topics)
+            if not topic_set:
+                continue
+            rows.append((recipient.subscriber_id, ",".join(topic_set)))
+            sets[topic_set] += 1
+            if len(rows) >= SUBSCRIBER_BATCH:
+                added += ledger.add_deliveries(conn, digest.id, rows)
+                rows = []
+        added += ledger.add_deliveries(conn, digest.id, rows)
+    return Queued(digest, added, sets)
+
+
+@dataclass
+class DryRun:
+    week: str
+    digest_exists: bool
+    papers: int
+    messages: int  # what a send would mail now
+    topic_sets: Counter
+
+
+def dry_run(runtime: Runtime, week: str, now: datetime) -> DryRun:
+    """What `digest send` would mail for `week`, computed in a transaction that is rolled back."""
+    with store.write_transaction(runtime.engine, keep=False) as conn:
+        exists = digest_store.get_digest_for_week(conn, week) is not None
+        digest = build_digest(conn, runtime.topics, week, now)
+        settled = ledger.settled_subscriber_ids(conn, digest.id)
+        sets = Counter()
+        for recipient in active_recipients(conn):
+            topic_set = digest.topic_set(runtime.topics, recipient.topics)
+            if topic_set and recipient.subscriber_id not in settled:
+                sets[topic_set] += 1
+        papers = len({p.id for papers in digest.papers.values() for p in papers})
+    return DryRun(week, exists, papers, sum(sets.values()), sets)

@@ -1,0 +1,46 @@
+"""The states rows move through, one vocabulary for code, schema comments and templates.
+
+StrEnum members are the strings stored in the database, so they compare equal to them.
+Subscriber statuses live with their domain, in subscribers/statuses.py.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """fetch_run.status. SKIPPED is reported for a topic never tried (arXiv down); not stored."""
+
+    RUNNING = "running"
+    OK = "ok"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    SAMPLE = "sample"  # the bundled sample, loaded when arXiv could not be reached
+    SKIPPED = "skipped"
+
+
+class DeliveryState(StrEnum):
+    """delivery.state: due -> sending -> sent, or -> retrying -> sending ... -> failed; cancelled
+    when the subscriber left before their turn."""
+
+    DUE = "due"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class MailState(StrEnum):
+    """mail_queue.state: a sign-up from the form is requested, then held (no mail: blocked, or
+    mailed a moment ago) or due; a due mail moves like a delivery (DeliveryState)."""
+
+    REQUESTED = "requested"
+    HELD = "held"
+    DUE = "due"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
