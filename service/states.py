@@ -32,15 +32,8 @@ class DeliveryState(StrEnum):
     CANCELLED = "cancelled"
 
 
-class MailState(StrEnum):
-    """mail_queue.state: a sign-up from the form is requested, then held (no mail: blocked, or
-    mailed a moment ago) or due; a due mail moves like a delivery (DeliveryState)."""
 
-    REQUESTED = "requested"
-    HELD = "held"
-    DUE = "due"
-    SENDING = "sending"
-    RETRYING = "retrying"
-    SENT = "sent"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+# mail_queue.state: a sign-up from the form is requested, then held (no mail: blocked, or mailed a
+# moment ago) or due; from due on, a queued mail moves through the same states as a delivery.
+MailState = StrEnum("MailState", [("REQUESTED", "requested"), ("HELD", "held"),
+                                  *((state.name, state.value) for state in DeliveryState)])
