@@ -186,7 +186,7 @@ class ArxivClient:
 
     @classmethod
     def from_config(cls, config, **overrides) -> "ArxivClient":
-        address = config.mail_from.rsplit("<", 1)[-1].rstrip(">").strip()
+        address = config.mail_from_address
         options = dict(
             delay=config.arxiv_delay, timeout=config.arxiv_timeout, retries=config.arxiv_retries,
             contact=f"+{config.base_url}; mailto:{address}",

@@ -10,9 +10,10 @@ from dotenv import load_dotenv
 
 from service import store
 from service.config import load_config
-from service.digest_cli import digest as digest_group, run as run_command, scheduler as scheduler_command
+from service.digest_cli import digest as digest_group
 from service.errors import PaperboyError
 from service.runtime import Runtime
+from service.scheduler_cli import run as run_command, scheduler as scheduler_command
 from subscribers.cli import admin as admin_group, subscribers as subscribers_group
 
 
@@ -73,7 +74,7 @@ def fetch(runtime: Runtime, slug: str | None, since: str | None) -> None:
     if slug is not None:
         topic = runtime.topic(slug)
         if topic is None:
-            known = ", ".join(t.slug for t in topics)
+            known = ", ".join(runtime.topic_slugs)
             raise PaperboyError(f"fetch: no topic {slug!r} in {runtime.config.topics_file} (known: {known})")
         topics = [topic]
     report = fetch_topics(runtime, topics, since=since_date)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, replace
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -148,6 +149,16 @@ class Config:
 
     def with_overrides(self, **changes) -> "Config":
         return replace(self, **changes)
+
+    @property
+    def mail_from_address(self) -> str:
+        """The bare address of PAPERBOY_MAIL_FROM: the envelope sender and arXiv's contact."""
+        return parseaddr(self.mail_from)[1]
+
+    @property
+    def mail_from_domain(self) -> str:
+        """The domain of PAPERBOY_MAIL_FROM, for Message-IDs, List-Id and the mailto unsubscribe."""
+        return self.mail_from_address.rpartition("@")[2].lower() or "localhost"
 
 
 def load_config(environ=None, var_dir: Path = Path("var")) -> Config:

@@ -111,7 +111,8 @@ def build_digest(conn: Connection, topics: list[Topic], week: str, now: datetime
     return load_digest(conn, row)
 
 
-def get_digest(conn: Connection, digest_id: int) -> Digest | None:
+def digest_by_id(conn: Connection, digest_id: int) -> Digest | None:
+    """The digest with its papers (store.digests.get_digest reads only its row)."""
     row = digest_store.get_digest(conn, digest_id)
     return load_digest(conn, row) if row else None
 

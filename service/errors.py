@@ -7,3 +7,8 @@ the failure happened ("config: ...", "csv: ..."), then exits with status 2.
 
 class PaperboyError(Exception):
     """An expected failure whose message is one line saying where and what."""
+
+
+def first_line(error: BaseException, default: str = "") -> str:
+    """The first line of `error`'s message (`default` when it has none), for one-line reports."""
+    return (str(error).strip().splitlines() or [default])[0]

@@ -11,8 +11,7 @@ from datetime import datetime, timezone
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from service.markdown import paper_links
-from service.paper import Paper
+from service.paper import Paper, paper_links
 from service.text import one_line, printable
 
 FEED_SIZE = 50

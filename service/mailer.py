@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Callable
 from urllib.parse import quote
 
@@ -34,9 +30,10 @@ from service.digest import (
     PREFERENCES_SLOT, SLOTS, UNSUBSCRIBE_SLOT, Digest, DigestError, last_complete_week,
     render_digest,
 )
+from service.errors import first_line
 from service.mail import SendError, Transport, open_connection
 from service.mime import DkimSigner, MessageTemplate, Stamp, assemble, message_id
-from service.runtime import Runtime
+from service.runtime import Runtime, process_identity
 from service.send_policy import RELEASED, RateLimiter, ascii_address, classify, retry_delay
 from service.send_queue import Queued, queue_digest
 from service.smtp_url import SmtpSettings
@@ -51,10 +48,6 @@ LEASE = timedelta(minutes=10)
 # Not a state: another sender took the delivery over, so this one writes nothing about it.
 LOST = "lost"
 TEMPLATES_KEPT = 64
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -95,8 +88,8 @@ class Sender:
             # Claimed rows must go out well within the lease, or another sender would take them over.
             self.batch = max(1, min(self.batch, int(config.smtp_rate * lease.total_seconds() / 4)))
         self.progress = progress or (lambda stats: None)
-        self.worker = worker_name()
-        self.envelope_from = parseaddr(config.mail_from)[1]
+        self.worker = process_identity()
+        self.envelope_from = config.mail_from_address
         self.mailto = f"mailto:{self.envelope_from}"
         self.signer = DkimSigner.from_config(config)
         # Deliveries are claimed grouped by topic set, so a few templates at a time are enough and
@@ -213,7 +206,7 @@ class Sender:
                         # forever: stop instead, with the delivery due again for a rerun.
                         log.exception("mailer: delivery %d could not be sent", job.id)
                         if not self.stop.is_set():
-                            reason = (str(error).splitlines() or [""])[0]
+                            reason = first_line(error)
                             self.stats.error = f"mailer: {type(error).__name__}: {reason}; rerun to send the rest"
                             self.stop.set()
                         outcome = _Outcome(job, RELEASED)
@@ -296,7 +289,7 @@ class Sender:
                     log.exception("mailer: cannot write %d outcomes to the ledger", len(outcomes))
                     if not self.stop.is_set():
                         self.stats.error = (f"mailer: cannot record deliveries: {type(error).__name__}: "
-                                            f"{str(error).splitlines()[0] if str(error) else ''}; rerun to send the rest")
+                                            f"{first_line(error)}; rerun to send the rest")
                         self.stop.set()
                     return False
                 self.progress(self.stats)
@@ -352,11 +345,11 @@ def send_digest(runtime: Runtime, week: str | None = None, now: datetime | None 
 def send_due(runtime: Runtime, clock=None, lease: timedelta = LEASE) -> list[SendStats]:
     """Send whatever is due in any digest: rows queued from the admin pages, retries whose time
     has come, rows a dead sender left behind. The scheduler runs this every few minutes."""
-    from service.digest import get_digest
+    from service.digest import digest_by_id
 
     clock = clock or SystemClock()
     with runtime.engine.connect() as conn:
-        digests = [get_digest(conn, digest_id)
+        digests = [digest_by_id(conn, digest_id)
                    for digest_id in ledger.digests_with_due_deliveries(conn, clock.now(), lease)]
     results = []
     for digest in digests:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from service.listing import Listing, format_moment
-from service.paper import Paper
-from service.text import is_web_url, markdown_text, markdown_url
+from service.paper import Paper, paper_links
+from service.text import markdown_text, markdown_url
 
 SAMPLE_NOTE = (
     "> **Sample data:** these papers come from the sample bundled with paperboy, "
@@ -62,15 +62,3 @@ def paper_markdown(paper: Paper) -> list[str]:
         "---",
         "",
     ]
-
-
-def paper_links(paper: Paper) -> list[tuple[str, str]]:
-    """(label, URL) of the seed's links line: arXiv | PDF | Project Page | Code, as present."""
-    links = [("arXiv", paper.abs_url), ("PDF", paper.pdf_url)]
-    project = next((url for url in paper.project_urls if is_web_url(url)), None)
-    code = next((url for url in paper.code_urls if is_web_url(url)), None)
-    if project:
-        links.append(("Project Page", project))
-    if code:
-        links.append(("Code", code))
-    return links

@@ -113,21 +113,16 @@ def _header(name: str, value: str) -> bytes:
     return HEADER_POLICY.fold(name, value).encode("ascii")
 
 
-def sender_domain(config: Config) -> str:
-    """The domain of PAPERBOY_MAIL_FROM, used for Message-IDs, List-Id and the mailto unsubscribe."""
-    return config.mail_from.rsplit("@", 1)[-1].strip("> ").lower()
-
-
 def message_id(config: Config, kind: str, *ids: int) -> str:
     """A Message-ID derived from the queue row a mail is sent for, e.g. <digest-3-1207@example.org>,
     so every attempt at one delivery carries the same id."""
-    return f"<{kind}-{'-'.join(map(str, ids))}@{sender_domain(config)}>"
+    return f"<{kind}-{'-'.join(map(str, ids))}@{config.mail_from_domain}>"
 
 
 def assemble(config: Config, template: MessageTemplate, stamp: Stamp, now: datetime,
              signer: "DkimSigner | None" = None) -> bytes:
     """The complete message for one recipient, CRLF line ends, DKIM-signed when configured."""
-    domain = sender_domain(config)
+    domain = config.mail_from_domain
     headers = b"".join((
         _header("From", config.mail_from),
         _header("To", stamp.to),
@@ -156,7 +151,7 @@ class DkimSigner:
 
     def __init__(self, config: Config):
         self.selector = config.dkim_selector.encode("ascii")
-        self.domain = (config.dkim_domain or sender_domain(config)).encode("ascii")
+        self.domain = (config.dkim_domain or config.mail_from_domain).encode("ascii")
         self.key = config.dkim_key_file.read_bytes()
 
     @classmethod

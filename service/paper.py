@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from service.text import is_web_url
+
 # New-style ids ("2602.03310", "0704.0001") and old-style ones ("cs/0503050", "math.GT/0309136"),
 # each optionally followed by a version.
 ARXIV_ID = re.compile(
@@ -92,3 +94,15 @@ def sections(papers: list[Paper]) -> list[tuple[str, list[Paper]]]:
         (SECTION_WITH_LINKS, [p for p in papers if p.has_links]),
         (SECTION_OTHER, [p for p in papers if not p.has_links]),
     ]
+
+
+def paper_links(paper: Paper) -> list[tuple[str, str]]:
+    """(label, URL) of the seed's links line: arXiv | PDF | Project Page | Code, as present."""
+    links = [("arXiv", paper.abs_url), ("PDF", paper.pdf_url)]
+    project = next((url for url in paper.project_urls if is_web_url(url)), None)
+    code = next((url for url in paper.code_urls if is_web_url(url)), None)
+    if project:
+        links.append(("Project Page", project))
+    if code:
+        links.append(("Code", code))
+    return links

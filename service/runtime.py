@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -16,6 +19,11 @@ from service.topics import Topic, find_topic, load_topics
 log = logging.getLogger("paperboy")
 
 
+def process_identity() -> str:
+    """host:pid:random, naming this process in the scheduler lock and the ledger's leases."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 @dataclass
 class Runtime:
     config: Config = field(default_factory=load_config)
@@ -25,6 +33,11 @@ class Runtime:
     @cached_property
     def topics(self) -> list[Topic]:
         return load_topics(self.config.topics_file)
+
+    @cached_property
+    def topic_slugs(self) -> tuple[str, ...]:
+        """Every topic's slug, in file order: what forms, imports and commands accept."""
+        return tuple(topic.slug for topic in self.topics)
 
     def topic(self, slug: str) -> Topic | None:
         return find_topic(self.topics, slug)

@@ -6,10 +6,7 @@ a PostgreSQL advisory lock, or on SQLite a lock row whose expiry the holder rene
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
 from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -17,7 +14,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from service.clock import utc_now
 from service.cron import cron_trigger
-from service.runtime import Runtime
+from service.errors import first_line
+from service.runtime import Runtime, process_identity
 from service.store import locks
 
 log = logging.getLogger("paperboy.scheduler")
@@ -32,16 +30,12 @@ SWEEP_EVERY = timedelta(minutes=5)
 NOTICE_EVERY = timedelta(seconds=15)
 
 
-def _first_line(error: Exception) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0]
-
-
 class SchedulerLock:
     """Held by at most one scheduler process at a time."""
 
     def __init__(self, engine, holder: str | None = None, ttl: timedelta = LOCK_TTL):
         self.engine = engine
-        self.holder = holder or f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = holder or process_identity()
         self.ttl = ttl
         self.postgres = engine.dialect.name == "postgresql"
         self._connection = None  # PostgreSQL: advisory locks belong to the session that took them
@@ -183,7 +177,7 @@ class Scheduler:
                     taken = self.lock.acquire()
                 except Exception as error:  # the database is down: wait for it rather than die
                     log.error("scheduler: cannot take the scheduler lock (%s); trying again in %d s",
-                              _first_line(error), RENEW_EVERY.total_seconds())
+                              first_line(error, type(error).__name__), RENEW_EVERY.total_seconds())
                     self.stopping.wait(RENEW_EVERY.total_seconds())
                     continue
                 if not taken:
@@ -204,7 +198,8 @@ class Scheduler:
             try:
                 self.lock.release()
             except Exception as error:  # an SQLite lock row then expires on its own
-                log.warning("scheduler: cannot release the scheduler lock (%s)", _first_line(error))
+                log.warning("scheduler: cannot release the scheduler lock (%s)",
+                            first_line(error, type(error).__name__))
 
     def stop(self) -> None:
         self.stopping.set()

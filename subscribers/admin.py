@@ -67,7 +67,7 @@ def subscriber(subscriber_id: int):
 def change_topics(subscriber_id: int):
     runtime = current_runtime()
     chosen = set(request.form.getlist("topics"))
-    unknown = sorted(chosen - {topic.slug for topic in runtime.topics})
+    unknown = sorted(chosen - set(runtime.topic_slugs))
     if unknown:
         flash(f"Unknown topic {unknown[0][:80]!r}; nothing changed.", "error")
         return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))

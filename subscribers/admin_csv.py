@@ -68,7 +68,7 @@ def import_preview():
         return redirect(url_for("admin_csv.import_form"))
     data = upload.read()
     try:
-        parsed = csv_io.parse(data, [topic.slug for topic in runtime.topics])
+        parsed = csv_io.parse(data, list(runtime.topic_slugs))
     except csv_io.CsvError as error:
         return render_template("admin/import.html", admin=current_admin(), file_error=str(error)), 400
     upload_id = None
@@ -99,7 +99,7 @@ def import_commit(upload_id: str):
         flash("That upload is gone (imported already, or older than a day). Upload the file again.", "error")
         return redirect(url_for("admin_csv.import_form"))
     try:
-        parsed = csv_io.parse(path.read_bytes(), [topic.slug for topic in runtime.topics])
+        parsed = csv_io.parse(path.read_bytes(), list(runtime.topic_slugs))
     except csv_io.CsvError as error:
         flash(str(error), "error")
         return redirect(url_for("admin_csv.import_form"))

@@ -27,7 +27,7 @@ def import_command(runtime, file: Path, dry_run: bool) -> None:
         data = file.read_bytes()
     except OSError as error:
         raise csv_io.CsvError(f"csv: cannot read {str(file)!r}: {error.strerror}") from None
-    parsed = csv_io.parse(data, [topic.slug for topic in runtime.topics])
+    parsed = csv_io.parse(data, list(runtime.topic_slugs))
     if not parsed.ok:
         for error in parsed.errors:
             click.echo(f"{file}: {error}", err=True)

@@ -33,7 +33,7 @@ def _message(title: str, text: str, status: int = 200, link: tuple[str, str] | N
 def _topic_choice(runtime) -> tuple[list[str], str | None]:
     """The topics ticked in the form, and an error message when there are none or unknown ones."""
     chosen = [slug.strip() for slug in request.form.getlist("topics") if slug.strip()]
-    known = {topic.slug for topic in runtime.topics}
+    known = set(runtime.topic_slugs)
     unknown = sorted(set(chosen) - known)
     if unknown:
         return chosen, "Unknown topic: " + ", ".join(unknown[:5])[:200] + ". Please pick from the list."
@@ -80,7 +80,7 @@ def _confirmation(runtime, token: str):
         subscriber_id, topics, issued = tokens.read_confirm_request(runtime.config, token, _now())
     except tokens.TokenError as error:
         return None, None, None, _message("Link not valid", str(error), 400, link=("/subscribe", "Subscribe"))
-    known = {topic.slug for topic in runtime.topics}
+    known = set(runtime.topic_slugs)
     return subscriber_id, [t for t in topics if t in known], issued, None
 
 

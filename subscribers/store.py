@@ -7,7 +7,6 @@ so counts and the audit history stay whole.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from service.errors import PaperboyError
+from service.store import erase_text
 from service.store.schema import admin_user, audit_log, subscriber, subscription
 from subscribers.statuses import SubscriberStatus
 
@@ -272,13 +272,7 @@ ERASED = "[erased address]"
 def _scrub_address(conn: Connection, subscriber_id: int, address: str) -> None:
     """Take the address out of the audit log's texts about the subscriber: mail servers quote it
     in the bounce reasons it keeps (the ledger's own copies are scrubbed by the caller)."""
-    pattern = re.compile(re.escape(address), re.IGNORECASE)
-    rows = conn.execute(select(audit_log.c.id, audit_log.c.detail).where(
-        audit_log.c.subscriber_id == subscriber_id, audit_log.c.detail.is_not(None))).all()
-    for row_id, value in rows:
-        scrubbed = pattern.sub(ERASED, value)
-        if scrubbed != value:
-            conn.execute(update(audit_log).where(audit_log.c.id == row_id).values(detail=scrubbed))
+    erase_text(conn, audit_log.c.detail, subscriber_id, address, ERASED)
 
 
 def active_addresses(conn: Connection, ids: list[int]) -> dict[int, str]:
@@ -338,7 +332,7 @@ def mark_bounced(conn: Connection, subscriber_id: int, reason: str, now: datetim
 
 
 @dataclass
-class Listing:
+class SubscriberPage:
     subscribers: list[Subscriber]
     total: int
     page: int
@@ -346,7 +340,7 @@ class Listing:
 
 
 def list_subscribers(conn: Connection, search: str = "", status: str = "", topic: str = "",
-                     sort: str = "email", page: int = 1, per_page: int = 50) -> Listing:
+                     sort: str = "email", page: int = 1, per_page: int = 50) -> SubscriberPage:
     """One page of subscribers matching the search (part of the address), status and topic."""
     where = []
     if search:
@@ -364,7 +358,7 @@ def list_subscribers(conn: Connection, search: str = "", status: str = "", topic
     page = min(max(1, page), pages)
     query = (select(subscriber).where(*where).order_by(order, subscriber.c.id)
              .limit(per_page).offset((page - 1) * per_page))
-    return Listing(_subscribers(conn, query), total, page, pages)
+    return SubscriberPage(_subscribers(conn, query), total, page, pages)
 
 
 def status_counts(conn: Connection) -> dict[str, int]:

@@ -28,6 +28,15 @@ def data_file(name: str) -> bytes:
     return (DATA / name).read_bytes()
 
 
+@pytest.fixture(autouse=True)
+def close_runtimes():
+    """After each test, close the runtimes tests.digest_data.runtime_for() made during it."""
+    from tests.digest_data import close_runtimes
+
+    yield
+    close_runtimes()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path}/paperboy.sqlite3"
@@ -154,6 +163,14 @@ def app(request, make_app):
 def app_engine(app):
     """The database engine of `app`, migrated, for a test to fill before it asks the app."""
     return app.extensions["paperboy"].engine
+
+
+@pytest.fixture
+def admin(app_engine):
+    """An admin account in the app's database (tests.forms.sign_in signs it in)."""
+    from tests.forms import create_admin
+
+    return create_admin(app_engine)
 
 
 @pytest.fixture

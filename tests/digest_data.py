@@ -6,8 +6,6 @@ import asyncio
 import threading
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from service.arxiv import parse_feed
 from service.store.papers import link_topic_papers, upsert_papers
 from subscribers.store import ImportRow, import_rows
@@ -71,7 +69,7 @@ _made: list = []
 
 
 def runtime_for(config):
-    """A Runtime whose engine `dispose_runtimes` closes after the test (no connection left open)."""
+    """A Runtime that conftest's `close_runtimes` closes after the test (no connection left open)."""
     from service.runtime import Runtime
 
     runtime = Runtime(config)
@@ -79,14 +77,10 @@ def runtime_for(config):
     return runtime
 
 
-@pytest.fixture(autouse=True)
-def dispose_runtimes():
-    """Import into a test module to close every runtime_for() engine after each test."""
-    yield
+def close_runtimes() -> None:
+    """Close every runtime_for() runtime made so far."""
     while _made:
-        runtime = _made.pop()
-        if "engine" in runtime.__dict__:
-            runtime.engine.dispose()
+        _made.pop().close()
 
 
 def send_with_deadline(runtime, seconds: float = 60):

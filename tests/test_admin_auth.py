@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-
-import pytest
-
-
-from tests.forms import PASSWORD, create_admin, csrf_token, sign_in
-
-
-@pytest.fixture
-def admin(app):
-    return create_admin(app.extensions["paperboy"].engine)
+from tests.forms import PASSWORD, csrf_token, sign_in
 
 
 def example_url(rule) -> str:

@@ -13,14 +13,9 @@ from tests.forms import create_admin, csrf_token, sign_in
 
 
 @pytest.fixture
-def engine_of(app):
-    return app.extensions["paperboy"].engine
-
-
-@pytest.fixture
-def signed_in(app, client, engine_of):
-    create_admin(engine_of)
-    with engine_of.begin() as conn:
+def signed_in(app, client, app_engine):
+    create_admin(app_engine)
+    with app_engine.begin() as conn:
         store.import_rows(conn, [
             store.ImportRow("alice@example.org", ["vla"], "active"),
             store.ImportRow("bob@example.org", ["testing"], "active"),
@@ -52,8 +47,8 @@ def test_it_lists_counts_searches_filters_and_sorts(signed_in):
     assert len(emails_in(signed_in.get("/admin/?status=nonsense&sort=password&page=-3").data)) == 4
 
 
-def test_it_pages_through_many_subscribers(signed_in, engine_of):
-    with engine_of.begin() as conn:
+def test_it_pages_through_many_subscribers(signed_in, app_engine):
+    with app_engine.begin() as conn:
         store.import_rows(conn, [store.ImportRow(f"reader{n:03d}@example.org", ["vla"], "active") for n in range(120)],
                           NOW, "cli")
     first = signed_in.get("/admin/?q=reader").data
@@ -62,8 +57,8 @@ def test_it_pages_through_many_subscribers(signed_in, engine_of):
     assert emails_in(third) == [f"reader{n:03d}@example.org".encode() for n in range(100, 120)]
 
 
-def test_it_changes_topics_blocks_and_deletes_with_history(signed_in, engine_of):
-    alice = subscriber_id(engine_of, "alice@example.org")
+def test_it_changes_topics_blocks_and_deletes_with_history(signed_in, app_engine):
+    alice = subscriber_id(app_engine, "alice@example.org")
     page = signed_in.get(f"/admin/subscribers/{alice}")
     token = csrf_token(page.data)
     changed = signed_in.post(f"/admin/subscribers/{alice}/topics", data={"csrf_token": token, "topics": ["testing"]},
@@ -75,7 +70,7 @@ def test_it_changes_topics_blocks_and_deletes_with_history(signed_in, engine_of)
     blocked = signed_in.post(f"/admin/subscribers/{alice}/block", data={"csrf_token": token, "confirm": "yes"},
                              follow_redirects=True)
     assert b"Subscriber blocked" in blocked.data
-    with engine_of.connect() as conn:
+    with app_engine.connect() as conn:
         found = store.get_subscriber(conn, alice)
     assert (found.status, found.topics) == ("blocked", ["testing"])
     deleted = signed_in.post(f"/admin/subscribers/{alice}/delete", data={"csrf_token": token, "confirm": "yes"},
@@ -84,7 +79,7 @@ def test_it_changes_topics_blocks_and_deletes_with_history(signed_in, engine_of)
     history = re.findall(rb"<td>(admin@example\.org|cli)</td><td>([a-z-]+)</td>", deleted.data)
     assert history == [(b"cli", b"import"), (b"admin@example.org", b"topics"), (b"admin@example.org", b"block"),
                        (b"admin@example.org", b"delete")]
-    with engine_of.connect() as conn:
+    with app_engine.connect() as conn:
         assert store.subscriber_by_email(conn, "alice@example.org") is None
         assert store.status_counts(conn)["deleted"] == 1
     again = signed_in.post(f"/admin/subscribers/{alice}/delete", data={"csrf_token": token, "confirm": "yes"},
@@ -93,15 +88,15 @@ def test_it_changes_topics_blocks_and_deletes_with_history(signed_in, engine_of)
     assert signed_in.get("/admin/subscribers/99999").status_code == 404
 
 
-def test_it_escapes_addresses_and_audit_details(signed_in, engine_of):
-    with engine_of.begin() as conn:
+def test_it_escapes_addresses_and_audit_details(signed_in, app_engine):
+    with app_engine.begin() as conn:
         store.import_rows(conn, [store.ImportRow('"<script>x</script>"@example.org', ["vla"], "active")], NOW, "cli")
     page = signed_in.get("/admin/?q=script").data
     assert b"<script>x</script>" not in page and b"&lt;script&gt;" in page
 
 
-def test_it_blocks_or_deletes_only_when_the_confirm_box_is_ticked(signed_in, engine_of):
-    bob = subscriber_id(engine_of, "bob@example.org")
+def test_it_blocks_or_deletes_only_when_the_confirm_box_is_ticked(signed_in, app_engine):
+    bob = subscriber_id(app_engine, "bob@example.org")
     page = signed_in.get(f"/admin/subscribers/{bob}").data
     # Both danger buttons sit in a marked-off section, each behind a box the browser requires, no script needed.
     danger = page[page.index(b'<section class="danger"'):page.index(b"</section>")]
@@ -113,7 +108,7 @@ def test_it_blocks_or_deletes_only_when_the_confirm_box_is_ticked(signed_in, eng
                                  follow_redirects=True)
         assert f"Tick the box to confirm that you want to {action} this subscriber; nothing changed.".encode() \
             in refused.data
-    with engine_of.connect() as conn:
+    with app_engine.connect() as conn:
         found = store.get_subscriber(conn, bob)
         assert (found.email, found.status) == ("bob@example.org", "active")
         assert [entry.action for entry in store.audit_entries(conn, bob)] == ["import"]

@@ -13,6 +13,7 @@ from werkzeug import Response
 from service.arxiv import ArxivClient, ArxivError, ArxivUnreachable
 from tests.arxiv_replay import dated_entries, feed, paged_responses, start_of
 from tests.conftest import NOW, data_file
+from tests.helpers import Sleeps
 
 WINDOW_START = NOW - timedelta(days=14)
 
@@ -20,11 +21,6 @@ WINDOW_START = NOW - timedelta(days=14)
 @pytest.fixture
 def server(httpserver):
     return httpserver
-
-
-class Sleeps(list):
-    def __call__(self, seconds):
-        self.append(seconds)
 
 
 def client_for(server, **options) -> tuple[ArxivClient, Sleeps]:

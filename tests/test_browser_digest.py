@@ -6,7 +6,7 @@ import pytest
 
 from service.digest import fill_slots, preview
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import WEEK, load_week
 
 

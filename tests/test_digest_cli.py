@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import os
 import subprocess
-import sys
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,10 +14,10 @@ import pytest
 from service.store import deliveries, digests, papers
 from tests.conftest import NOW
 from service.weeks import week_of
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import ALICE, BOB, CAROL, WEEK, add_subscribers, load_week
+from tests.helpers import PAPERBOY, paperboy
 
-PAPERBOY = Path(sys.executable).parent / "paperboy"
 
 
 @pytest.fixture
@@ -40,10 +39,6 @@ def environ(config, smtp_server):
         "PAPERBOY_SECRET_KEY": config.secret_key,
         "PAPERBOY_BASE_URL": config.base_url,
     }
-
-
-def paperboy(environ, *args, cwd):
-    return subprocess.run([str(PAPERBOY), *args], env=environ, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 def test_it_writes_a_preview_and_prints_its_paths(stored, environ, tmp_path):

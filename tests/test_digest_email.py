@@ -16,7 +16,7 @@ from service.mailer import send_digest
 from subscribers.store import get_subscriber
 from subscribers.tokens import preferences_url, unsubscribe_url
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week
 
 

@@ -11,7 +11,6 @@ from service.mailer import send_digest
 from tests.conftest import NOW
 from tests.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week
 from tests.forms import sign_in
-from tests.test_admin_auth import admin  # noqa: F401 (the admin fixture)
 
 
 @pytest.fixture

@@ -14,13 +14,9 @@ from service.runtime import Runtime
 from service.store import papers, runs
 from tests.arxiv_replay import CS_RO_2025, dated_entries, entries, feed, paged_responses, rewrite_entry, start_of
 from tests.conftest import NOW, data_file
+from tests.helpers import Sleeps
 
 NEWEST = NOW - timedelta(hours=2)
-
-
-class Sleeps(list):
-    def __call__(self, seconds):
-        self.append(seconds)
 
 
 @pytest.fixture

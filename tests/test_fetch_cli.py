@@ -3,8 +3,6 @@ real arXiv responses; then the database is checked. Bad input ends with one clea
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -14,8 +12,8 @@ from service import store
 from service.store import papers
 from tests.arxiv_replay import ATOM, CS_RO_2025, HUNDRED
 from tests.conftest import data_file
+from tests.helpers import PAPERBOY, paperboy
 
-PAPERBOY = Path(sys.executable).parent / "paperboy"
 ARXIV = "{http://arxiv.org/schemas/atom}"
 
 
@@ -30,11 +28,6 @@ def environ(tmp_path, sqlite_url, topics_file, httpserver):
         "PAPERBOY_ARXIV_RETRIES": "0",
         "PAPERBOY_SECRET_KEY": "test-secret",
     }
-
-
-def paperboy(environ, *args, cwd):
-    return subprocess.run([str(PAPERBOY), *args], env=environ, cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
 
 
 def expected_entries(name):

@@ -11,7 +11,8 @@ from werkzeug import Response
 from service.fetch import initial_fetch
 from service.paper import Paper
 from service.runtime import Runtime
-from service.sample import matches_query, sample_papers
+from service.arxiv_query import matches_query
+from service.sample import sample_papers
 from service.store import papers, runs
 from tests.arxiv_replay import dated_entries, feed
 from tests.conftest import NOW

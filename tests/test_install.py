@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.smtp_server import free_port
-from tests.test_run_cli import wait_for_home
+from tests.helpers import wait_for_home
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 # Only the files a source distribution carries: no venv, no earlier build, no local database.

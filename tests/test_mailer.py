@@ -9,7 +9,7 @@ from service.send_queue import dry_run, queue_digest
 from service.runtime import Runtime
 from service.store import deliveries
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import ALICE, BOB, CAROL, DAN, WEEK, FakeClock, add_subscribers, load_week
 
 

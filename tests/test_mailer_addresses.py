@@ -8,7 +8,7 @@ from collections import Counter
 from service.store import deliveries
 from subscribers.store import get_subscriber
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import ALICE, add_subscribers, load_week, send_with_deadline
 
 IDN = "bob@bücher.de"

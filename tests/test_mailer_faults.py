@@ -10,7 +10,7 @@ from service.runtime import Runtime
 from service.store import deliveries
 from subscribers.store import get_subscriber
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import WEEK, FakeClock, add_subscribers, load_week
 from tests.smtp_server import RecordingHandler, SmtpServer, free_port
 

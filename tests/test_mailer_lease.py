@@ -9,7 +9,7 @@ from collections import Counter
 from service.mailer import LEASE, send_digest
 from service.store import deliveries
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week
 
 # One message per 700 s: the second of two claimed together waits past the 600 s lease.

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from service.mailer import send_digest
 from service.store import deliveries
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import WEEK, FakeClock, add_subscribers, load_week
 from tests.smtp_server import RecordingHandler, SmtpServer
 

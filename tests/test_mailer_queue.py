@@ -11,7 +11,7 @@ import pytest
 from service.digest import preview
 from service.send_queue import dry_run, queue_digest
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import ALICE, BOB, CAROL, WEEK, add_subscribers, load_week
 
 BUILDERS = {

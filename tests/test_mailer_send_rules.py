@@ -13,7 +13,7 @@ from service.mailer import LEASE, queue_digest, send_digest, send_due
 from service.store import deliveries
 from subscribers import store
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import WEEK, FakeClock, add_subscribers, load_week
 from tests.smtp_server import RecordingHandler, RefuseFirst, SmtpServer
 from tests.test_mailer_ledger_faults import _refuse_sent_rows

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from service.store import deliveries
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import ALICE, BOB, CAROL, add_subscribers, load_week, send_with_deadline
 
 

@@ -6,30 +6,16 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-import httpx
 from sqlalchemy import create_engine, text
 
 from service import store
 from service.sample import load_sample
 from tests.conftest import NOW
+from tests.helpers import PAPERBOY, wait_for_home
 from tests.smtp_server import free_port
 
-PAPERBOY = Path(sys.executable).parent / "paperboy"
-
-
-def wait_for_home(process, port: int, seconds: float):
-    """The home page once `paperboy run` answers, or None if it exits or `seconds` pass first."""
-    deadline = time.monotonic() + seconds
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
-        except httpx.TransportError:
-            time.sleep(0.2)
-    return None
 
 
 def test_it_serves_the_app_and_holds_the_scheduler_lock(tmp_path, sqlite_url, topics_file):

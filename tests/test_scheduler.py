@@ -11,7 +11,7 @@ import pytest
 
 from service.scheduler import LOCK_TTL, Scheduler, SchedulerLock, deliveries_job, digest_job
 from tests.conftest import NOW
-from tests.digest_data import dispose_runtimes, runtime_for  # noqa: F401 (fixture)
+from tests.digest_data import runtime_for
 from tests.digest_data import ALICE, BOB, CAROL, WEEK, FakeClock, add_subscribers, load_week
 from tests.smtp_server import RecordingHandler, SmtpServer
 

@@ -10,7 +10,7 @@ import pytest
 
 from service.notices import send_notices
 from subscribers import store
-from tests.forms import csrf_token
+from tests.forms import csrf_token, subscribe
 from tests.smtp_server import SmtpServer
 
 CHECK_INBOX = b"a confirmation link is on its way"
@@ -20,11 +20,6 @@ CHECK_INBOX = b"a confirmation link is on its way"
 def config(config, smtp_server):
     return config.with_overrides(smtp_url=smtp_server.url)
 
-
-
-def subscribe(client, email, topics=("vla",)):
-    token = csrf_token(client.get("/subscribe").data)
-    return client.post("/subscribe", data={"csrf_token": token, "email": email, "topics": list(topics)})
 
 
 def confirm_path(message) -> str:

@@ -16,18 +16,13 @@ from service.store import mail_queue
 from subscribers import store
 from tests.conftest import NOW
 from tests.digest_data import FakeClock
-from tests.forms import csrf_token
+from tests.forms import csrf_token, subscribe
 from tests.smtp_server import RefuseFirst, SmtpServer
 
 
 @pytest.fixture
 def config(config, database_url, smtp_server):
     return config.with_overrides(database_url=database_url, smtp_url=smtp_server.url)
-
-
-def subscribe(client, email, topics=("vla",)):
-    token = csrf_token(client.get("/subscribe").data)
-    return client.post("/subscribe", data={"csrf_token": token, "email": email, "topics": list(topics)})
 
 
 def runtime_of(app):

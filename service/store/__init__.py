@@ -6,15 +6,17 @@ Functions take a Connection so that callers decide where a transaction starts an
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import create_engine, event, inspect, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.errors import PaperboyError
+from service.errors import PaperboyError, first_line
 from service.store.schema import metadata
 
 __all__ = [
@@ -100,7 +102,7 @@ def migrate(engine: Engine) -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as error:
-        raise StoreError(f"store: cannot migrate {engine.url!r}: {_first_line(error)}") from None
+        raise StoreError(f"store: cannot migrate {engine.url!r}: {_reason(error)}") from None
 
 
 def needs_migration(engine: Engine) -> bool:
@@ -109,7 +111,7 @@ def needs_migration(engine: Engine) -> bool:
         with engine.connect() as connection:
             return not inspect(connection).has_table("alembic_version")
     except SQLAlchemyError as error:
-        raise StoreError(f"store: cannot connect to {engine.url!r}: {_first_line(error)}") from None
+        raise StoreError(f"store: cannot connect to {engine.url!r}: {_reason(error)}") from None
 
 
 def is_reachable(engine: Engine) -> bool:
@@ -121,10 +123,30 @@ def is_reachable(engine: Engine) -> bool:
         return False
 
 
+def insert_ignoring_duplicates(conn: Connection, table):
+    """INSERT that skips rows whose unique key exists already, on SQLite and on PostgreSQL."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def erase_text(conn: Connection, column, subscriber_id: int, text: str, replacement: str) -> None:
+    """Replace `text` (any case) with `replacement` in `column` of the subscriber's rows of its
+    table: mail servers quote addresses in the bounce reasons that several tables keep."""
+    table = column.table
+    pattern = re.compile(re.escape(text), re.IGNORECASE)
+    rows = conn.execute(select(table.c.id, column).where(table.c.subscriber_id == subscriber_id,
+                                                         column.is_not(None))).all()
+    for row_id, value in rows:
+        replaced = pattern.sub(replacement, value)
+        if replaced != value:
+            conn.execute(update(table).where(table.c.id == row_id).values({column: replaced}))
+
+
 def describe(error: Exception) -> str:
     """One line saying what went wrong with the database."""
-    return f"store: {_first_line(error)}"
+    return f"store: {_reason(error)}"
 
 
-def _first_line(error: Exception) -> str:
-    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+def _reason(error: Exception) -> str:
+    """The driver's own first line when SQLAlchemy wraps it."""
+    return first_line(getattr(error, "orig", None) or error)

@@ -6,16 +6,14 @@ subscriber left between the row being written and its turn to be sent.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Table, and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from service.states import DeliveryState
+from service.store import erase_text, insert_ignoring_duplicates
 from service.store.schema import delivery
 from subscribers.store import active_addresses, addresses
 
@@ -45,9 +43,8 @@ def add_deliveries(conn: Connection, digest_id: int, rows: list[tuple[int, str]]
          "attempts": 0}
         for sid, topics in rows
     ]
-    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
     # RETURNING yields only the inserted rows; rowcount is unreliable for executemany.
-    inserted = conn.execute(dialect_insert(delivery).on_conflict_do_nothing().returning(delivery.c.id), values)
+    inserted = conn.execute(insert_ignoring_duplicates(conn, delivery).returning(delivery.c.id), values)
     return len(inserted.all())
 
 
@@ -196,13 +193,7 @@ def list_deliveries(conn: Connection, digest_id: int, state: str | None = None, 
 def scrub_errors(conn: Connection, subscriber_id: int, address: str, replacement: str) -> None:
     """Replace `address` (any case) in the errors kept on the subscriber's deliveries: mail
     servers quote it in bounce reasons, and an erased subscriber's address must go."""
-    pattern = re.compile(re.escape(address), re.IGNORECASE)
-    rows = conn.execute(select(delivery.c.id, delivery.c.last_error).where(
-        delivery.c.subscriber_id == subscriber_id, delivery.c.last_error.is_not(None))).all()
-    for row_id, value in rows:
-        scrubbed = pattern.sub(replacement, value)
-        if scrubbed != value:
-            conn.execute(update(delivery).where(delivery.c.id == row_id).values(last_error=scrubbed))
+    erase_text(conn, delivery.c.last_error, subscriber_id, address, replacement)
 
 
 def settled_subscriber_ids(conn: Connection, digest_id: int) -> set[int]:

@@ -6,10 +6,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from service.paper import Paper
+from service.store import insert_ignoring_duplicates
 from service.store.schema import digest_paper
 from service.store.schema import paper as paper_table
 from service.store.schema import topic_paper
@@ -73,7 +73,7 @@ def upsert_papers(conn: Connection, papers: list[Paper], now: datetime) -> Upser
             counts.unchanged += 1
     if new_rows:
         # A concurrent fetch may have inserted the same id since the select: keep its row.
-        conn.execute(_insert_ignoring_duplicates(conn, paper_table), new_rows)
+        conn.execute(insert_ignoring_duplicates(conn, paper_table), new_rows)
     return counts
 
 
@@ -93,7 +93,7 @@ def link_topic_papers(conn: Connection, topic: str, paper_ids: list[str], now: d
     )
     rows = [{"topic": topic, "paper_id": pid, "first_matched": now} for pid in sorted(wanted - known)]
     if rows:
-        conn.execute(_insert_ignoring_duplicates(conn, topic_paper), rows)
+        conn.execute(insert_ignoring_duplicates(conn, topic_paper), rows)
     return wanted - known
 
 
@@ -171,11 +171,6 @@ def delete_unlinked_papers(conn: Connection, paper_ids: list[str]) -> int:
             ~exists().where(digest_paper.c.paper_id == paper_table.c.id),
         )
     ).rowcount
-
-
-def _insert_ignoring_duplicates(conn: Connection, table):
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
 
 
 def paper_from_row(row) -> Paper:

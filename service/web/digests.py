@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from service.digest import DigestError, get_digest, last_complete_week, preview
+from service.digest import DigestError, digest_by_id, last_complete_week, preview
 from service.send_queue import queue_digest
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
@@ -32,10 +32,10 @@ def digest_globals():
 def show(digest_id: int):
     runtime = current_runtime()
     with runtime.engine.connect() as conn:
-        digest = get_digest(conn, digest_id)
+        digest = digest_by_id(conn, digest_id)
     if digest is None:
         abort(404)
-    blocks = digest.compose(runtime.topics, digest.topic_set(runtime.topics, [t.slug for t in runtime.topics]))
+    blocks = digest.compose(runtime.topics, digest.topic_set(runtime.topics, runtime.topic_slugs))
     return render_template("digest.html", digest=digest, blocks=blocks, week_start=week_bounds(digest.week)[0])
 
 

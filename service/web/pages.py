@@ -15,7 +15,8 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from service.listing import DEFAULT_DAYS, Listing, default_window_start, format_moment
-from service.markdown import paper_links, topic_markdown
+from service.markdown import topic_markdown
+from service.paper import paper_links
 from service.store.papers import papers_for_topic
 from service.store.runs import is_sample_data, latest_runs
 from service.store.summaries import last_updated, match_times, topic_summaries

@@ -1,0 +1,76 @@
+"""`paperboy scheduler` (the Procfile's clock) and `paperboy run` (the web app and the scheduler
+in one process): the commands that keep running."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import click
+
+log = logging.getLogger("paperboy")
+
+
+@click.command()
+@click.pass_obj
+def scheduler(runtime) -> None:
+    """Fetch daily and send the digest weekly (PAPERBOY_FETCH_CRON, PAPERBOY_DIGEST_CRON)."""
+    from service.scheduler import Scheduler
+
+    clock = Scheduler(runtime)
+    # SIGTERM (a process manager stopping the clock) ends the loop, so the lock is released at once.
+    signal.signal(signal.SIGTERM, lambda *_: clock.stop())
+    clock.run_forever()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.pass_obj
+def run(runtime, host: str, port: int) -> None:
+    """The web app plus the scheduler in one process (what `make run` starts)."""
+    from werkzeug.serving import make_server
+
+    from service import store
+    from service.fetch import initial_fetch
+    from service.store import papers
+    from service.scheduler import Scheduler
+    from service.web import create_app
+
+    store.migrate(runtime.engine)
+    with runtime.engine.connect() as conn:
+        stored = papers.count_papers(conn)
+    if stored:
+        # The pages can be served from the store at once; an unreachable arXiv would otherwise hold
+        # up every start for as long as its timeouts and retries take.
+        log.info("run: %d papers in the store; serving now and fetching arXiv in the background", stored)
+        threading.Thread(target=_fetch_in_background, args=(runtime,), name="first-fetch", daemon=True).start()
+    else:
+        initial_fetch(runtime)  # an empty store: the pages wait for papers, or the bundled sample
+    clock = Scheduler(runtime)
+    scheduler_thread = threading.Thread(target=clock.run_forever, name="scheduler", daemon=True)
+    scheduler_thread.start()
+    server = make_server(host, port, create_app(runtime.config), threaded=True)
+    # shutdown() waits for serve_forever() to return, so it must come from another thread.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    click.echo(f"paperboy: serving on http://{host}:{port}/ (scheduler running)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        clock.stop()
+        scheduler_thread.join(timeout=10)  # let it release the scheduler lock
+
+
+def _fetch_in_background(runtime) -> None:
+    """`paperboy run`'s first fetch when the store already has papers; a failure is only logged."""
+    from service.fetch import initial_fetch
+
+    try:
+        code = initial_fetch(runtime)
+    except Exception:  # the thread must not die silently: say why, the daily fetch will try again
+        log.exception("run: the background fetch failed")
+        return
+    log.info("run: background fetch finished (exit code %d)", code)
