@@ -3,8 +3,9 @@ claims, leases, retries and the same outcome rule (service/mailer.py).
 
 /subscribe only writes a request row, the same for every address, so its answer and its timing
 never depend on who owns the address or on whether SMTP is up. The scheduler runs send_notices
-every 15 s (service/scheduler.py NOTICE_EVERY): it admits the requests (a pending subscriber, and a due confirmation unless
-the address is blocked or had one in the last 10 minutes), then sends what is due.
+every 15 s (NOTICE_EVERY in service/scheduler.py): it admits the requests (a pending subscriber,
+and a due confirmation unless the address is blocked or had one in the last 10 minutes), then
+sends what is due.
 """
 
 from __future__ import annotations
