@@ -42,6 +42,9 @@ def main(ctx: click.Context) -> None:
     # paperboy logs each job itself; APScheduler's per-run lines would repeat every 30 s.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the fetch job logs each page itself
+    # paperboy inbound logs one line per message; these would add one per detector and SMTP command.
+    logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     ctx.obj = Runtime(load_config())
 
 
@@ -94,6 +97,24 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     from service.web.server import serve as serve_app
 
     serve_app(runtime.config, host, port, workers)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535))
+@click.pass_obj
+def inbound(runtime: Runtime, host: str, port: int) -> None:
+    """Receive bounces, complaints and mailto unsubscribes over SMTP on HOST:PORT."""
+    import asyncio
+
+    from service.inbound_smtp import serve as serve_inbound
+
+    runtime.engine  # connect and migrate before the first message arrives
+    try:
+        asyncio.run(serve_inbound(runtime, host, port))
+    except OSError as error:
+        click.echo(f"paperboy: inbound: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
+        sys.exit(2)
 
 
 for command in (subscribers_group, admin_group, digest_group, scheduler_command, run_command):

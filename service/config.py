@@ -114,8 +114,10 @@ def env_dkim(environ) -> tuple[Path | None, str | None, str | None]:
     return (Path(key_file) if key_file else None), selector, domain
 
 
-def env_email(environ, name: str, default: str) -> str:
+def env_email(environ, name: str, default: str | None) -> str | None:
     raw = env_str(environ, name, default)
+    if raw is None:
+        return None
     if "@" not in raw or "\n" in raw or "\r" in raw:
         raise ConfigError(f"{name}: expected an email address, got {raw!r}")
     return raw
@@ -132,6 +134,8 @@ class Config:
     smtp_url: str | None = None
     outbox_dir: Path = Path("var/outbox")
     mail_from: str = "paperboy <paperboy@localhost>"
+    bounce_address: str | None = None  # envelope sender base for VERP; None: the From address
+    inbound_imap_url: str | None = None  # a mailbox the scheduler polls for bounces and complaints
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = field(default="", repr=False)
     fetch_cron: str = "0 6 * * *"
@@ -178,6 +182,8 @@ def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
         smtp_url=env_smtp_url(environ, "PAPERBOY_SMTP_URL"),
         outbox_dir=Path(env_str(environ, "PAPERBOY_OUTBOX_DIR", str(var_dir / "outbox"))),
         mail_from=env_email(environ, "PAPERBOY_MAIL_FROM", Config.mail_from),
+        bounce_address=env_email(environ, "PAPERBOY_BOUNCE_ADDRESS", None),
+        inbound_imap_url=env_url(environ, "PAPERBOY_INBOUND_IMAP_URL", None, ("imap", "imaps")),
         base_url=base_url.rstrip("/"),
         secret_key=env_str(environ, "PAPERBOY_SECRET_KEY") or _local_secret_key(var_dir),
         fetch_cron=env_cron(environ, "PAPERBOY_FETCH_CRON", Config.fetch_cron),

@@ -39,6 +39,7 @@ from service.send_queue import Queued, queue_digest
 from service.smtp_url import SmtpSettings
 from service.states import DeliveryState
 from service.store import deliveries as ledger
+from service.verp import envelope_sender
 from subscribers.store import mark_bounced
 from subscribers.tokens import preferences_url, unsubscribe_url
 
@@ -141,6 +142,9 @@ class Sender:
 
     def _retry_at(self, conn) -> datetime | None:
         return ledger.next_attempt_at(conn, self.digest.id)
+
+    def _envelope_sender(self, job) -> str:
+        return envelope_sender(self.config, job.id)
 
     async def run(self) -> SendStats:
         with self.runtime.engine.connect() as conn:
@@ -250,7 +254,8 @@ class Sender:
             return _Outcome(job, LOST)
         try:
             # assemble() builds every line with CRLF (tests/test_digest_email.py checks it).
-            await connection.send_raw(self.envelope_from, [address], data, crlf=True)
+            # The envelope sender names this delivery (VERP), so a later bounce finds its way back.
+            await connection.send_raw(self._envelope_sender(job), [address], data, crlf=True)
         except SendError as error:
             outcome = classify(error, job.attempts, self.config.smtp_max_attempts)
             if outcome.stop_run and not self.stop.is_set():

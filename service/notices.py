@@ -22,6 +22,7 @@ from service.mime import message_id
 from service.runtime import Runtime
 from service.states import MailState
 from service.store import mail_queue
+from service.verp import bounce_address
 from subscribers import store as subscriber_store
 from subscribers.emails import confirmation_message
 from subscribers.tokens import CONFIRM_MAX_AGE, confirm_url
@@ -66,6 +67,11 @@ class NoticeSender(Sender):
 
     def _retry_at(self, conn) -> datetime | None:
         return None
+
+    def _envelope_sender(self, job: mail_queue.QueuedMail) -> str:
+        # The plain bounce address: VERP tags name deliveries, and a queued mail is not one. A bounce
+        # of a confirmation finds its subscriber by the address it names.
+        return bounce_address(self.config)
 
     def _claim(self) -> list[mail_queue.QueuedMail]:
         with self.runtime.engine.begin() as conn:

@@ -131,12 +131,31 @@ def deliveries_job(runtime: Runtime, clock=None):
         _sending.release()
 
 
+def inbound_job(runtime: Runtime):
+    """Every few minutes when PAPERBOY_INBOUND_IMAP_URL is set: handle the mail in that mailbox."""
+    from service.inbound_imap import poll_mailbox
+
+    try:
+        polled = poll_mailbox(runtime)
+    except Exception as error:  # the mailbox or the database is down: try again next time
+        log.error("scheduler: %s", first_line(error, type(error).__name__))
+        return None
+    if polled.handled or polled.skipped:
+        log.info("scheduler: inbound mailbox: %d messages handled, %d too large and left there",
+                 polled.handled, polled.skipped)
+    return polled
+
+
 def notices_job(runtime: Runtime, clock=None):
     """Every NOTICE_EVERY: mail the confirmations the form queued. It does not wait for a digest
     being sent (the mail queue has its own claims), so a sign-up is answered within seconds."""
     from service.notices import send_notices
 
-    return send_notices(runtime, clock)
+    try:
+        return send_notices(runtime, clock)
+    except Exception as error:  # the database is down: the queue waits for the next run
+        log.error("scheduler: mail queue: %s", first_line(error, type(error).__name__))
+        return None
 
 
 class Scheduler:
@@ -161,6 +180,9 @@ class Scheduler:
                           id="deliveries", max_instances=1, coalesce=True)
         scheduler.add_job(notices_job, IntervalTrigger(seconds=NOTICE_EVERY.total_seconds()), args=[self.runtime],
                           id="notices", max_instances=1, coalesce=True)
+        if config.inbound_imap_url:
+            scheduler.add_job(inbound_job, IntervalTrigger(seconds=SWEEP_EVERY.total_seconds()), args=[self.runtime],
+                              id="inbound", max_instances=1, coalesce=True)
         scheduler.add_job(self._renew, IntervalTrigger(seconds=RENEW_EVERY.total_seconds()), id="lock")
         return scheduler
 

@@ -51,8 +51,8 @@ def classify(error: SendError, attempts: int, max_attempts: int) -> Outcome:
     if isinstance(error, SenderRefused) and error.permanent:
         # Every message would be refused the same way, and it says nothing about the
         # subscriber: stop with the rows due instead of failing and bouncing them all.
-        return Outcome(RELEASED, stop_run=f"{error}; check PAPERBOY_MAIL_FROM, then rerun: "
-                                            "the unsent deliveries stay due")
+        return Outcome(RELEASED, stop_run=f"{error}; check PAPERBOY_MAIL_FROM and PAPERBOY_BOUNCE_ADDRESS, "
+                                            "then rerun: the unsent deliveries stay due")
     if error.permanent:
         return Outcome(DeliveryState.FAILED, str(error), bounce=refuses_address(error))
     if attempts >= max_attempts:

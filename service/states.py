@@ -32,6 +32,16 @@ class DeliveryState(StrEnum):
     CANCELLED = "cancelled"
 
 
+class InboundKind(StrEnum):
+    """inbound_message.kind: what a received message was taken for (service/inbound_reading.py)."""
+
+    BOUNCE = "bounce"  # a permanent failure
+    SOFT_BOUNCE = "soft-bounce"  # a temporary failure, counted
+    COMPLAINT = "complaint"  # an ARF spam report
+    UNSUBSCRIBE = "unsubscribe"  # a mail to the List-Unsubscribe address
+    AUTO_REPLY = "auto-reply"  # RFC 3834 and vacation replies: kept, nothing changes
+    UNRECOGNISED = "unrecognised"  # anything else: kept, nothing changes
+
 
 # mail_queue.state: a sign-up from the form is requested, then held (no mail: blocked, or mailed a
 # moment ago) or due; from due on, a queued mail moves through the same states as a delivery.

@@ -10,6 +10,7 @@ class SubscriberStatus(StrEnum):
     ACTIVE = "active"  # gets the weekly digest
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"  # the mail server refused the address for good
+    COMPLAINED = "complained"  # reported our mail as spam (an ARF complaint): never mailed again
     BLOCKED = "blocked"  # by an admin; the address cannot subscribe again
     DELETED = "deleted"  # erased by an admin: the row stays for counts, without an address
 

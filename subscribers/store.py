@@ -29,12 +29,8 @@ CHUNK = 500
 # At most one confirmation mail per address in this time, so the public form cannot be used
 # to flood somebody's inbox; the form's answer stays the same either way.
 CONFIRM_MAIL_INTERVAL = timedelta(minutes=10)
-# Set when the owner reported our mail as spam (an ARF complaint).
-COMPLAINED = "complained"
 # Addresses the form never mails: blocked by an admin, erased, or their owner complained.
-NO_CONFIRMATION = (SubscriberStatus.BLOCKED, COMPLAINED, DELETED)
-# Addresses an import never brings back (it can only block them): they left, bounced or complained.
-SUPPRESSED = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED, COMPLAINED)
+NO_CONFIRMATION = (SubscriberStatus.BLOCKED, SubscriberStatus.COMPLAINED, DELETED)
 
 
 class SubscriberError(PaperboyError):
@@ -202,7 +198,8 @@ def can_confirm(found: Subscriber, issued: datetime | None = None) -> bool:
     (or bounced) comes back only through a link issued after that, never through an older one."""
     if found.status in (SubscriberStatus.BLOCKED, DELETED):
         return False
-    if issued is not None and found.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED):
+    if issued is not None and found.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED,
+                                               SubscriberStatus.COMPLAINED):
         # Tokens carry whole seconds.
         return int(found.changed.timestamp()) <= int(issued.timestamp())
     return True
@@ -233,14 +230,16 @@ def change_topics(conn: Connection, subscriber_id: int, topics: list[str], now: 
     return get_subscriber(conn, subscriber_id)
 
 
-def unsubscribe(conn: Connection, subscriber_id: int, now: datetime, actor: str = "subscriber") -> Subscriber:
+def unsubscribe(conn: Connection, subscriber_id: int, now: datetime, actor: str = "subscriber",
+                reason: str = "") -> Subscriber:
     """Stop all mail to a subscriber; repeating it changes nothing. Blocked stays blocked."""
     found = get_subscriber(conn, subscriber_id)
     if found is None or found.status == DELETED:
         raise SubscriberError("subscribers: no such subscriber")
     if found.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING, SubscriberStatus.BOUNCED):
         _set_status(conn, subscriber_id, SubscriberStatus.UNSUBSCRIBED, now)
-        record_audit(conn, now, actor, "unsubscribe", subscriber_id, f"was {found.status}")
+        record_audit(conn, now, actor, "unsubscribe", subscriber_id,
+                     f"was {found.status}" + (f"; {reason}" if reason else ""))
     return get_subscriber(conn, subscriber_id)
 
 
@@ -322,13 +321,26 @@ def active_recipients(conn: Connection, batch: int = SUBSCRIBER_BATCH) -> Iterat
         last_id = ids[-1]
 
 
-def mark_bounced(conn: Connection, subscriber_id: int, reason: str, now: datetime) -> None:
-    """The mail server refused this address for good: stop mailing it (status bounced) and log why."""
-    conn.execute(update(subscriber)
-                 .where(subscriber.c.id == subscriber_id,
-                        subscriber.c.status.in_((SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)))
-                 .values(status=SubscriberStatus.BOUNCED, changed=now))
-    record_audit(conn, now, "mailer", "bounce", subscriber_id, reason[:1000])
+def mark_bounced(conn: Connection, subscriber_id: int, reason: str, now: datetime, actor: str = "mailer") -> bool:
+    """The mail server refused this address for good: stop mailing it (status bounced) and log why.
+    Returns whether the status changed (only active and pending subscribers become bounced)."""
+    changed = conn.execute(update(subscriber)
+                           .where(subscriber.c.id == subscriber_id,
+                                  subscriber.c.status.in_((SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)))
+                           .values(status=SubscriberStatus.BOUNCED, changed=now)).rowcount
+    record_audit(conn, now, actor, "bounce", subscriber_id, reason[:1000])
+    return bool(changed)
+
+
+def mark_complained(conn: Connection, subscriber_id: int, reason: str, now: datetime, actor: str) -> bool:
+    """The reader reported our mail as spam: never mail them again (status complained) and log why.
+    Blocked and deleted subscribers keep their status; returns whether it changed."""
+    before = (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
+    changed = conn.execute(update(subscriber)
+                           .where(subscriber.c.id == subscriber_id, subscriber.c.status.in_(before))
+                           .values(status=SubscriberStatus.COMPLAINED, changed=now)).rowcount
+    record_audit(conn, now, actor, "complaint", subscriber_id, reason[:1000])
+    return bool(changed)
 
 
 @dataclass
@@ -472,11 +484,12 @@ def import_rows(conn: Connection, rows: list[ImportRow], now: datetime, actor: s
 
 def _import_status(found: Subscriber | None, status: str) -> str:
     """The status an import may set. An import (often of an old export) never brings back an address:
-    a blocked one stays blocked, and one that unsubscribed, bounced or complained can only be blocked,
-    never made pending or active (only its owner's own confirmation brings it back)."""
+    a blocked or complained one stays so, and one that unsubscribed or bounced can only be blocked, never
+    made pending or active (only its owner's own confirmation brings it back)."""
     if found is None:
         return status
-    if found.status == SubscriberStatus.BLOCKED or (found.status in SUPPRESSED and status != SubscriberStatus.BLOCKED):
+    if found.status in (SubscriberStatus.BLOCKED, SubscriberStatus.COMPLAINED) or (
+            found.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED) and status != SubscriberStatus.BLOCKED):
         return found.status
     return status
 

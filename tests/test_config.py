@@ -44,6 +44,8 @@ def test_it_keeps_a_generated_secret_key_in_var(tmp_path):
     ("PAPERBOY_RATE_LIMITS", "maybe", "expected true or false"),
     ("PAPERBOY_FETCH_CRON", "every day", "not a cron expression"),
     ("PAPERBOY_MAIL_FROM", "nobody", "expected an email address"),
+    ("PAPERBOY_BOUNCE_ADDRESS", "bounces", "expected an email address"),
+    ("PAPERBOY_INBOUND_IMAP_URL", "pop3://mail.example.org/INBOX", "expected a URL like imap://..., imaps://..."),
 ])
 def test_it_names_the_bad_variable(tmp_path, name, value, message):
     with pytest.raises(ConfigError) as error:

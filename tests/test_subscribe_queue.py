@@ -88,6 +88,8 @@ def test_it_mails_one_confirmation_for_many_concurrent_sign_ups_of_one_address(a
     for sender in senders:
         sender.join()
     assert [m["To"] for m in smtp_server.messages] == ["victim@example.org"]
+    # The plain bounce address: VERP tags name digest deliveries, never a queued mail.
+    assert [e.mail_from for e in smtp_server.handler.envelopes] == ["paperboy@localhost"]
     assert Counter(m["state"] for m in queued_mails(app, "victim@example.org")) == {"sent": 1, "held": 7}
 
 

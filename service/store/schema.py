@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -216,4 +217,25 @@ scheduler_lock = Table(
     Column("name", String(64), primary_key=True),
     Column("holder", String(128), nullable=False),
     Column("expires", UTC_DATETIME, nullable=False),
+)
+
+inbound_message = Table(
+    "inbound_message",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received", UTC_DATETIME, nullable=False),
+    Column("source", String(8), nullable=False),  # smtp | imap
+    Column("kind", String(16), nullable=False),  # service.states.InboundKind
+    Column("mail_from", String(320)),  # the envelope sender, when it came over SMTP
+    Column("rcpt_to", Text),  # the envelope recipients, comma separated
+    Column("sender", Text),  # the From header
+    Column("subject", Text),
+    Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="SET NULL")),
+    Column("delivery_id", Integer),  # named by the VERP address; no key, the ledger may be pruned
+    Column("outcome", Text, nullable=False),  # what paperboy did, or why nothing
+    Column("size", Integer, nullable=False),
+    Column("raw", LargeBinary),  # the message, up to store.inbound.RAW_KEPT bytes
+    Index("ix_inbound_message_received", "received"),
+    Index("ix_inbound_message_kind", "kind"),
+    Index("ix_inbound_message_subscriber_id_kind_received", "subscriber_id", "kind", "received"),
 )

@@ -13,7 +13,7 @@ from service.clock import utc_now
 from service.runtime import Runtime
 from service.states import DeliveryState, RunStatus
 from service.templating import TEMPLATES
-from service.web import digests, feeds, health, pages, search
+from service.web import digests, feeds, health, inbound, pages, search
 from service.web.summaries import STAMP_SECONDS, install_render_cache
 from service.web_extensions import csrf, limiter
 from subscribers import admin, admin_csv, public, sign_in
@@ -22,7 +22,7 @@ from subscribers.statuses import SubscriberStatus
 
 BLUEPRINTS = (
     public.blueprint, sign_in.blueprint, admin.blueprint, admin_csv.blueprint,
-    pages.blueprint, feeds.blueprint, search.blueprint, health.blueprint, digests.blueprint,
+    pages.blueprint, feeds.blueprint, search.blueprint, health.blueprint, digests.blueprint, inbound.blueprint,
 )
 
 

@@ -1,0 +1,134 @@
+"""Inbound mail rate: messages per second through `paperboy inbound` on loopback.
+
+A store with --subscribers active subscribers (each sent a confirmation mail, so their bounces are
+trusted); then --messages messages over --connections SMTP connections, a third each of:
+DSNs naming a subscriber (each marks one bounced), auto-replies (kept, nothing changes), and real
+bounces from flufl.bounce's corpus naming addresses nobody has (logged, nothing changes). Prints the
+rate, the inbound log's counts per kind and how many subscribers ended bounced.
+
+    .venv/bin/python bench/inbound.py [--messages 6000] [--connections 4] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CORPUS = ROOT / "tests" / "data" / "bounces"
+BOUNCES = "bounces@paperboy.test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def dsn(failed: str) -> bytes:
+    return (f"From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: {BOUNCES}\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+            f"--B\r\nContent-Type: text/plain\r\n\r\n<{failed}>: unknown user\r\n"
+            "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
+            f"Final-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+            "Diagnostic-Code: smtp; 550 5.1.1 unknown user\r\n\r\n--B--\r\n").encode()
+
+
+def auto_reply(n: int) -> bytes:
+    return (f"From: reader{n}@example.org\r\nTo: {BOUNCES}\r\nAuto-Submitted: auto-replied\r\n"
+            f"Subject: Out of office {n}\r\n\r\nI am away until Monday.\r\n").encode()
+
+
+def prepare(database_url: str, subscribers: int) -> None:
+    from service import store
+    from subscribers.store import ImportRow, import_rows, record_confirmation_mailed, subscriber_by_email
+
+    now = datetime.now(timezone.utc)
+    engine = store.connect(database_url)
+    store.migrate(engine)
+    with engine.begin() as conn:
+        rows = [ImportRow(f"reader{n}@example.org", ["t"], "active") for n in range(subscribers)]
+        import_rows(conn, rows, now, "cli")
+        for n in range(subscribers):
+            record_confirmation_mailed(conn, subscriber_by_email(conn, f"reader{n}@example.org").id, now)
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=6000)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--database-url", help="default: SQLite in a temporary directory")
+    args = parser.parse_args()
+    corpus = [re.sub(rb"\r?\n", b"\r\n", (CORPUS / name).read_bytes())
+              for name in ("dsn_01.txt", "postfix_01.txt", "qmail_01.txt", "simple_01.txt")]
+    thirds = args.messages // 3
+    messages = ([dsn(f"reader{n}@example.org") for n in range(thirds)]
+                + [auto_reply(n) for n in range(thirds)] + [corpus[n % len(corpus)] for n in range(thirds)])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
+        topic = '[[topic]]\nslug = "t"\ntitle = "T"\ndescription = "d"\nquery = "all:t"\n'
+        (Path(tmp) / "topics.toml").write_text(topic)
+        prepare(database_url, thirds)
+        port = free_port()
+        env = {**os.environ, "PAPERBOY_DATABASE_URL": database_url, "PAPERBOY_SECRET_KEY": "bench",
+               "PAPERBOY_TOPICS_FILE": f"{tmp}/topics.toml", "PAPERBOY_MAIL_FROM": "news@paperboy.test",
+               "PAPERBOY_BOUNCE_ADDRESS": BOUNCES}
+        log = open(f"{tmp}/inbound.log", "wb")
+        server = subprocess.Popen([str(Path(sys.executable).with_name("paperboy")), "inbound", "--port", str(port)],
+                                  env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    smtplib.SMTP("127.0.0.1", port, timeout=5).quit()
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        sys.exit(f"bench: paperboy inbound did not start: {Path(tmp, 'inbound.log').read_text()}")
+                    time.sleep(0.1)
+
+            def send(share: list[bytes]) -> None:
+                with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+                    for raw in share:
+                        smtp.sendmail("", [BOUNCES], raw)
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(args.connections) as pool:
+                list(pool.map(send, [messages[i::args.connections] for i in range(args.connections)]))
+            elapsed = time.perf_counter() - started
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+            log.close()
+
+        from service import store
+        from service.store.inbound import kind_counts
+        from subscribers.store import status_counts
+
+        engine = store.connect(database_url)
+        with engine.connect() as conn:
+            counts = {kind: n for kind, n in kind_counts(conn).items() if n}
+            bounced = status_counts(conn)["bounced"]
+        engine.dispose()
+    print(f"database: {database_url.split(':')[0]}; {len(messages)} messages over {args.connections} connections")
+    print(f"inbound rate: {len(messages) / elapsed:.0f} messages/s ({elapsed:.1f} s)")
+    print(f"inbound log: {counts}; subscribers bounced: {bounced} of {thirds}")
+
+
+if __name__ == "__main__":
+    main()
