@@ -44,7 +44,7 @@ def admit_requests(runtime: Runtime) -> int:
                                                                      request.created)
                 mail_queue.admit(conn, request.id, found.id, send, "" if send else HELD)
                 if send:
-                    subscriber_store.record_confirmation_queued(conn, found.id, request.created, request.id)
+                    subscriber_store.record_confirmation_mailed(conn, found.id, request.created, request.id)
         admitted += len(requests)
         if len(requests) < ADMIT_BATCH:
             return admitted

@@ -188,9 +188,10 @@ def _take_confirmation_turn(conn: Connection, subscriber_id: int, now: datetime)
     ).rowcount == 1
 
 
-def record_confirmation_queued(conn: Connection, subscriber_id: int, now: datetime, mail_id: int) -> None:
-    """Note in the history that a confirmation mail was queued."""
-    record_audit(conn, now, "subscriber", "confirm-mail", subscriber_id, f"queued as mail {mail_id}")
+def record_confirmation_mailed(conn: Connection, subscriber_id: int, now: datetime, mail_id: int | None = None) -> None:
+    """Note in the history that a confirmation mail was queued (as mail `mail_id` of the mail queue)."""
+    record_audit(conn, now, "subscriber", "confirm-mail", subscriber_id,
+                 f"queued as mail {mail_id}" if mail_id is not None else None)
 
 
 def can_confirm(found: Subscriber, issued: datetime | None = None) -> bool:
