@@ -1,10 +1,13 @@
 """Requests per second for a 50-entry topic feed under gunicorn (2 workers), measured with wrk
 (16 connections, 2 threads): full 200 responses, gzip responses and 304s, side by side with a
-bare Flask app under the same gunicorn returning the same bytes from memory.
+bare Flask app under the same gunicorn returning the same bytes from memory. Then the same feed
+through deploy/nginx.conf's cache in front of paperboy, against nginx serving the same bytes as
+a static file (needs Debian's nginx).
 
     .venv/bin/python bench/feeds.py [--duration 10]
 
-The target: the feed endpoint at 90% or more of the bare-Flask figure."""
+The targets: the feed endpoint at 90% or more of the bare-Flask figure; through nginx's cache at
+80% or more of nginx's static file."""
 
 from __future__ import annotations
 
@@ -153,12 +156,36 @@ def main() -> None:
                     rows.append((name, ours, theirs))
             finally:
                 stop(bare)
+            nginx_rows = through_nginx(base, folder, args.duration)
         finally:
             stop(paperboy)
     print(f"feed: {ENTRIES} entries, {len(plain.content)} bytes plain, {len(gzip_bytes)} bytes gzip")
     print(f"{'response':<10} {'paperboy req/s':>15} {'bare Flask req/s':>17} {'ratio':>7}")
     for name, ours, theirs in rows:
         print(f"{name:<10} {ours:>15.0f} {theirs:>17.0f} {ours / theirs:>7.0%}")
+    print(f"{'response':<10} {'nginx cache req/s':>18} {'nginx static req/s':>19} {'ratio':>7}")
+    for name, ours, theirs in nginx_rows:
+        print(f"{name:<10} {ours:>18.0f} {theirs:>19.0f} {ours / theirs:>7.0%}")
+
+
+def through_nginx(upstream: str, folder: Path, duration: int) -> list[tuple[str, float, float]]:
+    """The feed through deploy/nginx.conf's cache, and the same bytes as nginx's static file."""
+    import shutil
+
+    from tests.nginx_front import nginx_front
+
+    if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
+        raise SystemExit("bench: nginx is missing: apt-get install nginx")
+    port = free_port()
+    static = (f"server {{ listen 127.0.0.1:{port}; server_tokens off; gzip_static on;\n"
+              f"  location = {FEED_PATH} {{ default_type application/atom+xml; alias {folder}/feed.xml; }} }}\n")
+    rows = []
+    with nginx_front(upstream, folder / "nginx", extra=static) as front:
+        for name, headers in (("200 plain", []), ("200 gzip", ["Accept-Encoding: gzip"])):
+            httpx.get(front + FEED_PATH, headers=dict(h.split(": ") for h in headers))  # into the cache
+            rows.append((name, wrk(front + FEED_PATH, duration, headers),
+                         wrk(f"http://127.0.0.1:{port}{FEED_PATH}", duration, headers)))
+    return rows
 
 
 if __name__ == "__main__":

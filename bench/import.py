@@ -12,15 +12,12 @@ import argparse
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
+from bench.scratch import scratch_postgres  # noqa: E402
 from service import store as service_store  # noqa: E402
 from subscribers import csv_io, store  # noqa: E402
 
@@ -71,16 +68,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         bench("SQLite", f"sqlite:///{folder}/bench.sqlite3", args.rows)
     if args.postgres:
-        name = f"paperboy_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            bench("PostgreSQL", make_url(args.postgres).set(database=name).render_as_string(hide_password=False), args.rows)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with scratch_postgres(args.postgres) as url:
+            bench("PostgreSQL", url, args.rows)
 
 
 if __name__ == "__main__":

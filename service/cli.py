@@ -9,7 +9,7 @@ import click
 from dotenv import load_dotenv
 
 from service import store
-from service.config import load_config
+from service.config import keep_files_private, load_config
 from service.digest_cli import digest as digest_group
 from service.errors import PaperboyError
 from service.runtime import Runtime
@@ -34,6 +34,7 @@ class PaperboyGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """paperboy follows research topics on arXiv: pages, feeds and a weekly email digest."""
+    keep_files_private()
     load_dotenv(".env", override=False)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr

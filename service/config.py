@@ -18,6 +18,16 @@ from service.errors import PaperboyError
 from service.smtp_url import SmtpSettings
 
 
+# Files paperboy creates (the SQLite file, var/secret_key, the outbox) hold addresses and
+# secrets: readable by their owner only, folders 0700 and files 0600.
+PRIVATE_UMASK = 0o077
+
+
+def keep_files_private() -> None:
+    """Make every file and folder this process creates from now on private to its user."""
+    os.umask(PRIVATE_UMASK)
+
+
 class ConfigError(PaperboyError):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -77,6 +87,14 @@ def env_url(environ, name: str, default: str | None, schemes: tuple[str, ...]) -
         expected = ", ".join(f"{s}://..." for s in schemes)
         raise ConfigError(f"{name}: expected a URL like {expected}, got {raw!r}")
     return raw
+
+
+def env_rate_limit_storage(environ) -> str:
+    """PAPERBOY_RATE_LIMIT_STORAGE: memory:// (per process) or a Redis URL (shared)."""
+    raw = env_str(environ, "PAPERBOY_RATE_LIMIT_STORAGE", Config.rate_limit_storage)
+    if raw == "memory://":
+        return raw
+    return env_url(environ, "PAPERBOY_RATE_LIMIT_STORAGE", None, ("redis", "rediss"))
 
 
 def env_cron(environ, name: str, default: str) -> str:
@@ -150,6 +168,8 @@ class Config:
     # PAPERBOY_BASE_URL, and the default base URL is http.
     secure_cookies: bool = False
     rate_limits: bool = True  # tests turn rate limits off; production keeps them on
+    rate_limit_storage: str = "memory://"
+    trusted_proxies: int = 0
 
     def with_overrides(self, **changes) -> "Config":
         return replace(self, **changes)
@@ -196,6 +216,8 @@ def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
         dkim_domain=dkim_domain,
         secure_cookies=env_bool(environ, "PAPERBOY_SECURE_COOKIES", base_url.startswith("https://")),
         rate_limits=env_bool(environ, "PAPERBOY_RATE_LIMITS", True),
+        rate_limit_storage=env_rate_limit_storage(environ),
+        trusted_proxies=env_int(environ, "PAPERBOY_TRUSTED_PROXIES", Config.trusted_proxies),
     )
 
 

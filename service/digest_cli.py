@@ -72,16 +72,26 @@ def send_command(runtime, week: str | None, dry_run: bool) -> None:
                    f"({len(report.topic_sets)} distinct topic sets); nothing sent")
         for topic_set, count in report.topic_sets.most_common():
             click.echo(f"  {count:6d}  {', '.join(topic_set)}")
+        if report.held:
+            click.echo(_held_note(report.held, report.held_until) + " (not counted above)")
         return
     queued, stats = send_digest(runtime, week, now=now, progress=_progress())
     if sys.stderr.isatty():
         click.echo("", err=True)
     click.echo(f"{week}: {stats.sent} sent, {stats.failed} failed ({stats.bounced} bounced), "
                f"{stats.cancelled} cancelled, {stats.retried} retried; {queued.added} new deliveries written")
+    if stats.held_elsewhere:
+        click.echo(_held_note(stats.held_elsewhere, stats.held_until)
+                   + "; if that sender has stopped, a rerun after then sends them")
     if stats.error:
         raise PaperboyError(stats.error)
     if stats.failed or stats.held_elsewhere:
         sys.exit(1)
+
+
+def _held_note(count: int, until) -> str:
+    return (f"{count} deliveries are held by another sender until {until:%Y-%m-%d %H:%M:%S} UTC"
+            " (the end of its lease)")
 
 
 def _progress():

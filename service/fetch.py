@@ -14,9 +14,11 @@ from typing import TextIO
 
 from service.arxiv import ArxivClient, ArxivError, ArxivUnreachable
 from service.clock import utc_now
+from service.exemplars import fetch_exemplars
 from service.sample import load_sample, retire_sample
 from service.states import RunStatus
 from service.store import papers, runs
+from service.store import write_transaction
 from service.store.papers import UpsertCounts
 from service.topics import Topic
 
@@ -113,7 +115,8 @@ def fetch_topics(
     runtime, topics: list[Topic], now: datetime | None = None, since: datetime | None = None,
     client: ArxivClient | None = None, progress: Progress | None = None,
 ) -> FetchReport:
-    """Fetch every topic in turn; stop at once when arXiv cannot be reached at all."""
+    """Fetch every topic in turn, then the topics' exemplar papers the store lacks; stop at once
+    when arXiv cannot be reached at all."""
     now = now or utc_now()
     progress = progress or Progress()
     engine = runtime.engine
@@ -130,6 +133,8 @@ def fetch_topics(
                     progress.done(skipped)
                     results.append(skipped)
                 break
+        else:
+            fetch_exemplars(engine, client, topics, now)
     finally:
         if own_client:
             client.close()
@@ -139,7 +144,7 @@ def fetch_topics(
 def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime,
                 since: datetime | None, progress: Progress) -> TopicResult:
     """One topic's run: one fetch_run row, one transaction per page."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         start, end = fetch_window(conn, topic.slug, now, since)
         run_id = runs.start_run(conn, topic.slug, start, end, now)
     result = TopicResult(topic.slug, OK, start, end)
@@ -153,7 +158,7 @@ def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime,
             accepted = [paper for paper in page.papers if topic.accepts(paper.categories)]
             outside = [paper for paper in page.papers if not topic.accepts(paper.categories)]
             ids = {paper.id for paper in accepted}
-            with engine.begin() as conn:
+            with write_transaction(engine) as conn:
                 stored = papers.upsert_papers(conn, accepted, now)
                 # Papers outside the topic's categories are kept in the store, where search
                 # finds them, but the topic does not list them and its counts leave them out.
@@ -171,7 +176,7 @@ def fetch_topic(engine, client: ArxivClient, topic: Topic, now: datetime,
         result.status = PARTIAL if result.pages else FAILED
         result.error = str(error)
         result.unreachable = isinstance(error, ArxivUnreachable)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         c = result.counts
         runs.finish_run(conn, run_id, result.status, now, new=c.new, updated=c.updated,
                         unchanged=c.unchanged, error=result.error)

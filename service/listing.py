@@ -1,12 +1,15 @@
-"""One topic's papers as a page shows them: the window, its papers in the seed's sections,
-and the facts around them. HTML pages and the Markdown export both render a Listing."""
+"""One topic's papers as a page shows them: the window, its papers in the seed's sections (each
+by relevance to the topic), and the facts around them. HTML pages and the Markdown export both
+render a Listing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import cached_property
 
 from service.paper import Paper, sections
+from service.relevance import Ranked, rank
 from service.topics import Topic
 
 # The default topic page shows papers new to the topic in the last week, counted in whole
@@ -29,12 +32,22 @@ class Listing:
     last_updated: datetime | None  # the topic's last run that stored papers, or its newest match
     weeks: list[tuple[str, int]] = field(default_factory=list)  # weeks with papers, newest first
     sample: bool = False  # the store holds the bundled sample, not a fetch from arXiv
+    exemplars: list[Paper] = field(default_factory=list)  # the topic's exemplars the store holds
+
+    @cached_property
+    def ranking(self) -> dict[str, Ranked]:
+        """Every paper's relevance to the topic by arXiv id, best first."""
+        return {entry.paper.id: entry for entry in rank(self.topic, self.papers, self.exemplars)}
 
     def sections(self) -> list[tuple[str, list[Paper]]]:
-        """The seed's two sections, in its order; none at all when the listing is empty.
+        """The seed's two sections, in its order, each most relevant first; none at all when the
+        listing is empty. An empty section stays (saying so), so every page and export has the
+        seed's structure."""
+        return sections([entry.paper for entry in self.ranking.values()]) if self.papers else []
 
-        An empty section stays (saying so), so every page and export has the seed's structure."""
-        return sections(self.papers) if self.papers else []
+    def why(self, paper: Paper) -> tuple[str, ...]:
+        """The topic's terms the paper matched, for a short "why" beside it."""
+        return self.ranking[paper.id].matched
 
     @property
     def newest_week(self) -> str | None:

@@ -35,17 +35,17 @@ from service.mail import SendError, Transport, open_connection
 from service.mime import DkimSigner, MessageTemplate, Stamp, assemble, message_id
 from service.runtime import Runtime, process_identity
 from service.send_policy import RELEASED, RateLimiter, ascii_address, classify, retry_delay
-from service.send_queue import Queued, queue_digest
+from service.send_queue import LEASE, Queued, queue_digest
 from service.smtp_url import SmtpSettings
 from service.states import DeliveryState
 from service.store import deliveries as ledger
+from service.store import write_transaction
 from service.verp import envelope_sender
 from subscribers.store import mark_bounced
 from subscribers.tokens import preferences_url, unsubscribe_url
 
 log = logging.getLogger("paperboy.mailer")
 
-LEASE = timedelta(minutes=10)
 # Not a state: another sender took the delivery over, so this one writes nothing about it.
 LOST = "lost"
 TEMPLATES_KEPT = 64
@@ -60,6 +60,7 @@ class SendStats:
     bounced: int = 0
     cancelled: int = 0
     held_elsewhere: int = 0  # left in another sender's hands when this one finished
+    held_until: datetime | None = None  # when the last of those senders' leases runs out
     error: str | None = None  # why the run stopped early
 
 
@@ -137,8 +138,10 @@ class Sender:
     def _pending(self, conn) -> int:
         return ledger.pending_count(conn, self.digest.id)
 
-    def _held_elsewhere(self, conn) -> int:
-        return ledger.delivery_counts(conn, self.digest.id)[DeliveryState.SENDING]
+    def _held_elsewhere(self, conn) -> tuple[int, datetime | None]:
+        """How many rows another sender holds under a running lease, and when the last lease runs out."""
+        held, until = ledger.held_elsewhere(conn, self.digest.id, self.clock.now(), self.lease)
+        return len(held), until
 
     def _retry_at(self, conn) -> datetime | None:
         return ledger.next_attempt_at(conn, self.digest.id)
@@ -165,10 +168,11 @@ class Sender:
             self.new_outcome.set()
             await recorder
         with self.runtime.engine.connect() as conn:
-            self.stats.held_elsewhere = self._held_elsewhere(conn)
+            self.stats.held_elsewhere, self.stats.held_until = self._held_elsewhere(conn)
         return self.stats
 
     async def _produce(self, queue: asyncio.Queue) -> None:
+        announced = None  # the retry time last logged: each wait is logged once, however often it loops
         while not self.stop.is_set():
             claimed = await asyncio.to_thread(self._claim)
             if claimed:
@@ -187,12 +191,14 @@ class Sender:
             if retry_at is None:
                 return
             wait = (retry_at - self.clock.now()).total_seconds()
-            log.info("mailer: waiting %.0f s for deliveries to retry", max(wait, 0))
+            if wait >= 1 and retry_at != announced:
+                log.info("mailer: waiting %.0f s for deliveries to retry", wait)
+                announced = retry_at
             if wait > 0:
                 await self.clock.sleep(wait)
 
     def _claim(self) -> list[ledger.Claimed]:
-        with self.runtime.engine.begin() as conn:
+        with write_transaction(self.runtime.engine) as conn:
             return ledger.claim_deliveries(conn, self.digest.id, self.worker, self.clock.now(), self.lease, self.batch)
 
     async def _work(self, queue: asyncio.Queue, limiter: RateLimiter) -> None:
@@ -231,7 +237,7 @@ class Sender:
         return await asyncio.to_thread(self._renew, job)
 
     def _renew(self, job: ledger.Claimed) -> bool:
-        with self.runtime.engine.begin() as conn:
+        with write_transaction(self.runtime.engine) as conn:
             return self.ledger.renew_lease(conn, job.id, self.worker, self.clock.now())
 
     async def _send(self, connection: Transport, job: ledger.Claimed, limiter: RateLimiter) -> _Outcome:
@@ -313,7 +319,7 @@ class Sender:
     def _write_outcomes(self, outcomes: list[_Outcome]) -> None:
         now = self.clock.now()
         stats = self.stats
-        with self.runtime.engine.begin() as conn:
+        with write_transaction(self.runtime.engine) as conn:
             sent = [o.job.id for o in outcomes if o.state == DeliveryState.SENT]
             stats.sent += self.ledger.mark_sent(conn, sent, self.worker, now)
             self.ledger.release(conn, [o.job.id for o in outcomes if o.state == RELEASED], self.worker)

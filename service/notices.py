@@ -17,9 +17,10 @@ from email import policy
 
 from service import store
 from service.clock import SystemClock
-from service.mailer import LEASE, Sender, SendStats
+from service.mailer import Sender, SendStats
 from service.mime import message_id
 from service.runtime import Runtime
+from service.send_queue import LEASE
 from service.states import MailState
 from service.store import mail_queue
 from service.verp import bounce_address
@@ -62,8 +63,9 @@ class NoticeSender(Sender):
     def _pending(self, conn) -> int:
         return mail_queue.pending_count(conn)
 
-    def _held_elsewhere(self, conn) -> int:
-        return mail_queue.state_counts(conn).get(MailState.SENDING, 0)
+    def _held_elsewhere(self, conn) -> tuple[int, datetime | None]:
+        # Mails left sending are due again after the lease; the next run (15 s on) takes them over.
+        return mail_queue.state_counts(conn).get(MailState.SENDING, 0), None
 
     def _retry_at(self, conn) -> datetime | None:
         return None
@@ -74,7 +76,7 @@ class NoticeSender(Sender):
         return bounce_address(self.config)
 
     def _claim(self) -> list[mail_queue.QueuedMail]:
-        with self.runtime.engine.begin() as conn:
+        with store.write_transaction(self.runtime.engine) as conn:
             return mail_queue.claim_mails(conn, self.worker, self.clock.now(), self.lease, self.batch)
 
     def message(self, job: mail_queue.QueuedMail, address: str) -> bytes:

@@ -16,6 +16,7 @@ from service.arxiv import parse_feed
 from service.arxiv_query import matches_query
 from service.paper import Paper
 from service.store import papers, runs
+from service.store import write_transaction
 from service.topics import Topic
 
 log = logging.getLogger("paperboy.sample")
@@ -59,7 +60,7 @@ def load_sample(engine, topics: list[Topic], now: datetime) -> dict[str, int]:
     Returns how many papers each topic got. One transaction: all of it or nothing."""
     candidates = sample_papers()
     linked: dict[str, int] = {}
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         papers.upsert_papers(conn, candidates, now)
         for topic in topics:
             chosen, how = sample_for_topic(topic, candidates)

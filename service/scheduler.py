@@ -17,6 +17,7 @@ from service.cron import cron_trigger
 from service.errors import first_line
 from service.runtime import Runtime, process_identity
 from service.store import locks
+from service.store import write_transaction
 
 log = logging.getLogger("paperboy.scheduler")
 
@@ -40,6 +41,14 @@ class SchedulerLock:
         self.postgres = engine.dialect.name == "postgresql"
         self._connection = None  # PostgreSQL: advisory locks belong to the session that took them
 
+    @property
+    def takeover(self) -> str:
+        """When a scheduler that died stops holding the lock, for the log and the docs."""
+        if self.postgres:
+            return "at once when its database session ends, which a killed process's does"
+        return (f"on SQLite {self.ttl.total_seconds():.0f} s after its last renewal, so "
+                f"{self.ttl.total_seconds():.0f} to {(self.ttl + RENEW_EVERY).total_seconds():.0f} s after it died")
+
     def acquire(self, now: datetime | None = None) -> bool:
         """Take the lock if it is free (or, on SQLite, expired); renew it if this holder has it."""
         if self.postgres:
@@ -57,7 +66,7 @@ class SchedulerLock:
                 if self._connection is not connection:
                     connection.close()
             return False
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             return locks.take_row_lock(conn, LOCK_NAME, self.holder, now or utc_now(), self.ttl)
 
     def renew(self, now: datetime | None = None) -> bool:
@@ -74,7 +83,7 @@ class SchedulerLock:
                 self._connection.close()
                 self._connection = None
             return same_session
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             return locks.take_row_lock(conn, LOCK_NAME, self.holder, now or utc_now(), self.ttl)
 
     def release(self) -> None:
@@ -87,7 +96,7 @@ class SchedulerLock:
                 finally:
                     connection.close()
             return
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             locks.release_row_lock(conn, LOCK_NAME, self.holder)
 
 
@@ -193,6 +202,7 @@ class Scheduler:
 
     def run_forever(self) -> None:
         """Hold the lock and run the jobs until stop(); another scheduler holding it makes this one wait."""
+        waiting = False  # said once that another scheduler holds the lock, until this one takes it
         try:
             while not self.stopping.is_set():
                 try:
@@ -203,10 +213,13 @@ class Scheduler:
                     self.stopping.wait(RENEW_EVERY.total_seconds())
                     continue
                 if not taken:
-                    log.info("scheduler: another scheduler holds the lock; checking again in %d s",
-                             RENEW_EVERY.total_seconds())
+                    if not waiting:
+                        log.info("scheduler: another scheduler holds the lock; checking every %d s and "
+                                 "taking over once it is free (%s)", RENEW_EVERY.total_seconds(), self.lock.takeover)
+                        waiting = True
                     self.stopping.wait(RENEW_EVERY.total_seconds())
                     continue
+                waiting = False
                 log.info("scheduler: lock taken; fetch at '%s', digest at '%s' (UTC)",
                          self.runtime.config.fetch_cron, self.runtime.config.digest_cron)
                 self.lost.clear()

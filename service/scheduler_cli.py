@@ -30,13 +30,13 @@ def scheduler(runtime) -> None:
 @click.pass_obj
 def run(runtime, host: str, port: int) -> None:
     """The web app plus the scheduler in one process (what `make run` starts)."""
-    from werkzeug.serving import make_server
-
     from service import store
     from service.fetch import initial_fetch
     from service.store import papers
     from service.scheduler import Scheduler
     from service.web import create_app
+    from service.web.limits import MAX_CONTENT_LENGTH, ROUTE_LIMITS
+    from service.web.server import serve_one_process
 
     store.migrate(runtime.engine)
     with runtime.engine.connect() as conn:
@@ -51,12 +51,10 @@ def run(runtime, host: str, port: int) -> None:
     clock = Scheduler(runtime)
     scheduler_thread = threading.Thread(target=clock.run_forever, name="scheduler", daemon=True)
     scheduler_thread.start()
-    server = make_server(host, port, create_app(runtime.config), threaded=True)
-    # shutdown() waits for serve_forever() to return, so it must come from another thread.
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    app = create_app(runtime.config)
     click.echo(f"paperboy: serving on http://{host}:{port}/ (scheduler running)", err=True)
     try:
-        server.serve_forever()
+        serve_one_process(app, host, port, max(MAX_CONTENT_LENGTH, *ROUTE_LIMITS.values()))
     except KeyboardInterrupt:
         pass
     finally:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from service import store
 from service.digest import Digest, build_digest
@@ -16,6 +16,10 @@ from service.runtime import Runtime
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
 from subscribers.store import SUBSCRIBER_BATCH, active_recipients
+
+
+# A claimed delivery is its sender's for this long; after that another sender may take it over.
+LEASE = timedelta(minutes=10)
 
 
 @dataclass
@@ -51,6 +55,8 @@ class DryRun:
     papers: int
     messages: int  # what a send would mail now
     topic_sets: Counter
+    held: int = 0  # deliveries another sender holds now: not counted in messages
+    held_until: datetime | None = None  # when the last of their leases runs out
 
 
 def dry_run(runtime: Runtime, week: str, now: datetime) -> DryRun:
@@ -59,10 +65,11 @@ def dry_run(runtime: Runtime, week: str, now: datetime) -> DryRun:
         exists = digest_store.get_digest_for_week(conn, week) is not None
         digest = build_digest(conn, runtime.topics, week, now)
         settled = ledger.settled_subscriber_ids(conn, digest.id)
+        held, until = ledger.held_elsewhere(conn, digest.id, now, LEASE)
         sets = Counter()
         for recipient in active_recipients(conn):
             topic_set = digest.topic_set(runtime.topics, recipient.topics)
-            if topic_set and recipient.subscriber_id not in settled:
+            if topic_set and recipient.subscriber_id not in settled | held:
                 sets[topic_set] += 1
         papers = len({p.id for papers in digest.papers.values() for p in papers})
-    return DryRun(week, exists, papers, sum(sets.values()), sets)
+    return DryRun(week, exists, papers, sum(sets.values()), sets, len(held), until)

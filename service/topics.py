@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.errors import PaperboyError
+from service.paper import split_arxiv_id
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# Exemplars steer the ranking; a handful is enough, and each costs a BM25 query per ranking.
+MAX_EXEMPLARS = 10
 
 
 class TopicsError(PaperboyError):
@@ -23,6 +26,7 @@ class Topic:
     description: str
     query: str
     categories: tuple[str, ...] = ()
+    exemplars: tuple[str, ...] = ()  # arXiv ids of papers that show what the topic is about
 
     def accepts(self, categories: list[str]) -> bool:
         """Whether a paper in `categories` passes this topic's optional category filter."""
@@ -66,9 +70,30 @@ def load_topics(path: Path) -> list[Topic]:
                 description=str(entry.get("description", "")).strip(),
                 query=entry["query"].strip(),
                 categories=tuple(categories),
+                exemplars=_exemplars(entry.get("exemplars", []), where),
             )
         )
     return topics
+
+
+def _exemplars(value, where: str) -> tuple[str, ...]:
+    """The `exemplars` list as bare arXiv ids ("2602.03310v2" -> "2602.03310")."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TopicsError(f"{where}: 'exemplars' must be a list of arXiv ids as strings")
+    if len(value) > MAX_EXEMPLARS:
+        raise TopicsError(f"{where}: 'exemplars' lists {len(value)} papers; at most {MAX_EXEMPLARS}")
+    ids: list[str] = []
+    for item in value:
+        try:
+            paper_id, _ = split_arxiv_id(item)
+        except ValueError:
+            raise TopicsError(
+                f"{where}: exemplar {item!r} is not an arXiv id (like 2602.03310 or cs/0503050)"
+            ) from None
+        if paper_id in ids:
+            raise TopicsError(f"{where}: exemplar {paper_id!r} appears twice")
+        ids.append(paper_id)
+    return tuple(ids)
 
 
 def find_topic(topics: list[Topic], slug: str) -> Topic | None:

@@ -15,13 +15,23 @@ from flask_wtf.csrf import CSRFProtect
 from service.runtime import Runtime
 
 csrf = CSRFProtect()
-# Limits are declared on the routes that need them (subscribe, sign-in); memory storage is
-# per process, which is enough to slow down a script hammering one worker.
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+# Limits are declared on the routes that need them (subscribe, sign-in, search); their counters
+# live where PAPERBOY_RATE_LIMIT_STORAGE says (limiter_settings).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 # Blueprints that declare no rate limits. Flask-Limiter still inspects every request, which
 # costs more than answering a cached feed; this filter lets it skip them at once.
-UNLIMITED_BLUEPRINTS = frozenset({"pages", "feeds", "search", "health"})
+UNLIMITED_BLUEPRINTS = frozenset({"pages", "feeds", "health"})
+
+
+def limiter_settings(storage_uri: str) -> dict:
+    """Flask settings for the limiter: counters in `storage_uri`, memory:// (per process) or
+    redis://... (shared by every process and machine, Flask-Limiter's own Redis backend)."""
+    return {
+        "RATELIMIT_STORAGE_URI": storage_uri,
+        # Should Redis stop answering, each process counts on its own meanwhile rather than fail.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    }
 
 
 @limiter.request_filter

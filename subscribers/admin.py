@@ -10,6 +10,7 @@ from subscribers import store
 from subscribers.auth import current_admin, login_required
 from subscribers.erasure import erase_subscriber
 from subscribers.statuses import SubscriberStatus
+from service.store import write_transaction
 from service.web_extensions import current_runtime
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -102,7 +103,7 @@ def delete(subscriber_id: int):
 
 
 def _change(subscriber_id: int, action, done: str):
-    with current_runtime().engine.begin() as conn:
+    with write_transaction(current_runtime().engine) as conn:
         _subscriber_or_404(conn, subscriber_id)
         try:
             action(conn, current_admin().email)

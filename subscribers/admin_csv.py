@@ -18,6 +18,7 @@ from pathlib import Path
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from service.errors import PaperboyError
+from service.store import write_transaction
 from subscribers import csv_io, store
 from subscribers.auth import current_admin, login_required
 from service.web_extensions import current_runtime
@@ -106,7 +107,7 @@ def import_commit(upload_id: str):
     if not parsed.ok:
         flash(f"The file has {parsed.error_count} bad rows; nothing was imported.", "error")
         return redirect(url_for("admin_csv.import_form"))
-    with runtime.engine.begin() as conn:
+    with write_transaction(runtime.engine) as conn:
         result = store.import_rows(conn, parsed.rows, current_runtime().clock(), current_admin().email)
     path.unlink(missing_ok=True)
     flash(f"Imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "

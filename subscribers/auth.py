@@ -11,6 +11,7 @@ from functools import wraps
 from flask import g, redirect, request, session, url_for
 
 from subscribers import store
+from service.store import write_transaction
 from service.web_extensions import current_runtime
 
 
@@ -41,7 +42,7 @@ def sign_out() -> None:
     """End this session and every other one of the same admin (a copied cookie included)."""
     admin = current_admin()
     if admin is not None:
-        with current_runtime().engine.begin() as conn:
+        with write_transaction(current_runtime().engine) as conn:
             store.end_admin_sessions(conn, admin.id)
     session.clear()
     g.paperboy_admin = None

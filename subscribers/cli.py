@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from werkzeug.security import generate_password_hash
 
+from service.store import write_transaction
 from subscribers import csv_io, store
 from subscribers.addresses import AddressError, normalize_address
 
@@ -38,7 +39,7 @@ def import_command(runtime, file: Path, dry_run: bool) -> None:
     if dry_run:
         click.echo(f"{len(parsed.rows)} rows are valid (read as {parsed.encoding}); dry run, nothing written")
         return
-    with runtime.engine.begin() as conn:
+    with write_transaction(runtime.engine) as conn:
         result = store.import_rows(conn, parsed.rows, runtime.clock(), "cli")
     click.echo(f"imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "
                f"{result.unchanged} unchanged")
@@ -81,6 +82,6 @@ def create_command(runtime, email: str, password: str) -> None:
         raise AddressError(f"admin: {error}") from None
     if len(password) < 8:
         raise store.SubscriberError("admin: the password must have at least 8 characters")
-    with runtime.engine.begin() as conn:
+    with write_transaction(runtime.engine) as conn:
         store.create_admin(conn, address, generate_password_hash(password), runtime.clock())
     click.echo(f"admin {address} created; sign in at {runtime.config.base_url}/admin/")

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from flask import Blueprint, render_template, request
 
-from service.store import mail_queue
+from service.store import mail_queue, write_transaction
 from service.web_extensions import csrf, current_runtime, limiter
 from subscribers import store, tokens
 from subscribers.addresses import AddressError, normalize_address
@@ -108,7 +108,7 @@ def confirm(token: str):
     if failure:
         return failure
     try:
-        with runtime.engine.begin() as conn:
+        with write_transaction(runtime.engine) as conn:
             subscriber = store.confirm(conn, subscriber_id, topics, now, issued)
     except store.SubscriberError:
         return _message("Link not valid", "This subscription can no longer be confirmed.", 400)
@@ -140,7 +140,7 @@ def preferences(token: str):
     error, saved = None, False
     if request.method == "POST":
         if request.form.get("action") == "leave":
-            with runtime.engine.begin() as conn:
+            with write_transaction(runtime.engine) as conn:
                 store.unsubscribe(conn, subscriber.id, _now())
             return _message("You are unsubscribed", "You will get no more mail from paperboy.",
                             link=("/subscribe", "Subscribe again"))
@@ -149,7 +149,7 @@ def preferences(token: str):
         else:
             topics, error = _topic_choice(runtime)
             if not error:
-                with runtime.engine.begin() as conn:
+                with write_transaction(runtime.engine) as conn:
                     subscriber = store.change_topics(conn, subscriber.id, topics, _now(), "subscriber")
                 saved = True
     return render_template("subscribers/preferences.html", subscriber=subscriber, topics=runtime.topics,
@@ -172,7 +172,7 @@ def unsubscribe(token: str):
     subscriber, failure = _subscriber_from(tokens.read_unsubscribe_token, token)
     if failure:
         return failure
-    with current_runtime().engine.begin() as conn:
+    with write_transaction(current_runtime().engine) as conn:
         store.unsubscribe(conn, subscriber.id, _now())
     return _message("You are unsubscribed", "You will get no more mail from paperboy.",
                     link=("/subscribe", "Subscribe again"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.web_extensions import current_runtime, limiter
@@ -12,7 +13,8 @@ from subscribers.auth import sign_in, sign_out
 blueprint = Blueprint("admin_auth", __name__, url_prefix="/admin")
 
 SIGN_IN_LIMIT = "10 per minute;50 per hour"
-# Failed attempts per admin address from anywhere, so many machines together cannot guess a password.
+# Failed attempts per admin address and client together: a guessing client is stopped, and one
+# guessing from elsewhere cannot lock the real admin out of their own address.
 SIGN_IN_ADDRESS_LIMIT = "20 per hour"
 # Checked when the address is unknown, so a wrong address takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("paperboy-no-such-admin")
@@ -33,7 +35,7 @@ def sign_in_form():
 
 
 def _submitted_address() -> str:
-    return "sign-in:" + request.form.get("email", "").strip().lower()[:320]
+    return "sign-in:" + request.form.get("email", "").strip().lower()[:320] + ":" + get_remote_address()
 
 
 @blueprint.post("/sign-in")

@@ -145,3 +145,27 @@ def test_it_counts_on_a_terminal_instead_of_logging_each_batch(stored, environ, 
     terminal = shown.decode()
     assert "\rsent 3/3, failed 0" in terminal
     assert "claimed" not in terminal  # the per-batch log lines would break the counter up
+
+
+def test_it_says_how_many_deliveries_another_sender_holds_and_until_when(stored, environ, tmp_path, smtp_server):
+    from service.send_queue import LEASE, queue_digest
+
+    runtime, _, _ = stored
+    now = datetime.now(timezone.utc)  # the command reads the real clock
+    queued = queue_digest(runtime, WEEK, now)
+    with runtime.engine.begin() as conn:  # a sender that was killed right after claiming two rows
+        claimed = deliveries.claim_deliveries(conn, queued.digest.id, "killed-sender", now, LEASE, 2)
+    until = f"{now + LEASE:%Y-%m-%d %H:%M}"
+
+    planned = paperboy(environ, "digest", "send", "--week", WEEK, "--dry-run", cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    assert "would send 1 messages" in planned.stdout
+    assert f"2 deliveries are held by another sender until {until}" in planned.stdout
+    assert "(not counted above)" in planned.stdout
+
+    sent = paperboy(environ, "digest", "send", "--week", WEEK, cwd=tmp_path)
+    assert sent.returncode == 1
+    assert f"{WEEK}: 1 sent, 0 failed" in sent.stdout
+    assert f"2 deliveries are held by another sender until {until}" in sent.stdout
+    assert "a rerun after then sends them" in sent.stdout
+    assert len(claimed) == 2 and len(smtp_server.messages) == 1

@@ -208,3 +208,25 @@ def test_it_waits_for_an_unreachable_database_instead_of_dying(config, caplog):
         thread.join(30)
         gone.dispose()
     assert not thread.is_alive()
+
+
+def test_it_says_once_that_another_scheduler_holds_the_lock_and_when_it_takes_over(config, caplog, monkeypatch):
+    import service.scheduler as scheduler_module
+
+    runtime = runtime_for(config)
+    from service import store
+
+    store.migrate(runtime.engine)
+    holder = SchedulerLock(runtime.engine, "other")
+    assert holder.acquire()
+    monkeypatch.setattr(scheduler_module, "RENEW_EVERY", timedelta(milliseconds=10))  # check often
+    clock = Scheduler(runtime)
+    checks = []
+    original = clock.lock.acquire
+    clock.lock.acquire = lambda: checks.append(1) or (len(checks) >= 20 and clock.stop()) or original()
+    with caplog.at_level("INFO", logger="paperboy.scheduler"):
+        clock.run_forever()
+    waits = [r.message for r in caplog.records if "another scheduler holds the lock" in r.message]
+    assert len(checks) >= 20
+    assert len(waits) == 1
+    assert "on SQLite 90 s after its last renewal" in waits[0]

@@ -12,8 +12,10 @@ def test_it_migrates_to_the_declared_schema(engine):
         context = MigrationContext.configure(connection, opts={"compare_type": False})
         differences = [
             d for d in compare_metadata(context, metadata)
-            # Search indexes are created by hand in migrations (FTS5 tables, tsvector indexes).
+            # Search indexes are created by hand in migrations (FTS5 tables, tsvector indexes),
+            # and so is PostgreSQL's stored tsvector column, which the code only reads in SQL.
             if not (d[0] in ("remove_table", "remove_index") and "search" in str(d[1]))
+            and not (d[0] == "remove_column" and d[3].name == "search_vector")
         ]
     assert differences == []
 

@@ -56,8 +56,15 @@ GOOD = '[[topic]]\nslug = "vla"\ntitle = "VLA"\nquery = "ti:VLA"\n'
 
 def test_it_reads_a_topic_with_defaults(tmp_path):
     (topic,) = load_topics(write(tmp_path, GOOD))
-    assert topic == Topic(slug="vla", title="VLA", description="", query="ti:VLA", categories=())
+    assert topic == Topic(slug="vla", title="VLA", description="", query="ti:VLA", categories=(),
+                          exemplars=())
     assert topic.accepts(["astro-ph"])
+
+
+def test_it_reads_exemplars_as_bare_arxiv_ids(tmp_path):
+    text = GOOD + 'exemplars = ["2602.03310", "2602.02459v2", "https://arxiv.org/abs/cs/0503050v1"]\n'
+    (topic,) = load_topics(write(tmp_path, text))
+    assert topic.exemplars == ("2602.03310", "2602.02459", "cs/0503050")
 
 
 def test_it_filters_by_categories(tmp_path):
@@ -72,6 +79,13 @@ def test_it_filters_by_categories(tmp_path):
     ('[[topic]]\nslug = "VLA!"\ntitle = "VLA"\nquery = "ti:VLA"\n', "must be lowercase letters, digits and dashes"),
     (GOOD + GOOD, "slug 'vla' appears twice"),
     (GOOD + 'categories = "cs.RO"\n', "'categories' must be a list of strings"),
+    (GOOD + 'exemplars = "2602.03310"\n', "'exemplars' must be a list of arXiv ids as strings"),
+    (GOOD + 'exemplars = [2602.03310]\n', "'exemplars' must be a list of arXiv ids as strings"),
+    (GOOD + 'exemplars = ["RDT2"]\n', "exemplar 'RDT2' is not an arXiv id (like 2602.03310 or cs/0503050)"),
+    (GOOD + 'exemplars = [""]\n', "exemplar '' is not an arXiv id"),
+    (GOOD + 'exemplars = ["2602.03310", "2602.03310v2"]\n', "exemplar '2602.03310' appears twice"),
+    (GOOD + "exemplars = [" + ", ".join(f'"2602.0{n:04d}"' for n in range(11)) + "]\n",
+     "'exemplars' lists 11 papers; at most 10"),
 ])
 def test_it_refuses_a_malformed_file_in_one_line(tmp_path, text, message):
     with pytest.raises(TopicsError) as error:

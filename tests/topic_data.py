@@ -54,3 +54,11 @@ def hostile_paper(base: Paper) -> Paper:
         authors=["<b>Eve</b> & Mallory", "Zoë \x01Null"], code_urls=["javascript:alert(1)"],
         project_urls=[],
     )
+
+
+def many_papers(count: int) -> list[Paper]:
+    """`count` papers with distinct ids, cycling the real fixtures' titles, authors and abstracts."""
+    source = fixture_papers() + fixture_papers(PROJECT_WEBSITE)
+    return [replace(source[n % len(source)], id=f"{2600 + n // 90000}.{n % 90000 + 10000:05d}",
+                    published=source[n % len(source)].published - timedelta(minutes=n))
+            for n in range(count)]

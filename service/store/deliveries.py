@@ -146,6 +146,17 @@ def release(conn: Connection, delivery_ids: list[int], worker: str, table: Table
     ).rowcount
 
 
+def held_elsewhere(conn: Connection, digest_id: int, now: datetime, lease: timedelta) -> tuple[set[int], datetime | None]:
+    """Subscribers whose delivery a sender holds under a lease still running at `now`, and when
+    the last of those leases runs out (None when there are none)."""
+    rows = conn.execute(
+        select(delivery.c.subscriber_id, delivery.c.claimed_at)
+        .where(delivery.c.digest_id == digest_id, delivery.c.state == DeliveryState.SENDING,
+               delivery.c.claimed_at >= now - lease)
+    ).all()
+    return {row.subscriber_id for row in rows}, (max(row.claimed_at for row in rows) + lease if rows else None)
+
+
 def delivery_counts(conn: Connection, digest_id: int) -> dict[str, int]:
     """How many deliveries of a digest are in each state (every state present, zeros included)."""
     counts = dict.fromkeys(STATES, 0)

@@ -13,9 +13,9 @@ from service.clock import utc_now
 from service.runtime import Runtime
 from service.states import DeliveryState, RunStatus
 from service.templating import TEMPLATES
-from service.web import digests, feeds, health, inbound, pages, search
+from service.web import digests, feeds, headers, health, inbound, limits, pages, search
 from service.web.summaries import STAMP_SECONDS, install_render_cache
-from service.web_extensions import csrf, limiter
+from service.web_extensions import csrf, limiter, limiter_settings
 from subscribers import admin, admin_csv, public, sign_in
 from subscribers.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches
 from subscribers.statuses import SubscriberStatus
@@ -44,6 +44,9 @@ def create_app(config: Config | None = None, *, clock: Callable[[], datetime] = 
     app.extensions["paperboy"] = runtime
     # Templates test states by name, with the same vocabulary as the code.
     app.jinja_env.globals.update(SubscriberStatus=SubscriberStatus, DeliveryState=DeliveryState, RunStatus=RunStatus)
+    app.config.update(limiter_settings(runtime.config.rate_limit_storage))
+    # Before CSRF's hook, which reads the form: the body's bound must be set by then.
+    limits.install(app, runtime.config.trusted_proxies)
     csrf.init_app(app)
     limiter.init_app(app)
     # Anything under /admin but signing in needs an admin, whichever blueprint adds the page.
@@ -53,6 +56,8 @@ def create_app(config: Config | None = None, *, clock: Callable[[], datetime] = 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     install_render_cache(app, stamp_seconds)
+    # Last, around the render cache too, so that answers from memory carry the headers as well.
+    headers.install(app, runtime.config.base_url)
     return app
 
 

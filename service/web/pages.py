@@ -14,6 +14,7 @@ from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
+from service.exemplars import exemplar_papers
 from service.listing import DEFAULT_DAYS, Listing, default_window_start, format_moment
 from service.markdown import topic_markdown
 from service.paper import paper_links
@@ -134,11 +135,12 @@ def load_listing(topic: Topic, since: datetime, until: datetime | None, week: st
         updated = last_updated(conn, topic.slug)
         times = match_times(conn, topic.slug)
         sample = is_sample_data(conn)
+        exemplars = exemplar_papers(conn, topic)
     counts = Counter(week_of(moment) for moment in times)
     return Listing(
         topic=topic, papers=papers, since=since, until=until, week=week,
         last_updated=updated or (times[0] if times else None),
-        weeks=sorted(counts.items(), reverse=True), sample=sample,
+        weeks=sorted(counts.items(), reverse=True), sample=sample, exemplars=exemplars,
     )
 
 

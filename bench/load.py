@@ -1,0 +1,137 @@
+"""A busy site: wrk on a topic page, a feed and a search (64 connections, 60 s each) against
+`paperboy serve` while a fetch, a 50,000-row subscriber import and a digest send write the same
+store, on SQLite and (with --postgres) on PostgreSQL. Prints requests per second, p50 and p99
+latency and the count of answers that were not 2xx/3xx (the target: 0), and how the jobs ended.
+
+    .venv/bin/python bench/load.py [--duration 60] [--postgres postgresql+psycopg://postgres@127.0.0.1/test]
+
+Needs wrk (apt-get install wrk). Rate limits are off: wrk is one client."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+from bench.fetch import serve  # noqa: E402
+from bench.scratch import scratch_postgres  # noqa: E402
+from service import store  # noqa: E402
+from service.sample import load_sample  # noqa: E402
+from service.store.papers import link_topic_papers, upsert_papers  # noqa: E402
+from service.weeks import week_of  # noqa: E402
+from tests.arxiv_replay import dated_entries, paged_responses  # noqa: E402
+from tests.helpers import PAPERBOY  # noqa: E402
+from tests.server_process import paperboy_server, server_environment  # noqa: E402
+from tests.topic_data import many_papers  # noqa: E402
+
+TOPICS = """
+[[topic]]
+slug = "testing"
+title = "Software Testing"
+description = "Testing, from unit tests to metamorphic testing."
+query = 'all:testing'
+"""
+PATHS = {"topic page": "/topics/testing/", "feed": "/topics/testing/feed.atom", "search": "/search?q=testing+model"}
+IMPORT_ROWS = 50_000
+
+
+def arxiv_stand_in(now: datetime):
+    """A local arXiv answering with real entries (rewritten ids and dates), 100 a page."""
+    return serve(paged_responses(dated_entries(2000, now, prefix="2611"), 100))
+
+
+def prepare(url: str, folder: Path, now: datetime) -> str:
+    """A store with the sample, 5,000 more papers and 5,000 subscribers; returns last week's name."""
+    engine = store.connect(url)
+    store.migrate(engine)
+    topics_file = folder / "topics.toml"
+    topics_file.write_text(TOPICS)
+    from service.topics import load_topics
+    from subscribers.store import ImportRow, import_rows
+
+    load_sample(engine, load_topics(topics_file), now)
+    last_week = now - timedelta(days=7)
+    papers = many_papers(5000)
+    with engine.begin() as conn:
+        upsert_papers(conn, papers, now)
+        link_topic_papers(conn, "testing", [p.id for p in papers[:300]], last_week)
+        import_rows(conn, [ImportRow(f"reader{n}@example.org", ["testing"], "active") for n in range(5000)], now, "cli")
+    engine.dispose()
+    (folder / "import.csv").write_text("email,topics,status\n" + "".join(
+        f"imported{n}@example.org,testing,active\n" for n in range(IMPORT_ROWS)))
+    return week_of(last_week)
+
+
+def wrk(url: str, duration: int, connections: int) -> dict:
+    output = subprocess.run(["wrk", f"-c{connections}", "-t2", f"-d{duration}s", "--timeout", "30s", "--latency", url],
+                            capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": re.search(r"50%\s+(\S+)", output).group(1),
+        "p99": re.search(r"99%\s+(\S+)", output).group(1),
+        "bad": int(errors.group(1)) if errors else 0,
+        "socket": socket_errors.group(1).strip() if socket_errors else "none",
+    }
+
+
+def run_database(label: str, url: str, duration: int, connections: int) -> None:
+    now = datetime.now(timezone.utc)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        week = prepare(url, folder, now)
+        arxiv = arxiv_stand_in(now)
+        environ = server_environment(url, folder / "topics.toml", PAPERBOY_RATE_LIMITS="false",
+                                     PAPERBOY_ARXIV_API_URL=f"http://127.0.0.1:{arxiv.server_port}/api/query",
+                                     PAPERBOY_OUTBOX_DIR=str(folder / "outbox"))
+        with paperboy_server("serve", environ, folder) as base:
+            jobs = {
+                "fetch": [str(PAPERBOY), "fetch", "--since", f"{now - timedelta(days=30):%Y-%m-%d}"],
+                "import": [str(PAPERBOY), "subscribers", "import", str(folder / "import.csv")],
+                "digest send": [str(PAPERBOY), "digest", "send", "--week", week],
+            }
+            started = {name: (datetime.now(timezone.utc), subprocess.Popen(
+                command, env=environ, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+                for name, command in jobs.items()}
+            results = {name: wrk(base + path, duration, connections) for name, path in PATHS.items()}
+            ended = {}
+            for name, (start, process) in started.items():
+                out, err = process.communicate(timeout=1800)
+                ended[name] = (process.returncode, (datetime.now(timezone.utc) - start).total_seconds(),
+                               (out.strip().splitlines() or err.strip().splitlines() or [""])[-1][:100])
+        arxiv.shutdown()
+    print(f"\n{label}: wrk {connections} connections, {duration} s per path, while the jobs ran")
+    print(f"{'path':<12} {'req/s':>8} {'p50':>9} {'p99':>9} {'non-2xx/3xx':>12}  socket errors")
+    for name, r in results.items():
+        print(f"{name:<12} {r['rps']:>8.1f} {r['p50']:>9} {r['p99']:>9} {r['bad']:>12}  {r['socket']}")
+    for name, (code, seconds, last) in ended.items():
+        print(f"job {name:<12} exit {code}  (ended {seconds:.0f} s after start)  {last}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=60, help="seconds of wrk per path")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--postgres", metavar="URL", help="also run on a scratch database of this server")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("bench: wrk is missing: apt-get install wrk")
+    with tempfile.TemporaryDirectory() as tmp:
+        run_database("SQLite", f"sqlite:///{tmp}/load.sqlite3", args.duration, args.connections)
+    if args.postgres:
+        with scratch_postgres(args.postgres) as url:
+            run_database("PostgreSQL", url, args.duration, args.connections)
+
+
+if __name__ == "__main__":
+    main()
