@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
@@ -47,8 +46,6 @@ class SenderRefused(SendError):
 class Transport(Protocol):
     """Where the senders hand messages: SmtpConnection or OutboxConnection. Each raises SendError."""
 
-    async def send(self, message: EmailMessage) -> None: ...
-
     async def send_raw(self, sender: str, recipients: list[str], data: bytes, crlf: bool = False) -> None: ...
 
     async def close(self) -> None: ...
@@ -60,9 +57,6 @@ class SmtpConnection:
     def __init__(self, settings: SmtpSettings):
         self.settings = settings
         self.client: aiosmtplib.SMTP | None = None
-
-    async def send(self, message: EmailMessage) -> None:
-        await self._deliver(lambda client: client.send_message(message))
 
     async def send_raw(self, sender: str, recipients: list[str], data: bytes, crlf: bool = False) -> None:
         """Send an already encoded message to `recipients`; `crlf=True` promises that every line
@@ -128,9 +122,6 @@ class OutboxConnection:
     def __init__(self, outbox: Path):
         self.outbox = outbox
 
-    async def send(self, message: EmailMessage) -> None:
-        self._write(bytes(message))
-
     async def send_raw(self, sender: str, recipients: list[str], data: bytes, crlf: bool = False) -> None:
         self._write(data)
 
@@ -151,19 +142,6 @@ def open_connection(config: Config) -> Transport:
     if config.smtp_url:
         return SmtpConnection(SmtpSettings.from_url(config.smtp_url))
     return OutboxConnection(config.outbox_dir)
-
-
-def send_now(config: Config, message: EmailMessage) -> None:
-    """Send one message and wait for the answer; for single mails such as confirmations."""
-
-    async def _send():
-        connection = open_connection(config)
-        try:
-            await connection.send(message)
-        finally:
-            await connection.close()
-
-    asyncio.run(_send())
 
 
 async def _transaction(client: aiosmtplib.SMTP, sender: str, recipients: list[str], data: bytes, crlf: bool):

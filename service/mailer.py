@@ -29,7 +29,7 @@ from service.digest import Digest, DigestError, last_complete_week
 from service.digest_letter import LetterWriter, letter_writer
 from service.errors import first_line
 from service.mail import SendError, Transport, open_connection
-from service.mime import DkimSigner, PieceEncoder, Stamp, assemble
+from service.mime import DkimSigner, PieceEncoder, Stamp, assemble, message_id
 from service.runtime import Runtime, process_identity
 from service.send_policy import RELEASED, RateLimiter, ascii_address, classify, retry_delay
 from service.send_queue import LEASE, Queued, queue_digest
@@ -112,6 +112,8 @@ class Sender:
             raise DigestError("digest: the subscriber's keywords leave no paper this week")
         stamp = Stamp(
             to=address,
+            # The same on every attempt: a copy sent again after a crash is recognisably the same mail.
+            message_id=message_id(self.config, "digest", self.digest.id, job.id),
             unsubscribe_url=unsubscribe,
             mailto_unsubscribe=f"{self.mailto}?subject={quote('unsubscribe ' + token)}",
             values={},
@@ -119,16 +121,41 @@ class Sender:
         body = self.encoder.body(letter.subject, letter.text_parts, letter.html_parts)
         return assemble(self.config, body, stamp, self.clock.now(), self.signer)
 
+    def _prepare(self) -> None:
+        """Work done once before the first message; the digest reads the week's papers."""
+        self.letter_writer()
+
     def letter_writer(self) -> LetterWriter:
         if self.writer is None:
             with self.runtime.engine.connect() as conn:
                 self.writer = letter_writer(conn, self.config, self.digest, self.runtime.topics)
         return self.writer
 
+    # What the sender works through; NoticeSender (service/notices.py) sends the mail queue instead.
+    ledger = ledger
+
+    @property
+    def label(self) -> str:
+        return self.digest.week
+
+    def _pending(self, conn) -> int:
+        return ledger.pending_count(conn, self.digest.id)
+
+    def _held_elsewhere(self, conn) -> tuple[int, datetime | None]:
+        """How many rows another sender holds under a running lease, and when the last lease runs out."""
+        held, until = ledger.held_elsewhere(conn, self.digest.id, self.clock.now(), self.lease)
+        return len(held), until
+
+    def _retry_at(self, conn) -> datetime | None:
+        return ledger.next_attempt_at(conn, self.digest.id)
+
+    def _envelope_sender(self, job) -> str:
+        return envelope_sender(self.config, job.id)
+
     async def run(self) -> SendStats:
         with self.runtime.engine.connect() as conn:
-            self.stats.total = ledger.pending_count(conn, self.digest.id)
-        await asyncio.to_thread(self.letter_writer)
+            self.stats.total = self._pending(conn)
+        await asyncio.to_thread(self._prepare)
         queue: asyncio.Queue = asyncio.Queue(maxsize=self.batch)
         limiter = RateLimiter(self.config.smtp_rate, self.clock)
         self.new_outcome = asyncio.Event()
@@ -145,8 +172,7 @@ class Sender:
             self.new_outcome.set()
             await recorder
         with self.runtime.engine.connect() as conn:
-            held, self.stats.held_until = ledger.held_elsewhere(conn, self.digest.id, self.clock.now(), self.lease)
-        self.stats.held_elsewhere = len(held)
+            self.stats.held_elsewhere, self.stats.held_until = self._held_elsewhere(conn)
         return self.stats
 
     async def _produce(self, queue: asyncio.Queue) -> None:
@@ -155,7 +181,7 @@ class Sender:
             claimed = await asyncio.to_thread(self._claim)
             if claimed:
                 log.info("mailer: %s claimed %d deliveries of %s; so far %d sent, %d retried, %d failed of %d",
-                         self.worker, len(claimed), self.digest.week, self.stats.sent, self.stats.retried,
+                         self.worker, len(claimed), self.label, self.stats.sent, self.stats.retried,
                          self.stats.failed, self.stats.total)
                 for job in claimed:
                     await queue.put(job)
@@ -165,7 +191,7 @@ class Sender:
             if self.stop.is_set():
                 return
             with self.runtime.engine.connect() as conn:
-                retry_at = ledger.next_attempt_at(conn, self.digest.id)
+                retry_at = self._retry_at(conn)
             if retry_at is None:
                 return
             wait = (retry_at - self.clock.now()).total_seconds()
@@ -219,7 +245,7 @@ class Sender:
 
     def _renew(self, job: ledger.Claimed) -> bool:
         with write_transaction(self.runtime.engine) as conn:
-            return ledger.renew_lease(conn, job.id, self.worker, self.clock.now())
+            return self.ledger.renew_lease(conn, job.id, self.worker, self.clock.now())
 
     async def _send(self, connection: Transport, job: ledger.Claimed, limiter: RateLimiter) -> _Outcome:
         if self.stop.is_set():
@@ -242,7 +268,7 @@ class Sender:
         try:
             # assemble() builds every line with CRLF (tests/test_digest_email.py checks it).
             # The envelope sender names this delivery (VERP), so a later bounce finds its way back.
-            await connection.send_raw(envelope_sender(self.config, job.id), [address], data, crlf=True)
+            await connection.send_raw(self._envelope_sender(job), [address], data, crlf=True)
         except SendError as error:
             outcome = classify(error, job.attempts, self.config.smtp_max_attempts)
             if outcome.stop_run and not self.stop.is_set():
@@ -302,14 +328,14 @@ class Sender:
         stats = self.stats
         with write_transaction(self.runtime.engine) as conn:
             sent = [o.job.id for o in outcomes if o.state == DeliveryState.SENT]
-            stats.sent += ledger.mark_sent(conn, sent, self.worker, now)
-            ledger.release(conn, [o.job.id for o in outcomes if o.state == RELEASED], self.worker)
+            stats.sent += self.ledger.mark_sent(conn, sent, self.worker, now)
+            self.ledger.release(conn, [o.job.id for o in outcomes if o.state == RELEASED], self.worker)
             for o in outcomes:
                 if o.state == DeliveryState.RETRYING:
                     next_attempt = now + timedelta(seconds=retry_delay(o.job.attempts))
-                    stats.retried += ledger.mark_retrying(conn, o.job.id, self.worker, o.error, next_attempt)
+                    stats.retried += self.ledger.mark_retrying(conn, o.job.id, self.worker, o.error, next_attempt)
                 elif o.state in (DeliveryState.FAILED, DeliveryState.CANCELLED):
-                    settled = ledger.mark_failed(conn, o.job.id, self.worker, o.error, o.state)
+                    settled = self.ledger.mark_failed(conn, o.job.id, self.worker, o.error, o.state)
                     if o.state == DeliveryState.CANCELLED:
                         stats.cancelled += settled
                         continue

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 import dkim
 
@@ -92,6 +92,7 @@ class Stamp:
     """What differs between two copies of a digest message."""
 
     to: str
+    message_id: str
     unsubscribe_url: str
     mailto_unsubscribe: str
     values: dict[str, str]
@@ -99,6 +100,12 @@ class Stamp:
 
 def _header(name: str, value: str) -> bytes:
     return HEADER_POLICY.fold(name, value).encode("ascii")
+
+
+def message_id(config: Config, kind: str, *ids: int) -> str:
+    """A Message-ID derived from the queue row a mail is sent for, e.g. <digest-3-1207@example.org>,
+    so every attempt at one delivery carries the same id."""
+    return f"<{kind}-{'-'.join(map(str, ids))}@{config.mail_from_domain}>"
 
 
 def assemble(config: Config, template: EncodedBody, stamp: Stamp, now: datetime,
@@ -110,7 +117,7 @@ def assemble(config: Config, template: EncodedBody, stamp: Stamp, now: datetime,
         _header("To", stamp.to),
         template.subject_header,
         _header("Date", format_datetime(now)),
-        _header("Message-ID", make_msgid("digest", domain=domain)),
+        _header("Message-ID", stamp.message_id),
         _header("List-Id", f"paperboy weekly digest <digest.{domain}>"),
         # URLs cannot be folded inside; the line may pass 78 characters, well within SMTP's 998.
         f"List-Unsubscribe: <{stamp.unsubscribe_url}>,\r\n <{stamp.mailto_unsubscribe}>\r\n".encode("ascii"),

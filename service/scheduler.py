@@ -1,5 +1,6 @@
 """The clock process: fetch daily and send the digest weekly (APScheduler, cron expressions from
-PAPERBOY_FETCH_CRON and PAPERBOY_DIGEST_CRON), with one scheduler at a time across processes:
+PAPERBOY_FETCH_CRON and PAPERBOY_DIGEST_CRON), mail queued confirmations every few seconds,
+with one scheduler at a time across processes:
 a PostgreSQL advisory lock, or on SQLite a lock row whose expiry the holder renews."""
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ ADVISORY_KEY = 0x70617065_72626F79 & 0x7FFFFFFFFFFFFFFF
 LOCK_TTL = timedelta(seconds=90)
 RENEW_EVERY = timedelta(seconds=30)
 SWEEP_EVERY = timedelta(minutes=5)
+# Confirmations are mailed this soon after the form is sent.
+NOTICE_EVERY = timedelta(seconds=15)
 
 
 class SchedulerLock:
@@ -152,6 +155,18 @@ def inbound_job(runtime: Runtime):
     return polled
 
 
+def notices_job(runtime: Runtime, clock=None):
+    """Every NOTICE_EVERY: mail the confirmations the form queued. It does not wait for a digest
+    being sent (the mail queue has its own claims), so a sign-up is answered within seconds."""
+    from service.notices import send_notices
+
+    try:
+        return send_notices(runtime, clock)
+    except Exception as error:  # the database is down: the queue waits for the next run
+        log.error("scheduler: mail queue: %s", first_line(error, type(error).__name__))
+        return None
+
+
 class Scheduler:
     """Waits for the lock, then runs the jobs on their cron schedules while it holds it."""
 
@@ -172,6 +187,8 @@ class Scheduler:
                           args=[self.runtime], id="digest", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
         scheduler.add_job(deliveries_job, IntervalTrigger(seconds=SWEEP_EVERY.total_seconds()), args=[self.runtime],
                           id="deliveries", max_instances=1, coalesce=True)
+        scheduler.add_job(notices_job, IntervalTrigger(seconds=NOTICE_EVERY.total_seconds()), args=[self.runtime],
+                          id="notices", max_instances=1, coalesce=True)
         if config.inbound_imap_url:
             scheduler.add_job(inbound_job, IntervalTrigger(seconds=SWEEP_EVERY.total_seconds()), args=[self.runtime],
                               id="inbound", max_instances=1, coalesce=True)

@@ -42,3 +42,9 @@ class InboundKind(StrEnum):
     UNSUBSCRIBE = "unsubscribe"  # a mail to the List-Unsubscribe address
     AUTO_REPLY = "auto-reply"  # RFC 3834 and vacation replies: kept, nothing changes
     UNRECOGNISED = "unrecognised"  # anything else: kept, nothing changes
+
+
+# mail_queue.state: a sign-up from the form is requested, then held (no mail: blocked, or mailed a
+# moment ago) or due; from due on, a queued mail moves through the same states as a delivery.
+MailState = StrEnum("MailState", [("REQUESTED", "requested"), ("HELD", "held"),
+                                  *((state.name, state.value) for state in DeliveryState)])

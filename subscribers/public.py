@@ -1,27 +1,23 @@
 """Public pages: subscribe, confirm, preferences and unsubscribe (also RFC 8058 one-click).
 
-Every answer to /subscribe is the same whether the address is new, known or blocked, so the
-form cannot be used to find out who subscribes.
+Every answer to /subscribe is the same, and takes the same time, whether the address is new,
+known or blocked and whether or not mail can be sent, so the form cannot be used to find out who
+subscribes: the request is only queued here, and the scheduler mails the confirmation.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from flask import Blueprint, render_template, request
 
 from service.digest_selection import FULL_PER_TOPIC
-from service.mail import SendError, send_now
-from service.store import write_transaction
+from service.store import mail_queue, write_transaction
 from service.web_extensions import csrf, current_runtime, limiter
 from subscribers import store, tokens
 from subscribers.addresses import AddressError, normalize_address
-from subscribers.emails import confirmation_message
 from subscribers.preferences import MAX_PER_TOPIC, parse_form
 from subscribers.statuses import SubscriberStatus
-
-log = logging.getLogger("paperboy.subscribers")
 
 blueprint = Blueprint("subscribers", __name__)
 
@@ -71,25 +67,10 @@ def subscribe():
         return render_template("subscribers/subscribe.html", topics=runtime.topics, topic=None,
                                selected=topics, email=raw_email[:320] if "\n" not in raw_email else "",
                                error=error), 400
-    now = _now()
-    with write_transaction(runtime.engine) as conn:
-        subscriber, send = store.request_subscription(conn, email, topics, now)
-    # The pending row is committed before the mail goes out: if the mail fails, the reader retries
-    # (a failed send is not recorded, so it does not count against the per-address wait).
-    if send:
-        link = tokens.confirm_url(runtime.config, subscriber.id, topics, now)
-        chosen = [topic for topic in runtime.topics if topic.slug in topics]
-        try:
-            send_now(runtime.config, confirmation_message(runtime.config, email, link, chosen, now))
-        except SendError as send_error:
-            log.warning("subscribers: confirmation mail to subscriber %s not sent: %s", subscriber.id, send_error)
-            return _message(
-                "Mail not sent",
-                "We could not send the confirmation mail just now. Nothing is lost: "
-                "please try again in a few minutes.", 503,
-                link=("/subscribe", "Try again"))
-        with write_transaction(runtime.engine) as conn:
-            store.record_confirmation_mailed(conn, subscriber.id, now)
+    # One and the same write for every address, whoever owns it and whether or not SMTP is up:
+    # the scheduler looks at the request and mails the confirmation (service/notices.py).
+    with runtime.engine.begin() as conn:
+        mail_queue.request_confirmation(conn, email, topics, _now())
     return _message("Check your inbox",
                     "If the address can receive our mail, a confirmation link is on its way. "
                     "Follow it within 7 days to start receiving the weekly digest.")

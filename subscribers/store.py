@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Iterator
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -31,6 +31,8 @@ CHUNK = 500
 # At most one confirmation mail per address in this time, so the public form cannot be used
 # to flood somebody's inbox; the form's answer stays the same either way.
 CONFIRM_MAIL_INTERVAL = timedelta(minutes=10)
+# Addresses the form never mails: blocked by an admin, erased, or their owner complained.
+NO_CONFIRMATION = (SubscriberStatus.BLOCKED, SubscriberStatus.COMPLAINED, DELETED)
 
 
 class SubscriberError(PaperboyError):
@@ -45,6 +47,7 @@ class Subscriber:
     created: datetime
     confirmed: datetime | None
     changed: datetime
+    confirm_mailed: datetime | None = None
     topics: list[str] = field(default_factory=list)
 
 
@@ -81,7 +84,7 @@ class ImportResult:
     created: int
     updated: int
     unchanged: int
-    # Rows whose status was not applied: the address had left (unsubscribed) or is blocked.
+    # Rows whose status was not applied: the address had left, bounced, complained or is blocked.
     kept: int = 0
 
 
@@ -162,13 +165,13 @@ def request_subscription(conn: Connection, email: str, topics: list[str], now: d
             return request_subscription(conn, email, topics, now)
         _set_topics(conn, new_id, topics)
         record_audit(conn, now, "subscriber", "subscribe", new_id, "topics: " + " ".join(sorted(topics)))
-        return get_subscriber(conn, new_id), True
+        return get_subscriber(conn, new_id), _take_confirmation_turn(conn, new_id, now)
     if existing.status == SubscriberStatus.PENDING:
         _set_topics(conn, existing.id, topics)
-    send = existing.status != SubscriberStatus.BLOCKED
     note = ""
-    if send and _confirmation_mailed_since(conn, existing.id, now - CONFIRM_MAIL_INTERVAL):
-        send, note = False, "; no mail: one was sent in the last " + _minutes(CONFIRM_MAIL_INTERVAL)
+    send = _take_confirmation_turn(conn, existing.id, now)
+    if not send and existing.status not in NO_CONFIRMATION:
+        note = "; no mail: one was sent in the last " + _minutes(CONFIRM_MAIL_INTERVAL)
     record_audit(conn, now, "subscriber", "subscribe-again", existing.id,
                  f"was {existing.status}; topics: " + " ".join(sorted(topics)) + note)
     return existing, send
@@ -178,15 +181,21 @@ def _minutes(interval: timedelta) -> str:
     return f"{int(interval.total_seconds() // 60)} minutes"
 
 
-def _confirmation_mailed_since(conn: Connection, subscriber_id: int, since: datetime) -> bool:
-    return conn.execute(select(exists().where(
-        audit_log.c.subscriber_id == subscriber_id, audit_log.c.action == "confirm-mail", audit_log.c.at > since,
-    ))).scalar_one()
+def _take_confirmation_turn(conn: Connection, subscriber_id: int, now: datetime) -> bool:
+    """Whether a confirmation may be mailed now, decided by one conditional write: of any number of
+    concurrent sign-ups for an address, exactly one finds the last mail old enough and moves it on."""
+    return conn.execute(
+        update(subscriber).where(
+            subscriber.c.id == subscriber_id, subscriber.c.status.not_in(NO_CONFIRMATION),
+            or_(subscriber.c.confirm_mailed.is_(None), subscriber.c.confirm_mailed <= now - CONFIRM_MAIL_INTERVAL),
+        ).values(confirm_mailed=now)
+    ).rowcount == 1
 
 
-def record_confirmation_mailed(conn: Connection, subscriber_id: int, now: datetime) -> None:
-    """Note that a confirmation mail went out (starts the per-address wait of CONFIRM_MAIL_INTERVAL)."""
-    record_audit(conn, now, "subscriber", "confirm-mail", subscriber_id)
+def record_confirmation_mailed(conn: Connection, subscriber_id: int, now: datetime, mail_id: int | None = None) -> None:
+    """Note in the history that a confirmation mail was queued (as mail `mail_id` of the mail queue)."""
+    record_audit(conn, now, "subscriber", "confirm-mail", subscriber_id,
+                 f"queued as mail {mail_id}" if mail_id is not None else None)
 
 
 def can_confirm(found: Subscriber, issued: datetime | None = None) -> bool:
@@ -490,12 +499,12 @@ def import_rows(conn: Connection, rows: list[ImportRow], now: datetime, actor: s
 
 def _import_status(found: Subscriber | None, status: str) -> str:
     """The status an import may set. An import (often of an old export) never brings back an address:
-    a blocked or complained one stays so, and one that unsubscribed can only be blocked, never made pending or active."""
+    a blocked or complained one stays so, and one that unsubscribed or bounced can only be blocked, never
+    made pending or active (only its owner's own confirmation brings it back)."""
     if found is None:
         return status
     if found.status in (SubscriberStatus.BLOCKED, SubscriberStatus.COMPLAINED) or (
-            found.status == SubscriberStatus.UNSUBSCRIBED
-            and status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)):
+            found.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED) and status != SubscriberStatus.BLOCKED):
         return found.status
     return status
 

@@ -1,4 +1,5 @@
-"""Helpers for driving paperboy's forms with Flask's test client: CSRF tokens and admin sign-in."""
+"""Helpers for driving paperboy's forms with Flask's test client: CSRF tokens, the subscribe form
+and admin sign-in."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ PASSWORD = "correct horse battery"
 def csrf_token(html: bytes) -> str:
     """The CSRF token of the first form in `html`."""
     return re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()
+
+
+def subscribe(client, email, topics=("vla",)):
+    """Send the public subscribe form as a browser would."""
+    token = csrf_token(client.get("/subscribe").data)
+    return client.post("/subscribe", data={"csrf_token": token, "email": email, "topics": list(topics)})
 
 
 def create_admin(engine, email: str = "admin@example.org"):

@@ -47,6 +47,20 @@ class RecordingHandler:
             return [rcpt for envelope in self.envelopes for rcpt in envelope.rcpt_tos]
 
 
+class RefuseFirst(RecordingHandler):
+    """Answers the first message with a temporary refusal, keeping what it was sent in `refused`."""
+
+    def __init__(self):
+        super().__init__()
+        self.refused: list[bytes] = []
+
+    def fault(self, envelope, attempt):
+        if attempt == 1:
+            self.refused.append(envelope.content)
+            return "451 4.3.0 try again later"
+        return None
+
+
 class SmtpServer:
     def __init__(self, handler: RecordingHandler | None = None):
         self.handler = handler or RecordingHandler()

@@ -64,6 +64,8 @@ def test_it_schedules_the_fetch_and_the_digest_from_the_cron_settings(config):
     assert digest.trigger.get_next_fire_time(None, NOW) == datetime(2026, 2, 10, 8, 30, tzinfo=timezone.utc)
     sweep = jobs.get_job("deliveries")  # queued and retrying deliveries go out between the weekly runs
     assert sweep.trigger.interval == timedelta(minutes=5)
+    notices = jobs.get_job("notices")  # confirmations queued by the form go out within seconds
+    assert notices.trigger.interval == timedelta(seconds=15)
 
 
 def test_its_weekly_job_sends_the_last_complete_week(config, smtp_server):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from service.states import DeliveryState
@@ -48,12 +48,13 @@ def add_deliveries(conn: Connection, digest_id: int, rows: list[tuple[int, str]]
     return len(inserted.all())
 
 
-def _claimable(now: datetime, lease: timedelta):
+def claimable(now: datetime, lease: timedelta, table: Table = delivery):
+    """Rows a sender may claim now: due, retrying and due again, or left by a sender whose lease ran out."""
     return or_(
-        and_(delivery.c.state.in_((DeliveryState.DUE, DeliveryState.RETRYING)),
-             or_(delivery.c.next_attempt.is_(None), delivery.c.next_attempt <= now)),
+        and_(table.c.state.in_((DeliveryState.DUE, DeliveryState.RETRYING)),
+             or_(table.c.next_attempt.is_(None), table.c.next_attempt <= now)),
         # A sender that died holding rows: its lease has run out, so another may take them.
-        and_(delivery.c.state == DeliveryState.SENDING, delivery.c.claimed_at < now - lease),
+        and_(table.c.state == DeliveryState.SENDING, table.c.claimed_at < now - lease),
     )
 
 
@@ -65,10 +66,10 @@ def claim_deliveries(
     PostgreSQL skips rows another sender has locked (FOR UPDATE SKIP LOCKED); SQLite takes the
     write lock for the UPDATE, and the repeated condition makes the claim conditional, so two
     senders never hold the same row."""
-    claimable = _claimable(now, lease)
+    claimable_now = claimable(now, lease)
     candidates = (
         select(delivery.c.id)
-        .where(delivery.c.digest_id == digest_id, claimable)
+        .where(delivery.c.digest_id == digest_id, claimable_now)
         # Grouped by topic set, so the sender renders each set once and holds few at a time.
         .order_by(delivery.c.topics, delivery.c.id)
         .limit(limit)
@@ -76,7 +77,7 @@ def claim_deliveries(
     )
     claimed = conn.execute(
         update(delivery)
-        .where(delivery.c.id.in_(candidates.scalar_subquery()), claimable)
+        .where(delivery.c.id.in_(candidates.scalar_subquery()), claimable_now)
         .values(state=DeliveryState.SENDING, claimed_by=worker, claimed_at=now, attempts=delivery.c.attempts + 1)
         .returning(delivery.c.id, delivery.c.subscriber_id, delivery.c.topics, delivery.c.attempts)
     ).all()
@@ -93,51 +94,55 @@ def claim_deliveries(
     )
 
 
-def _held(delivery_ids: list[int], worker: str):
+# The functions below settle claimed rows of the delivery table or, given `table`, of any table
+# with the same claim columns (the mail queue): one set of rules for every mail paperboy sends.
+
+def _held(table: Table, delivery_ids: list[int], worker: str):
     # Only the sender holding a row may settle it: after a lease ran out the row is someone else's.
-    return and_(delivery.c.id.in_(delivery_ids), delivery.c.state == DeliveryState.SENDING,
-                delivery.c.claimed_by == worker)
+    return and_(table.c.id.in_(delivery_ids), table.c.state == DeliveryState.SENDING,
+                table.c.claimed_by == worker)
 
 
-def renew_lease(conn: Connection, delivery_id: int, worker: str, now: datetime) -> bool:
+def renew_lease(conn: Connection, delivery_id: int, worker: str, now: datetime, table: Table = delivery) -> bool:
     """Restart the lease on a row `worker` still holds; False when another sender has taken it over."""
     return conn.execute(
-        update(delivery).where(_held([delivery_id], worker)).values(claimed_at=now)
+        update(table).where(_held(table, [delivery_id], worker)).values(claimed_at=now)
     ).rowcount == 1
 
 
-def mark_sent(conn: Connection, delivery_ids: list[int], worker: str, now: datetime) -> int:
+def mark_sent(conn: Connection, delivery_ids: list[int], worker: str, now: datetime, table: Table = delivery) -> int:
     """The server answered 250 for these deliveries."""
     if not delivery_ids:
         return 0
     return conn.execute(
-        update(delivery).where(_held(delivery_ids, worker))
+        update(table).where(_held(table, delivery_ids, worker))
         .values(state=DeliveryState.SENT, sent_at=now, last_error=None)
     ).rowcount
 
 
-def mark_retrying(conn: Connection, delivery_id: int, worker: str, error: str, next_attempt: datetime) -> int:
+def mark_retrying(conn: Connection, delivery_id: int, worker: str, error: str, next_attempt: datetime,
+                  table: Table = delivery) -> int:
     return conn.execute(
-        update(delivery).where(_held([delivery_id], worker))
+        update(table).where(_held(table, [delivery_id], worker))
         .values(state=DeliveryState.RETRYING, last_error=error[:1000], next_attempt=next_attempt)
     ).rowcount
 
 
 def mark_failed(conn: Connection, delivery_id: int, worker: str, error: str,
-                state: str = DeliveryState.FAILED) -> int:
+                state: str = DeliveryState.FAILED, table: Table = delivery) -> int:
     """The delivery is given up: a permanent refusal, attempts used up, or (`cancelled`) no recipient."""
     return conn.execute(
-        update(delivery).where(_held([delivery_id], worker)).values(state=state, last_error=error[:1000])
+        update(table).where(_held(table, [delivery_id], worker)).values(state=state, last_error=error[:1000])
     ).rowcount
 
 
-def release(conn: Connection, delivery_ids: list[int], worker: str) -> int:
+def release(conn: Connection, delivery_ids: list[int], worker: str, table: Table = delivery) -> int:
     """Hand back claimed rows that were never tried (a sender stopping early), undoing their attempt."""
     if not delivery_ids:
         return 0
     return conn.execute(
-        update(delivery).where(_held(delivery_ids, worker))
-        .values(state=DeliveryState.DUE, attempts=delivery.c.attempts - 1, claimed_by=None, claimed_at=None)
+        update(table).where(_held(table, delivery_ids, worker))
+        .values(state=DeliveryState.DUE, attempts=table.c.attempts - 1, claimed_by=None, claimed_at=None)
     ).rowcount
 
 
@@ -213,5 +218,5 @@ def settled_subscriber_ids(conn: Connection, digest_id: int) -> set[int]:
 def digests_with_due_deliveries(conn: Connection, now: datetime, lease: timedelta) -> list[int]:
     """Digests that have deliveries a sender could claim now, oldest first."""
     return list(conn.execute(
-        select(delivery.c.digest_id).where(_claimable(now, lease)).distinct().order_by(delivery.c.digest_id)
+        select(delivery.c.digest_id).where(claimable(now, lease)).distinct().order_by(delivery.c.digest_id)
     ).scalars())

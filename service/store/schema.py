@@ -116,6 +116,8 @@ subscriber = Table(
     Column("created", UTC_DATETIME, nullable=False),
     Column("confirmed", UTC_DATETIME),
     Column("changed", UTC_DATETIME, nullable=False),
+    # When a confirmation mail was last queued: the per-address wait is a conditional write on it.
+    Column("confirm_mailed", UTC_DATETIME),
     Index("ix_subscriber_status", "status"),
 )
 
@@ -177,6 +179,21 @@ digest_paper = Table(
     Column("paper_id", String(64), ForeignKey("paper.id"), primary_key=True),
 )
 
+
+def _claim_columns() -> list[Column]:
+    """The columns of a queue of mails that senders claim, lease, retry and settle
+    (service/store/deliveries.py settles the delivery table and the mail queue alike)."""
+    return [
+        Column("state", String(16), nullable=False),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("next_attempt", UTC_DATETIME),
+        Column("claimed_at", UTC_DATETIME),
+        Column("claimed_by", String(64)),
+        Column("last_error", Text),
+        Column("sent_at", UTC_DATETIME),
+    ]
+
+
 delivery = Table(
     "delivery",
     metadata,
@@ -184,15 +201,25 @@ delivery = Table(
     Column("digest_id", Integer, ForeignKey("digest.id", ondelete="CASCADE"), nullable=False),
     Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), nullable=False),
     Column("topics", Text, nullable=False),  # the subscriber's topics when the row was written
-    Column("state", String(16), nullable=False),  # service.states.DeliveryState
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt", UTC_DATETIME),
-    Column("claimed_at", UTC_DATETIME),
-    Column("claimed_by", String(64)),
-    Column("last_error", Text),
-    Column("sent_at", UTC_DATETIME),
+    *_claim_columns(),  # state: service.states.DeliveryState
     UniqueConstraint("digest_id", "subscriber_id"),
     Index("ix_delivery_digest_id_state", "digest_id", "state"),
+)
+
+mail_queue = Table(
+    "mail_queue",
+    metadata,
+    # Transactional mail (confirmations, notices), sent like deliveries: claimed, leased, retried.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # confirm
+    # A sign-up from the form holds the address until it is admitted; then subscriber_id names it.
+    Column("email", String(320)),
+    Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE")),
+    Column("topics", Text, nullable=False),
+    Column("created", UTC_DATETIME, nullable=False),
+    *_claim_columns(),  # state: service.states.MailState
+    Index("ix_mail_queue_state", "state"),
+    Index("ix_mail_queue_subscriber_id", "subscriber_id"),
 )
 
 scheduler_lock = Table(

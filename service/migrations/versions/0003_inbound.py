@@ -1,12 +1,12 @@
 """Inbound mail: bounces, complaints, mailto unsubscribes and auto-replies that paperboy received.
 
-Revision ID: 0005
+Revision ID: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None

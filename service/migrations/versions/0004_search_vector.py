@@ -5,13 +5,13 @@ paper.search_vector is generated from the same expression as the index of migrat
 (POSTGRES_DOCUMENT in service/store/search.py); its GIN index replaces that expression index.
 SQLite keeps its FTS5 table, which stores its index already.
 
-Revision ID: 0007
+Revision ID: 0004
 """
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0005"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,135 @@
+"""The mail queue: transactional mail (confirmations) waiting for the sender, kept like the
+delivery ledger and settled by the same functions (service/store/deliveries.py).
+
+States (service.states.MailState): requested (a sign-up from the form, not yet looked at) -> held
+(no mail: the address is blocked or was mailed a moment ago) or due -> sending -> sent, or ->
+retrying -> ... -> failed; cancelled when the address became suppressed before its turn, or the
+mail was not sent before its link expired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from service.states import MailState
+from service.store import deliveries
+from service.store.schema import mail_queue
+from service.store.schema import subscriber as subscriber_table
+from subscribers.store import NO_CONFIRMATION
+
+CONFIRM = "confirm"
+
+renew_lease = partial(deliveries.renew_lease, table=mail_queue)
+mark_sent = partial(deliveries.mark_sent, table=mail_queue)
+mark_retrying = partial(deliveries.mark_retrying, table=mail_queue)
+mark_failed = partial(deliveries.mark_failed, table=mail_queue)
+release = partial(deliveries.release, table=mail_queue)
+
+
+@dataclass(frozen=True)
+class Request:
+    id: int
+    email: str
+    topics: list[str]
+    created: datetime
+
+
+@dataclass(frozen=True)
+class QueuedMail:
+    """A mail this sender now holds; `email` is None when the address may no longer be mailed."""
+
+    id: int
+    kind: str
+    subscriber_id: int
+    email: str | None
+    topics: tuple[str, ...]
+    created: datetime
+    attempts: int
+    claimed_at: datetime
+
+
+def request_confirmation(conn: Connection, email: str, topics: list[str], now: datetime) -> None:
+    """Record a sign-up from the public form: one and the same insert whoever owns the address."""
+    conn.execute(insert(mail_queue).values(kind=CONFIRM, email=email, topics=",".join(sorted(set(topics))),
+                                           created=now, state=MailState.REQUESTED, attempts=0))
+
+
+def requests(conn: Connection, limit: int) -> list[Request]:
+    """The oldest sign-ups not yet looked at; on PostgreSQL rows another transaction holds are skipped."""
+    rows = conn.execute(
+        select(mail_queue.c.id, mail_queue.c.email, mail_queue.c.topics, mail_queue.c.created)
+        .where(mail_queue.c.state == MailState.REQUESTED).order_by(mail_queue.c.id).limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    return [Request(row.id, row.email, [t for t in row.topics.split(",") if t], row.created) for row in rows]
+
+
+def admit(conn: Connection, request_id: int, subscriber_id: int, send: bool, note: str = "") -> None:
+    """Settle a sign-up: due to be mailed, or held (no mail). The address now lives on the subscriber."""
+    conn.execute(update(mail_queue).where(mail_queue.c.id == request_id, mail_queue.c.state == MailState.REQUESTED)
+                 .values(subscriber_id=subscriber_id, email=None, state=MailState.DUE if send else MailState.HELD,
+                         last_error=note[:1000] or None))
+
+
+def expire(conn: Connection, created_before: datetime) -> int:
+    """Cancel unsent mails queued before `created_before` (their link would no longer work)."""
+    return conn.execute(
+        update(mail_queue).where(mail_queue.c.state.in_((MailState.REQUESTED, MailState.DUE, MailState.RETRYING)),
+                                 mail_queue.c.created < created_before)
+        .values(state=MailState.CANCELLED, last_error="notices: not sent before its link expired")
+    ).rowcount
+
+
+def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, limit: int) -> list[QueuedMail]:
+    """Take up to `limit` due mails for `worker`, counting an attempt on each (as claim_deliveries does).
+
+    The recipient's status is read in the same transaction: an address blocked, deleted or
+    complained about since the mail was queued comes back with email None and is not mailed."""
+    claimable_now = deliveries.claimable(now, lease, mail_queue)
+    candidates = (select(mail_queue.c.id).where(claimable_now).order_by(mail_queue.c.id).limit(limit)
+                  .with_for_update(skip_locked=True))
+    claimed = conn.execute(
+        update(mail_queue)
+        .where(mail_queue.c.id.in_(candidates.scalar_subquery()), claimable_now)
+        .values(state=MailState.SENDING, claimed_by=worker, claimed_at=now, attempts=mail_queue.c.attempts + 1)
+        .returning(mail_queue.c.id, mail_queue.c.kind, mail_queue.c.subscriber_id, mail_queue.c.topics,
+                   mail_queue.c.created, mail_queue.c.attempts)
+    ).all()
+    if not claimed:
+        return []
+    emails = dict(conn.execute(
+        select(subscriber_table.c.id, subscriber_table.c.email).where(
+            subscriber_table.c.id.in_([row.subscriber_id for row in claimed]),
+            subscriber_table.c.status.not_in(NO_CONFIRMATION), subscriber_table.c.email.is_not(None))
+    ).all())
+    return sorted(
+        (QueuedMail(row.id, row.kind, row.subscriber_id, emails.get(row.subscriber_id),
+                    tuple(t for t in row.topics.split(",") if t), row.created, row.attempts, now)
+         for row in claimed),
+        key=lambda mail: mail.id,
+    )
+
+
+def pending_count(conn: Connection) -> int:
+    """Mails not yet settled (due, sending or retrying)."""
+    return conn.execute(select(func.count()).where(
+        mail_queue.c.state.in_((MailState.DUE, MailState.SENDING, MailState.RETRYING)))).scalar_one()
+
+
+def state_counts(conn: Connection) -> dict[str, int]:
+    """How many queued mails are in each state."""
+    return dict(conn.execute(select(mail_queue.c.state, func.count()).group_by(mail_queue.c.state)).all())
+
+
+def mails_of(conn: Connection, subscriber_id: int) -> list[dict]:
+    """A subscriber's queued mails, oldest first."""
+    return [dict(row) for row in conn.execute(
+        select(mail_queue.c.id, mail_queue.c.kind, mail_queue.c.state, mail_queue.c.attempts,
+               mail_queue.c.last_error, mail_queue.c.sent_at)
+        .where(mail_queue.c.subscriber_id == subscriber_id).order_by(mail_queue.c.id)
+    ).mappings()]
