@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from werkzeug import Response
 
 from service import store
+from service.config import Config
+from service.notices import admit_requests
 from service.scheduler import digest_job, fetch_job
 from service.store import papers
 from subscribers import store as subscribers_store
@@ -45,10 +47,12 @@ def test_a_fetch_an_import_and_sign_ups_writing_at_once_all_succeed(tmp_path, sq
         with ThreadPoolExecutor(10) as pool:
             sign_ups = list(pool.map(lambda n: _post_form(base, "/subscribe", {
                 "email": f"reader{n}@example.org", "topics": ["vla"]}), range(SIGN_UPS)))
+        # The scheduler's step that turns the queued sign-ups into subscribers, while the jobs write.
+        admitted = admit_requests(runtime_for(Config(database_url=sqlite_url, topics_file=topics_file)))
         fetched, fetch_errors = fetch.communicate(timeout=600)
         imported, import_errors = load.communicate(timeout=600)
 
-    assert sign_ups == [200] * SIGN_UPS
+    assert sign_ups == [200] * SIGN_UPS and admitted == SIGN_UPS
     assert fetch.returncode == 0, fetch_errors
     assert fetched.splitlines() == ["vla: 1000 new, 0 updated, 0 unchanged",
                                     "testing: 1000 new, 0 updated, 0 unchanged"]

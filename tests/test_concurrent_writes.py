@@ -12,7 +12,9 @@ import pytest
 
 from service import store
 from service.config import Config
+from service.notices import admit_requests
 from subscribers import store as subscribers_store, tokens
+from tests.digest_data import runtime_for
 from tests.forms import csrf_token
 from tests.server_process import paperboy_server, server_environment
 
@@ -50,6 +52,9 @@ def test_concurrent_sign_ups_confirms_and_preference_changes_never_answer_5xx(
         sign_ups = _in_rounds(lambda address: _post_form(base, "/subscribe", {
             "email": address, "topics": ["vla"]}), addresses)
         assert sign_ups == [200] * len(addresses)
+        # The scheduler's step: the queued sign-ups become pending subscribers.
+        runtime = runtime_for(config.with_overrides(database_url=database_url, topics_file=topics_file))
+        assert admit_requests(runtime) == len(addresses)
 
         with engine.connect() as conn:
             ids = [subscribers_store.subscriber_by_email(conn, address).id for address in addresses]
