@@ -7,7 +7,7 @@ import asyncio
 from collections import Counter
 
 from service.mailer import LEASE, send_digest
-from service.store import deliveries
+from service.store import deliveries, write_transaction
 from tests.conftest import NOW
 from tests.digest_data import runtime_for
 from tests.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week
@@ -34,7 +34,8 @@ class TakeOverClock(FakeClock):
             if sent and sent == len(self.smtp_server.handler.recipients()):
                 break
             await asyncio.sleep(0.01)
-        with self.runtime.engine.begin() as conn:
+        # Claimed the way another sender claims: with the write lock taken up front.
+        with write_transaction(self.runtime.engine) as conn:
             for digest_id in deliveries.digests_with_due_deliveries(conn, self.current, LEASE):
                 claimed = deliveries.claim_deliveries(conn, digest_id, "other", self.current, LEASE, 10)
                 self.taken += [job.id for job in claimed]

@@ -48,13 +48,19 @@ def add_deliveries(conn: Connection, digest_id: int, rows: list[tuple[int, str]]
     return len(inserted.all())
 
 
-def claimable(now: datetime, lease: timedelta, table: Table = delivery):
-    """Rows a sender may claim now: due, retrying and due again, or left by a sender whose lease ran out."""
+def claimable(now: datetime, lease: timedelta, table: Table = delivery, worker: str | None = None):
+    """Rows a sender may claim now: due, retrying and due again, or left by a sender whose lease ran out.
+
+    With `worker`, that sender's own rows are never taken over: they are in its queue, and it
+    renews their lease before it sends them (a row waiting past its lease would go out twice)."""
+    taken_over = and_(table.c.state == DeliveryState.SENDING, table.c.claimed_at < now - lease)
+    if worker is not None:
+        taken_over = and_(taken_over, table.c.claimed_by != worker)
     return or_(
         and_(table.c.state.in_((DeliveryState.DUE, DeliveryState.RETRYING)),
              or_(table.c.next_attempt.is_(None), table.c.next_attempt <= now)),
         # A sender that died holding rows: its lease has run out, so another may take them.
-        and_(table.c.state == DeliveryState.SENDING, table.c.claimed_at < now - lease),
+        taken_over,
     )
 
 
@@ -66,7 +72,7 @@ def claim_deliveries(
     PostgreSQL skips rows another sender has locked (FOR UPDATE SKIP LOCKED); SQLite takes the
     write lock for the UPDATE, and the repeated condition makes the claim conditional, so two
     senders never hold the same row."""
-    claimable_now = claimable(now, lease)
+    claimable_now = claimable(now, lease, worker=worker)
     candidates = (
         select(delivery.c.id)
         .where(delivery.c.digest_id == digest_id, claimable_now)

@@ -90,7 +90,7 @@ def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, 
 
     The recipient's status is read in the same transaction: an address blocked, deleted or
     complained about since the mail was queued comes back with email None and is not mailed."""
-    claimable_now = deliveries.claimable(now, lease, mail_queue)
+    claimable_now = deliveries.claimable(now, lease, mail_queue, worker=worker)
     candidates = (select(mail_queue.c.id).where(claimable_now).order_by(mail_queue.c.id).limit(limit)
                   .with_for_update(skip_locked=True))
     claimed = conn.execute(
