@@ -63,7 +63,7 @@ def run(label: str, url: str, papers: int) -> None:
         print(f"  {name:<12} {query[:24]!r:<28} matches {matches!s:>6}  results {found!s:>4}  "
               f"median {statistics.median(times) * 1000:.0f} ms")
     if engine.dialect.name == "postgresql":
-        print(f"  common word ranked by recomputing each vector (as before migration 0007): "
+        print(f"  common word ranked by recomputing each vector (as before migration 0004): "
               f"median {recomputed_ms(engine, QUERIES['common word']):.0f} ms")
     engine.dispose()
 
