@@ -1,7 +1,10 @@
 """A busy site: wrk on a topic page, a feed and a search (64 connections, 60 s each) against
 `paperboy serve` while a fetch, a 50,000-row subscriber import and a digest send write the same
-store, on SQLite and (with --postgres) on PostgreSQL. Prints requests per second, p50 and p99
-latency and the count of answers that were not 2xx/3xx (the target: 0), and how the jobs ended.
+store, on SQLite and (with --postgres) on PostgreSQL. The three jobs run together in rounds, one
+round after another for as long as wrk runs, each round with new work: 2,000 new papers from a
+local arXiv stand-in, 50,000 new subscribers, and the digest of one more past week to 5,000
+subscribers. Prints requests per second, p50 and p99 latency and the count of answers that were
+not 2xx/3xx (the target: 0), and how every job of every round ended.
 
     .venv/bin/python bench/load.py [--duration 60] [--postgres postgresql+psycopg://postgres@127.0.0.1/test]
 
@@ -41,18 +44,29 @@ slug = "testing"
 title = "Software Testing"
 description = "Testing, from unit tests to metamorphic testing."
 query = 'all:testing'
+
+[[topic]]
+slug = "imported"
+title = "Imported lists"
+description = "The imported subscribers' topic: no papers in the weeks the digests are sent for."
+query = 'all:imported'
+categories = ["cs.XX"]
 """
 PATHS = {"topic page": "/topics/testing/", "feed": "/topics/testing/feed.atom", "search": "/search?q=testing+model"}
 IMPORT_ROWS = 50_000
+# Rounds of jobs at most: each sends one more past week, and new paper ids need a month of their own.
+ROUNDS = 12
 
 
-def arxiv_stand_in(now: datetime):
-    """A local arXiv answering with real entries (rewritten ids and dates), 100 a page."""
-    return serve(paged_responses(dated_entries(2000, now, prefix="2611"), 100))
+def arxiv_stand_in(now: datetime, round_number: int):
+    """A local arXiv answering with 2,000 real entries (rewritten ids and dates), 100 a page; each
+    round's ids are new (2601.x, 2602.x, ...)."""
+    return serve(paged_responses(dated_entries(2000, now, prefix=f"{2601 + round_number}"), 100))
 
 
-def prepare(url: str, folder: Path, now: datetime) -> str:
-    """A store with the sample, 5,000 more papers and 5,000 subscribers; returns last week's name."""
+def prepare(url: str, folder: Path, now: datetime) -> list[str]:
+    """A store with the sample, 5,000 more papers and 5,000 subscribers to "testing"; returns the
+    past weeks that hold papers for them, last week first, one for each round's digest."""
     engine = store.connect(url)
     store.migrate(engine)
     topics_file = folder / "topics.toml"
@@ -61,16 +75,27 @@ def prepare(url: str, folder: Path, now: datetime) -> str:
     from subscribers.store import ImportRow, import_rows
 
     load_sample(engine, load_topics(topics_file), now)
-    last_week = now - timedelta(days=7)
     papers = many_papers(5000)
+    weeks = []
     with engine.begin() as conn:
         upsert_papers(conn, papers, now)
-        link_topic_papers(conn, "testing", [p.id for p in papers[:300]], last_week)
+        for round_number in range(ROUNDS):
+            matched = now - timedelta(days=7 * (round_number + 1))
+            chosen = papers[300 * round_number:300 * (round_number + 1)]
+            link_topic_papers(conn, "testing", [p.id for p in chosen], matched)
+            weeks.append(week_of(matched))
         import_rows(conn, [ImportRow(f"reader{n}@example.org", ["testing"], "active") for n in range(5000)], now, "cli")
     engine.dispose()
-    (folder / "import.csv").write_text("email,topics,status\n" + "".join(
-        f"imported{n}@example.org,testing,active\n" for n in range(IMPORT_ROWS)))
-    return week_of(last_week)
+    return weeks
+
+
+def import_file(folder: Path, round_number: int) -> Path:
+    """50,000 new addresses for one round's import, on a topic with no papers in the digest weeks
+    (so that each round's digest goes to the same 5,000 readers, not to every imported row)."""
+    path = folder / f"import-{round_number}.csv"
+    path.write_text("email,topics,status\n" + "".join(
+        f"imported{round_number}-{n}@example.org,imported,active\n" for n in range(IMPORT_ROWS)))
+    return path
 
 
 def wrk(url: str, duration: int, connections: int) -> dict:
@@ -88,44 +113,62 @@ def wrk(url: str, duration: int, connections: int) -> dict:
     }
 
 
-def run_job(name: str, command: list[str], environ: dict, folder: Path, ended: dict) -> None:
+def run_job(name: str, command: list[str], environ: dict, folder: Path, ended: list) -> None:
     """Run one job to its end; record its exit code, how long it took and its last line."""
     start = time.monotonic()
     process = subprocess.run(command, env=environ, cwd=folder, capture_output=True, text=True, timeout=1800)
     last = (process.stdout.strip().splitlines() or process.stderr.strip().splitlines() or [""])[-1][:100]
-    ended[name] = (process.returncode, time.monotonic() - start, last)
+    ended.append((name, process.returncode, time.monotonic() - start, last))
+
+
+def run_rounds(environ: dict, folder: Path, weeks: list[str], now: datetime, stop: threading.Event,
+               ended: list) -> None:
+    """Rounds of the three jobs at once, one after another, until `stop` (or ROUNDS)."""
+    for round_number, week in enumerate(weeks):
+        if stop.is_set():
+            return
+        arxiv = arxiv_stand_in(now, round_number)
+        jobs = {
+            "fetch": [str(PAPERBOY), "fetch", "--since", f"{now - timedelta(days=30):%Y-%m-%d}"],
+            "import": [str(PAPERBOY), "subscribers", "import", str(import_file(folder, round_number))],
+            "digest send": [str(PAPERBOY), "digest", "send", "--week", week],
+        }
+        job_environ = {**environ, "PAPERBOY_ARXIV_API_URL": f"http://127.0.0.1:{arxiv.server_port}/api/query"}
+        threads = [threading.Thread(target=run_job, args=(name, command, job_environ, folder, ended))
+                   for name, command in jobs.items()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        arxiv.shutdown()
 
 
 def run_database(label: str, url: str, duration: int, connections: int) -> None:
     now = datetime.now(timezone.utc)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        week = prepare(url, folder, now)
-        arxiv = arxiv_stand_in(now)
+        weeks = prepare(url, folder, now)
         environ = server_environment(url, folder / "topics.toml", PAPERBOY_RATE_LIMITS="false",
-                                     PAPERBOY_ARXIV_API_URL=f"http://127.0.0.1:{arxiv.server_port}/api/query",
                                      PAPERBOY_OUTBOX_DIR=str(folder / "outbox"))
         with paperboy_server("serve", environ, folder) as base:
-            jobs = {
-                "fetch": [str(PAPERBOY), "fetch", "--since", f"{now - timedelta(days=30):%Y-%m-%d}"],
-                "import": [str(PAPERBOY), "subscribers", "import", str(folder / "import.csv")],
-                "digest send": [str(PAPERBOY), "digest", "send", "--week", week],
-            }
-            ended = {}
-            watchers = [threading.Thread(target=run_job, args=(name, command, environ, folder, ended))
-                        for name, command in jobs.items()]
-            for watcher in watchers:
-                watcher.start()
+            ended: list = []
+            stop = threading.Event()
+            rounds = threading.Thread(target=run_rounds, args=(environ, folder, weeks, now, stop, ended))
+            rounds.start()
             results = {name: wrk(base + path, duration, connections) for name, path in PATHS.items()}
-            for watcher in watchers:
-                watcher.join(timeout=1800)
-        arxiv.shutdown()
+            busy = len(ended)  # jobs ended while wrk ran; the round under way still finishes
+            stop.set()
+            rounds.join()
     print(f"\n{label}: wrk {connections} connections, {duration} s per path, while the jobs ran")
     print(f"{'path':<12} {'req/s':>8} {'p50':>9} {'p99':>9} {'non-2xx/3xx':>12}  socket errors")
     for name, r in results.items():
         print(f"{name:<12} {r['rps']:>8.1f} {r['p50']:>9} {r['p99']:>9} {r['bad']:>12}  {r['socket']}")
-    for name, (code, seconds, last) in ended.items():
-        print(f"job {name:<12} exit {code}  (ended {seconds:.0f} s after start)  {last}")
+    print(f"{busy} jobs ended while wrk ran, {len(ended)} in all ({len(ended) // 3} rounds)")
+    for name in ("fetch", "import", "digest send"):
+        runs = [(code, seconds, last) for job, code, seconds, last in ended if job == name]
+        codes = sorted({code for code, _, _ in runs})
+        print(f"job {name:<12} {len(runs)} runs, exit codes {codes}, "
+              f"{min(s for _, s, _ in runs):.0f} to {max(s for _, s, _ in runs):.0f} s each; last: {runs[-1][2]}")
 
 
 def main() -> None:
