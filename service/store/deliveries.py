@@ -81,9 +81,16 @@ def claim_deliveries(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    # The candidates are read first, locked until the transaction ends, and then updated. As a
+    # subquery of the UPDATE, PostgreSQL may run `LIMIT ... FOR UPDATE SKIP LOCKED` again for
+    # each row it joins, skipping the rows this very statement has updated, so one claim took every
+    # due row whatever the limit: a sender then held more than it could send within its lease.
+    ids = conn.execute(candidates).scalars().all()
+    if not ids:
+        return []
     claimed = conn.execute(
         update(delivery)
-        .where(delivery.c.id.in_(candidates.scalar_subquery()), claimable_now)
+        .where(delivery.c.id.in_(ids), claimable_now)
         .values(state=DeliveryState.SENDING, claimed_by=worker, claimed_at=now, attempts=delivery.c.attempts + 1)
         .returning(delivery.c.id, delivery.c.subscriber_id, delivery.c.topics, delivery.c.attempts)
     ).all()
