@@ -42,7 +42,10 @@ class SendWorker:
             try:
                 results = send_due(self.runtime, stopping=self.stopping)
                 trouble = next((stats.error for stats in results if stats.error), None)
-            except store.DatabaseError as error:  # the database is down: wait for it rather than die
+            # The database is down (or was never reached): wait for it rather than die.
+            except store.StoreError as error:
+                trouble = str(error)
+            except store.DatabaseError as error:
                 trouble = store.describe(error)
             except Exception as error:  # anything else (a bug, a broken digest): say where, go on
                 trouble = f"{type(error).__name__}: {first_line(error)}"

@@ -81,16 +81,9 @@ def claim_deliveries(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    # The candidates are read first, locked until the transaction ends, and then updated. As a
-    # subquery of the UPDATE, PostgreSQL may run `LIMIT ... FOR UPDATE SKIP LOCKED` again for
-    # each row it joins, skipping the rows this very statement has updated, so one claim took every
-    # due row whatever the limit: a sender then held more than it could send within its lease.
-    ids = conn.execute(candidates).scalars().all()
-    if not ids:
-        return []
     claimed = conn.execute(
         update(delivery)
-        .where(delivery.c.id.in_(ids), claimable_now)
+        .where(delivery.c.id.in_(picked(conn, candidates)), claimable_now)
         .values(state=DeliveryState.SENDING, claimed_by=worker, claimed_at=now, attempts=delivery.c.attempts + 1)
         .returning(delivery.c.id, delivery.c.subscriber_id, delivery.c.topics, delivery.c.attempts)
     ).all()
@@ -105,6 +98,19 @@ def claim_deliveries(
         ),
         key=lambda c: (c.topics, c.id),
     )
+
+
+def picked(conn: Connection, candidates):
+    """What a claim's UPDATE takes: the ids `candidates` selects, each row once.
+
+    On PostgreSQL they are read (and locked) first: as a subquery of the UPDATE, `LIMIT ... FOR
+    UPDATE SKIP LOCKED` may run again for each row the UPDATE joins, skipping the rows the UPDATE
+    has just changed, so one claim took every due row whatever its limit, and a sender held more
+    than it could send within its lease. SQLite keeps one statement, which takes the write lock
+    at once even in a transaction that did not."""
+    if conn.dialect.name == "postgresql":
+        return conn.execute(candidates).scalars().all()
+    return candidates.scalar_subquery()
 
 
 # The functions below settle claimed rows of the delivery table or, given `table`, of any table

@@ -93,13 +93,9 @@ def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, 
     claimable_now = deliveries.claimable(now, lease, mail_queue, worker=worker)
     candidates = (select(mail_queue.c.id).where(claimable_now).order_by(mail_queue.c.id).limit(limit)
                   .with_for_update(skip_locked=True))
-    # Read first, then updated, as claim_deliveries does: as a subquery, the limit would not hold.
-    ids = conn.execute(candidates).scalars().all()
-    if not ids:
-        return []
     claimed = conn.execute(
         update(mail_queue)
-        .where(mail_queue.c.id.in_(ids), claimable_now)
+        .where(mail_queue.c.id.in_(deliveries.picked(conn, candidates)), claimable_now)
         .values(state=MailState.SENDING, claimed_by=worker, claimed_at=now, attempts=mail_queue.c.attempts + 1)
         .returning(mail_queue.c.id, mail_queue.c.kind, mail_queue.c.subscriber_id, mail_queue.c.topics,
                    mail_queue.c.created, mail_queue.c.attempts)
