@@ -11,8 +11,8 @@ cannot be reached at all, or that refuses our own envelope sender with a 5xx at 
 the run with every unsent delivery still due, so a rerun sends them.
 
 Leases: a claimed delivery is the sender's for PAPERBOY_SEND_LEASE (LEASE by default); after that
-another sender may take it over (the first one died). A live sender renews a lease past half its time before sending, and never
-sends or settles a delivery another sender has taken over.
+another sender may take it over (the first one died). A live sender renews a lease past half its
+time before sending, and never sends or settles a delivery another sender has taken over.
 """
 
 from __future__ import annotations
