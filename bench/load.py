@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -78,11 +80,20 @@ def wrk(url: str, duration: int, connections: int) -> dict:
     socket_errors = re.search(r"Socket errors: (.*)", output)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50": re.search(r"50%\s+(\S+)", output).group(1),
-        "p99": re.search(r"99%\s+(\S+)", output).group(1),
+        # The latency distribution's lines; "50%" alone would also match the Stdev column.
+        "p50": re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE).group(1),
+        "p99": re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE).group(1),
         "bad": int(errors.group(1)) if errors else 0,
         "socket": socket_errors.group(1).strip() if socket_errors else "none",
     }
+
+
+def run_job(name: str, command: list[str], environ: dict, folder: Path, ended: dict) -> None:
+    """Run one job to its end; record its exit code, how long it took and its last line."""
+    start = time.monotonic()
+    process = subprocess.run(command, env=environ, cwd=folder, capture_output=True, text=True, timeout=1800)
+    last = (process.stdout.strip().splitlines() or process.stderr.strip().splitlines() or [""])[-1][:100]
+    ended[name] = (process.returncode, time.monotonic() - start, last)
 
 
 def run_database(label: str, url: str, duration: int, connections: int) -> None:
@@ -100,15 +111,14 @@ def run_database(label: str, url: str, duration: int, connections: int) -> None:
                 "import": [str(PAPERBOY), "subscribers", "import", str(folder / "import.csv")],
                 "digest send": [str(PAPERBOY), "digest", "send", "--week", week],
             }
-            started = {name: (datetime.now(timezone.utc), subprocess.Popen(
-                command, env=environ, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-                for name, command in jobs.items()}
-            results = {name: wrk(base + path, duration, connections) for name, path in PATHS.items()}
             ended = {}
-            for name, (start, process) in started.items():
-                out, err = process.communicate(timeout=1800)
-                ended[name] = (process.returncode, (datetime.now(timezone.utc) - start).total_seconds(),
-                               (out.strip().splitlines() or err.strip().splitlines() or [""])[-1][:100])
+            watchers = [threading.Thread(target=run_job, args=(name, command, environ, folder, ended))
+                        for name, command in jobs.items()]
+            for watcher in watchers:
+                watcher.start()
+            results = {name: wrk(base + path, duration, connections) for name, path in PATHS.items()}
+            for watcher in watchers:
+                watcher.join(timeout=1800)
         arxiv.shutdown()
     print(f"\n{label}: wrk {connections} connections, {duration} s per path, while the jobs ran")
     print(f"{'path':<12} {'req/s':>8} {'p50':>9} {'p99':>9} {'non-2xx/3xx':>12}  socket errors")

@@ -121,3 +121,26 @@ def test_redirects_never_point_at_a_host_the_request_named(server):
     assert answer.status_code == 400 or "evil.example" not in answer.headers.get("Location", "")
     own = httpx.get(f"{base}/topics/testing", timeout=30)
     assert own.status_code in (301, 308) and "evil" not in own.headers["Location"]
+
+
+@pytest.mark.parametrize("base_url, host, status", [
+    ("http://paperboy.example", "paperboy.example", 200),
+    ("http://paperboy.example", "paperboy.example:8000", 200),
+    ("http://paperboy.example", "[::1]:8000", 200),
+    ("http://paperboy.example", "[::1]", 200),
+    ("http://paperboy.example", "127.0.0.1:8000", 200),
+    ("http://paperboy.example", "evil.example", 400),
+    ("http://paperboy.example", "[::2]:8000", 400),
+    ("http://paperboy.example", "[::1]:80:80", 400),
+    ("http://paperboy.example", "[not-an-address]", 400),
+    ("http://[2001:db8::7]:8000", "[2001:db8::7]:8000", 200),
+    ("http://[2001:db8::7]:8000", "[2001:db8:0:0::7]", 200),
+    ("http://[2001:db8::7]:8000", "[2001:db8::8]:8000", 400),
+])
+def test_it_answers_its_own_host_names_and_addresses_only(config, tmp_path, base_url, host, status):
+    from service.web import create_app
+
+    app = create_app(config.with_overrides(base_url=base_url, database_url=f"sqlite:///{tmp_path}/p.sqlite3"))
+    answer = app.test_client().get("/", headers={"Host": host})
+    assert answer.status_code == status
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"

@@ -14,14 +14,14 @@ from typing import Iterator
 from sqlalchemy import create_engine, event, inspect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from service.errors import PaperboyError, first_line
 from service.store.schema import metadata
 
 __all__ = [
     "Connection", "DatabaseError", "Engine", "StoreError", "connect", "migrate", "is_reachable", "metadata",
-    "describe", "write_transaction",
+    "describe", "write_transaction", "is_busy",
 ]
 
 # Any failure of the database in the middle of a job (lost connection, locked or broken file);
@@ -30,6 +30,12 @@ DatabaseError = SQLAlchemyError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 CONNECT_TIMEOUT = 5  # seconds
+# How long an SQLite writer waits for another's lock before giving up ("database is locked").
+BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL errors that end a statement without anything being wrong with it: stopped by a
+# timeout (57014, 55P03), a deadlock or a serialization conflict (40P01, 40001), or the server
+# going away (57P01, 57P03). Errors without a code are connections that failed.
+TRANSIENT_SQLSTATES = {"57014", "55P03", "40P01", "40001", "57P01", "57P03"}
 
 
 class StoreError(PaperboyError):
@@ -85,7 +91,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -140,6 +146,25 @@ def erase_text(conn: Connection, column, subscriber_id: int, text: str, replacem
         replaced = pattern.sub(replacement, value)
         if replaced != value:
             conn.execute(update(table).where(table.c.id == row_id).values({column: replaced}))
+
+
+def is_busy(error: Exception) -> bool:
+    """Whether `error` means the database could not do the work now but may later: locked past
+    the busy timeout, unreachable, or a statement stopped by a timeout or a conflict."""
+    if not isinstance(error, OperationalError):
+        return False
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in TRANSIENT_SQLSTATES or sqlstate.startswith("08")  # 08: connection exception
+    message = str(original).lower()
+    if "locked" in message or "busy" in message:
+        return True
+    # psycopg reports a refused or timed-out connection without a code; SQLite's own errors
+    # ("no such table") are not about availability.
+    return type(original).__module__.startswith("psycopg")
 
 
 def describe(error: Exception) -> str:

@@ -1,5 +1,5 @@
 """Full-text search over papers: SQLite FTS5 (table paper_search, migration 0002) or PostgreSQL's
-stored tsvector column paper.search_vector with its GIN index (migration 0007).
+stored tsvector column paper.search_vector with its GIN index (migration 0004).
 
 User text never reaches the query language as syntax: on SQLite every word becomes a quoted
 FTS5 string, on PostgreSQL websearch_to_tsquery reads it, and neither can fail on odd input.
@@ -35,7 +35,7 @@ POSTGRES_TIMEOUT_MS = 2000
 # Characters no database text should hold (NUL breaks PostgreSQL, the rest are noise).
 UNWANTED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
-# The stored column's expression (migration 0007), weighted like SQLite's bm25 weights below:
+# The stored column's expression (migration 0004), weighted like SQLite's bm25 weights below:
 # a word in the title counts most, then authors, then the abstract.
 POSTGRES_DOCUMENT = (
     "(setweight(to_tsvector('english'::regconfig, title), 'A')"
@@ -119,8 +119,14 @@ def search_papers(conn: Connection, raw: str, limit: int = 50, budget: int | Non
 def _bounded(conn: Connection, budget: int):
     """Stop the statements run inside after `budget` progress steps (SQLite) or POSTGRES_TIMEOUT_MS."""
     if conn.dialect.name != "sqlite":
-        with conn.begin_nested() if conn.in_transaction() else conn.begin():
-            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(POSTGRES_TIMEOUT_MS)}")
+        with _postgres_settings(conn, {
+            "statement_timeout": str(int(POSTGRES_TIMEOUT_MS)),
+            # For a common word (a fifth of the store) the planner prefers reading every row to
+            # the GIN index, which costs each paper's vector read and tested: 117 ms against 60 ms
+            # for 10,000 matches in 50,000 papers (BENCHMARKS.md). The index is always the cheaper
+            # way to the matches, so the search does without sequential scans.
+            "enable_seqscan": "off",
+        }):
             try:
                 yield
             except OperationalError as error:
@@ -145,3 +151,21 @@ def _bounded(conn: Connection, budget: int):
         raise
     finally:
         raw.set_progress_handler(None, PROGRESS_STEPS)
+
+
+@contextmanager
+def _postgres_settings(conn: Connection, settings: dict[str, str]):
+    """PostgreSQL settings for the statements run inside only.
+
+    SET LOCAL lasts until the end of the whole transaction, savepoints included, so inside a
+    caller's transaction the previous values are put back afterwards (a failure rolls the
+    savepoint back, which puts them back too)."""
+    nested = conn.in_transaction()
+    with conn.begin_nested() if nested else conn.begin():
+        previous = {name: conn.scalar(text("SELECT current_setting(:name)"), {"name": name}) for name in settings}
+        for name, value in settings.items():
+            conn.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
+        yield
+        if nested:
+            for name, value in previous.items():
+                conn.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})

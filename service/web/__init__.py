@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Callable
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import ServiceUnavailable
+
+from service import store
 
 from service.config import Config, load_config
 from service.clock import utc_now
@@ -54,12 +58,31 @@ def create_app(config: Config | None = None, *, clock: Callable[[], datetime] = 
     app.before_request(close_admin_to_visitors)
     app.after_request(keep_admin_pages_out_of_caches)
     app.register_error_handler(CSRFError, csrf_refused)
+    app.register_error_handler(store.DatabaseError, store_busy)
+    app.register_error_handler(store.StoreError, store_busy)  # no connection for the first request
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     install_render_cache(app, stamp_seconds)
     # Last, around the render cache too, so that answers from memory carry the headers as well.
     headers.install(app, runtime.config.base_url)
     return app
+
+
+log = logging.getLogger("paperboy.web")
+# Seconds a client is asked to wait after a 503; a lock held this long is already rare.
+RETRY_AFTER = 30
+
+
+def store_busy(error: Exception):
+    """The database was locked past its busy timeout, out of reach or stopped a statement: 503
+    and a time to come back, not a 500 (the request's transaction was rolled back)."""
+    if not (isinstance(error, store.StoreError) or store.is_busy(error)):
+        raise error
+    log.warning("web: database busy or unreachable: %s",
+                error if isinstance(error, store.StoreError) else store.describe(error))
+    page = ServiceUnavailable(description="paperboy's database is busy or out of reach right now, "
+                                          "so nothing was changed. Please try again in a minute.")
+    return render_template("error.html", error=page), 503, {"Retry-After": str(RETRY_AFTER)}
 
 
 def csrf_refused(error: CSRFError):

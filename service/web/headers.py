@@ -7,6 +7,8 @@ PAPERBOY_BASE_URL's host (or loopback, for an operator on the machine itself).""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from urllib.parse import urlsplit
 
 from flask import Flask
@@ -30,9 +32,9 @@ ADMIN_HEADERS = [*_headers("'none'"), ("X-Frame-Options", "DENY")]
 def install(app: Flask, base_url: str) -> None:
     """Trusted hosts from `base_url` and the security headers; call it
     after the blueprints, so that answers served from the render cache carry the headers too."""
-    trusted = [urlsplit(base_url).hostname, *LOOPBACK]
-    app.config["TRUSTED_HOSTS"] = trusted
-    app.wsgi_app = SecurityHeaders(app.wsgi_app, trusted)
+    # The check is this layer's alone, not Flask's TRUSTED_HOSTS as well: Werkzeug's matching
+    # cannot name an IPv6 address ("[::1]"), so Flask would refuse what this layer lets through.
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, [urlsplit(base_url).hostname, *LOOPBACK])
 
 
 class SecurityHeaders:
@@ -41,11 +43,23 @@ class SecurityHeaders:
 
     def __init__(self, wsgi_app, trusted: list[str]):
         self.wsgi_app = wsgi_app
-        self.trusted = trusted
+        self.names = [name for name in trusted if ":" not in name]
+        self.addresses = {ipaddress.ip_address(name) for name in trusted if ":" in name}
+
+    def trusts(self, host: str) -> bool:
+        """Whether a Host header ("name", "name:port", "[v6 address]:port") names this server."""
+        if host.startswith("["):
+            literal, _, rest = host[1:].partition("]")
+            try:
+                address = ipaddress.ip_address(literal)
+            except ValueError:
+                return False
+            return address in self.addresses and (rest == "" or re.fullmatch(r":[0-9]{1,5}", rest) is not None)
+        return host_is_trusted(host, self.names)
 
     def __call__(self, environ, start_response):
         host = environ.get("HTTP_HOST")
-        if host and not host_is_trusted(host, self.trusted):
+        if host and not self.trusts(host):
             body = b"Unknown host: this server answers for its PAPERBOY_BASE_URL only.\n"
             start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
                                                ("Content-Length", str(len(body))), *PUBLIC_HEADERS])
