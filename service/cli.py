@@ -14,7 +14,7 @@ from service.config import keep_files_private, load_config
 from service.digest_cli import digest as digest_group
 from service.errors import PaperboyError
 from service.runtime import Runtime
-from service.scheduler_cli import run as run_command, scheduler as scheduler_command
+from service.scheduler_cli import run as run_command, scheduler as scheduler_command, sender as sender_command
 from subscribers.cli import admin as admin_group, subscribers as subscribers_group
 
 
@@ -149,7 +149,7 @@ def inbound(runtime: Runtime, host: str, port: int) -> None:
         sys.exit(2)
 
 
-for command in (subscribers_group, admin_group, digest_group, scheduler_command, run_command):
+for command in (subscribers_group, admin_group, digest_group, scheduler_command, sender_command, run_command):
     main.add_command(command)
 
 

@@ -116,6 +116,18 @@ def env_smtp_url(environ, name: str) -> str | None:
     return raw
 
 
+def env_send_lease(environ, smtp_url: str | None) -> int:
+    """PAPERBOY_SEND_LEASE, seconds: longer than one send may take, or a live sender's row could be
+    taken over by another sender while it is still being sent, and go out twice."""
+    lease = env_int(environ, "PAPERBOY_SEND_LEASE", Config.send_lease, minimum=1)
+    if smtp_url is not None:
+        bound = SmtpSettings.from_url(smtp_url).send_bound
+        if lease <= bound:
+            raise ConfigError(f"PAPERBOY_SEND_LEASE: must be longer than {bound:g} s, the longest one send may "
+                              f"take (5 times PAPERBOY_SMTP_URL's timeout), got {lease}")
+    return lease
+
+
 DKIM_SETTINGS = ("PAPERBOY_DKIM_KEY_FILE", "PAPERBOY_DKIM_SELECTOR", "PAPERBOY_DKIM_DOMAIN")
 
 
@@ -164,6 +176,8 @@ class Config:
     smtp_concurrency: int = 4
     smtp_rate: float = 0.0
     smtp_max_attempts: int = 5
+    # Seconds a sender holds the deliveries it claimed; a dead sender's rows go to another after it.
+    send_lease: int = 600
     dkim_key_file: Path | None = None
     dkim_selector: str | None = None
     dkim_domain: str | None = None
@@ -193,6 +207,7 @@ def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
     environ = os.environ if environ is None else environ
     base_url = env_url(environ, "PAPERBOY_BASE_URL", Config.base_url, ("http", "https"))
     dkim_key_file, dkim_selector, dkim_domain = env_dkim(environ)
+    smtp_url = env_smtp_url(environ, "PAPERBOY_SMTP_URL")
     return Config(
         database_url=env_url(
             environ, "PAPERBOY_DATABASE_URL", Config.database_url, ("sqlite", "postgresql")
@@ -202,7 +217,7 @@ def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
         arxiv_delay=env_float(environ, "PAPERBOY_ARXIV_DELAY", Config.arxiv_delay),
         arxiv_timeout=env_float(environ, "PAPERBOY_ARXIV_TIMEOUT", Config.arxiv_timeout, minimum=0.1),
         arxiv_retries=env_int(environ, "PAPERBOY_ARXIV_RETRIES", Config.arxiv_retries),
-        smtp_url=env_smtp_url(environ, "PAPERBOY_SMTP_URL"),
+        smtp_url=smtp_url,
         outbox_dir=Path(env_str(environ, "PAPERBOY_OUTBOX_DIR", str(var_dir / "outbox"))),
         mail_from=env_email(environ, "PAPERBOY_MAIL_FROM", Config.mail_from),
         bounce_address=env_email(environ, "PAPERBOY_BOUNCE_ADDRESS", None),
@@ -216,6 +231,7 @@ def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
         smtp_concurrency=env_int(environ, "PAPERBOY_SMTP_CONCURRENCY", Config.smtp_concurrency, minimum=1),
         smtp_rate=env_float(environ, "PAPERBOY_SMTP_RATE", Config.smtp_rate),
         smtp_max_attempts=env_int(environ, "PAPERBOY_SMTP_MAX_ATTEMPTS", Config.smtp_max_attempts, minimum=1),
+        send_lease=env_send_lease(environ, smtp_url),
         dkim_key_file=dkim_key_file,
         dkim_selector=dkim_selector,
         dkim_domain=dkim_domain,

@@ -10,15 +10,16 @@ policy such as relaying denied or a DMARC rejection) fail only that delivery. A 
 cannot be reached at all, or that refuses our own envelope sender with a 5xx at MAIL FROM, stops
 the run with every unsent delivery still due, so a rerun sends them.
 
-Leases: a claimed delivery is the sender's for LEASE; after that another sender may take it over
-(the first one died). A live sender renews a lease past half its time before sending, and never
-sends or settles a delivery another sender has taken over.
+Leases: a claimed delivery is the sender's for PAPERBOY_SEND_LEASE (LEASE by default); after that
+another sender may take it over (the first one died). A live sender renews a lease past half its
+time before sending, and never sends or settles a delivery another sender has taken over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
@@ -32,7 +33,7 @@ from service.mail import SendError, Transport, open_connection
 from service.mime import DkimSigner, PieceEncoder, Stamp, assemble, message_id
 from service.runtime import Runtime, process_identity
 from service.send_policy import RELEASED, RateLimiter, ascii_address, classify, retry_delay
-from service.send_queue import LEASE, Queued, queue_digest
+from service.send_queue import LEASE, Queued, lease_of, queue_digest  # noqa: F401 (LEASE: the default)
 from service.smtp_url import SmtpSettings
 from service.states import DeliveryState
 from service.store import deliveries as ledger
@@ -47,6 +48,8 @@ log = logging.getLogger("paperboy.mailer")
 
 # Not a state: another sender took the delivery over, so this one writes nothing about it.
 LOST = "lost"
+# How often a run started with `stopping` checks it (seconds).
+STOP_CHECK = 0.25
 
 
 @dataclass
@@ -73,16 +76,16 @@ class _Outcome:
 class Sender:
     """One sender process's run over one digest: claims, sends, records."""
 
-    def __init__(self, runtime: Runtime, digest: Digest, clock=None, lease: timedelta = LEASE,
-                 batch: int | None = None, progress: Callable[[SendStats], None] | None = None):
+    def __init__(self, runtime: Runtime, digest: Digest, clock=None, lease: timedelta | None = None,
+                 batch: int | None = None, progress: Callable[[SendStats], None] | None = None,
+                 stopping: threading.Event | None = None):
         config = runtime.config
         self.runtime, self.config, self.digest = runtime, config, digest
         self.clock = clock or SystemClock()
-        self.lease = lease
-        # A send lasts at most connect + MAIL + RCPT + DATA + the message, each bounded by the SMTP
-        # timeout; a row is sent only with at least that much (and half the lease) still to run.
-        timeout = SmtpSettings.from_url(config.smtp_url).timeout if config.smtp_url else 0.0
-        self.renew_after = min(lease / 2, lease - timedelta(seconds=5 * timeout))
+        self.lease = lease = lease or lease_of(config)
+        # A row is sent only with at least the longest a send may take (and half the lease) still to run.
+        bound = SmtpSettings.from_url(config.smtp_url).send_bound if config.smtp_url else 0.0
+        self.renew_after = min(lease / 2, lease - timedelta(seconds=bound))
         self.batch = batch or max(100, 25 * config.smtp_concurrency)
         if config.smtp_rate > 0:
             # Claimed rows must go out well within the lease, or another sender would take them over.
@@ -98,6 +101,9 @@ class Sender:
         self.stats = SendStats()
         self.outcomes: list[_Outcome] = []
         self.stop = asyncio.Event()
+        # A long-running sender's (service/send_worker.py) SIGTERM: the run stops as after an error,
+        # and it does not wait for retries, which that process's next turn sends when they are due.
+        self.stopping = stopping
         self.finished = False
 
     def message(self, job: ledger.Claimed, address: str) -> bytes:
@@ -162,9 +168,12 @@ class Sender:
         self.writing = asyncio.Lock()
         recorder = asyncio.create_task(self._record())
         workers = [asyncio.create_task(self._work(queue, limiter)) for _ in range(self.config.smtp_concurrency)]
+        watcher = asyncio.create_task(self._watch_stopping()) if self.stopping is not None else None
         try:
             await self._produce(queue)
         finally:
+            if watcher is not None:
+                watcher.cancel()
             for _ in workers:
                 await queue.put(None)
             await asyncio.gather(*workers, return_exceptions=True)
@@ -174,6 +183,12 @@ class Sender:
         with self.runtime.engine.connect() as conn:
             self.stats.held_elsewhere, self.stats.held_until = self._held_elsewhere(conn)
         return self.stats
+
+    async def _watch_stopping(self) -> None:
+        # The process's signal handler sets a threading.Event; this run's loop checks it often.
+        while not self.stopping.is_set():
+            await asyncio.sleep(STOP_CHECK)
+        self.stop.set()
 
     async def _produce(self, queue: asyncio.Queue) -> None:
         announced = None  # the retry time last logged: each wait is logged once, however often it loops
@@ -192,7 +207,7 @@ class Sender:
                 return
             with self.runtime.engine.connect() as conn:
                 retry_at = self._retry_at(conn)
-            if retry_at is None:
+            if retry_at is None or self.stopping is not None:
                 return
             wait = (retry_at - self.clock.now()).total_seconds()
             if wait >= 1 and retry_at != announced:
@@ -347,7 +362,7 @@ class Sender:
 
 
 def send_digest(runtime: Runtime, week: str | None = None, now: datetime | None = None, clock=None,
-                lease: timedelta = LEASE, progress=None) -> tuple[Queued, SendStats]:
+                lease: timedelta | None = None, progress=None) -> tuple[Queued, SendStats]:
     """Queue the week's digest (default: the last complete ISO week) and send what is due."""
     clock = clock or SystemClock()
     now = now or clock.now()
@@ -360,18 +375,27 @@ def send_digest(runtime: Runtime, week: str | None = None, now: datetime | None 
     return queued, stats
 
 
-def send_due(runtime: Runtime, clock=None, lease: timedelta = LEASE) -> list[SendStats]:
+def send_due(runtime: Runtime, clock=None, lease: timedelta | None = None,
+             stopping: threading.Event | None = None) -> list[SendStats]:
     """Send whatever is due in any digest: rows queued from the admin pages, retries whose time
-    has come, rows a dead sender left behind. The scheduler runs this every few minutes."""
+    has come, rows a dead sender left behind. The scheduler runs this every few minutes, and
+    `paperboy sender` every few seconds (with `stopping`, its SIGTERM)."""
     from service.digest import digest_by_id
 
     clock = clock or SystemClock()
+    lease = lease or lease_of(runtime.config)
     with runtime.engine.connect() as conn:
         digests = [digest_by_id(conn, digest_id)
                    for digest_id in ledger.digests_with_due_deliveries(conn, clock.now(), lease)]
     results = []
     for digest in digests:
-        stats = asyncio.run(Sender(runtime, digest, clock, lease).run())
-        log.info("mailer: %s: %d sent, %d failed (%d bounced)", digest.week, stats.sent, stats.failed, stats.bounced)
+        if stopping is not None and stopping.is_set():
+            break
+        stats = asyncio.run(Sender(runtime, digest, clock, lease, stopping=stopping).run())
+        # Another sender may have claimed every row first: a run that did nothing says nothing,
+        # or senders polling every few seconds would log a line each time.
+        if stats.sent or stats.failed or stats.retried or stats.cancelled:
+            log.info("mailer: %s: %d sent, %d failed (%d bounced), %d retried, %d cancelled", digest.week,
+                     stats.sent, stats.failed, stats.bounced, stats.retried, stats.cancelled)
         results.append(stats)
     return results

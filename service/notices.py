@@ -20,7 +20,6 @@ from service.clock import SystemClock
 from service.mailer import Sender, SendStats
 from service.mime import message_id
 from service.runtime import Runtime
-from service.send_queue import LEASE
 from service.states import MailState
 from service.store import mail_queue
 from service.verp import bounce_address
@@ -57,7 +56,7 @@ class NoticeSender(Sender):
     ledger = mail_queue
     label = "the mail queue"
 
-    def __init__(self, runtime: Runtime, clock=None, lease: timedelta = LEASE):
+    def __init__(self, runtime: Runtime, clock=None, lease: timedelta | None = None):
         super().__init__(runtime, None, clock, lease)
 
     def _prepare(self) -> None:
@@ -93,7 +92,7 @@ class NoticeSender(Sender):
         return self.signer.sign(data) if self.signer else data
 
 
-def send_notices(runtime: Runtime, clock=None, lease: timedelta = LEASE) -> SendStats:
+def send_notices(runtime: Runtime, clock=None, lease: timedelta | None = None) -> SendStats:
     """Admit the form's sign-ups and send every due transactional mail once."""
     clock = clock or SystemClock()
     with runtime.engine.begin() as conn:

@@ -1,5 +1,5 @@
-"""`paperboy scheduler` (the Procfile's clock) and `paperboy run` (the web app and the scheduler
-in one process): the commands that keep running."""
+"""`paperboy scheduler` (the Procfile's clock), `paperboy sender` (its sender) and `paperboy run`
+(the web app and the scheduler in one process): the commands that keep running."""
 
 from __future__ import annotations
 
@@ -22,6 +22,19 @@ def scheduler(runtime) -> None:
     # SIGTERM (a process manager stopping the clock) ends the loop, so the lock is released at once.
     signal.signal(signal.SIGTERM, lambda *_: clock.stop())
     clock.run_forever()
+
+
+@click.command()
+@click.pass_obj
+def sender(runtime) -> None:
+    """Send due digest deliveries every few seconds; any number may run beside the scheduler."""
+    from service.send_worker import SendWorker
+
+    worker = SendWorker(runtime)
+    # SIGTERM stops the loop: messages being sent finish and are recorded, the rest of what this
+    # sender claimed is handed back at once (not after its lease), then the process exits 0.
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    worker.run_forever()
 
 
 @click.command()

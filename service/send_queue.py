@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service import store
+from service.config import Config
 from service.digest import Digest, build_digest
 from service.digest_letter import LetterWriter, letter_writer
 from service.runtime import Runtime
@@ -20,8 +21,14 @@ from subscribers.preferences import DEFAULT as DEFAULT_PREFERENCES
 from subscribers.store import SUBSCRIBER_BATCH, active_recipients, preferences_of
 
 
-# A claimed delivery is its sender's for this long; after that another sender may take it over.
-LEASE = timedelta(minutes=10)
+# A claimed delivery is its sender's for PAPERBOY_SEND_LEASE (by default this long); after that
+# another sender may take it over.
+LEASE = timedelta(seconds=Config.send_lease)
+
+
+def lease_of(config: Config) -> timedelta:
+    """How long a sender holds what it claimed, from PAPERBOY_SEND_LEASE."""
+    return timedelta(seconds=config.send_lease)
 
 
 @dataclass
@@ -86,7 +93,7 @@ def dry_run(runtime: Runtime, week: str, now: datetime) -> DryRun:
         exists = digest_store.get_digest_for_week(conn, week) is not None
         digest = build_digest(conn, runtime.topics, week, now)
         settled = ledger.settled_subscriber_ids(conn, digest.id)
-        held, until = ledger.held_elsewhere(conn, digest.id, now, LEASE)
+        held, until = ledger.held_elsewhere(conn, digest.id, now, lease_of(runtime.config))
         writer = letter_writer(conn, runtime.config, digest, runtime.topics)
         sets = Counter()
         for recipient, topic_set in _mailable(conn, writer, digest, runtime.topics):

@@ -23,6 +23,12 @@ class SmtpSettings:
     start_tls: bool | None
     timeout: float
 
+    @property
+    def send_bound(self) -> float:
+        """The longest one send may take: connect, MAIL, RCPT, DATA and the message, each
+        bounded by the timeout. A sender's lease must outlast it."""
+        return 5 * self.timeout
+
     @classmethod
     def from_url(cls, url: str) -> "SmtpSettings":
         """smtp://user:pass@host:587?starttls=true, or smtps://host:465 for TLS from the start;

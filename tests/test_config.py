@@ -46,6 +46,8 @@ def test_it_keeps_a_generated_secret_key_in_var(tmp_path):
     ("PAPERBOY_MAIL_FROM", "nobody", "expected an email address"),
     ("PAPERBOY_BOUNCE_ADDRESS", "bounces", "expected an email address"),
     ("PAPERBOY_INBOUND_IMAP_URL", "pop3://mail.example.org/INBOX", "expected a URL like imap://..., imaps://..."),
+    ("PAPERBOY_SEND_LEASE", "10m", "expected a whole number"),
+    ("PAPERBOY_SEND_LEASE", "0", "must be at least 1"),
 ])
 def test_it_names_the_bad_variable(tmp_path, name, value, message):
     with pytest.raises(ConfigError) as error:
@@ -139,3 +141,15 @@ def test_secure_cookies_follow_the_base_url_unless_set(tmp_path):
     assert load_config({**BASE, "PAPERBOY_BASE_URL": "https://p.example.org"}, var_dir=tmp_path).secure_cookies is True
     assert load_config({**BASE, "PAPERBOY_BASE_URL": "https://p.example.org", "PAPERBOY_SECURE_COOKIES": "false"},
                        var_dir=tmp_path).secure_cookies is False
+
+
+def test_the_send_lease_outlasts_the_longest_send(tmp_path):
+    assert load_config(BASE, var_dir=tmp_path).send_lease == 600
+    smtp = {**BASE, "PAPERBOY_SMTP_URL": "smtp://mail.example.org:25?timeout=30"}
+    assert load_config({**smtp, "PAPERBOY_SEND_LEASE": "151"}, var_dir=tmp_path).send_lease == 151
+    with pytest.raises(ConfigError) as error:
+        load_config({**smtp, "PAPERBOY_SEND_LEASE": "150"}, var_dir=tmp_path)
+    # A shorter lease would let another sender take over a row still being sent, and send it again.
+    assert str(error.value) == ("PAPERBOY_SEND_LEASE: must be longer than 150 s, the longest one send may take "
+                                "(5 times PAPERBOY_SMTP_URL's timeout), got 150")
+    assert load_config({**BASE, "PAPERBOY_SEND_LEASE": "15"}, var_dir=tmp_path).send_lease == 15  # the outbox

@@ -63,6 +63,22 @@ def test_it_never_hands_one_delivery_to_two_claiming_threads(config, database_ur
     assert len(claimed["a"]) + len(claimed["b"]) == 300
 
 
+def test_a_claim_takes_no_more_than_its_batch(config, database_url, smtp_server):
+    # On PostgreSQL the claim's LIMIT ... FOR UPDATE SKIP LOCKED, run as a subquery of the UPDATE,
+    # was run again for each row and took all 300 rows, leaving rows past their lease in one queue.
+    runtime = _setup(config, database_url, smtp_server.url, _people(300))
+    digest = queue_digest(runtime, WEEK, NOW).digest
+    with runtime.engine.begin() as conn:
+        first = deliveries.claim_deliveries(conn, digest.id, "a", NOW, LEASE, 20)
+    with runtime.engine.begin() as conn:
+        second = deliveries.claim_deliveries(conn, digest.id, "b", NOW, LEASE, 20)
+        counts = deliveries.delivery_counts(conn, digest.id)
+
+    assert (len(first), len(second)) == (20, 20)
+    assert not {job.id for job in first} & {job.id for job in second}
+    assert (counts["sending"], counts["due"]) == (40, 260)
+
+
 def test_two_senders_at_once_send_each_delivery_once(config, database_url, smtp_server):
     people = _people(200)
     runtime = _setup(config, database_url, smtp_server.url, people)

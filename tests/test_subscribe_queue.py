@@ -185,3 +185,23 @@ def test_it_cancels_a_confirmation_not_sent_before_its_link_expired(app, client)
 
     [mail] = queued_mails(app, "alice@example.org")
     assert mail["state"] == "cancelled" and "expired" in mail["last_error"]
+
+
+def test_a_claim_of_queued_mail_takes_no_more_than_its_batch(app):
+    # As with deliveries: on PostgreSQL the claim's subquery, run again for each row, took them all.
+    from service.notices import admit_requests
+
+    runtime = runtime_of(app)
+    with runtime.engine.begin() as conn:
+        for n in range(30):
+            mail_queue.request_confirmation(conn, f"reader{n}@example.org", ["vla"], NOW)
+    assert admit_requests(runtime) == 30
+    with runtime.engine.begin() as conn:
+        first = mail_queue.claim_mails(conn, "a", NOW, timedelta(minutes=10), 10)
+    with runtime.engine.begin() as conn:
+        second = mail_queue.claim_mails(conn, "b", NOW, timedelta(minutes=10), 10)
+        states = mail_queue.state_counts(conn)
+
+    assert (len(first), len(second)) == (10, 10)
+    assert not {mail.id for mail in first} & {mail.id for mail in second}
+    assert (states["sending"], states["due"]) == (20, 10)

@@ -83,7 +83,7 @@ def claim_deliveries(
     )
     claimed = conn.execute(
         update(delivery)
-        .where(delivery.c.id.in_(candidates.scalar_subquery()), claimable_now)
+        .where(delivery.c.id.in_(picked(conn, candidates)), claimable_now)
         .values(state=DeliveryState.SENDING, claimed_by=worker, claimed_at=now, attempts=delivery.c.attempts + 1)
         .returning(delivery.c.id, delivery.c.subscriber_id, delivery.c.topics, delivery.c.attempts)
     ).all()
@@ -98,6 +98,19 @@ def claim_deliveries(
         ),
         key=lambda c: (c.topics, c.id),
     )
+
+
+def picked(conn: Connection, candidates):
+    """What a claim's UPDATE takes: the ids `candidates` selects, each row once.
+
+    On PostgreSQL they are read (and locked) first: as a subquery of the UPDATE, `LIMIT ... FOR
+    UPDATE SKIP LOCKED` may run again for each row the UPDATE joins, skipping the rows the UPDATE
+    has just changed, so one claim took every due row whatever its limit, and a sender held more
+    than it could send within its lease. SQLite keeps one statement, which takes the write lock
+    at once even in a transaction that did not."""
+    if conn.dialect.name == "postgresql":
+        return conn.execute(candidates).scalars().all()
+    return candidates.scalar_subquery()
 
 
 # The functions below settle claimed rows of the delivery table or, given `table`, of any table

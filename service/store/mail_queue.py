@@ -95,7 +95,7 @@ def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, 
                   .with_for_update(skip_locked=True))
     claimed = conn.execute(
         update(mail_queue)
-        .where(mail_queue.c.id.in_(candidates.scalar_subquery()), claimable_now)
+        .where(mail_queue.c.id.in_(deliveries.picked(conn, candidates)), claimable_now)
         .values(state=MailState.SENDING, claimed_by=worker, claimed_at=now, attempts=mail_queue.c.attempts + 1)
         .returning(mail_queue.c.id, mail_queue.c.kind, mail_queue.c.subscriber_id, mail_queue.c.topics,
                    mail_queue.c.created, mail_queue.c.attempts)
