@@ -26,6 +26,10 @@ LOCK_NAME = "scheduler"
 ADVISORY_KEY = 0x70617065_72626F79 & 0x7FFFFFFFFFFFFFFF
 LOCK_TTL = timedelta(seconds=90)
 RENEW_EVERY = timedelta(seconds=30)
+# A tick no scheduler ran (its clock died just before it) is run late by the one that takes over,
+# within these graces; the jobs' own misfire grace times are the same.
+FETCH_GRACE = timedelta(hours=1)
+DIGEST_GRACE = timedelta(hours=6)
 SWEEP_EVERY = timedelta(minutes=5)
 # Confirmations are mailed this soon after the form is sent.
 NOTICE_EVERY = timedelta(seconds=15)
@@ -167,11 +171,42 @@ def notices_job(runtime: Runtime, clock=None):
         return None
 
 
-class Scheduler:
-    """Waits for the lock, then runs the jobs on their cron schedules while it holds it."""
+def last_tick(expression: str, now: datetime, grace: timedelta) -> datetime | None:
+    """The latest time in (now - grace, now] that the crontab line `expression` names, if any."""
+    trigger = cron_trigger(expression)
+    tick, last = trigger.get_next_fire_time(None, now - grace), None
+    while tick is not None and tick <= now:
+        last = tick
+        tick = trigger.get_next_fire_time(tick, tick + timedelta(microseconds=1))
+    return last
 
-    def __init__(self, runtime: Runtime, lock: SchedulerLock | None = None):
+
+def missed_ticks(runtime: Runtime, now: datetime, jobs=("fetch", "digest")) -> dict[str, datetime]:
+    """The jobs whose latest tick (within its grace) did not run, by job id, with that tick: no
+    fetch started since the fetch's tick; no digest exists for the week the digest's tick sends."""
+    from service.digest import last_complete_week
+    from service.store import digests, runs
+
+    config = runtime.config
+    ticks = {"fetch": last_tick(config.fetch_cron, now, FETCH_GRACE),
+             "digest": last_tick(config.digest_cron, now, DIGEST_GRACE)}
+    missed = {}
+    with runtime.engine.connect() as conn:
+        if "fetch" in jobs and ticks["fetch"] and not runs.fetch_started_since(conn, ticks["fetch"]):
+            missed["fetch"] = ticks["fetch"]
+        if ("digest" in jobs and ticks["digest"]
+                and digests.get_digest_for_week(conn, last_complete_week(ticks["digest"])) is None):
+            missed["digest"] = ticks["digest"]
+    return missed
+
+
+class Scheduler:
+    """Waits for the lock, then runs the jobs on their cron schedules while it holds it. On taking
+    the lock it runs late what the previous holder missed (`catch_up`: which jobs may be)."""
+
+    def __init__(self, runtime: Runtime, lock: SchedulerLock | None = None, catch_up=("fetch", "digest")):
         self.runtime = runtime
+        self.catch_up = catch_up
         self.lock = lock or SchedulerLock(runtime.engine)
         self.stopping = threading.Event()
         self.lost = threading.Event()
@@ -182,9 +217,11 @@ class Scheduler:
         config = self.runtime.config
         scheduler = BackgroundScheduler(timezone=timezone.utc)
         scheduler.add_job(fetch_job, cron_trigger(config.fetch_cron),
-                          args=[self.runtime], id="fetch", max_instances=1, coalesce=True, misfire_grace_time=3600)
+                          args=[self.runtime], id="fetch", max_instances=1, coalesce=True,
+                          misfire_grace_time=int(FETCH_GRACE.total_seconds()))
         scheduler.add_job(digest_job, cron_trigger(config.digest_cron),
-                          args=[self.runtime], id="digest", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+                          args=[self.runtime], id="digest", max_instances=1, coalesce=True,
+                          misfire_grace_time=int(DIGEST_GRACE.total_seconds()))
         scheduler.add_job(deliveries_job, IntervalTrigger(seconds=SWEEP_EVERY.total_seconds()), args=[self.runtime],
                           id="deliveries", max_instances=1, coalesce=True)
         scheduler.add_job(notices_job, IntervalTrigger(seconds=NOTICE_EVERY.total_seconds()), args=[self.runtime],
@@ -225,6 +262,7 @@ class Scheduler:
                 self.lost.clear()
                 self.scheduler = self.jobs()
                 self.scheduler.start()
+                self._run_missed()
                 while not (self.stopping.is_set() or self.lost.is_set()):
                     self.stopping.wait(1.0)
                 self.scheduler.shutdown(wait=True)
@@ -235,6 +273,19 @@ class Scheduler:
             except Exception as error:  # an SQLite lock row then expires on its own
                 log.warning("scheduler: cannot release the scheduler lock (%s)",
                             first_line(error, type(error).__name__))
+
+    def _run_missed(self) -> None:
+        """Run now the ticks that passed while no scheduler held the lock (a clock that died just
+        before its tick): APScheduler's own misfire handling only knows this process's ticks."""
+        try:
+            missed = missed_ticks(self.runtime, utc_now(), self.catch_up)
+        except Exception as error:  # the database is down: the regular ticks still come
+            log.error("scheduler: cannot check for missed runs: %s", first_line(error, type(error).__name__))
+            return
+        for job_id, tick in missed.items():
+            log.warning("scheduler: the %s due at %s UTC did not run (no scheduler held the lock then); "
+                        "running it now", job_id, f"{tick:%Y-%m-%d %H:%M}")
+            self.scheduler.modify_job(job_id, next_run_time=utc_now())
 
     def stop(self) -> None:
         self.stopping.set()

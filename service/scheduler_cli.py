@@ -61,7 +61,8 @@ def run(runtime, host: str, port: int) -> None:
         threading.Thread(target=_fetch_in_background, args=(runtime,), name="first-fetch", daemon=True).start()
     else:
         initial_fetch(runtime)  # an empty store: the pages wait for papers, or the bundled sample
-    clock = Scheduler(runtime)
+    # It has just fetched (or is fetching) on its own: only a missed digest is run late.
+    clock = Scheduler(runtime, catch_up=("digest",))
     scheduler_thread = threading.Thread(target=clock.run_forever, name="scheduler", daemon=True)
     scheduler_thread.start()
     app = create_app(runtime.config)

@@ -230,3 +230,55 @@ def test_it_says_once_that_another_scheduler_holds_the_lock_and_when_it_takes_ov
     assert len(checks) >= 20
     assert len(waits) == 1
     assert "on SQLite 90 s after its last renewal" in waits[0]
+
+
+MONDAY_0720 = datetime(2026, 2, 9, 7, 20, tzinfo=timezone.utc)
+
+
+def test_it_finds_the_ticks_no_scheduler_ran(config):
+    from service.scheduler import missed_ticks
+    from service.store import digests, runs
+
+    runtime = runtime_for(config.with_overrides(fetch_cron="0 6 * * *", digest_cron="0 7 * * 1"))
+    half_past_six = MONDAY_0720.replace(hour=6, minute=30)
+    # Nothing ran: the fetch's 06:00 tick is missed at 06:30, but past its hour of grace at 07:20;
+    # the digest's Monday 07:00 tick, for week 2026-W06, is within its six hours.
+    assert missed_ticks(runtime, half_past_six) == {"fetch": MONDAY_0720.replace(hour=6, minute=0)}
+    assert missed_ticks(runtime, MONDAY_0720) == {"digest": MONDAY_0720.replace(hour=7, minute=0)}
+    assert missed_ticks(runtime, MONDAY_0720.replace(hour=14)) == {}
+    with runtime.engine.begin() as conn:
+        runs.start_run(conn, "vla", half_past_six - timedelta(days=1), half_past_six, half_past_six - timedelta(minutes=25))
+        digests.create_digest(conn, "2026-W06", {}, MONDAY_0720.replace(hour=7, minute=1))
+    assert missed_ticks(runtime, half_past_six) == {}
+    assert missed_ticks(runtime, MONDAY_0720) == {}
+    # A digest of another week does not count for this tick.
+    assert missed_ticks(runtime, MONDAY_0720 + timedelta(days=7)) == {"digest": MONDAY_0720.replace(hour=7, minute=0) + timedelta(days=7)}
+
+
+def test_a_scheduler_taking_the_lock_runs_the_ticks_its_predecessor_missed(config, caplog):
+    from service.digest import last_complete_week
+    from service.scheduler import utc_now
+    from service.store import digests, runs
+
+    tick = (utc_now() - timedelta(minutes=2)).replace(second=0, microsecond=0)
+    cron = f"{tick.minute} {tick.hour} * * *"  # daily, two minutes ago: the clock that held the lock died
+    runtime = runtime_for(config.with_overrides(fetch_cron=cron, digest_cron=cron, arxiv_retries=0))
+    clock = Scheduler(runtime)
+    thread = threading.Thread(target=clock.run_forever, daemon=True)
+    with caplog.at_level("WARNING", logger="paperboy.scheduler"):
+        thread.start()
+        try:
+            deadline = datetime.now(timezone.utc) + timedelta(seconds=60)
+            while datetime.now(timezone.utc) < deadline:
+                with runtime.engine.connect() as conn:
+                    fetched = runs.fetch_started_since(conn, tick)
+                    sent = digests.get_digest_for_week(conn, last_complete_week(tick)) is not None
+                if fetched and sent:
+                    break
+                threading.Event().wait(0.2)
+        finally:
+            clock.stop()
+            thread.join(60)
+    assert fetched and sent
+    said = [r.message for r in caplog.records if "did not run" in r.message]
+    assert len(said) == 2 and all(f"{tick:%Y-%m-%d %H:%M}" in line for line in said), said

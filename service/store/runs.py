@@ -76,6 +76,13 @@ def last_fetch(conn: Connection, topic: str) -> FetchRun | None:
     return FetchRun(**row) if row else None
 
 
+def fetch_started_since(conn: Connection, moment: datetime) -> bool:
+    """Whether a fetch of any topic (not a sample load) started at or after `moment`."""
+    return conn.execute(
+        select(fetch_run.c.id).where(fetch_run.c.started >= moment, fetch_run.c.status != SAMPLE).limit(1)
+    ).first() is not None
+
+
 def runs_for_topic(conn: Connection, topic: str) -> list[FetchRun]:
     """Every run of `topic`, oldest first."""
     rows = conn.execute(
