@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,13 @@ from service.errors import PaperboyError
 from service.runtime import Runtime
 from service.scheduler_cli import run as run_command, scheduler as scheduler_command, sender as sender_command
 from subscribers.cli import admin as admin_group, subscribers as subscribers_group
+
+
+# Commands whose work is a batch (a fetch, an import, sending the digest, the scheduler's and the
+# senders' jobs): they run at a lower CPU priority, so that on a machine they share with the web
+# processes, pages and feeds keep answering promptly while they work (BENCHMARKS.md, bench/load.py).
+BATCH_COMMANDS = {"fetch", "subscribers", "digest", "scheduler", "sender", "export"}
+BATCH_NICE = 10
 
 
 class PaperboyGroup(click.Group):
@@ -47,6 +55,15 @@ def main(ctx: click.Context) -> None:
     logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     ctx.obj = Runtime(load_config())
+    if ctx.invoked_subcommand in BATCH_COMMANDS:
+        _lower_priority()
+
+
+def _lower_priority() -> None:
+    try:
+        os.nice(BATCH_NICE)
+    except OSError:  # not allowed here: the work runs all the same
+        pass
 
 
 @main.command()

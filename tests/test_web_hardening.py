@@ -115,6 +115,15 @@ def test_ids_past_what_the_database_holds_are_404(server, path):
     assert answer.status_code in (404, 302), answer.status_code  # admin pages send visitors to sign in
 
 
+def test_the_web_server_keeps_its_cpu_priority(server):
+    # Batch commands (fetch, import, digest, scheduler, sender) lower theirs; the pages do not.
+    import os
+
+    command, _, folder = server
+    pid = int((folder / f"{command}.pid").read_text())
+    assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0)
+
+
 def test_redirects_never_point_at_a_host_the_request_named(server):
     _, base, _ = server
     answer = httpx.get(f"{base}/topics/testing", headers={"Host": "evil.example"}, timeout=30)
