@@ -12,7 +12,7 @@ from subscribers.erasure import erase_subscriber
 from subscribers.preferences import parse_form
 from subscribers.public import preference_limits
 from subscribers.statuses import SubscriberStatus
-from service.store import write_transaction
+from service.store import mail_queue, write_transaction
 from service.web_extensions import current_runtime
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -66,8 +66,9 @@ def _subscriber_page(subscriber_id: int, values=None, error: str | None = None):
     with runtime.engine.connect() as conn:
         found = _subscriber_or_404(conn, subscriber_id)
         history = store.audit_entries(conn, subscriber_id)
+        mails = mail_queue.mails_of(conn, subscriber_id)
         values = values or store.get_preferences(conn, subscriber_id)
-    return render_template("admin/subscriber.html", subscriber=found, history=history, topics=runtime.topics,
+    return render_template("admin/subscriber.html", subscriber=found, history=history, mails=mails, topics=runtime.topics,
                            admin=current_admin(), values=values, error=error,
                            **preference_limits()), 400 if error else 200
 

@@ -126,10 +126,26 @@ def state_counts(conn: Connection) -> dict[str, int]:
     return dict(conn.execute(select(mail_queue.c.state, func.count()).group_by(mail_queue.c.state)).all())
 
 
+def oldest_waiting(conn: Connection) -> datetime | None:
+    """When the oldest mail still to be sent (requested, due or retrying) was queued."""
+    return conn.execute(select(func.min(mail_queue.c.created)).where(mail_queue.c.state.in_(
+        (MailState.REQUESTED, MailState.DUE, MailState.RETRYING)))).scalar()
+
+
+def recent_trouble(conn: Connection, limit: int) -> list[dict]:
+    """The latest mails that failed or wait for a retry, newest first, with their last error."""
+    return [dict(row) for row in conn.execute(
+        select(mail_queue.c.id, mail_queue.c.kind, mail_queue.c.subscriber_id, mail_queue.c.state,
+               mail_queue.c.attempts, mail_queue.c.next_attempt, mail_queue.c.last_error, mail_queue.c.created)
+        .where(mail_queue.c.state.in_((MailState.FAILED, MailState.RETRYING)))
+        .order_by(mail_queue.c.id.desc()).limit(limit)
+    ).mappings()]
+
+
 def mails_of(conn: Connection, subscriber_id: int) -> list[dict]:
     """A subscriber's queued mails, oldest first."""
     return [dict(row) for row in conn.execute(
         select(mail_queue.c.id, mail_queue.c.kind, mail_queue.c.state, mail_queue.c.attempts,
-               mail_queue.c.last_error, mail_queue.c.sent_at)
+               mail_queue.c.last_error, mail_queue.c.sent_at, mail_queue.c.created)
         .where(mail_queue.c.subscriber_id == subscriber_id).order_by(mail_queue.c.id)
     ).mappings()]

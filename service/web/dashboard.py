@@ -1,11 +1,14 @@
-"""The admin dashboard: charts of sign-ups, deliveries, bounces and complaints over time."""
+"""The admin dashboard: charts of sign-ups, deliveries, bounces and complaints over time, and
+the mail queue (confirmations) as it stands: how many mails are in each state, how long the
+oldest has waited, and the latest that failed or wait for a retry, with their errors."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
 from service.charts import BarChart, last_weeks, ordered_names, per_week
-from service.states import DeliveryState
+from service.states import DeliveryState, MailState
+from service.store import mail_queue
 from service.store.trends import bounces_since, complaints_since, deliveries_by_digest, signups_since
 from service.weeks import week_bounds
 from service.web_extensions import current_runtime
@@ -16,6 +19,7 @@ blueprint = Blueprint("dashboard", __name__)
 
 WEEKS = 26
 DIGESTS = 12
+TROUBLE = 20  # failed or retrying mails listed with their errors
 # Statuses in the order the sign-ups chart stacks them; any other status found follows.
 STATUS_ORDER = (S.ACTIVE, S.PENDING, S.UNSUBSCRIBED, S.BOUNCED, S.COMPLAINED, S.BLOCKED, S.DELETED)
 
@@ -31,6 +35,9 @@ def dashboard():
         bounces = bounces_since(conn, since)
         complaints = complaints_since(conn, since)
         digests = deliveries_by_digest(conn, DIGESTS)
+        queue = mail_queue.state_counts(conn)
+        oldest_waiting = mail_queue.oldest_waiting(conn)
+        trouble = mail_queue.recent_trouble(conn, TROUBLE)
     statuses = ordered_names((status for _, status in signups), STATUS_ORDER) or [S.ACTIVE]
     outcomes = ordered_names((state for _, counts in digests for state in counts), DeliveryState) or [DeliveryState.SENT]
     charts = [
@@ -44,4 +51,6 @@ def dashboard():
                  series=per_week(weeks, [(at, "bounces") for at in bounces]
                                  + [(at, "complaints") for at in complaints], ["bounces", "complaints"])),
     ]
-    return render_template("admin/dashboard.html", charts=charts, admin=current_admin())
+    queue_states = [(state, queue.get(state, 0)) for state in ordered_names({*queue, *MailState}, MailState)]
+    return render_template("admin/dashboard.html", charts=charts, admin=current_admin(),
+                           queue_states=queue_states, oldest_waiting=oldest_waiting, trouble=trouble)
