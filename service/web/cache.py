@@ -21,6 +21,11 @@ from typing import Callable
 from flask import Request, Response
 
 CACHE_CONTROL = "public, max-age=300"
+# Feeds and exports are compressed once per change, so as tightly as is cheap. A page is
+# compressed for each request (its form token is the visitor's): level 3 takes a third of level
+# 6's time for a 268 KB topic page (0.95 against 2.71 ms) and sends 27 KB instead of 23 KB.
+STORED_GZIP_LEVEL = 6
+PAGE_GZIP_LEVEL = 3
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ def make_rendered(body: bytes, content_type: str, etag: str, last_modified: date
     if modified:
         common.append(("Last-Modified", modified))
     # mtime=0: the same bytes give the same gzip bytes in every worker.
-    gzipped = gzip.compress(body, 6, mtime=0)
+    gzipped = gzip.compress(body, STORED_GZIP_LEVEL, mtime=0)
     return Rendered(
         body=body,
         gzipped=gzipped,
@@ -210,7 +215,7 @@ def respond_page(request: Request, html: str, last_modified: datetime | None) ->
         return Response(status=304, headers=headers)
     if zipped:
         headers["Content-Encoding"] = "gzip"
-        body = gzip.compress(body, 6, mtime=0)
+        body = gzip.compress(body, PAGE_GZIP_LEVEL, mtime=0)
     return Response(body, headers=headers, content_type="text/html; charset=utf-8")
 
 
