@@ -15,7 +15,6 @@ import argparse
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.smtp_server import free_port  # noqa: E402
+
 SAMPLE = ROOT / "service" / "sample" / "api2026_search_all-testing_100entries.xml"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 FEED_PATH = "/topics/bench/feed.atom"
@@ -60,12 +61,6 @@ def bare_app():
         return Response(plain, headers=headers, content_type="application/atom+xml; charset=utf-8")
 
     return app
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_gunicorn(app: str, env: dict) -> tuple[subprocess.Popen, str]:

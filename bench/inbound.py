@@ -16,7 +16,6 @@ import os
 import re
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,14 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.smtp_server import free_port  # noqa: E402
+
 CORPUS = ROOT / "tests" / "data" / "bounces"
 BOUNCES = "bounces@paperboy.test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def dsn(failed: str) -> bytes:

@@ -20,7 +20,6 @@ import itertools
 import json
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.smtp_server import free_port  # noqa: E402
 
 TOPICS = 9
 PAPERS_PER_TOPIC = 10
@@ -39,12 +39,6 @@ NOW = datetime(2026, 2, 4, 16, 50, tzinfo=timezone.utc)
 COMMON_WORDS = ("testing", "learning", "model", "data", "method", "results", "neural", "robot")
 FIXTURES = ["api2026_search_all-testing_100entries.xml", "api2025_search_cs.RO-neural_project-website.xml",
             "api2026_idlist_astro-ph-0601001_affiliations.xml", "api2026_idlist_two-ids_one-missing.xml"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def topic_sets() -> list[tuple[str, ...]]:

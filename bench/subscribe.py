@@ -28,14 +28,9 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.smtp_server import free_port  # noqa: E402
 
 KINDS = ("new", "known", "recent", "blocked")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def prepare(database_url: str, topics_file: Path) -> None:

@@ -10,7 +10,7 @@ policy such as relaying denied or a DMARC rejection) fail only that delivery. A 
 cannot be reached at all, or that refuses our own envelope sender with a 5xx at MAIL FROM, stops
 the run with every unsent delivery still due, so a rerun sends them.
 
-Leases: a claimed delivery is the sender's for PAPERBOY_SEND_LEASE (LEASE by default); after that
+Leases: a claimed delivery is the sender's for PAPERBOY_SEND_LEASE (10 minutes by default); after that
 another sender may take it over (the first one died). A live sender renews a lease past half its
 time before sending, and never sends or settles a delivery another sender has taken over.
 """
@@ -33,7 +33,7 @@ from service.mail import SendError, Transport, open_connection
 from service.mime import DkimSigner, PieceEncoder, Stamp, assemble, message_id
 from service.runtime import Runtime, process_identity
 from service.send_policy import RELEASED, RateLimiter, ascii_address, classify, retry_delay
-from service.send_queue import LEASE, Queued, lease_of, queue_digest  # noqa: F401 (LEASE: the default)
+from service.send_queue import Queued, lease_of, queue_digest
 from service.smtp_url import SmtpSettings
 from service.states import DeliveryState
 from service.store import deliveries as ledger

@@ -13,21 +13,14 @@ from service.store import papers, runs
 from tests.arxiv_replay import ATOM, CS_RO_2025, HUNDRED
 from tests.conftest import data_file
 from tests.helpers import PAPERBOY, paperboy
+from tests.server_process import server_environment
 
 ARXIV = "{http://arxiv.org/schemas/atom}"
 
 
 @pytest.fixture
 def environ(tmp_path, sqlite_url, topics_file, httpserver):
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PAPERBOY_DATABASE_URL": sqlite_url,
-        "PAPERBOY_TOPICS_FILE": str(topics_file),
-        "PAPERBOY_ARXIV_API_URL": httpserver.url_for("/api/query"),
-        "PAPERBOY_ARXIV_DELAY": "0",
-        "PAPERBOY_ARXIV_RETRIES": "0",
-        "PAPERBOY_SECRET_KEY": "test-secret",
-    }
+    return server_environment(sqlite_url, topics_file, PAPERBOY_ARXIV_API_URL=httpserver.url_for("/api/query"))
 
 
 def expected_entries(name):

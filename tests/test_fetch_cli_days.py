@@ -11,18 +11,17 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from service import store
 from service.store import papers, runs
 from tests.arxiv_days import ArxivDaysServer, Simulation
+from tests.helpers import PAPERBOY
+from tests.server_process import server_environment
 
-PAPERBOY = Path(sys.executable).parent / "paperboy"
 QUERY = "all:testing"
 FAULT = "injected fault: disk quota exceeded"
 
@@ -35,15 +34,7 @@ def arxiv():
 
 @pytest.fixture
 def environ(tmp_path, database_url, topics_file, arxiv):
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PAPERBOY_DATABASE_URL": database_url,
-        "PAPERBOY_TOPICS_FILE": str(topics_file),
-        "PAPERBOY_ARXIV_API_URL": arxiv.url,
-        "PAPERBOY_ARXIV_DELAY": "0",
-        "PAPERBOY_ARXIV_RETRIES": "0",
-        "PAPERBOY_SECRET_KEY": "test-secret",
-    }
+    return server_environment(database_url, topics_file, PAPERBOY_ARXIV_API_URL=arxiv.url)
 
 
 def fetch(environ, cwd, *args):

@@ -116,7 +116,8 @@ def test_it_renders_mjml_once_per_distinct_set_of_topics(config, database_url, s
 def test_it_spaces_messages_by_the_rate_limit(config, database_url, smtp_server):
     import asyncio
 
-    from service.mailer import LEASE, RateLimiter, Sender
+    from service.mailer import RateLimiter, Sender
+    from service.send_queue import LEASE
 
     clock = FakeClock(NOW)
     limiter = RateLimiter(4, clock)

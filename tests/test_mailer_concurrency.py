@@ -13,7 +13,8 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from service.mailer import LEASE, Sender, send_digest
+from service.mailer import Sender, send_digest
+from service.send_queue import LEASE
 from service.send_queue import queue_digest
 from service.runtime import Runtime
 from service.store import deliveries

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from service.mailer import LEASE, send_digest
+from service.mailer import send_digest
+from service.send_queue import LEASE
 from service.store import deliveries, write_transaction
 from tests.conftest import NOW
 from tests.digest_data import runtime_for

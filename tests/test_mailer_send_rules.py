@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from service.mailer import LEASE, queue_digest, send_digest, send_due
+from service.mailer import queue_digest, send_digest, send_due
+from service.send_queue import LEASE
 from service.store import deliveries
 from subscribers import store
 from tests.conftest import NOW

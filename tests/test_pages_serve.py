@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,8 @@ from pathlib import Path
 
 import httpx
 
-PAPERBOY = Path(sys.executable).with_name("paperboy")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.helpers import PAPERBOY
+from tests.smtp_server import free_port
 
 
 def wait_for(url: str, process: subprocess.Popen, seconds: float = 30) -> httpx.Response:
