@@ -27,6 +27,10 @@ DELETED = SubscriberStatus.DELETED
 SORTS = {
     "email": subscriber.c.email,
     "status": subscriber.c.status,
+    # A subscriber's first topic in alphabetical order: enough to group readers by topic.
+    "topics": select(func.min(subscription.c.topic))
+    .where(subscription.c.subscriber_id == subscriber.c.id)
+    .scalar_subquery(),
     "created": subscriber.c.created,
     "changed": subscriber.c.changed,
 }
