@@ -18,7 +18,7 @@ from service.cli.scheduler import scheduler as scheduler_command
 from service.cli.scheduler import sender as sender_command
 from service.cli.subscribers import admin as admin_group
 from service.cli.subscribers import subscribers as subscribers_group
-from service.config import keep_files_private, load_config
+from service.config import keep_files_private, load_config, log_level
 from service.errors import PaperboyError
 from service.runtime import Runtime
 
@@ -47,14 +47,16 @@ class PaperboyGroup(click.Group):
 def main(ctx: click.Context) -> None:
     """paperboy follows research topics on arXiv: pages, feeds and a weekly email digest."""
     load_dotenv(".env", override=False)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # paperboy logs each job itself; APScheduler's per-run lines would repeat every 30 s.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # the fetch job logs each page itself
-    # paperboy inbound logs one line per message; these would add one per detector and SMTP command.
-    logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    level = log_level()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if level > logging.DEBUG:  # PAPERBOY_LOG_LEVEL=DEBUG shows the libraries' lines too
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # paperboy logs each job itself; APScheduler's per-run lines would repeat every 30 s.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # the fetch job logs each page itself
+        # paperboy inbound logs one line per message; these would add one per detector and SMTP command.
+        logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
     ctx.obj = Runtime(load_config())
     if ctx.invoked_subcommand in BATCH_COMMANDS:
         _lower_priority()
