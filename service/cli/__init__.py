@@ -33,6 +33,10 @@ class PaperboyGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:  # a bad option (a port out of range): one line, exit 2
+            where = error.ctx.command_path if error.ctx else "paperboy"
+            click.echo(f"{where}: {error.format_message()} (see {where} --help)", err=True)
+            sys.exit(2)
         except PaperboyError as error:  # an expected failure: one line, not a traceback
             click.echo(f"paperboy: {error}", err=True)
             sys.exit(2)
@@ -128,7 +132,7 @@ def _check(runtime: Runtime, topics, days: int | None) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn worker processes.")
 @click.pass_obj
 def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
@@ -152,7 +156,7 @@ def export(runtime: Runtime, directory: Path) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.pass_obj
 def inbound(runtime: Runtime, host: str, port: int) -> None:
     """Receive bounces, complaints and mailto unsubscribes over SMTP on HOST:PORT."""

@@ -14,7 +14,7 @@ MARKDOWN_BLOCK_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])")
 
 
 def counted(number: int, singular: str, plural: str) -> str:
-    """"1 new delivery", "2 new deliveries": a count with its noun in the right number."""
+    """A count with its noun in the right number: "1 new delivery", "2 new deliveries"."""
     return f"{number} {singular if number == 1 else plural}"
 
 

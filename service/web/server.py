@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import signal
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
+from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from service import store
 from service.config import Config, ConfigError, keep_files_private, load_config
@@ -64,11 +66,11 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
     _Gunicorn(app, options).run()
 
 
-def serve_one_process(app, host: str, port: int, max_body: int) -> None:
-    """Serve `app` with waitress on host:port until SIGTERM or Ctrl-C; returns once it has stopped."""
+def listen_one_process(app: Flask, host: str, port: int, max_body: int) -> MultiSocketServer | BaseWSGIServer:
+    """A waitress server for `app` listening on host:port (OSError when it cannot), not serving yet."""
     from waitress.server import create_server
 
-    server = create_server(
+    return create_server(
         app,
         host=host,
         port=port,
@@ -78,7 +80,11 @@ def serve_one_process(app, host: str, port: int, max_body: int) -> None:
         clear_untrusted_proxy_headers=True,
     )
 
-    def stop(*_):
+
+def serve_one_process(server: MultiSocketServer | BaseWSGIServer) -> None:
+    """Serve with a listening waitress server until SIGTERM or Ctrl-C; returns once it has stopped."""
+
+    def stop(*_: object) -> None:
         raise SystemExit(0)  # waitress's loop ends on it and lets its threads finish
 
     signal.signal(signal.SIGTERM, stop)
