@@ -48,12 +48,11 @@ def run(runtime, host: str, port: int) -> None:
     from service.scheduler.scheduler import Scheduler
     from service.store import papers
     from service.web import create_app
-    from service.web.body_limits import MAX_CONTENT_LENGTH, ROUTE_LIMITS
     from service.web.server import listen_one_process, serve_one_process
 
     app = create_app(runtime.config)
     try:  # before anything starts: a busy port is one line, not a traceback after the first fetch
-        server = listen_one_process(app, host, port, max(MAX_CONTENT_LENGTH, *ROUTE_LIMITS.values()))
+        server = listen_one_process(app, host, port, runtime.config.trusted_proxies)
     except OSError as error:
         click.echo(f"paperboy: run: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
         sys.exit(2)
