@@ -85,15 +85,21 @@ class Runtime:
 
     def topics_differ_from_file(self) -> str | None:
         """One line when the store holds topics that differ from the topics file, else None."""
+        # A look only: a database without paperboy's schema is left for the command to create.
+        engine = self.__dict__.get("engine")
         try:
-            with self.engine.connect() as conn:
-                held = topic_store.load(conn)
-            if not held:
+            engine = engine or store.connect(self.config.database_url)
+            if store.needs_migration(engine):
                 return None
-            if same_topics(held, self.file_topics()):
+            with engine.connect() as conn:
+                held = topic_store.load(conn)
+            if not held or same_topics(held, self.file_topics()):
                 return None
         except (store.StoreError, store.DatabaseError, TopicsError):
             return None
+        finally:
+            if engine is not None and engine is not self.__dict__.get("engine"):
+                engine.dispose()
         return (
             f"topics: {self.config.topics_file} differs from the topics in the store, which are the ones used "
             "(paperboy topics import FILE / paperboy topics export FILE)"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -119,7 +120,7 @@ def _fill(parts: list[str], values: dict[str, list[str]]) -> list[str]:
 class LetterWriter:
     """Letters of one digest for any topic set and preferences; frames and pieces are kept."""
 
-    def __init__(self, config: Config, digest, topics: list[Topic], week: WeekPapers, retired: list[Topic] = ()):
+    def __init__(self, config: Config, digest, topics: list[Topic], week: WeekPapers, retired: Sequence[Topic] = ()):
         """`digest` is a service.digest.Digest (which imports this module); `retired` are topics
         retired since the digest before, which their readers are told about."""
         self.config, self.digest, self.topics, self.week = config, digest, topics, week
