@@ -47,20 +47,34 @@ class Runtime:
         if held is not None and now < held[0]:
             return held[2]
         try:
-            with self.engine.connect() as conn:
-                stamp = topic_store.stamp(conn)
-                if held is not None and held[1] == stamp:
-                    topics = held[2]
-                else:
-                    topics = topic_store.load(conn) if stamp[0] else self.file_topics()
-        except (store.StoreError, store.DatabaseError) as error:
-            if held is None:
-                log.warning("topics: the store cannot be read (%s); using %s", error, self.config.topics_file)
+            engine = self._engine_with_schema()
+            if engine is None:  # a new database: the command creates it; the file says the topics
                 topics, stamp = self.file_topics(), None
             else:
-                topics, stamp = held[2], held[1]
+                with engine.connect() as conn:
+                    stamp = topic_store.stamp(conn)
+                    if held is not None and held[1] == stamp:
+                        topics = held[2]
+                    else:
+                        topics = topic_store.load(conn) if stamp[0] else self.file_topics()
+        except (store.StoreError, store.DatabaseError) as error:
+            # The command reports an unreachable store itself, in its own one line.
+            log.debug("topics: the store cannot be read (%s)", error)
+            topics, stamp = (held[2], held[1]) if held is not None else (self.file_topics(), None)
         self.__dict__["_topics_held"] = (now + self.topics_refresh, stamp, topics)
         return topics
+
+    def _engine_with_schema(self) -> store.Engine | None:
+        """The engine, if the database has paperboy's schema; reading topics never creates it."""
+        if "engine" in self.__dict__:
+            return self.engine
+        probe = store.connect(self.config.database_url)
+        try:
+            if store.needs_migration(probe):
+                return None
+        finally:
+            probe.dispose()
+        return self.engine
 
     def forget_topics(self) -> None:
         """Read the topics again at the next use (this process just changed them)."""
@@ -85,11 +99,9 @@ class Runtime:
 
     def topics_differ_from_file(self) -> str | None:
         """One line when the store holds topics that differ from the topics file, else None."""
-        # A look only: a database without paperboy's schema is left for the command to create.
-        engine = self.__dict__.get("engine")
         try:
-            engine = engine or store.connect(self.config.database_url)
-            if store.needs_migration(engine):
+            engine = self._engine_with_schema()
+            if engine is None:
                 return None
             with engine.connect() as conn:
                 held = topic_store.load(conn)
@@ -97,9 +109,6 @@ class Runtime:
                 return None
         except (store.StoreError, store.DatabaseError, TopicsError):
             return None
-        finally:
-            if engine is not None and engine is not self.__dict__.get("engine"):
-                engine.dispose()
         return (
             f"topics: {self.config.topics_file} differs from the topics in the store, which are the ones used "
             "(paperboy topics import FILE / paperboy topics export FILE)"

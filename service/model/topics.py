@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tomllib
@@ -32,6 +33,13 @@ class Topic:
     exemplars: tuple[str, ...] = ()  # arXiv ids of papers that show what the topic is about
     # When an admin retired it: no more fetches, sign-ups or digest sections; pages and feeds stay.
     retired: datetime | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Short and the same in every process: rendered pages and feeds of the topic name it in
+        their version, so an admin's edit shows on them as a new paper would."""
+        fields = (self.slug, self.title, self.description, self.query, self.categories, self.exemplars)
+        return hashlib.sha1(repr(fields).encode()).hexdigest()[:12]
 
     def accepts(self, categories: list[str]) -> bool:
         """Whether a paper in `categories` passes this topic's optional category filter."""

@@ -69,9 +69,14 @@ def test_it_previews_saves_edits_and_retires_a_topic(app, signed_in, app_engine)
     assert signed_in.get("/topics/robot-learning/").status_code == 200
     assert post(signed_in, "/admin/topics/save", ROBOTS).status_code == 400  # the slug is taken
 
+    assert b"<title>Robot Learning (paperboy)</title>" in signed_in.get("/topics/robot-learning/feed.atom").data
     edited = {**ROBOTS, "title": "Robot Learning and Control", "editing": "yes"}
     assert post(signed_in, "/admin/topics/save", edited).status_code == 302
     assert runtime.topic("robot-learning").title == "Robot Learning and Control"
+    # Pages and feeds rendered before the edit are made again with it.
+    feed = signed_in.get("/topics/robot-learning/feed.atom").data
+    assert b"<title>Robot Learning and Control (paperboy)</title>" in feed
+    assert b"Robot Learning and Control" in signed_in.get("/topics/robot-learning/").data
 
     with app_engine.begin() as conn:
         store.import_rows(

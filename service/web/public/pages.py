@@ -76,7 +76,7 @@ def topic(slug: str):
     found = _topic_or_404(slug)
     since = default_window_start(current_runtime().clock())
     state = summary(slug)
-    version = f"{state.page_stamp}|{since.date()}"
+    version = f"{state.page_stamp}|{since.date()}|{found.fingerprint}"
     number = _page_number()
     return _topic_page(
         found, ("topic", slug, number), version, since, None, None, _latest(state.changed, since), number
@@ -97,7 +97,8 @@ def topic_week(slug: str, week: str):
         abort(404, description=f"Week {week} has not started yet.")
     state = summary(slug)
     number = _page_number()
-    return _topic_page(found, ("week", slug, week, number), state.page_stamp, start, end, week, state.changed, number)
+    version = f"{state.page_stamp}|{found.fingerprint}"
+    return _topic_page(found, ("week", slug, week, number), version, start, end, week, state.changed, number)
 
 
 def _page_number() -> int:
