@@ -40,7 +40,8 @@ class Terms:
 
 
 def stem_words(text: str) -> list[str]:
-    return _stemmer.stemWords([w for w in WORD.findall(text.lower()) if w not in STOPWORDS])
+    stems: list[str] = _stemmer.stemWords([w for w in WORD.findall(text.lower()) if w not in STOPWORDS])
+    return stems
 
 
 def paper_stems(paper: Paper) -> list[str]:

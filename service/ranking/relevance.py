@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -56,6 +57,38 @@ def rank(topic: Topic, papers: Sequence[Paper], exemplars: Sequence[Paper] = ())
     ranked.sort(key=lambda entry: entry.paper.id, reverse=True)
     ranked.sort(key=lambda entry: (entry.score, entry.paper.published), reverse=True)
     return ranked
+
+
+@dataclass(frozen=True)
+class RankedId:
+    """One paper of a ranked window, by id: the paper itself is loaded only when shown."""
+
+    id: str
+    linked: bool  # belongs in the first section, "Papers with Project Pages / Code"
+    score: float
+
+
+class Candidate(Protocol):
+    """A paper as a window of the store gives it for ranking (service.store.papers.WindowPaper)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def published(self) -> Any: ...  # compared only with the other candidates' values
+    @property
+    def linked(self) -> bool: ...
+    @property
+    def terms(self) -> Terms: ...
+
+
+def rank_window(topic: Topic, papers: Sequence[Candidate], exemplars: Sequence[Paper] = ()) -> list[RankedId]:
+    """The papers in the seed's sections (with code or a project page first), each in rank()'s
+    order: most relevant first, ties newest first, then by arXiv id."""
+    scores = relevance_scores(topic, [paper.terms for paper in papers], exemplars)
+    order = sorted(range(len(papers)), key=lambda i: papers[i].id, reverse=True)
+    order.sort(key=lambda i: (scores[i], papers[i].published), reverse=True)
+    ranked = [RankedId(papers[i].id, papers[i].linked, scores[i]) for i in order]
+    return [entry for entry in ranked if entry.linked] + [entry for entry in ranked if not entry.linked]
 
 
 def relevance_scores(topic: Topic, documents: Sequence[Terms], exemplars: Sequence[Paper] = ()) -> list[float]:
