@@ -5,6 +5,7 @@ ranking a week of papers reads counts instead of stemming every abstract again."
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 
@@ -20,6 +21,9 @@ STOPWORDS = frozenset(STOPWORDS_EN) | {"paper", "papers", "using", "via"}
 ENTRY = np.dtype([("key", "<u8"), ("count", "<u4")])
 
 _stemmer = Stemmer.Stemmer("english")
+# bm25s (imported for its stop words) sets its own logger to DEBUG on import; it follows the
+# application's level (PAPERBOY_LOG_LEVEL) like any other library.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 
 @dataclass(frozen=True)

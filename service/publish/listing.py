@@ -101,6 +101,11 @@ class Listing:
         return why(self.topic, paper_stems(paper))
 
     @property
+    def last_day(self) -> datetime | None:
+        """The last day the listing covers (a week's Sunday); None: up to now."""
+        return self.until - timedelta(days=1) if self.until else None
+
+    @property
     def newest_week(self) -> str | None:
         return self.weeks[0][0] if self.weeks else None
 

@@ -27,6 +27,7 @@ from service.web.public import feeds, health, pages, search
 from service.web.public import subscribe as public
 from service.web.rate_limits import limiter, limiter_settings
 from service.web.summaries import STAMP_SECONDS, install_render_cache
+from service.web.urls import WeekConverter
 
 BLUEPRINTS = (
     public.blueprint,
@@ -74,6 +75,7 @@ def create_app(
     app.register_error_handler(CSRFError, csrf_refused)
     app.register_error_handler(store.DatabaseError, store_busy)
     app.register_error_handler(store.StoreError, store_busy)  # no connection for the first request
+    app.url_map.converters["week"] = WeekConverter
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     install_render_cache(app, stamp_seconds)
