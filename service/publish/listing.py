@@ -89,8 +89,8 @@ class Listing:
         near = {1, self.pages} | set(range(self.page - 2, self.page + 3))
         shown = sorted(n for n in near if 1 <= n <= self.pages)
         links: list[int | None] = []
-        for number in shown:
-            if links and number - links[-1] > 1:
+        for previous, number in zip([None, *shown], shown):
+            if previous is not None and number - previous > 1:
                 links.append(None)
             links.append(number)
         return links
@@ -98,6 +98,11 @@ class Listing:
     def why(self, paper: Paper) -> tuple[str, ...]:
         """The topic's terms the paper matched, for a short "why" beside it."""
         return self.ranking[paper.id].matched
+
+    @property
+    def last_day(self) -> datetime | None:
+        """The last day the listing covers (a week's Sunday); None: up to now."""
+        return self.until - timedelta(days=1) if self.until else None
 
     @property
     def newest_week(self) -> str | None:

@@ -5,6 +5,7 @@ against the other candidates on labelled papers (BENCHMARKS.md)."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ TEXT_FIELDS = {None, "ti", "abs", "all", "co"}
 OPERATORS = {"AND", "OR", "ANDNOT"}
 
 _stemmer = Stemmer.Stemmer("english")
+# bm25s sets its own logger to DEBUG on import, so every index it builds logged a line; it follows
+# the application's level (PAPERBOY_LOG_LEVEL) like any other library.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,8 @@ def stem_words(text: str) -> list[str]:
 def matched_terms(terms: list[tuple[str, str, str]], stems: list[str]) -> tuple[str, ...]:
     """The terms (as the topic spells them) whose stems occur in a row in `stems`."""
     text = " " + " ".join(stems) + " "
-    found, seen = [], []
+    found: list[str] = []
+    seen: list[str] = []
     for term, key, plain in terms:
         # A plural of a named term ("LLMs" after "LLM"), or a word already named inside a
         # matched phrase ("language" in "large language model"), adds nothing.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, func, insert, or_, select, update
@@ -27,6 +27,10 @@ DELETED = SubscriberStatus.DELETED
 SORTS = {
     "email": subscriber.c.email,
     "status": subscriber.c.status,
+    # A subscriber's first topic in alphabetical order: enough to group readers by topic.
+    "topics": select(func.min(subscription.c.topic))
+    .where(subscription.c.subscriber_id == subscriber.c.id)
+    .scalar_subquery(),
     "created": subscriber.c.created,
     "changed": subscriber.c.changed,
 }
@@ -416,6 +420,18 @@ class SubscriberPage:
     pages: int
 
 
+def _filters(search: str, status: str, topic: str) -> list:
+    """The WHERE clauses of the admin's subscriber list: part of the address, status, topic."""
+    where = []
+    if search:
+        where.append(subscriber.c.email.icontains(search, autoescape=True))
+    if status:
+        where.append(subscriber.c.status == status)
+    if topic:
+        where.append(exists().where(subscription.c.subscriber_id == subscriber.c.id, subscription.c.topic == topic))
+    return where
+
+
 def list_subscribers(
     conn: Connection,
     search: str = "",
@@ -426,13 +442,7 @@ def list_subscribers(
     per_page: int = 50,
 ) -> SubscriberPage:
     """One page of subscribers matching the search (part of the address), status and topic."""
-    where = []
-    if search:
-        where.append(subscriber.c.email.icontains(search, autoescape=True))
-    if status:
-        where.append(subscriber.c.status == status)
-    if topic:
-        where.append(exists().where(subscription.c.subscriber_id == subscriber.c.id, subscription.c.topic == topic))
+    where = _filters(search, status, topic)
     total = conn.execute(select(func.count()).select_from(subscriber).where(*where)).scalar_one()
     descending = sort.startswith("-")
     column = SORTS.get(sort.lstrip("-"), subscriber.c.email)
@@ -443,6 +453,12 @@ def list_subscribers(
         select(subscriber).where(*where).order_by(order, subscriber.c.id).limit(per_page).offset((page - 1) * per_page)
     )
     return SubscriberPage(_subscribers(conn, query), total, page, pages)
+
+
+def matching_subscribers(conn: Connection, search: str = "", status: str = "", topic: str = "") -> list[Subscriber]:
+    """Every subscriber the list's filters select, by address: what a bulk action works on."""
+    query = select(subscriber).where(*_filters(search, status, topic)).order_by(subscriber.c.email, subscriber.c.id)
+    return _subscribers(conn, query)
 
 
 def status_counts(conn: Connection) -> dict[str, int]:
@@ -528,7 +544,8 @@ def import_rows(conn: Connection, rows: list[ImportRow], now: datetime, actor: s
     """
     existing = _existing_by_email(conn, [row.email for row in rows])
     wanted = rows
-    rows = [ImportRow(row.email, row.topics, _import_status(existing.get(row.email), row.status)) for row in rows]
+    # replace() keeps every other field of the row, its preferences included.
+    rows = [replace(row, status=_import_status(existing.get(row.email), row.status)) for row in rows]
     kept = sum(1 for before, after in zip(wanted, rows) if before.status != after.status)
 
     new_rows = [row for row in rows if row.email not in existing]
