@@ -43,7 +43,7 @@ def test_upgrading_counts_the_stems_of_the_papers_already_stored(tmp_path):
     fetched = parse_feed(data_file(HUNDRED)).papers
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0006")
+        command.upgrade(config, "0007")
         connection.execute(
             metadata.tables["paper"].insert(),
             [{**paper.__dict__, "first_seen": NOW} for paper in fetched],

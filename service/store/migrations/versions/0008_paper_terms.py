@@ -1,7 +1,7 @@
 """Each paper's stem counts for relevance ranking, counted once when the paper is stored; the
 papers already held are counted here.
 
-Revision ID: 0007
+Revision ID: 0008
 """
 
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 from service.model.terms import Terms, stem_words
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
