@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -59,8 +60,7 @@ def rank(topic: Topic, papers: Sequence[Paper], exemplars: Sequence[Paper] = ())
     return ranked
 
 
-@dataclass(frozen=True)
-class RankedId:
+class RankedId(NamedTuple):
     """One paper of a ranked window, by id: the paper itself is loaded only when shown."""
 
     id: str
@@ -71,12 +71,15 @@ class RankedId:
 def rank_window(topic: Topic, window: Window, exemplars: Sequence[Paper] = ()) -> list[RankedId]:
     """The papers in the seed's sections (with code or a project page first), each in rank()'s
     order: most relevant first, ties newest first, then by arXiv id."""
+    if not window.ids:
+        return []
     scores = _scores(topic, window.lengths, window.entries, exemplars)
-    ids, published, linked = window.ids, window.published, window.linked
-    order = sorted(range(len(ids)), key=ids.__getitem__, reverse=True)
-    order.sort(key=lambda i: (scores[i], published[i]), reverse=True)
-    ranked = [RankedId(ids[i], linked[i], scores[i]) for i in order]
-    return [entry for entry in ranked if entry.linked] + [entry for entry in ranked if not entry.linked]
+    # Ascending by score, then date, then id (ids are unique), reversed: rank()'s order.
+    dates = np.unique(np.array(window.published), return_inverse=True)[1]
+    order = np.lexsort((np.array(window.ids), dates, np.array(scores)))[::-1].tolist()
+    ids, linked = window.ids, window.linked
+    first = [RankedId(ids[i], True, scores[i]) for i in order if linked[i]]
+    return first + [RankedId(ids[i], False, scores[i]) for i in order if not linked[i]]
 
 
 def _scores(
@@ -91,7 +94,7 @@ def _scores(
         scale = scores.max() if scores.max() > 0 else 1.0
         if likeness.max() > 0:
             scores = scores + EXEMPLAR_WEIGHT * scale * likeness / likeness.max()
-    return [round(float(score), SCORE_DIGITS) for score in scores]
+    return [round(score, SCORE_DIGITS) for score in scores.tolist()]
 
 
 def why(topic: Topic, stems: list[str]) -> tuple[str, ...]:
@@ -170,11 +173,12 @@ def _bm25(lengths: Sequence[int], entries: Sequence[bytes], queries: list[list[s
     # Only the entries of stems some query names matter.
     wanted = sorted({stem_key(stem) for query in queries for stem in query})
     keys = np.array(wanted, dtype=np.uint64)
-    places = np.minimum(np.searchsorted(keys, joined["key"]), len(keys) - 1) if wanted else None
     columns: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    if places is not None:
-        hit = keys[places] == joined["key"]
-        owners, places, tf = owners[hit], places[hit], joined["count"][hit].astype(np.float64)
+    if wanted:
+        # Most entries name no query stem: keep the others first, then find which stem each is.
+        hit = np.isin(joined["key"], keys)
+        places = np.searchsorted(keys, joined["key"][hit])
+        owners, tf = owners[hit], joined["count"][hit].astype(np.float64)
         average = stems_in_all.mean()
         weight = K1 * ((1 - B) + B * stems_in_all / average)
         tfc = tf / (weight[owners] + tf)

@@ -257,17 +257,12 @@ def topic_window(conn: Connection, topic: str, since: datetime | None, until: da
         query = query.where(topic_paper.c.first_matched >= since)
     if until is not None:
         query = query.where(topic_paper.c.first_matched < until)
-    window = Window()
-    uncounted = []
-    for paper_id, published, linked, length, entries in conn.execute(query).all():
-        if length is None:
-            uncounted.append(paper_id)
-        else:
-            window.ids.append(paper_id)
-            window.published.append(published)
-            window.linked.append(bool(linked))
-            window.lengths.append(length)
-            window.entries.append(entries)
+    rows = conn.execute(query).all()
+    uncounted = [row[0] for row in rows if row[3] is None]
+    counted = [row for row in rows if row[3] is not None] if uncounted else rows
+    columns = [list(column) for column in zip(*counted, strict=True)] if counted else [[], [], [], [], []]
+    window = Window(*columns)
+    window.linked = [bool(value) for value in window.linked]
     # Papers stored by a version that did not count stems yet are counted now.
     if uncounted:
         raw = dict(
