@@ -58,7 +58,10 @@ def rank(topic: Topic, papers: Sequence[Paper], exemplars: Sequence[Paper] = ())
         scale = scores.max() if scores.max() > 0 else 1.0
         if likeness.max() > 0:
             scores = scores + EXEMPLAR_WEIGHT * scale * likeness / likeness.max()
-    terms, words = _keyed(query_terms(topic.query)), _keyed(topic_words(topic))
+    terms = _keyed(query_terms(topic.query))
+    # A topic with search terms falls back on its title's and description's words; a topic of
+    # categories only (cat:cs.RO) matched papers by category, which its words do not explain.
+    words = _keyed(topic_words(topic)) if terms else []
     ranked = [
         Ranked(paper, round(float(score), SCORE_DIGITS), matched_terms(terms, stems) or matched_terms(words, stems))
         for paper, score, stems in zip(papers, scores, documents)

@@ -54,7 +54,7 @@ def test_it_ranks_the_same_whatever_the_input_order_or_hash_seed():
     again = [(e.paper.id, e.score, e.matched) for e in rank(SHIPPED["vla"], list(reversed(papers)))]
     assert first == again
     script = (
-        "import json; from tests.ranking.test_relevance import SHIPPED, week; from service.relevance import rank; "
+        "import json; from tests.ranking.test_relevance import SHIPPED, week; from service.ranking.relevance import rank; "
         "print(json.dumps([[e.paper.id, e.score, list(e.matched)] for t in SHIPPED.values() "
         "for e in rank(t, week())]))"
     )
@@ -123,3 +123,16 @@ def test_it_reads_the_text_terms_of_an_arxiv_query():
         "world model",
         "agents",
     ]
+
+
+def test_a_topic_of_categories_only_gives_no_why_from_its_description():
+    robotics = Topic(
+        slug="robotics",
+        title="Robotics (all of cs.RO)",
+        description="Every paper in the topic's category: all of it, broad.",
+        query="cat:cs.RO",
+    )
+    ranked = rank(robotics, week())
+    assert ranked and all(entry.matched == () for entry in ranked)
+    # A topic with search terms still names its title's words when a paper has none of its terms.
+    assert any(entry.matched for entry in rank(replace(robotics, query="ti:zebrafish"), week()))
