@@ -2,7 +2,7 @@
 `gunicorn 'service.web:create_app()'`: a bad setting stops it with one line, and workers are
 threaded as under `paperboy serve`, so a slow client holds one thread, not a worker."""
 
-from service.web.server import THREADS, check_settings as on_starting  # noqa: F401
+from service.web.server import THREADS  # noqa: F401
 
 worker_class = "gthread"
 threads = THREADS

@@ -12,24 +12,24 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-NOW = datetime(2026, 2, 4, 16, 50, tzinfo=timezone.utc)
+NOW = datetime(2026, 2, 4, 16, 50, tzinfo=UTC)
 LENGTHS = ("", "5", "full", "titles")
 
 
 def main() -> None:
     from service import store
     from service.config import Config
-    from service.digest import build_digest
-    from service.digest_letter import HTML_LIMIT, letter_writer
-    from service.digest_selection import FULL_PER_TOPIC, TITLES_PER_TOPIC
-    from service.topics import load_topics
-    from subscribers.preferences import DigestPreferences
+    from service.digest.digest import build_digest
+    from service.digest.letter import HTML_LIMIT, letter_writer
+    from service.digest.selection import FULL_PER_TOPIC, TITLES_PER_TOPIC
+    from service.model.preferences import DigestPreferences
+    from service.model.topics import load_topics
     from tests.heavy_week import WEEK, load_heavy_week
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -38,8 +38,12 @@ def main() -> None:
     args = parser.parse_args()
     topics = load_topics(args.topics_file)
     with tempfile.TemporaryDirectory() as scratch:
-        config = Config(database_url=f"sqlite:///{scratch}/bench.sqlite3", topics_file=args.topics_file,
-                        base_url="https://paperboy.example.org", secret_key="bench")
+        config = Config(
+            database_url=f"sqlite:///{scratch}/bench.sqlite3",
+            topics_file=args.topics_file,
+            base_url="https://paperboy.example.org",
+            secret_key="bench",
+        )
         engine = store.connect(config.database_url)
         store.migrate(engine)
         with store.write_transaction(engine) as conn:
@@ -48,21 +52,30 @@ def main() -> None:
             writer = letter_writer(conn, config, digest, topics)
         engine.dispose()
     every = tuple(t.slug for t in topics)
-    links = ("https://paperboy.example.org/unsubscribe/" + "x" * 90, "https://paperboy.example.org/preferences/" + "y" * 90)
-    print(f"{len(topics)} topics x {args.per_topic} papers, abstracts 1920 characters; limit {HTML_LIMIT} bytes; "
-          f"default {FULL_PER_TOPIC} in full + {TITLES_PER_TOPIC} titles per topic")
+    links = (
+        "https://paperboy.example.org/unsubscribe/" + "x" * 90,
+        "https://paperboy.example.org/preferences/" + "y" * 90,
+    )
+    print(
+        f"{len(topics)} topics x {args.per_topic} papers, abstracts 1920 characters; limit {HTML_LIMIT} bytes; "
+        f"default {FULL_PER_TOPIC} in full + {TITLES_PER_TOPIC} titles per topic"
+    )
     print("| digest length | papers in the mail | HTML bytes | text bytes | shortening level |")
     print("|---|---|---|---|---|")
     for length in LENGTHS:
         letter = writer.letter(every, DigestPreferences(length=length), links)
-        print(f"| {length or 'default'} | {letter.selection.count} | {len(letter.html.encode()):,} | "
-              f"{len(letter.text.encode()):,} | {letter.level} |")
+        print(
+            f"| {length or 'default'} | {letter.selection.count} | {len(letter.html.encode()):,} | "
+            f"{len(letter.text.encode()):,} | {letter.level} |"
+        )
     writer.letter(every, DigestPreferences(keywords_in=("robot",)), links)  # warm the pieces
     started, cpu, rounds = time.perf_counter(), time.process_time(), 200
     for n in range(rounds):
         writer.letter(every, DigestPreferences(keywords_out=(f"word{n}",)), links)
-    print(f"fill one letter (all topics, a distinct keyword filter): "
-          f"{(time.perf_counter() - started) / rounds * 1000:.2f} ms, CPU {(time.process_time() - cpu) / rounds * 1000:.2f} ms")
+    print(
+        f"fill one letter (all topics, a distinct keyword filter): "
+        f"{(time.perf_counter() - started) / rounds * 1000:.2f} ms, CPU {(time.process_time() - cpu) / rounds * 1000:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -56,8 +56,11 @@ def bare_app():
         if request.headers.get("If-None-Match") == etag:
             return Response(status=304, headers=headers)
         if "gzip" in request.headers.get("Accept-Encoding", ""):
-            return Response(zipped, headers={**headers, "Content-Encoding": "gzip"},
-                            content_type="application/atom+xml; charset=utf-8")
+            return Response(
+                zipped,
+                headers={**headers, "Content-Encoding": "gzip"},
+                content_type="application/atom+xml; charset=utf-8",
+            )
         return Response(plain, headers=headers, content_type="application/atom+xml; charset=utf-8")
 
     return app
@@ -67,7 +70,10 @@ def start_gunicorn(app: str, env: dict) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
         [str(GUNICORN), "--workers", "2", "--bind", f"127.0.0.1:{port}", app],
-        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -100,7 +106,7 @@ def wrk(url: str, duration: int, headers: list[str]) -> float:
 def prepare_store(folder: Path) -> dict:
     """A SQLite store holding one topic with fifty real papers; returns the app's environment."""
     from service import store
-    from service.arxiv import parse_feed
+    from service.arxiv.client import parse_feed
     from service.store.papers import link_topic_papers, upsert_papers
 
     (folder / "topics.toml").write_text(TOPICS)
@@ -108,14 +114,16 @@ def prepare_store(folder: Path) -> dict:
     engine = store.connect(url)
     store.migrate(engine)
     papers = parse_feed(SAMPLE.read_bytes()).papers[:ENTRIES]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with engine.begin() as conn:
         upsert_papers(conn, papers, now=now)
         link_topic_papers(conn, "bench", [p.id for p in papers], now=now)
     engine.dispose()
     return {
-        "PAPERBOY_DATABASE_URL": url, "PAPERBOY_TOPICS_FILE": str(folder / "topics.toml"),
-        "PAPERBOY_SECRET_KEY": "bench", "PAPERBOY_BASE_URL": "http://paperboy.example",
+        "PAPERBOY_DATABASE_URL": url,
+        "PAPERBOY_TOPICS_FILE": str(folder / "topics.toml"),
+        "PAPERBOY_SECRET_KEY": "bench",
+        "PAPERBOY_BASE_URL": "http://paperboy.example",
     }
 
 
@@ -172,14 +180,21 @@ def through_nginx(upstream: str, folder: Path, duration: int) -> list[tuple[str,
     if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
         raise SystemExit("bench: nginx is missing: apt-get install nginx")
     port = free_port()
-    static = (f"server {{ listen 127.0.0.1:{port}; server_tokens off; gzip_static on;\n"
-              f"  location = {FEED_PATH} {{ default_type application/atom+xml; alias {folder}/feed.xml; }} }}\n")
+    static = (
+        f"server {{ listen 127.0.0.1:{port}; server_tokens off; gzip_static on;\n"
+        f"  location = {FEED_PATH} {{ default_type application/atom+xml; alias {folder}/feed.xml; }} }}\n"
+    )
     rows = []
     with nginx_front(upstream, folder / "nginx", extra=static) as front:
         for name, headers in (("200 plain", []), ("200 gzip", ["Accept-Encoding: gzip"])):
             httpx.get(front + FEED_PATH, headers=dict(h.split(": ") for h in headers))  # into the cache
-            rows.append((name, wrk(front + FEED_PATH, duration, headers),
-                         wrk(f"http://127.0.0.1:{port}{FEED_PATH}", duration, headers)))
+            rows.append(
+                (
+                    name,
+                    wrk(front + FEED_PATH, duration, headers),
+                    wrk(f"http://127.0.0.1:{port}{FEED_PATH}", duration, headers),
+                )
+            )
     return rows
 
 

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -85,8 +85,14 @@ def run_fetch(env: dict[str, str], *args: str) -> tuple[float, int, str]:
     """Wall seconds, peak RSS in KiB and stdout of one `paperboy fetch` process."""
     paperboy = Path(sys.executable).parent / "paperboy"
     started = time.perf_counter()
-    process = subprocess.Popen([str(paperboy), "fetch", *args], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True, cwd=env["HOME"])
+    process = subprocess.Popen(
+        [str(paperboy), "fetch", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=env["HOME"],
+    )
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     output = process.stdout.read()
@@ -99,7 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=30)
     options = parser.parse_args()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     bodies = build_pages(options.pages, now)
     entries = 100 * options.pages
     server = serve(bodies)
@@ -107,16 +113,19 @@ def main() -> None:
         topics = Path(work) / "topics.toml"
         topics.write_text('[[topic]]\nslug = "bench"\ntitle = "Bench"\nquery = "all:testing"\n')
         env = {
-            "PATH": os.environ.get("PATH", ""), "HOME": work,
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": work,
             "PAPERBOY_DATABASE_URL": f"sqlite:///{work}/paperboy.sqlite3",
             "PAPERBOY_TOPICS_FILE": str(topics),
             "PAPERBOY_ARXIV_API_URL": f"http://127.0.0.1:{server.server_port}/api/query",
-            "PAPERBOY_ARXIV_DELAY": "0", "PAPERBOY_ARXIV_RETRIES": "0",
+            "PAPERBOY_ARXIV_DELAY": "0",
+            "PAPERBOY_ARXIV_RETRIES": "0",
             "PAPERBOY_SECRET_KEY": "bench",
         }
         since = (now - timedelta(days=30)).strftime("%Y-%m-%d")
-        print(f"fetch: {entries} entries in {options.pages} pages of the real 100-entry response, "
-              "fresh SQLite database")
+        print(
+            f"fetch: {entries} entries in {options.pages} pages of the real 100-entry response, fresh SQLite database"
+        )
         for label in ("first run (all new)", "second run (all unchanged)"):
             elapsed, rss, output = run_fetch(env, "--since", since)
             print(f"  {label}: {output}")

@@ -12,7 +12,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,12 +39,14 @@ def run_pass(engine, data: bytes, label: str) -> None:
     parsed_at = time.perf_counter()
     assert parsed.ok, parsed.errors[:3]
     with engine.begin() as conn:
-        result = store.import_rows(conn, parsed.rows, datetime.now(timezone.utc), "bench")
+        result = store.import_rows(conn, parsed.rows, datetime.now(UTC), "bench")
     finished = time.perf_counter()
     rows = len(parsed.rows)
-    print(f"  {label:<10} {rows} rows ({result.created} new, {result.updated} updated, {result.unchanged} unchanged): "
-          f"parse {parsed_at - started:.2f} s, write {finished - parsed_at:.2f} s, "
-          f"total {finished - started:.2f} s = {rows / (finished - started):,.0f} rows/s")
+    print(
+        f"  {label:<10} {rows} rows ({result.created} new, {result.updated} updated, {result.unchanged} unchanged): "
+        f"parse {parsed_at - started:.2f} s, write {finished - parsed_at:.2f} s, "
+        f"total {finished - started:.2f} s = {rows / (finished - started):,.0f} rows/s"
+    )
 
 
 def bench(name: str, url: str, rows: int) -> None:

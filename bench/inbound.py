@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,25 +33,29 @@ BOUNCES = "bounces@paperboy.test"
 
 
 def dsn(failed: str) -> bytes:
-    return (f"From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: {BOUNCES}\r\n"
-            "Subject: Undelivered Mail Returned to Sender\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
-            'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
-            f"--B\r\nContent-Type: text/plain\r\n\r\n<{failed}>: unknown user\r\n"
-            "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
-            f"Final-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-            "Diagnostic-Code: smtp; 550 5.1.1 unknown user\r\n\r\n--B--\r\n").encode()
+    return (
+        f"From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: {BOUNCES}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        f"--B\r\nContent-Type: text/plain\r\n\r\n<{failed}>: unknown user\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
+        f"Final-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 unknown user\r\n\r\n--B--\r\n"
+    ).encode()
 
 
 def auto_reply(n: int) -> bytes:
-    return (f"From: reader{n}@example.org\r\nTo: {BOUNCES}\r\nAuto-Submitted: auto-replied\r\n"
-            f"Subject: Out of office {n}\r\n\r\nI am away until Monday.\r\n").encode()
+    return (
+        f"From: reader{n}@example.org\r\nTo: {BOUNCES}\r\nAuto-Submitted: auto-replied\r\n"
+        f"Subject: Out of office {n}\r\n\r\nI am away until Monday.\r\n"
+    ).encode()
 
 
 def prepare(database_url: str, subscribers: int) -> None:
     from service import store
-    from subscribers.store import ImportRow, import_rows, record_confirmation_mailed, subscriber_by_email
+    from service.store.subscribers import ImportRow, import_rows, record_confirmation_mailed, subscriber_by_email
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     engine = store.connect(database_url)
     store.migrate(engine)
     with engine.begin() as conn:
@@ -68,11 +72,16 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--database-url", help="default: SQLite in a temporary directory")
     args = parser.parse_args()
-    corpus = [re.sub(rb"\r?\n", b"\r\n", (CORPUS / name).read_bytes())
-              for name in ("dsn_01.txt", "postfix_01.txt", "qmail_01.txt", "simple_01.txt")]
+    corpus = [
+        re.sub(rb"\r?\n", b"\r\n", (CORPUS / name).read_bytes())
+        for name in ("dsn_01.txt", "postfix_01.txt", "qmail_01.txt", "simple_01.txt")
+    ]
     thirds = args.messages // 3
-    messages = ([dsn(f"reader{n}@example.org") for n in range(thirds)]
-                + [auto_reply(n) for n in range(thirds)] + [corpus[n % len(corpus)] for n in range(thirds)])
+    messages = (
+        [dsn(f"reader{n}@example.org") for n in range(thirds)]
+        + [auto_reply(n) for n in range(thirds)]
+        + [corpus[n % len(corpus)] for n in range(thirds)]
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         database_url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
@@ -80,12 +89,22 @@ def main() -> None:
         (Path(tmp) / "topics.toml").write_text(topic)
         prepare(database_url, thirds)
         port = free_port()
-        env = {**os.environ, "PAPERBOY_DATABASE_URL": database_url, "PAPERBOY_SECRET_KEY": "bench",
-               "PAPERBOY_TOPICS_FILE": f"{tmp}/topics.toml", "PAPERBOY_MAIL_FROM": "news@paperboy.test",
-               "PAPERBOY_BOUNCE_ADDRESS": BOUNCES}
+        env = {
+            **os.environ,
+            "PAPERBOY_DATABASE_URL": database_url,
+            "PAPERBOY_SECRET_KEY": "bench",
+            "PAPERBOY_TOPICS_FILE": f"{tmp}/topics.toml",
+            "PAPERBOY_MAIL_FROM": "news@paperboy.test",
+            "PAPERBOY_BOUNCE_ADDRESS": BOUNCES,
+        }
         log = open(f"{tmp}/inbound.log", "wb")
-        server = subprocess.Popen([str(Path(sys.executable).with_name("paperboy")), "inbound", "--port", str(port)],
-                                  env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("paperboy")), "inbound", "--port", str(port)],
+            env=env,
+            cwd=tmp,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -104,7 +123,7 @@ def main() -> None:
 
             started = time.perf_counter()
             with ThreadPoolExecutor(args.connections) as pool:
-                list(pool.map(send, [messages[i::args.connections] for i in range(args.connections)]))
+                list(pool.map(send, [messages[i :: args.connections] for i in range(args.connections)]))
             elapsed = time.perf_counter() - started
         finally:
             server.send_signal(signal.SIGTERM)
@@ -113,7 +132,7 @@ def main() -> None:
 
         from service import store
         from service.store.inbound import kind_counts
-        from subscribers.store import status_counts
+        from service.store.subscribers import status_counts
 
         engine = store.connect(database_url)
         with engine.connect() as conn:

@@ -25,12 +25,12 @@ import sys
 import tarfile
 import tempfile
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRST = datetime(2026, 1, 5, 6, 0, tzinfo=timezone.utc)  # a Monday
+FIRST = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)  # a Monday
 DAYS = 42
 TOPICS = {  # slug -> (query, papers per weekday)
     "small": ('ti:"vision-language-action"', 4),
@@ -56,9 +56,9 @@ def drive(clock_url: str, times: list[str]) -> None:
     import httpx
 
     import service
-    from service.arxiv import ArxivClient
+    from service.arxiv.client import ArxivClient
+    from service.arxiv.fetch import Progress, fetch_topics
     from service.config import load_config
-    from service.fetch import Progress, fetch_topics
     from service.runtime import Runtime
 
     print(f"code: {list(service.__path__)}", file=sys.stderr)
@@ -66,8 +66,9 @@ def drive(clock_url: str, times: list[str]) -> None:
     for at in times:
         httpx.get(clock_url, params={"at": at}).raise_for_status()
         with ArxivClient.from_config(runtime.config, sleep=lambda seconds: None) as client:
-            fetch_topics(runtime, runtime.topics, now=datetime.fromisoformat(at), client=client,
-                         progress=Progress(io.StringIO()))
+            fetch_topics(
+                runtime, runtime.topics, now=datetime.fromisoformat(at), client=client, progress=Progress(io.StringIO())
+            )
 
 
 def run_strategy(name: str, code: Path, lookback: int | None, sim, workdir: Path) -> dict:
@@ -76,16 +77,31 @@ def run_strategy(name: str, code: Path, lookback: int | None, sim, workdir: Path
     times = [(FIRST + timedelta(days=day)).isoformat() for day in range(DAYS)]
     database = workdir / f"{name.replace(' ', '-')}.sqlite3"
     topics = workdir / "topics.toml"
-    topics.write_text("".join(f'[[topic]]\nslug = "{slug}"\ntitle = "{slug}"\nquery = \'{query}\'\n\n'
-                              for slug, (query, _) in TOPICS.items()))
+    topics.write_text(
+        "".join(
+            f'[[topic]]\nslug = "{slug}"\ntitle = "{slug}"\nquery = \'{query}\'\n\n'
+            for slug, (query, _) in TOPICS.items()
+        )
+    )
     with ArxivDaysServer(sim) as server:
-        env = {**os.environ, "PYTHONPATH": str(code), "PAPERBOY_DATABASE_URL": f"sqlite:///{database}",
-               "PAPERBOY_TOPICS_FILE": str(topics), "PAPERBOY_ARXIV_API_URL": server.url,
-               "PAPERBOY_ARXIV_DELAY": "0", "PAPERBOY_SECRET_KEY": "bench"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(code),
+            "PAPERBOY_DATABASE_URL": f"sqlite:///{database}",
+            "PAPERBOY_TOPICS_FILE": str(topics),
+            "PAPERBOY_ARXIV_API_URL": server.url,
+            "PAPERBOY_ARXIV_DELAY": "0",
+            "PAPERBOY_SECRET_KEY": "bench",
+        }
         if lookback is not None:
             env["PAPERBOY_FETCH_LOOKBACK_DAYS"] = str(lookback)
-        done = subprocess.run([sys.executable, __file__, "--drive", server.clock_url, json.dumps(times)],
-                              env=env, cwd=workdir, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, __file__, "--drive", server.clock_url, json.dumps(times)],
+            env=env,
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             sys.exit(f"bench: the {name} run failed:\n{done.stderr[-2000:]}")
         requests = list(server.requests)
@@ -106,12 +122,17 @@ def measure(sim, database: Path, requests, last: datetime) -> dict:
             held = {p.id: p for p in papers.papers_for_topic(conn, slug)}
             missed = [p for p in announced if p.id not in held]
             stale = [p for p in announced if p.id in held and held[p.id].version < p.at(last).number]
-            per_day = Counter(at.date() for at, params in requests if params.get("search_query", "").startswith(f"({query})"))
+            per_day = Counter(
+                at.date() for at, params in requests if params.get("search_query", "").startswith(f"({query})")
+            )
             counts = [per_day.get((FIRST + timedelta(days=d)).date(), 0) for d in range(DAYS)]
             figures[slug] = {
-                "announced": len(announced), "missed": len(missed),
-                "missed_held": sum(p.held_days > 0 for p in missed), "stale": len(stale),
-                "requests_mean": sum(counts) / len(counts), "requests_max": max(counts),
+                "announced": len(announced),
+                "missed": len(missed),
+                "missed_held": sum(p.held_days > 0 for p in missed),
+                "stale": len(stale),
+                "requests_mean": sum(counts) / len(counts),
+                "requests_max": max(counts),
             }
     engine.dispose()
     return figures
@@ -145,8 +166,11 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|")
         for name, code, lookback in strategies:
             for slug, f in run_strategy(name, code, lookback, sim, workdir).items():
-                print(f"| {name} | {slug} | {f['announced']} | {f['missed']} ({f['missed_held']}) | {f['stale']} "
-                      f"| {f['requests_mean']:.1f} | {f['requests_max']} |", flush=True)
+                print(
+                    f"| {name} | {slug} | {f['announced']} | {f['missed']} ({f['missed_held']}) | {f['stale']} "
+                    f"| {f['requests_mean']:.1f} | {f['requests_max']} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 from bench.fetch import serve  # noqa: E402
 from bench.scratch import scratch_postgres  # noqa: E402
 from service import store  # noqa: E402
-from service.sample import load_sample  # noqa: E402
+from service.arxiv.sample import load_sample  # noqa: E402
+from service.model.weeks import week_of  # noqa: E402
 from service.store.papers import link_topic_papers, upsert_papers  # noqa: E402
-from service.weeks import week_of  # noqa: E402
 from tests.arxiv_replay import dated_entries, paged_responses  # noqa: E402
 from tests.helpers import PAPERBOY  # noqa: E402
 from tests.server_process import paperboy_server, server_environment  # noqa: E402
@@ -71,8 +71,8 @@ def prepare(url: str, folder: Path, now: datetime) -> list[str]:
     store.migrate(engine)
     topics_file = folder / "topics.toml"
     topics_file.write_text(TOPICS)
-    from service.topics import load_topics
-    from subscribers.store import ImportRow, import_rows
+    from service.model.topics import load_topics
+    from service.store.subscribers import ImportRow, import_rows
 
     load_sample(engine, load_topics(topics_file), now)
     papers = many_papers(5000)
@@ -81,7 +81,7 @@ def prepare(url: str, folder: Path, now: datetime) -> list[str]:
         upsert_papers(conn, papers, now)
         for round_number in range(ROUNDS):
             matched = now - timedelta(days=7 * (round_number + 1))
-            chosen = papers[300 * round_number:300 * (round_number + 1)]
+            chosen = papers[300 * round_number : 300 * (round_number + 1)]
             link_topic_papers(conn, "testing", [p.id for p in chosen], matched)
             weeks.append(week_of(matched))
         import_rows(conn, [ImportRow(f"reader{n}@example.org", ["testing"], "active") for n in range(5000)], now, "cli")
@@ -93,14 +93,20 @@ def import_file(folder: Path, round_number: int) -> Path:
     """50,000 new addresses for one round's import, on a topic with no papers in the digest weeks
     (so that each round's digest goes to the same 5,000 readers, not to every imported row)."""
     path = folder / f"import-{round_number}.csv"
-    path.write_text("email,topics,status\n" + "".join(
-        f"imported{round_number}-{n}@example.org,imported,active\n" for n in range(IMPORT_ROWS)))
+    path.write_text(
+        "email,topics,status\n"
+        + "".join(f"imported{round_number}-{n}@example.org,imported,active\n" for n in range(IMPORT_ROWS))
+    )
     return path
 
 
 def wrk(url: str, duration: int, connections: int) -> dict:
-    output = subprocess.run(["wrk", f"-c{connections}", "-t2", f"-d{duration}s", "--timeout", "30s", "--latency", url],
-                            capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(
+        ["wrk", f"-c{connections}", "-t2", f"-d{duration}s", "--timeout", "30s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: (.*)", output)
     return {
@@ -121,8 +127,9 @@ def run_job(name: str, command: list[str], environ: dict, folder: Path, ended: l
     ended.append((name, process.returncode, time.monotonic() - start, last))
 
 
-def run_rounds(environ: dict, folder: Path, weeks: list[str], now: datetime, stop: threading.Event,
-               ended: list) -> None:
+def run_rounds(
+    environ: dict, folder: Path, weeks: list[str], now: datetime, stop: threading.Event, ended: list
+) -> None:
     """Rounds of the three jobs at once, one after another, until `stop` (or ROUNDS)."""
     for round_number, week in enumerate(weeks):
         if stop.is_set():
@@ -134,8 +141,10 @@ def run_rounds(environ: dict, folder: Path, weeks: list[str], now: datetime, sto
             "digest send": [str(PAPERBOY), "digest", "send", "--week", week],
         }
         job_environ = {**environ, "PAPERBOY_ARXIV_API_URL": f"http://127.0.0.1:{arxiv.server_port}/api/query"}
-        threads = [threading.Thread(target=run_job, args=(name, command, job_environ, folder, ended))
-                   for name, command in jobs.items()]
+        threads = [
+            threading.Thread(target=run_job, args=(name, command, job_environ, folder, ended))
+            for name, command in jobs.items()
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -144,12 +153,13 @@ def run_rounds(environ: dict, folder: Path, weeks: list[str], now: datetime, sto
 
 
 def run_database(label: str, url: str, duration: int, connections: int) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         weeks = prepare(url, folder, now)
-        environ = server_environment(url, folder / "topics.toml", PAPERBOY_RATE_LIMITS="false",
-                                     PAPERBOY_OUTBOX_DIR=str(folder / "outbox"))
+        environ = server_environment(
+            url, folder / "topics.toml", PAPERBOY_RATE_LIMITS="false", PAPERBOY_OUTBOX_DIR=str(folder / "outbox")
+        )
         with paperboy_server("serve", environ, folder) as base:
             ended: list = []
             stop = threading.Event()
@@ -167,8 +177,10 @@ def run_database(label: str, url: str, duration: int, connections: int) -> None:
     for name in ("fetch", "import", "digest send"):
         runs = [(code, seconds, last) for job, code, seconds, last in ended if job == name]
         codes = sorted({code for code, _, _ in runs})
-        print(f"job {name:<12} {len(runs)} runs, exit codes {codes}, "
-              f"{min(s for _, s, _ in runs):.0f} to {max(s for _, s, _ in runs):.0f} s each; last: {runs[-1][2]}")
+        print(
+            f"job {name:<12} {len(runs)} runs, exit codes {codes}, "
+            f"{min(s for _, s, _ in runs):.0f} to {max(s for _, s, _ in runs):.0f} s each; last: {runs[-1][2]}"
+        )
 
 
 def main() -> None:

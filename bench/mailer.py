@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,11 +34,15 @@ from tests.smtp_server import free_port  # noqa: E402
 TOPICS = 9
 PAPERS_PER_TOPIC = 10
 WEEK = "2026-W05"
-IN_WEEK = datetime(2026, 1, 28, 9, 30, tzinfo=timezone.utc)
-NOW = datetime(2026, 2, 4, 16, 50, tzinfo=timezone.utc)
+IN_WEEK = datetime(2026, 1, 28, 9, 30, tzinfo=UTC)
+NOW = datetime(2026, 2, 4, 16, 50, tzinfo=UTC)
 COMMON_WORDS = ("testing", "learning", "model", "data", "method", "results", "neural", "robot")
-FIXTURES = ["api2026_search_all-testing_100entries.xml", "api2025_search_cs.RO-neural_project-website.xml",
-            "api2026_idlist_astro-ph-0601001_affiliations.xml", "api2026_idlist_two-ids_one-missing.xml"]
+FIXTURES = [
+    "api2026_search_all-testing_100entries.xml",
+    "api2025_search_cs.RO-neural_project-website.xml",
+    "api2026_idlist_astro-ph-0601001_affiliations.xml",
+    "api2026_idlist_two-ids_one-missing.xml",
+]
 
 
 def topic_sets() -> list[tuple[str, ...]]:
@@ -47,15 +51,17 @@ def topic_sets() -> list[tuple[str, ...]]:
 
 
 def write_topics(path: Path) -> None:
-    path.write_text("".join(
-        f'[[topic]]\nslug = "topic-{n}"\ntitle = "Benchmark Topic {n}"\ndescription = "d"\nquery = "all:x{n}"\n\n'
-        for n in range(TOPICS)
-    ))
+    path.write_text(
+        "".join(
+            f'[[topic]]\nslug = "topic-{n}"\ntitle = "Benchmark Topic {n}"\ndescription = "d"\nquery = "all:x{n}"\n\n'
+            for n in range(TOPICS)
+        )
+    )
 
 
 def keyword_filters(i: int):
     """Subscriber i's own filters: a distinct word to exclude; for two in three a common word too."""
-    from subscribers.preferences import DigestPreferences
+    from service.model.preferences import DigestPreferences
 
     common = COMMON_WORDS[i % len(COMMON_WORDS)]
     own = f"unusedword{i}"
@@ -69,9 +75,9 @@ def keyword_filters(i: int):
 def prepare(database_url: str, topics_file: Path, subscribers: int, distinct_keywords: bool) -> None:
     """A store with one week of papers (12 per topic, neighbours sharing one) and the subscribers."""
     from service import store
-    from service.arxiv import parse_feed
+    from service.arxiv.client import parse_feed
     from service.store.papers import link_topic_papers, upsert_papers
-    from subscribers.store import ImportRow, import_rows
+    from service.store.subscribers import ImportRow, import_rows
 
     engine = store.connect(database_url)
     store.migrate(engine)
@@ -81,29 +87,41 @@ def prepare(database_url: str, topics_file: Path, subscribers: int, distinct_key
         upsert_papers(conn, papers, IN_WEEK)
         step = PAPERS_PER_TOPIC - 1
         for n in range(TOPICS):
-            chosen = papers[n * step: n * step + PAPERS_PER_TOPIC]
+            chosen = papers[n * step : n * step + PAPERS_PER_TOPIC]
             link_topic_papers(conn, f"topic-{n}", [p.id for p in chosen], IN_WEEK)
-        rows = [ImportRow(f"reader{i:06d}@bench.example", list(sets[i % len(sets)]), "active",
-                          keyword_filters(i) if distinct_keywords else None)
-                for i in range(subscribers)]
+        rows = [
+            ImportRow(
+                f"reader{i:06d}@bench.example",
+                list(sets[i % len(sets)]),
+                "active",
+                keyword_filters(i) if distinct_keywords else None,
+            )
+            for i in range(subscribers)
+        ]
         for start in range(0, len(rows), 2000):
-            import_rows(conn, rows[start:start + 2000], NOW, "bench")
+            import_rows(conn, rows[start : start + 2000], NOW, "bench")
     engine.dispose()
 
 
 def run_sender(database_url: str, topics_file: Path, smtp_url: str, concurrency: int) -> dict:
     """Queue and send the digest in this process; returns counts, timings and peak memory."""
     from service.config import Config
-    from service.mailer import Sender
-    from service.mime import PieceEncoder
-    from service.send_queue import queue_digest
+    from service.digest.queue import queue_digest
+    from service.model.preferences import DEFAULT
+    from service.outbound.engine import Sender
+    from service.outbound.mime import PieceEncoder
     from service.runtime import Runtime
-    from subscribers.preferences import DEFAULT
-    from subscribers.store import active_recipients, preferences_of
+    from service.store.subscribers import active_recipients, preferences_of
 
-    config = Config(database_url=database_url, topics_file=topics_file, smtp_url=smtp_url,
-                    smtp_concurrency=concurrency, base_url="https://paperboy.example", secret_key="bench",
-                    mail_from="paperboy <digest@paperboy.example>")
+    config = Config(
+        database_url=database_url,
+        topics_file=topics_file,
+        smtp_url=smtp_url,
+        smtp_concurrency=concurrency,
+        base_url="https://paperboy.example",
+        secret_key="bench",
+        mail_from="paperboy <digest@paperboy.example>",
+    )
     runtime = Runtime(config)
     started = time.perf_counter()
     queued = queue_digest(runtime, WEEK, NOW)
@@ -132,9 +150,15 @@ def run_sender(database_url: str, topics_file: Path, smtp_url: str, concurrency:
     send_seconds = time.perf_counter() - started
     cpu = cpu_seconds(resource.RUSAGE_SELF) - cpu
     return {
-        "subscribers": queued.added, "sent": stats.sent, "failed": stats.failed,
-        "topic_sets": len(queued.topic_sets), "queue_s": queue_seconds, "render_s": render_seconds,
-        "send_s": send_seconds, "rate": stats.sent / send_seconds, "cpu_ms": cpu * 1000 / max(stats.sent, 1),
+        "subscribers": queued.added,
+        "sent": stats.sent,
+        "failed": stats.failed,
+        "topic_sets": len(queued.topic_sets),
+        "queue_s": queue_seconds,
+        "render_s": render_seconds,
+        "send_s": send_seconds,
+        "rate": stats.sent / send_seconds,
+        "cpu_ms": cpu * 1000 / max(stats.sent, 1),
         "mean_body_bytes": sum(sizes) / len(sizes),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -149,9 +173,22 @@ def sender_in_subprocess(args, subscribers: int, smtp_url: str) -> dict:
             reset_postgres(args.database_url)
         prepare(database_url, topics_file, subscribers, args.distinct_keywords)
         output = subprocess.run(
-            [sys.executable, __file__, "--child", "--database-url", database_url, "--topics-file", str(topics_file),
-             "--smtp-url", smtp_url, "--concurrency", str(args.concurrency)],
-            check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                "--database-url",
+                database_url,
+                "--topics-file",
+                str(topics_file),
+                "--smtp-url",
+                smtp_url,
+                "--concurrency",
+                str(args.concurrency),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         return json.loads(output.strip().splitlines()[-1])
 
@@ -173,9 +210,24 @@ def cpu_seconds(who: int) -> float:
 def smtp_source(port: int, concurrency: int, count: int, size: int) -> tuple[float, float]:
     """Messages per second smtp-source reaches against the sink, and its CPU ms per message."""
     started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_CHILDREN)
-    subprocess.run(["smtp-source", "-s", str(concurrency), "-m", str(count), "-l", str(size),
-                    "-f", "bench@paperboy.example", "-t", "reader@bench.example", f"127.0.0.1:{port}"],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            "smtp-source",
+            "-s",
+            str(concurrency),
+            "-m",
+            str(count),
+            "-l",
+            str(size),
+            "-f",
+            "bench@paperboy.example",
+            "-t",
+            "reader@bench.example",
+            f"127.0.0.1:{port}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return count / (time.perf_counter() - started), (cpu_seconds(resource.RUSAGE_CHILDREN) - cpu) * 1000 / count
 
 
@@ -184,8 +236,11 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--database-url", help="PostgreSQL URL of a scratch database (its schema is dropped)")
-    parser.add_argument("--distinct-keywords", action="store_true",
-                        help="every subscriber has keyword filters of their own, so every message differs")
+    parser.add_argument(
+        "--distinct-keywords",
+        action="store_true",
+        help="every subscriber has keyword filters of their own, so every message differs",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--topics-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--smtp-url", help=argparse.SUPPRESS)
@@ -208,20 +263,30 @@ def main() -> None:
     finally:
         sink.terminate()
         sink.wait()
-    print(f"database: {'PostgreSQL' if args.database_url else 'SQLite'}; concurrency {args.concurrency}; "
-          f"mean message {size / 1024:.0f} KB; "
-          f"{'distinct keyword filters per subscriber' if args.distinct_keywords else 'no keyword filters'}")
-    print(f"smtp-source: {args.subscribers} messages at {source_rate:.0f} msg/s "
-          f"(smtp-source -s {args.concurrency} -m {args.subscribers} -l {size} 127.0.0.1:PORT)")
-    print(f"paperboy:    {full['sent']} messages at {full['rate']:.0f} msg/s "
-          f"({full['send_s']:.1f} s after rendering; ledger written in {full['queue_s']:.2f} s); "
-          f"failed {full['failed']}")
+    print(
+        f"database: {'PostgreSQL' if args.database_url else 'SQLite'}; concurrency {args.concurrency}; "
+        f"mean message {size / 1024:.0f} KB; "
+        f"{'distinct keyword filters per subscriber' if args.distinct_keywords else 'no keyword filters'}"
+    )
+    print(
+        f"smtp-source: {args.subscribers} messages at {source_rate:.0f} msg/s "
+        f"(smtp-source -s {args.concurrency} -m {args.subscribers} -l {size} 127.0.0.1:PORT)"
+    )
+    print(
+        f"paperboy:    {full['sent']} messages at {full['rate']:.0f} msg/s "
+        f"({full['send_s']:.1f} s after rendering; ledger written in {full['queue_s']:.2f} s); "
+        f"failed {full['failed']}"
+    )
     print(f"ratio paperboy / smtp-source: {full['rate'] / source_rate:.2f}")
-    print(f"CPU per message: paperboy {full['cpu_ms']:.2f} ms (its whole process while sending), "
-          f"smtp-source {source_cpu:.2f} ms (client only; the sink's CPU is not counted on either side)")
+    print(
+        f"CPU per message: paperboy {full['cpu_ms']:.2f} ms (its whole process while sending), "
+        f"smtp-source {source_cpu:.2f} ms (client only; the sink's CPU is not counted on either side)"
+    )
     print(f"MJML frames of all {full['topic_sets']} topic sets: {full['render_s']:.2f} s")
-    print(f"peak memory: {small['peak_rss_mb']:.0f} MB at {small['subscribers']} subscribers, "
-          f"{full['peak_rss_mb']:.0f} MB at {full['subscribers']} subscribers")
+    print(
+        f"peak memory: {small['peak_rss_mb']:.0f} MB at {small['subscribers']} subscribers, "
+        f"{full['peak_rss_mb']:.0f} MB at {full['subscribers']} subscribers"
+    )
 
 
 if __name__ == "__main__":

@@ -13,15 +13,15 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SAMPLE = ROOT / "service" / "sample" / "api2026_search_all-testing_100entries.xml"
 WEEK = "2026-W05"
-MATCHED = datetime(2026, 1, 28, 9, 30, tzinfo=timezone.utc)
-NOW = datetime(2026, 2, 4, 16, 50, tzinfo=timezone.utc)
+MATCHED = datetime(2026, 1, 28, 9, 30, tzinfo=UTC)
+NOW = datetime(2026, 2, 4, 16, 50, tzinfo=UTC)
 TOPICS = """
 [[topic]]
 slug = "bench"
@@ -36,21 +36,31 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=6000)
     args = parser.parse_args()
 
-    from service.arxiv import parse_feed
+    from service.arxiv.client import parse_feed
     from service.config import Config
-    from service.static_site import export_site
     from service.store.papers import link_topic_papers, upsert_papers
     from service.web import create_app
+    from service.web.static_site import export_site
 
     base = parse_feed(SAMPLE.read_bytes()).papers
-    papers = [replace(base[n % len(base)], id=f"2601.{n:05d}",
-                      code_urls=[f"https://github.com/example/r{n}"] if n % 10 == 0 else [])
-              for n in range(args.papers)]
+    papers = [
+        replace(
+            base[n % len(base)],
+            id=f"2601.{n:05d}",
+            code_urls=[f"https://github.com/example/r{n}"] if n % 10 == 0 else [],
+        )
+        for n in range(args.papers)
+    ]
     with tempfile.TemporaryDirectory() as folder:
         topics = Path(folder) / "topics.toml"
         topics.write_text(TOPICS)
-        config = Config(database_url=f"sqlite:///{folder}/bench.sqlite3", topics_file=topics,
-                        base_url="https://example.org", secret_key="bench", outbox_dir=Path(folder) / "out")
+        config = Config(
+            database_url=f"sqlite:///{folder}/bench.sqlite3",
+            topics_file=topics,
+            base_url="https://example.org",
+            secret_key="bench",
+            outbox_dir=Path(folder) / "out",
+        )
         app = create_app(config, clock=lambda: NOW)
         engine = app.extensions["paperboy"].engine
         with engine.begin() as conn:
@@ -67,8 +77,10 @@ def main() -> None:
             started = time.perf_counter()
             client.get(url)
             warm = time.perf_counter() - started
-            print(f"page {number:>3} of {pages}: {len(body) / 1000:7.1f} kB,"
-                  f" first render {cold * 1000:6.0f} ms, cached {warm * 1000:5.1f} ms")
+            print(
+                f"page {number:>3} of {pages}: {len(body) / 1000:7.1f} kB,"
+                f" first render {cold * 1000:6.0f} ms, cached {warm * 1000:5.1f} ms"
+            )
         # Each answer of a page is built for its visitor (the form token): the paper list comes
         # from the cache, the rest and its gzip are per request. Mean of 50, plain and gzip.
         url = f"/topics/bench/{WEEK}/?page=1"
@@ -84,8 +96,10 @@ def main() -> None:
         for run in ("first", "again"):
             started = time.perf_counter()
             report = export_site(config, out, clock=lambda: NOW)
-            print(f"export ({run}): {len(report.written)} files written, {report.unchanged} unchanged,"
-                  f" {time.perf_counter() - started:.1f} s")
+            print(
+                f"export ({run}): {len(report.written)} files written, {report.unchanged} unchanged,"
+                f" {time.perf_counter() - started:.1f} s"
+            )
         biggest = max((p for p in out.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
         print(f"largest exported file: {biggest.relative_to(out)}, {biggest.stat().st_size / 1000:.1f} kB")
         app.extensions["paperboy"].close()

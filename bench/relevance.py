@@ -6,7 +6,7 @@ week (150 papers x 5 topics) and the peak memory, each in a fresh process.
     .venv/bin/pip install -e '.[bench]'    # bm25s ships with paperboy; scikit-learn, wordllama
     .venv/bin/python bench/relevance.py
 
-The shipped method is `bm25s` (service/relevance.py); the others are candidates measured here."""
+The shipped method is `bm25s` (service/ranking/relevance.py); the others are candidates measured here."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from relevance_pool import load_labels, load_pool  # noqa: E402
-from service.topics import load_topics  # noqa: E402
+
+from service.model.topics import load_topics  # noqa: E402
 
 K = 10
 HEAVY_WEEK = 150
@@ -35,7 +36,8 @@ class QueryTerms:
     """Baseline: how many of the topic's search terms the paper holds, twice for its title."""
 
     def __init__(self):
-        from service import relevance
+        from service.ranking import relevance
+
         self.relevance = relevance
 
     def scores(self, topic, papers):
@@ -56,26 +58,31 @@ class Bm25Words:
     def __init__(self):
         import bm25s
         import Stemmer
+
         self.bm25s, self.stemmer = bm25s, Stemmer.Stemmer("english")
 
     def scores(self, topic, papers):
-        from service.relevance import query_terms
-        corpus = self.bm25s.tokenize([f"{p.title}. {p.abstract}" for p in papers],
-                                     stopwords="en", stemmer=self.stemmer, show_progress=False)
+        from service.ranking.relevance import query_terms
+
+        corpus = self.bm25s.tokenize(
+            [f"{p.title}. {p.abstract}" for p in papers], stopwords="en", stemmer=self.stemmer, show_progress=False
+        )
         retriever = self.bm25s.BM25()
         retriever.index(corpus, show_progress=False)
         query = " ".join(query_terms(topic.query) + [topic.title, topic.description])
-        stems = self.bm25s.tokenize(query, stopwords="en", stemmer=self.stemmer,
-                                    return_ids=False, show_progress=False)[0]
+        stems = self.bm25s.tokenize(query, stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False)[
+            0
+        ]
         known = [corpus.vocab[s] for s in stems if s in corpus.vocab]
         return list(retriever.get_scores_from_ids(known)) if known else [0.0] * len(papers)
 
 
 class Bm25Shipped:
-    """service/relevance.py: bm25s over stemmed words; the \"why\" terms matched as phrases."""
+    """service/ranking/relevance.py: bm25s over stemmed words; the \"why\" terms matched as phrases."""
 
     def __init__(self):
-        from service.relevance import rank
+        from service.ranking.relevance import rank
+
         self.rank = rank
 
     def scores(self, topic, papers, exemplars=()):
@@ -89,10 +96,12 @@ class TfIdf:
     def __init__(self):
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.metrics.pairwise import linear_kernel
+
         self.vectorizer, self.kernel = TfidfVectorizer, linear_kernel
 
     def scores(self, topic, papers):
-        from service.relevance import query_terms
+        from service.ranking.relevance import query_terms
+
         vectorizer = self.vectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2))
         documents = vectorizer.fit_transform([f"{p.title}. {p.abstract}" for p in papers])
         query = " ".join(query_terms(topic.query) * 2 + [topic.title, topic.description])
@@ -105,12 +114,15 @@ class WordLlama:
     def __init__(self):
         import wordllama
         from wordllama import WordLlama as Model
+
         # The wheel ships the tokenizer in tokenizers/, where load() looks only for a cache.
         self.model = Model.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
 
     def scores(self, topic, papers):
         import numpy as np
-        from service.relevance import query_terms
+
+        from service.ranking.relevance import query_terms
+
         query = " ".join(query_terms(topic.query) + [topic.title, topic.description])
         vectors = self.model.embed([query] + [f"{p.title}. {p.abstract}" for p in papers], norm=True)
         return [float(s) for s in np.asarray(vectors[1:]) @ np.asarray(vectors[0])]
@@ -151,8 +163,7 @@ def quality(topics, pool, labels):
         for topic in topics:
             ranking = ordered(pool, scorer.scores(topic, pool))
             relevant = labels[topic.slug]
-            table.setdefault(name, {})[topic.slug] = (
-                precision_at(ranking, relevant), ndcg_at(ranking, relevant))
+            table.setdefault(name, {})[topic.slug] = (precision_at(ranking, relevant), ndcg_at(ranking, relevant))
     return table
 
 
@@ -164,11 +175,9 @@ def exemplar_quality(topics, pool, labels, count=1):
         relevant = labels[topic.slug]
         exemplars = [p for p in pool if relevant[p.id]][:count]
         papers = pools[topic.slug] = [p for p in pool if p not in exemplars]
-        for name, given in ((f"bm25s (shipped), no exemplar", ()),
-                            (f"bm25s (shipped), {count} exemplar", exemplars)):
+        for name, given in (("bm25s (shipped), no exemplar", ()), (f"bm25s (shipped), {count} exemplar", exemplars)):
             ranking = ordered(papers, scorer.scores(topic, papers, given))
-            table.setdefault(name, {})[topic.slug] = (
-                precision_at(ranking, relevant), ndcg_at(ranking, relevant))
+            table.setdefault(name, {})[topic.slug] = (precision_at(ranking, relevant), ndcg_at(ranking, relevant))
     return table, pools
 
 
@@ -178,8 +187,11 @@ def print_quality(table, topics, labels, pools, title):
     best = {s: min(K, sum(labels[s][p.id] for p in pools[s])) / K for s in slugs}
     print("| method | " + " | ".join(slugs) + " | mean |")
     print("|---|" + "---|" * (len(slugs) + 1))
-    print("| best possible P@10 | " + " | ".join(f"{best[s]:.2f}" for s in slugs)
-          + f" | {sum(best.values()) / len(slugs):.2f} |")
+    print(
+        "| best possible P@10 | "
+        + " | ".join(f"{best[s]:.2f}" for s in slugs)
+        + f" | {sum(best.values()) / len(slugs):.2f} |"
+    )
     for name, row in table.items():
         cells = [f"{row[s][0]:.2f} / {row[s][1]:.2f}" for s in slugs]
         mean_p = sum(row[s][0] for s in slugs) / len(slugs)
@@ -216,8 +228,10 @@ def peak_rss() -> float:
 
 def measure(topics):
     base = subprocess.run([sys.executable, __file__, "--one", "none"], capture_output=True, text=True)
-    print(f"\nHeavy week: {HEAVY_WEEK} papers x {len(topics)} topics, each method in a fresh process "
-          f"(the same process importing nothing: peak RSS {json.loads(base.stdout)['peak']:.0f} MiB)")
+    print(
+        f"\nHeavy week: {HEAVY_WEEK} papers x {len(topics)} topics, each method in a fresh process "
+        f"(the same process importing nothing: peak RSS {json.loads(base.stdout)['peak']:.0f} MiB)"
+    )
     print("| method | import + load | rank a heavy week (first / median of 3) | peak RSS |")
     print("|---|---|---|---|")
     for name in METHODS:
@@ -226,8 +240,10 @@ def measure(topics):
             print(f"| {name} | failed: {run.stderr.strip().splitlines()[-1]} |")
             continue
         figures = json.loads(run.stdout)
-        print(f"| {name} | {figures['load']:.2f} s | {figures['first']:.3f} / {figures['week']:.3f} s "
-              f"| {figures['peak']:.0f} MiB |")
+        print(
+            f"| {name} | {figures['load']:.2f} s | {figures['first']:.3f} / {figures['week']:.3f} s "
+            f"| {figures['peak']:.0f} MiB |"
+        )
 
 
 def main():
@@ -247,11 +263,17 @@ def main():
             sys.exit(f"bench/relevance.py: labels for {topic.slug!r} do not cover the pool exactly")
     counts = ", ".join(f"{t.slug} {sum(labels[t.slug].values())}" for t in topics)
     print(f"Pool: {len(pool)} papers, each labelled for {len(topics)} topics; relevant: {counts}")
-    print_quality(quality(topics, pool, labels), topics, labels, {t.slug: pool for t in topics},
-                  "P@10 / nDCG@10 per topic (binary labels)")
+    print_quality(
+        quality(topics, pool, labels),
+        topics,
+        labels,
+        {t.slug: pool for t in topics},
+        "P@10 / nDCG@10 per topic (binary labels)",
+    )
     table, pools = exemplar_quality(topics, pool, labels)
-    print_quality(table, topics, labels, pools,
-                  "Exemplars: each topic's first relevant paper as exemplar, left out of its pool")
+    print_quality(
+        table, topics, labels, pools, "Exemplars: each topic's first relevant paper as exemplar, left out of its pool"
+    )
     measure(topics)
 
 

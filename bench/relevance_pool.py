@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -15,8 +15,8 @@ import feedparser
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.arxiv import parse_feed  # noqa: E402
-from service.paper import Paper, split_arxiv_id  # noqa: E402
+from service.arxiv.client import parse_feed  # noqa: E402
+from service.model.paper import Paper, split_arxiv_id  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 LABELS = ROOT / "bench" / "relevance_labels.csv"
@@ -47,14 +47,21 @@ def rss_papers(path: Path) -> list[Paper]:
     for entry in feedparser.parse(path.read_bytes()).entries:
         paper_id, version = split_arxiv_id(entry.id.removeprefix("oai:arXiv.org:"))
         abstract = entry.summary.split("Abstract:", 1)[-1]
-        published = parsedate_to_datetime(entry.published).astimezone(timezone.utc)
+        published = parsedate_to_datetime(entry.published).astimezone(UTC)
         categories = [tag.term for tag in entry.tags]
-        papers.append(Paper(
-            id=paper_id, version=version, title=" ".join(entry.title.split()),
-            authors=[author.name for author in entry.get("authors", [])],
-            abstract=" ".join(abstract.split()), categories=categories,
-            primary_category=categories[0], published=published, updated=published,
-        ))
+        papers.append(
+            Paper(
+                id=paper_id,
+                version=version,
+                title=" ".join(entry.title.split()),
+                authors=[author.name for author in entry.get("authors", [])],
+                abstract=" ".join(abstract.split()),
+                categories=categories,
+                primary_category=categories[0],
+                published=published,
+                updated=published,
+            )
+        )
     return papers
 
 
@@ -72,14 +79,21 @@ def seed_papers(path: Path) -> list[Paper]:
     papers = []
     for match in SEED_PAPER.finditer(path.read_text(encoding="utf-8")):
         paper_id, version = split_arxiv_id(match["id"])
-        published = datetime.strptime(match["published"], "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        published = datetime.strptime(match["published"], "%Y-%m-%d").replace(tzinfo=UTC)
         categories = match["categories"].split(", ")
-        papers.append(Paper(
-            id=paper_id, version=version, title=match["title"],
-            authors=match["authors"].split(", "), abstract=match["abstract"].removesuffix("..."),
-            categories=categories, primary_category=categories[0],
-            published=published, updated=published,
-        ))
+        papers.append(
+            Paper(
+                id=paper_id,
+                version=version,
+                title=match["title"],
+                authors=match["authors"].split(", "),
+                abstract=match["abstract"].removesuffix("..."),
+                categories=categories,
+                primary_category=categories[0],
+                published=published,
+                updated=published,
+            )
+        )
     return papers
 
 

@@ -31,10 +31,13 @@ QUERIES = {"common word": "learning", "32 prefixes": " ".join(["a*"] * 32), "rar
 
 def count_matches(conn, query: str) -> int:
     if conn.dialect.name == "sqlite":
-        return conn.execute(text("SELECT count(*) FROM paper_search WHERE paper_search MATCH :q"),
-                            {"q": f'"{query}"'}).scalar()
-    return conn.execute(text("SELECT count(*) FROM paper WHERE search_vector @@ "
-                             "websearch_to_tsquery('english'::regconfig, :q)"), {"q": query}).scalar()
+        return conn.execute(
+            text("SELECT count(*) FROM paper_search WHERE paper_search MATCH :q"), {"q": f'"{query}"'}
+        ).scalar()
+    return conn.execute(
+        text("SELECT count(*) FROM paper WHERE search_vector @@ websearch_to_tsquery('english'::regconfig, :q)"),
+        {"q": query},
+    ).scalar()
 
 
 def run(label: str, url: str, papers: int) -> None:
@@ -43,7 +46,7 @@ def run(label: str, url: str, papers: int) -> None:
     rows = many_papers(papers)
     with engine.begin() as conn:
         for start in range(0, len(rows), 1000):
-            upsert_papers(conn, rows[start:start + 1000], NOW)
+            upsert_papers(conn, rows[start : start + 1000], NOW)
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE paper")
@@ -60,29 +63,39 @@ def run(label: str, url: str, papers: int) -> None:
                 times.append(time.perf_counter() - start)
         with engine.connect() as conn:
             matches = count_matches(conn, query) if name == "common word" else "-"
-        print(f"  {name:<12} {query[:24]!r:<28} matches {matches!s:>6}  results {found!s:>4}  "
-              f"median {statistics.median(times) * 1000:.0f} ms")
+        print(
+            f"  {name:<12} {query[:24]!r:<28} matches {matches!s:>6}  results {found!s:>4}  "
+            f"median {statistics.median(times) * 1000:.0f} ms"
+        )
     if engine.dialect.name == "postgresql":
-        print(f"  common word through the planner's own choice, a sequential scan of the stored vectors "
-              f"(as before the search turned them off): median {sequential_ms(engine, QUERIES['common word']):.0f} ms")
-        print(f"  common word ranked by recomputing each vector (as before migration 0004): "
-              f"median {recomputed_ms(engine, QUERIES['common word']):.0f} ms")
+        print(
+            f"  common word through the planner's own choice, a sequential scan of the stored vectors "
+            f"(as before the search turned them off): median {sequential_ms(engine, QUERIES['common word']):.0f} ms"
+        )
+        print(
+            f"  common word ranked by recomputing each vector (as before migration 0004): "
+            f"median {recomputed_ms(engine, QUERIES['common word']):.0f} ms"
+        )
     engine.dispose()
 
 
 def sequential_ms(engine, word: str) -> float:
     """The search's statement with sequential scans allowed, the planner's pick for a common word."""
-    statement = text("SELECT id FROM paper, websearch_to_tsquery('english'::regconfig, :q) AS query"
-                     " WHERE search_vector @@ query ORDER BY ts_rank(search_vector, query) DESC,"
-                     " published DESC LIMIT 50")
+    statement = text(
+        "SELECT id FROM paper, websearch_to_tsquery('english'::regconfig, :q) AS query"
+        " WHERE search_vector @@ query ORDER BY ts_rank(search_vector, query) DESC,"
+        " published DESC LIMIT 50"
+    )
     return median_ms(engine, statement, word, runs=5)
 
 
 def recomputed_ms(engine, word: str) -> float:
     """The same search ranked over the document expression instead of the stored column."""
-    statement = text(f"SELECT id FROM paper, websearch_to_tsquery('english'::regconfig, :q) AS query"
-                     f" WHERE {POSTGRES_DOCUMENT} @@ query ORDER BY ts_rank({POSTGRES_DOCUMENT}, query) DESC,"
-                     " published DESC LIMIT 50")
+    statement = text(
+        f"SELECT id FROM paper, websearch_to_tsquery('english'::regconfig, :q) AS query"
+        f" WHERE {POSTGRES_DOCUMENT} @@ query ORDER BY ts_rank({POSTGRES_DOCUMENT}, query) DESC,"
+        " published DESC LIMIT 50"
+    )
     return median_ms(engine, statement, word, runs=3)
 
 

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -36,18 +36,22 @@ KINDS = ("new", "known", "recent", "blocked")
 def prepare(database_url: str, topics_file: Path) -> None:
     """A known active subscriber, one mailed a confirmation a moment ago, and a blocked one."""
     from service import store
-    from service.notices import admit_requests
-    from service.runtime import Runtime
     from service.config import Config
+    from service.outbound.notices import admit_requests
+    from service.runtime import Runtime
     from service.store import mail_queue
-    from subscribers.store import ImportRow, import_rows
+    from service.store.subscribers import ImportRow, import_rows
 
     runtime = Runtime(Config(database_url=database_url, topics_file=topics_file))
     store.migrate(runtime.engine)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with runtime.engine.begin() as conn:
-        import_rows(conn, [ImportRow("known@example.org", ["vla"], "active"),
-                           ImportRow("blocked@example.org", ["vla"], "blocked")], now, "cli")
+        import_rows(
+            conn,
+            [ImportRow("known@example.org", ["vla"], "active"), ImportRow("blocked@example.org", ["vla"], "blocked")],
+            now,
+            "cli",
+        )
         mail_queue.request_confirmation(conn, "recent@example.org", ["vla"], now)
     admit_requests(runtime)
     runtime.engine.dispose()
@@ -115,12 +119,23 @@ def main() -> None:
         database_url = args.database_url or f"sqlite:///{folder}/paperboy.sqlite3"
         prepare(database_url, topics_file)
         port = free_port()
-        env = dict(os.environ, PAPERBOY_DATABASE_URL=database_url, PAPERBOY_TOPICS_FILE=str(topics_file),
-                   PAPERBOY_SMTP_URL=f"smtp://127.0.0.1:{free_port()}", PAPERBOY_RATE_LIMITS="false",
-                   PAPERBOY_SECRET_KEY="bench", PAPERBOY_BASE_URL="http://127.0.0.1",
-                   PAPERBOY_OUTBOX_DIR=str(folder / "outbox"))
-        server = subprocess.Popen([str(Path(sys.executable).parent / "paperboy"), "serve", "--port", str(port)],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = dict(
+            os.environ,
+            PAPERBOY_DATABASE_URL=database_url,
+            PAPERBOY_TOPICS_FILE=str(topics_file),
+            PAPERBOY_SMTP_URL=f"smtp://127.0.0.1:{free_port()}",
+            PAPERBOY_RATE_LIMITS="false",
+            PAPERBOY_SECRET_KEY="bench",
+            PAPERBOY_BASE_URL="http://127.0.0.1",
+            PAPERBOY_OUTBOX_DIR=str(folder / "outbox"),
+        )
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "paperboy"), "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_for(port, server)
             cookie, token = session(port)
@@ -141,14 +156,18 @@ def main() -> None:
             server.terminate()
             server.wait()
 
-    print(f"POST /subscribe, SMTP down, {args.requests} requests per kind, "
-          f"{'PostgreSQL' if database_url.startswith('postgresql') else 'SQLite'}")
+    print(
+        f"POST /subscribe, SMTP down, {args.requests} requests per kind, "
+        f"{'PostgreSQL' if database_url.startswith('postgresql') else 'SQLite'}"
+    )
     print(f"distinct response bodies over all {len(order)} requests: {len(bodies)}")
     print(f"{'address':<10} {'mean ms':>8} {'median':>8} {'p90':>8}")
     for kind in KINDS:
         values = sorted(times[kind])
-        print(f"{kind:<10} {statistics.mean(values):8.2f} {statistics.median(values):8.2f} "
-              f"{values[int(len(values) * 0.9) - 1]:8.2f}")
+        print(
+            f"{kind:<10} {statistics.mean(values):8.2f} {statistics.median(values):8.2f} "
+            f"{values[int(len(values) * 0.9) - 1]:8.2f}"
+        )
     accuracy = best_threshold_accuracy(times["new"], times["blocked"])
     print(f"new vs blocked from one request, best threshold: {accuracy:.0%} correct (50% = chance)")
     # Picking the best of every threshold on a few hundred samples beats 50% by chance alone:

@@ -13,10 +13,9 @@ from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from service.cron import cron_trigger
 from service.errors import PaperboyError
+from service.model.cron import cron_trigger
 from service.smtp_url import SmtpSettings
-
 
 # Files paperboy creates (the SQLite file, var/secret_key, the outbox) hold addresses and
 # secrets: readable by their owner only, folders 0700 and files 0600.
@@ -123,8 +122,10 @@ def env_send_lease(environ, smtp_url: str | None) -> int:
     if smtp_url is not None:
         bound = SmtpSettings.from_url(smtp_url).send_bound
         if lease <= bound:
-            raise ConfigError(f"PAPERBOY_SEND_LEASE: must be longer than {bound:g} s, the longest one send may "
-                              f"take (5 times PAPERBOY_SMTP_URL's timeout), got {lease}")
+            raise ConfigError(
+                f"PAPERBOY_SEND_LEASE: must be longer than {bound:g} s, the longest one send may "
+                f"take (5 times PAPERBOY_SMTP_URL's timeout), got {lease}"
+            )
     return lease
 
 
@@ -188,7 +189,7 @@ class Config:
     rate_limit_storage: str = "memory://"
     trusted_proxies: int = 0
 
-    def with_overrides(self, **changes) -> "Config":
+    def with_overrides(self, **changes) -> Config:
         return replace(self, **changes)
 
     @property
@@ -209,9 +210,7 @@ def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
     dkim_key_file, dkim_selector, dkim_domain = env_dkim(environ)
     smtp_url = env_smtp_url(environ, "PAPERBOY_SMTP_URL")
     return Config(
-        database_url=env_url(
-            environ, "PAPERBOY_DATABASE_URL", Config.database_url, ("sqlite", "postgresql")
-        ),
+        database_url=env_url(environ, "PAPERBOY_DATABASE_URL", Config.database_url, ("sqlite", "postgresql")),
         topics_file=Path(env_str(environ, "PAPERBOY_TOPICS_FILE", str(Config.topics_file))),
         arxiv_api_url=env_url(environ, "PAPERBOY_ARXIV_API_URL", Config.arxiv_api_url, ("http", "https")),
         arxiv_delay=env_float(environ, "PAPERBOY_ARXIV_DELAY", Config.arxiv_delay),
@@ -225,8 +224,7 @@ def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
         base_url=base_url.rstrip("/"),
         secret_key=env_str(environ, "PAPERBOY_SECRET_KEY") or _local_secret_key(var_dir),
         fetch_cron=env_cron(environ, "PAPERBOY_FETCH_CRON", Config.fetch_cron),
-        fetch_lookback_days=env_int(environ, "PAPERBOY_FETCH_LOOKBACK_DAYS", Config.fetch_lookback_days,
-                                    minimum=1),
+        fetch_lookback_days=env_int(environ, "PAPERBOY_FETCH_LOOKBACK_DAYS", Config.fetch_lookback_days, minimum=1),
         digest_cron=env_cron(environ, "PAPERBOY_DIGEST_CRON", Config.digest_cron),
         smtp_concurrency=env_int(environ, "PAPERBOY_SMTP_CONCURRENCY", Config.smtp_concurrency, minimum=1),
         smtp_rate=env_float(environ, "PAPERBOY_SMTP_RATE", Config.smtp_rate),

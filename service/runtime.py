@@ -6,15 +6,15 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Callable
 
 from service import store
 from service.clock import utc_now
 from service.config import Config, load_config
-from service.topics import Topic, find_topic, load_topics
+from service.model.topics import Topic, find_topic, load_topics
 
 log = logging.getLogger("paperboy")
 

@@ -30,7 +30,7 @@ class SmtpSettings:
         return 5 * self.timeout
 
     @classmethod
-    def from_url(cls, url: str) -> "SmtpSettings":
+    def from_url(cls, url: str) -> SmtpSettings:
         """smtp://user:pass@host:587?starttls=true, or smtps://host:465 for TLS from the start;
         raise ValueError naming a bad port or query option."""
         parts = urlsplit(url)

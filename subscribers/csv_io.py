@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, TextIO
+from typing import TextIO
 
 from service.errors import PaperboyError
+from service.model.states import SETTABLE, SubscriberStatus
+from service.store.subscribers import ImportRow
 from subscribers.addresses import AddressError, normalize_address
 from subscribers.preferences import PreferenceError, joined, parse_preferences
-from subscribers.statuses import SETTABLE, SubscriberStatus
-from subscribers.store import ImportRow
 
 PREFERENCE_COLUMNS = ("digest_length", "keywords_include", "keywords_exclude", "authors")
 COLUMNS = ("email", "topics", "status", *PREFERENCE_COLUMNS)
@@ -73,8 +74,9 @@ def decode(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("cp1252"), "windows-1252"
     except UnicodeDecodeError as error:
-        raise CsvError(f"csv: the file is neither UTF-8 nor Windows-1252 text (byte {error.start + 1}); "
-                       "save it as UTF-8") from None
+        raise CsvError(
+            f"csv: the file is neither UTF-8 nor Windows-1252 text (byte {error.start + 1}); save it as UTF-8"
+        ) from None
 
 
 def _unquote(cell: str) -> str:
@@ -128,13 +130,13 @@ def parse(data: bytes, topic_slugs: Iterable[str]) -> ParsedCsv:
     return result
 
 
-def _row(cells: list[str], position: dict[str, int], known_topics: set[str], line: int,
-         result: ParsedCsv) -> ImportRow | None:
+def _row(
+    cells: list[str], position: dict[str, int], known_topics: set[str], line: int, result: ParsedCsv
+) -> ImportRow | None:
     if len(cells) > len(position):
         result.add_error(line, f"{len(cells)} cells, but the header has {len(position)} columns")
         return None
-    values = {name: _unquote(cells[index].strip()) if index < len(cells) else ""
-              for name, index in position.items()}
+    values = {name: _unquote(cells[index].strip()) if index < len(cells) else "" for name, index in position.items()}
     if any(len(value) > MAX_CELL for value in values.values()):
         result.add_error(line, f"a cell is longer than {MAX_CELL} characters")
         return None

@@ -7,12 +7,13 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from service.config import Config
+from service.model.topics import Topic
 from service.templating import mail_templates
-from service.topics import Topic
 
 
-def confirmation_message(config: Config, to: str, confirm_link: str, topics: list[Topic], now: datetime,
-                         message_id: str) -> EmailMessage:
+def confirmation_message(
+    config: Config, to: str, confirm_link: str, topics: list[Topic], now: datetime, message_id: str
+) -> EmailMessage:
     """A multipart/alternative mail asking `to` to confirm their subscription to `topics`."""
     context = {"confirm_url": confirm_link, "topics": topics, "base_url": config.base_url, "email": to}
     message = EmailMessage()
@@ -25,4 +26,3 @@ def confirmation_message(config: Config, to: str, confirm_link: str, topics: lis
     message.set_content(mail_templates.get_template("email/confirm.txt.j2").render(context))
     message.add_alternative(mail_templates.get_template("email/confirm.html.j2").render(context), subtype="html")
     return message
-

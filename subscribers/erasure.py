@@ -1,15 +1,13 @@
 """Erasing a subscriber everywhere paperboy keeps their address: the subscriber row and audit
-log (subscribers/store.py), the bounce reasons in the send ledger (service/store/deliveries.py) and the
+log (service/store/subscribers.py), the bounce reasons in the send ledger (service/store/deliveries.py) and the
 mail received about them (service/store/inbound.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from service.store import Connection
-from service.store import deliveries
-from service.store import inbound
-from subscribers import store
+from service.store import Connection, deliveries, inbound
+from service.store import subscribers as store
 
 
 def erase_subscriber(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> None:

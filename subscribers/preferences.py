@@ -12,11 +12,14 @@ import unicodedata
 from dataclasses import dataclass
 
 from service.errors import PaperboyError
+from service.model.preferences import (
+    LENGTH_DEFAULT,
+    LENGTH_FULL,
+    LENGTH_TITLES,
+    MAX_PER_TOPIC,
+    DigestPreferences,
+)
 
-LENGTH_FULL = "full"  # every paper with its abstract (shortened only to stay under the size limit)
-LENGTH_TITLES = "titles"  # every paper as a one-line title link
-LENGTH_DEFAULT = ""  # the digest's own bound per topic
-MAX_PER_TOPIC = 50
 MAX_TERMS = 50  # keywords in, keywords out and authors, each
 MAX_TERM_LENGTH = 100
 # Characters that only mean something in a pattern; nobody's keyword or name needs them.
@@ -29,31 +32,6 @@ class PreferenceError(PaperboyError):
     """A preference value that cannot be used; the message says which and why in one line."""
 
 
-@dataclass(frozen=True)
-class DigestPreferences:
-    length: str = LENGTH_DEFAULT  # "", "full", "titles" or a number of papers per topic as text
-    keywords_in: tuple[str, ...] = ()
-    keywords_out: tuple[str, ...] = ()
-    authors: tuple[str, ...] = ()
-
-    @property
-    def per_topic(self) -> int | None:
-        """Papers per topic shown in full when the subscriber chose a number, else None."""
-        return int(self.length) if self.length.isdigit() else None
-
-    @property
-    def is_default(self) -> bool:
-        return self == DigestPreferences()
-
-    def describe(self) -> str:
-        """One line for the audit log."""
-        return (f"length {self.length or 'default'}; include {'; '.join(self.keywords_in) or '-'}; "
-                f"exclude {'; '.join(self.keywords_out) or '-'}; authors {'; '.join(self.authors) or '-'}")
-
-
-DEFAULT = DigestPreferences()
-
-
 def parse_length(value: str) -> str:
     """'', 'full', 'titles' or a number of papers per topic from 1 to MAX_PER_TOPIC."""
     value = value.strip().lower()
@@ -61,8 +39,9 @@ def parse_length(value: str) -> str:
         return "" if value == "default" else value
     if value.isdigit() and 1 <= int(value) <= MAX_PER_TOPIC:
         return str(int(value))
-    raise PreferenceError(f"digest length {value[:40]!r}: use full, titles, or a number of papers per topic "
-                          f"from 1 to {MAX_PER_TOPIC}")
+    raise PreferenceError(
+        f"digest length {value[:40]!r}: use full, titles, or a number of papers per topic from 1 to {MAX_PER_TOPIC}"
+    )
 
 
 def _terms(value: str, what: str, separators: re.Pattern, separator_names: str) -> tuple[str, ...]:
@@ -79,8 +58,10 @@ def _terms(value: str, what: str, separators: re.Pattern, separator_names: str) 
             raise PreferenceError(f"{what}: {term[:30]!r}... is longer than {MAX_TERM_LENGTH} characters")
         odd = sorted(PATTERN_CHARACTERS.intersection(term))
         if odd:
-            raise PreferenceError(f"{what}: {term[:40]!r} looks like a pattern ({' '.join(odd)}); "
-                                  "use plain words, matched without regard to case")
+            raise PreferenceError(
+                f"{what}: {term[:40]!r} looks like a pattern ({' '.join(odd)}); "
+                "use plain words, matched without regard to case"
+            )
     unique = dict.fromkeys(terms, None)  # keeps the order, drops repeats
     return tuple(unique)
 
@@ -118,8 +99,12 @@ class TypedPreferences:
 
 def parse_form(form) -> tuple[DigestPreferences | None, TypedPreferences, str | None]:
     """(preferences, what was typed, error) from the preferences form; preferences None on an error."""
-    typed = TypedPreferences(*(form.get(name, "")[:20_000] for name in (
-        "digest_length", "per_topic", "keywords_include", "keywords_exclude", "authors")))
+    typed = TypedPreferences(
+        *(
+            form.get(name, "")[:20_000]
+            for name in ("digest_length", "per_topic", "keywords_include", "keywords_exclude", "authors")
+        )
+    )
     length = typed.per_topic if typed.length == "number" else typed.length
     if typed.length == "number" and not typed.per_topic.strip():
         return None, typed, f"Papers per topic: give a number from 1 to {MAX_PER_TOPIC}."

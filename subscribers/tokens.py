@@ -46,8 +46,9 @@ def read_confirm_token(config: Config, token: str, now: datetime) -> tuple[int, 
 def read_confirm_request(config: Config, token: str, now: datetime) -> tuple[int, list[str], datetime]:
     """Like read_confirm_token, plus when the token was issued (so a link older than a change can be refused)."""
     try:
-        data, issued = _timed(config, now).loads(token, max_age=int(CONFIRM_MAX_AGE.total_seconds()),
-                                                 return_timestamp=True)
+        data, issued = _timed(config, now).loads(
+            token, max_age=int(CONFIRM_MAX_AGE.total_seconds()), return_timestamp=True
+        )
     except SignatureExpired:
         raise TokenError("This confirmation link has expired. Please subscribe again to get a new one.") from None
     except BadSignature:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ POSTGRES_URL = os.environ.get("PAPERBOY_TEST_DATABASE_URL")
 REQUIRE_BROWSER = os.environ.get("PAPERBOY_REQUIRE_BROWSER") == "1"
 
 # A fixed "now" for tests that need one: Wednesday of ISO week 2026-W06.
-NOW = datetime(2026, 2, 4, 16, 50, tzinfo=timezone.utc)
+NOW = datetime(2026, 2, 4, 16, 50, tzinfo=UTC)
 
 
 def data_file(name: str) -> bytes:
@@ -30,8 +30,8 @@ def data_file(name: str) -> bytes:
 
 @pytest.fixture(autouse=True)
 def close_runtimes():
-    """After each test, close the runtimes tests.digest_data.runtime_for() made during it."""
-    from tests.digest_data import close_runtimes
+    """After each test, close the runtimes tests.support.digest_data.runtime_for() made during it."""
+    from tests.support.digest_data import close_runtimes
 
     yield
     close_runtimes()
@@ -46,7 +46,9 @@ def sqlite_url(tmp_path) -> str:
 def postgres_url():
     """A fresh PostgreSQL database for one test, dropped afterwards."""
     if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need PAPERBOY_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/test)")
+        pytest.skip(
+            "PostgreSQL tests need PAPERBOY_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/test)"
+        )
     name = f"paperboy_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -126,7 +128,7 @@ def runtime(config) -> Runtime:
 @pytest.fixture
 def smtp_server():
     """A real SMTP server on loopback; `.messages` holds what it accepted."""
-    from tests.smtp_server import SmtpServer
+    from tests.support.smtp_server import SmtpServer
 
     server = SmtpServer().start()
     yield server
@@ -167,8 +169,8 @@ def app_engine(app):
 
 @pytest.fixture
 def admin(app_engine):
-    """An admin account in the app's database (tests.forms.sign_in signs it in)."""
-    from tests.forms import create_admin
+    """An admin account in the app's database (tests.support.forms.sign_in signs it in)."""
+    from tests.support.forms import create_admin
 
     return create_admin(app_engine)
 
@@ -195,8 +197,13 @@ def live_server(app):
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 

@@ -1,15 +1,15 @@
 """The database: engine set-up, migrations, and (in the submodules) every query paperboy runs.
 
-All SQL lives in this package and in subscribers/store.py; nothing else imports SQLAlchemy.
+All SQL lives in this package and in service/store/subscribers.py; nothing else imports SQLAlchemy.
 Functions take a Connection so that callers decide where a transaction starts and ends.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import create_engine, event, inspect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,15 +20,24 @@ from service.errors import PaperboyError, first_line
 from service.store.schema import metadata
 
 __all__ = [
-    "Connection", "DatabaseError", "Engine", "StoreError", "connect", "migrate", "is_reachable", "metadata",
-    "describe", "write_transaction", "is_busy",
+    "Connection",
+    "DatabaseError",
+    "Engine",
+    "StoreError",
+    "connect",
+    "migrate",
+    "is_reachable",
+    "metadata",
+    "describe",
+    "write_transaction",
+    "is_busy",
 ]
 
 # Any failure of the database in the middle of a job (lost connection, locked or broken file);
 # commands catch it to end with one line instead of a traceback.
 DatabaseError = SQLAlchemyError
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 CONNECT_TIMEOUT = 5  # seconds
 # How long an SQLite writer waits for another's lock before giving up ("database is locked").
 BUSY_TIMEOUT_MS = 30_000
@@ -140,8 +149,9 @@ def erase_text(conn: Connection, column, subscriber_id: int, text: str, replacem
     table: mail servers quote addresses in the bounce reasons that several tables keep."""
     table = column.table
     pattern = re.compile(re.escape(text), re.IGNORECASE)
-    rows = conn.execute(select(table.c.id, column).where(table.c.subscriber_id == subscriber_id,
-                                                         column.is_not(None))).all()
+    rows = conn.execute(
+        select(table.c.id, column).where(table.c.subscriber_id == subscriber_id, column.is_not(None))
+    ).all()
     for row_id, value in rows:
         replaced = pattern.sub(replacement, value)
         if replaced != value:

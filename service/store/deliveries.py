@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from service.states import DeliveryState
+from service.model.states import DeliveryState
 from service.store import erase_text, insert_ignoring_duplicates
 from service.store.schema import delivery
-from subscribers.store import active_addresses, addresses
+from service.store.subscribers import active_addresses, addresses
 
 STATES = tuple(DeliveryState)
 SETTLED = (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.CANCELLED)
@@ -39,8 +39,7 @@ def add_deliveries(conn: Connection, digest_id: int, rows: list[tuple[int, str]]
     if not rows:
         return 0
     values = [
-        {"digest_id": digest_id, "subscriber_id": sid, "topics": topics, "state": DeliveryState.DUE,
-         "attempts": 0}
+        {"digest_id": digest_id, "subscriber_id": sid, "topics": topics, "state": DeliveryState.DUE, "attempts": 0}
         for sid, topics in rows
     ]
     # RETURNING yields only the inserted rows; rowcount is unreliable for executemany.
@@ -57,8 +56,10 @@ def claimable(now: datetime, lease: timedelta, table: Table = delivery, worker: 
     if worker is not None:
         taken_over = and_(taken_over, table.c.claimed_by != worker)
     return or_(
-        and_(table.c.state.in_((DeliveryState.DUE, DeliveryState.RETRYING)),
-             or_(table.c.next_attempt.is_(None), table.c.next_attempt <= now)),
+        and_(
+            table.c.state.in_((DeliveryState.DUE, DeliveryState.RETRYING)),
+            or_(table.c.next_attempt.is_(None), table.c.next_attempt <= now),
+        ),
         # A sender that died holding rows: its lease has run out, so another may take them.
         taken_over,
     )
@@ -92,8 +93,14 @@ def claim_deliveries(
     emails = active_addresses(conn, [row.subscriber_id for row in claimed])
     return sorted(
         (
-            Claimed(row.id, row.subscriber_id, emails.get(row.subscriber_id),
-                    tuple(t for t in row.topics.split(",") if t), row.attempts, now)
+            Claimed(
+                row.id,
+                row.subscriber_id,
+                emails.get(row.subscriber_id),
+                tuple(t for t in row.topics.split(",") if t),
+                row.attempts,
+                now,
+            )
             for row in claimed
         ),
         key=lambda c: (c.topics, c.id),
@@ -116,17 +123,15 @@ def picked(conn: Connection, candidates):
 # The functions below settle claimed rows of the delivery table or, given `table`, of any table
 # with the same claim columns (the mail queue): one set of rules for every mail paperboy sends.
 
+
 def _held(table: Table, delivery_ids: list[int], worker: str):
     # Only the sender holding a row may settle it: after a lease ran out the row is someone else's.
-    return and_(table.c.id.in_(delivery_ids), table.c.state == DeliveryState.SENDING,
-                table.c.claimed_by == worker)
+    return and_(table.c.id.in_(delivery_ids), table.c.state == DeliveryState.SENDING, table.c.claimed_by == worker)
 
 
 def renew_lease(conn: Connection, delivery_id: int, worker: str, now: datetime, table: Table = delivery) -> bool:
     """Restart the lease on a row `worker` still holds; False when another sender has taken it over."""
-    return conn.execute(
-        update(table).where(_held(table, [delivery_id], worker)).values(claimed_at=now)
-    ).rowcount == 1
+    return conn.execute(update(table).where(_held(table, [delivery_id], worker)).values(claimed_at=now)).rowcount == 1
 
 
 def mark_sent(conn: Connection, delivery_ids: list[int], worker: str, now: datetime, table: Table = delivery) -> int:
@@ -134,21 +139,30 @@ def mark_sent(conn: Connection, delivery_ids: list[int], worker: str, now: datet
     if not delivery_ids:
         return 0
     return conn.execute(
-        update(table).where(_held(table, delivery_ids, worker))
+        update(table)
+        .where(_held(table, delivery_ids, worker))
         .values(state=DeliveryState.SENT, sent_at=now, last_error=None)
     ).rowcount
 
 
-def mark_retrying(conn: Connection, delivery_id: int, worker: str, error: str, next_attempt: datetime,
-                  table: Table = delivery) -> int:
+def mark_retrying(
+    conn: Connection, delivery_id: int, worker: str, error: str, next_attempt: datetime, table: Table = delivery
+) -> int:
     return conn.execute(
-        update(table).where(_held(table, [delivery_id], worker))
+        update(table)
+        .where(_held(table, [delivery_id], worker))
         .values(state=DeliveryState.RETRYING, last_error=error[:1000], next_attempt=next_attempt)
     ).rowcount
 
 
-def mark_failed(conn: Connection, delivery_id: int, worker: str, error: str,
-                state: str = DeliveryState.FAILED, table: Table = delivery) -> int:
+def mark_failed(
+    conn: Connection,
+    delivery_id: int,
+    worker: str,
+    error: str,
+    state: str = DeliveryState.FAILED,
+    table: Table = delivery,
+) -> int:
     """The delivery is given up: a permanent refusal, attempts used up, or (`cancelled`) no recipient."""
     return conn.execute(
         update(table).where(_held(table, [delivery_id], worker)).values(state=state, last_error=error[:1000])
@@ -160,18 +174,23 @@ def release(conn: Connection, delivery_ids: list[int], worker: str, table: Table
     if not delivery_ids:
         return 0
     return conn.execute(
-        update(table).where(_held(table, delivery_ids, worker))
+        update(table)
+        .where(_held(table, delivery_ids, worker))
         .values(state=DeliveryState.DUE, attempts=table.c.attempts - 1, claimed_by=None, claimed_at=None)
     ).rowcount
 
 
-def held_elsewhere(conn: Connection, digest_id: int, now: datetime, lease: timedelta) -> tuple[set[int], datetime | None]:
+def held_elsewhere(
+    conn: Connection, digest_id: int, now: datetime, lease: timedelta
+) -> tuple[set[int], datetime | None]:
     """Subscribers whose delivery a sender holds under a lease still running at `now`, and when
     the last of those leases runs out (None when there are none)."""
     rows = conn.execute(
-        select(delivery.c.subscriber_id, delivery.c.claimed_at)
-        .where(delivery.c.digest_id == digest_id, delivery.c.state == DeliveryState.SENDING,
-               delivery.c.claimed_at >= now - lease)
+        select(delivery.c.subscriber_id, delivery.c.claimed_at).where(
+            delivery.c.digest_id == digest_id,
+            delivery.c.state == DeliveryState.SENDING,
+            delivery.c.claimed_at >= now - lease,
+        )
     ).all()
     return {row.subscriber_id for row in rows}, (max(row.claimed_at for row in rows) + lease if rows else None)
 
@@ -189,8 +208,7 @@ def delivery_counts(conn: Connection, digest_id: int) -> dict[str, int]:
 def pending_count(conn: Connection, digest_id: int) -> int:
     """Deliveries not yet settled (due, sending or retrying)."""
     return conn.execute(
-        select(func.count()).where(delivery.c.digest_id == digest_id,
-                                   delivery.c.state.in_(UNSETTLED))
+        select(func.count()).where(delivery.c.digest_id == digest_id, delivery.c.state.in_(UNSETTLED))
     ).scalar_one()
 
 
@@ -198,15 +216,23 @@ def next_attempt_at(conn: Connection, digest_id: int) -> datetime | None:
     """The earliest time a retrying delivery of the digest is due again."""
     return conn.execute(
         select(func.min(delivery.c.next_attempt)).where(
-            delivery.c.digest_id == digest_id, delivery.c.state == DeliveryState.RETRYING)
+            delivery.c.digest_id == digest_id, delivery.c.state == DeliveryState.RETRYING
+        )
     ).scalar()
 
 
 def list_deliveries(conn: Connection, digest_id: int, state: str | None = None, limit: int = 100) -> list[dict]:
     """Deliveries of a digest with the subscriber's address, for the admin pages."""
     query = (
-        select(delivery.c.id, delivery.c.state, delivery.c.attempts, delivery.c.last_error,
-               delivery.c.sent_at, delivery.c.topics, delivery.c.subscriber_id)
+        select(
+            delivery.c.id,
+            delivery.c.state,
+            delivery.c.attempts,
+            delivery.c.last_error,
+            delivery.c.sent_at,
+            delivery.c.topics,
+            delivery.c.subscriber_id,
+        )
         .where(delivery.c.digest_id == digest_id)
         .order_by(delivery.c.id)
         .limit(limit)
@@ -228,14 +254,17 @@ def scrub_errors(conn: Connection, subscriber_id: int, address: str, replacement
 
 def settled_subscriber_ids(conn: Connection, digest_id: int) -> set[int]:
     """Subscribers whose delivery of this digest is over (sent, failed or cancelled)."""
-    return set(conn.execute(
-        select(delivery.c.subscriber_id).where(
-            delivery.c.digest_id == digest_id, delivery.c.state.in_(SETTLED))
-    ).scalars())
+    return set(
+        conn.execute(
+            select(delivery.c.subscriber_id).where(delivery.c.digest_id == digest_id, delivery.c.state.in_(SETTLED))
+        ).scalars()
+    )
 
 
 def digests_with_due_deliveries(conn: Connection, now: datetime, lease: timedelta) -> list[int]:
     """Digests that have deliveries a sender could claim now, oldest first."""
-    return list(conn.execute(
-        select(delivery.c.digest_id).where(claimable(now, lease)).distinct().order_by(delivery.c.digest_id)
-    ).scalars())
+    return list(
+        conn.execute(
+            select(delivery.c.digest_id).where(claimable(now, lease)).distinct().order_by(delivery.c.digest_id)
+        ).scalars()
+    )

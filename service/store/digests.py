@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from service.paper import Paper
+from service.model.paper import Paper
 from service.store.papers import paper_from_row
 from service.store.schema import digest as digest_table
 from service.store.schema import digest_paper
@@ -33,9 +33,7 @@ def get_digest_for_week(conn: Connection, week: str) -> DigestRow | None:
     return DigestRow(row.id, row.week, row.created) if row else None
 
 
-def create_digest(
-    conn: Connection, week: str, papers_by_topic: dict[str, list[str]], now: datetime
-) -> DigestRow:
+def create_digest(conn: Connection, week: str, papers_by_topic: dict[str, list[str]], now: datetime) -> DigestRow:
     """Store the digest of `week` with its papers; an existing digest of that week is kept as is.
 
     The unique week makes two concurrent builders agree on one digest."""
@@ -87,6 +85,4 @@ def list_digests(conn: Connection, limit: int | None = None) -> list[tuple[Diges
     )
     if limit is not None:
         query = query.limit(limit)
-    return [
-        (DigestRow(row.id, row.week, row.created), row.papers) for row in conn.execute(query)
-    ]
+    return [(DigestRow(row.id, row.week, row.created), row.papers) for row in conn.execute(query)]

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from service.states import InboundKind
+from service.model.states import InboundKind
 from service.store import erase_text
 from service.store.schema import audit_log, delivery, inbound_message
 
@@ -34,24 +34,50 @@ class InboundMessage:
     raw: bytes | None = None
 
 
-def record_message(conn: Connection, received: datetime, source: str, kind: str, outcome: str, raw: bytes,
-                   mail_from: str | None = None, rcpt_to: str | None = None, sender: str | None = None,
-                   subject: str | None = None, subscriber_id: int | None = None,
-                   delivery_id: int | None = None, keep: bool = True) -> int:
+def record_message(
+    conn: Connection,
+    received: datetime,
+    source: str,
+    kind: str,
+    outcome: str,
+    raw: bytes,
+    mail_from: str | None = None,
+    rcpt_to: str | None = None,
+    sender: str | None = None,
+    subject: str | None = None,
+    subscriber_id: int | None = None,
+    delivery_id: int | None = None,
+    keep: bool = True,
+) -> int:
     """Add one received message to the inbound log (its text only with `keep`); returns its id."""
-    return conn.execute(insert(inbound_message).values(
-        received=received, source=source, kind=kind, outcome=outcome[:2000], size=len(raw),
-        raw=raw[:RAW_KEPT] if keep else None,
-        mail_from=(mail_from or None) and mail_from[:320], rcpt_to=rcpt_to, sender=sender, subject=subject,
-        subscriber_id=subscriber_id, delivery_id=delivery_id,
-    ).returning(inbound_message.c.id)).scalar_one()
+    return conn.execute(
+        insert(inbound_message)
+        .values(
+            received=received,
+            source=source,
+            kind=kind,
+            outcome=outcome[:2000],
+            size=len(raw),
+            raw=raw[:RAW_KEPT] if keep else None,
+            mail_from=(mail_from or None) and mail_from[:320],
+            rcpt_to=rcpt_to,
+            sender=sender,
+            subject=subject,
+            subscriber_id=subscriber_id,
+            delivery_id=delivery_id,
+        )
+        .returning(inbound_message.c.id)
+    ).scalar_one()
 
 
 def forget_subscriber(conn: Connection, subscriber_id: int, address: str, replacement: str) -> None:
     """Drop the text of every message about an erased subscriber (it holds their address) and take the
     address out of what the log says was done; the log rows stay."""
-    conn.execute(update(inbound_message).where(inbound_message.c.subscriber_id == subscriber_id)
-                 .values(raw=None, sender=None, subject=None, rcpt_to=None, mail_from=None))
+    conn.execute(
+        update(inbound_message)
+        .where(inbound_message.c.subscriber_id == subscriber_id)
+        .values(raw=None, sender=None, subject=None, rcpt_to=None, mail_from=None)
+    )
     erase_text(conn, inbound_message.c.outcome, subscriber_id, address, replacement)
 
 
@@ -63,16 +89,21 @@ def subscriber_of_delivery(conn: Connection, delivery_id: int) -> int | None:
 def was_mailed(conn: Connection, subscriber_id: int) -> bool:
     """Whether paperboy ever sent this subscriber a digest or a confirmation mail."""
     sent = select(exists().where(delivery.c.subscriber_id == subscriber_id, delivery.c.sent_at.is_not(None)))
-    confirmed = select(exists().where(audit_log.c.subscriber_id == subscriber_id,
-                                      audit_log.c.action == "confirm-mail"))
+    confirmed = select(exists().where(audit_log.c.subscriber_id == subscriber_id, audit_log.c.action == "confirm-mail"))
     return conn.execute(sent).scalar_one() or conn.execute(confirmed).scalar_one()
 
 
 def count_since(conn: Connection, subscriber_id: int, kind: str, since: datetime) -> int:
     """Messages of `kind` about a subscriber received after `since`."""
-    return conn.execute(select(func.count()).select_from(inbound_message).where(
-        inbound_message.c.subscriber_id == subscriber_id, inbound_message.c.kind == kind,
-        inbound_message.c.received > since)).scalar_one()
+    return conn.execute(
+        select(func.count())
+        .select_from(inbound_message)
+        .where(
+            inbound_message.c.subscriber_id == subscriber_id,
+            inbound_message.c.kind == kind,
+            inbound_message.c.received > since,
+        )
+    ).scalar_one()
 
 
 def kind_counts(conn: Connection) -> dict[str, int]:
@@ -86,15 +117,21 @@ def kind_counts(conn: Connection) -> dict[str, int]:
 _LISTED = [column for column in inbound_message.c if column.name != "raw"]
 
 
-def list_messages(conn: Connection, kind: str = "", page: int = 1,
-                  per_page: int = 50) -> tuple[list[InboundMessage], int, int]:
+def list_messages(
+    conn: Connection, kind: str = "", page: int = 1, per_page: int = 50
+) -> tuple[list[InboundMessage], int, int]:
     """One page of the log, newest first, without the message bodies; also the total and the page shown."""
     where = [inbound_message.c.kind == kind] if kind else []
     total = conn.execute(select(func.count()).select_from(inbound_message).where(*where)).scalar_one()
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    rows = conn.execute(select(*_LISTED).where(*where).order_by(inbound_message.c.id.desc())
-                        .limit(per_page).offset((page - 1) * per_page)).mappings()
+    rows = conn.execute(
+        select(*_LISTED)
+        .where(*where)
+        .order_by(inbound_message.c.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).mappings()
     return [InboundMessage(**row) for row in rows], total, page
 
 

@@ -30,14 +30,11 @@ def take_row_lock(conn: Connection, name: str, holder: str, now: datetime, ttl: 
     """Take or renew the lock row `name` for `holder` until now + ttl; False while another
     holder's lock has not expired."""
     conn.execute(
-        sqlite_insert(scheduler_lock)
-        .values(name=name, holder=holder, expires=now + ttl)
-        .on_conflict_do_nothing()
+        sqlite_insert(scheduler_lock).values(name=name, holder=holder, expires=now + ttl).on_conflict_do_nothing()
     )
     taken = conn.execute(
         update(scheduler_lock)
-        .where(scheduler_lock.c.name == name,
-               (scheduler_lock.c.holder == holder) | (scheduler_lock.c.expires < now))
+        .where(scheduler_lock.c.name == name, (scheduler_lock.c.holder == holder) | (scheduler_lock.c.expires < now))
         .values(holder=holder, expires=now + ttl)
     ).rowcount
     return taken == 1
@@ -48,6 +45,7 @@ def release_row_lock(conn: Connection, name: str, holder: str) -> None:
 
 
 def row_lock_holder(conn: Connection, name: str) -> tuple[str, datetime] | None:
-    row = conn.execute(select(scheduler_lock.c.holder, scheduler_lock.c.expires)
-                       .where(scheduler_lock.c.name == name)).first()
+    row = conn.execute(
+        select(scheduler_lock.c.holder, scheduler_lock.c.expires).where(scheduler_lock.c.name == name)
+    ).first()
     return (row.holder, row.expires) if row else None

@@ -16,11 +16,11 @@ from functools import partial
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from service.states import MailState
+from service.model.states import MailState
 from service.store import deliveries
 from service.store.schema import mail_queue
 from service.store.schema import subscriber as subscriber_table
-from subscribers.store import NO_CONFIRMATION
+from service.store.subscribers import NO_CONFIRMATION
 
 CONFIRM = "confirm"
 
@@ -55,15 +55,25 @@ class QueuedMail:
 
 def request_confirmation(conn: Connection, email: str, topics: list[str], now: datetime) -> None:
     """Record a sign-up from the public form: one and the same insert whoever owns the address."""
-    conn.execute(insert(mail_queue).values(kind=CONFIRM, email=email, topics=",".join(sorted(set(topics))),
-                                           created=now, state=MailState.REQUESTED, attempts=0))
+    conn.execute(
+        insert(mail_queue).values(
+            kind=CONFIRM,
+            email=email,
+            topics=",".join(sorted(set(topics))),
+            created=now,
+            state=MailState.REQUESTED,
+            attempts=0,
+        )
+    )
 
 
 def requests(conn: Connection, limit: int) -> list[Request]:
     """The oldest sign-ups not yet looked at; on PostgreSQL rows another transaction holds are skipped."""
     rows = conn.execute(
         select(mail_queue.c.id, mail_queue.c.email, mail_queue.c.topics, mail_queue.c.created)
-        .where(mail_queue.c.state == MailState.REQUESTED).order_by(mail_queue.c.id).limit(limit)
+        .where(mail_queue.c.state == MailState.REQUESTED)
+        .order_by(mail_queue.c.id)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
     return [Request(row.id, row.email, [t for t in row.topics.split(",") if t], row.created) for row in rows]
@@ -71,16 +81,26 @@ def requests(conn: Connection, limit: int) -> list[Request]:
 
 def admit(conn: Connection, request_id: int, subscriber_id: int, send: bool, note: str = "") -> None:
     """Settle a sign-up: due to be mailed, or held (no mail). The address now lives on the subscriber."""
-    conn.execute(update(mail_queue).where(mail_queue.c.id == request_id, mail_queue.c.state == MailState.REQUESTED)
-                 .values(subscriber_id=subscriber_id, email=None, state=MailState.DUE if send else MailState.HELD,
-                         last_error=note[:1000] or None))
+    conn.execute(
+        update(mail_queue)
+        .where(mail_queue.c.id == request_id, mail_queue.c.state == MailState.REQUESTED)
+        .values(
+            subscriber_id=subscriber_id,
+            email=None,
+            state=MailState.DUE if send else MailState.HELD,
+            last_error=note[:1000] or None,
+        )
+    )
 
 
 def expire(conn: Connection, created_before: datetime) -> int:
     """Cancel unsent mails queued before `created_before` (their link would no longer work)."""
     return conn.execute(
-        update(mail_queue).where(mail_queue.c.state.in_((MailState.REQUESTED, MailState.DUE, MailState.RETRYING)),
-                                 mail_queue.c.created < created_before)
+        update(mail_queue)
+        .where(
+            mail_queue.c.state.in_((MailState.REQUESTED, MailState.DUE, MailState.RETRYING)),
+            mail_queue.c.created < created_before,
+        )
         .values(state=MailState.CANCELLED, last_error="notices: not sent before its link expired")
     ).rowcount
 
@@ -91,34 +111,60 @@ def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, 
     The recipient's status is read in the same transaction: an address blocked, deleted or
     complained about since the mail was queued comes back with email None and is not mailed."""
     claimable_now = deliveries.claimable(now, lease, mail_queue, worker=worker)
-    candidates = (select(mail_queue.c.id).where(claimable_now).order_by(mail_queue.c.id).limit(limit)
-                  .with_for_update(skip_locked=True))
+    candidates = (
+        select(mail_queue.c.id)
+        .where(claimable_now)
+        .order_by(mail_queue.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
     claimed = conn.execute(
         update(mail_queue)
         .where(mail_queue.c.id.in_(deliveries.picked(conn, candidates)), claimable_now)
         .values(state=MailState.SENDING, claimed_by=worker, claimed_at=now, attempts=mail_queue.c.attempts + 1)
-        .returning(mail_queue.c.id, mail_queue.c.kind, mail_queue.c.subscriber_id, mail_queue.c.topics,
-                   mail_queue.c.created, mail_queue.c.attempts)
+        .returning(
+            mail_queue.c.id,
+            mail_queue.c.kind,
+            mail_queue.c.subscriber_id,
+            mail_queue.c.topics,
+            mail_queue.c.created,
+            mail_queue.c.attempts,
+        )
     ).all()
     if not claimed:
         return []
-    emails = dict(conn.execute(
-        select(subscriber_table.c.id, subscriber_table.c.email).where(
-            subscriber_table.c.id.in_([row.subscriber_id for row in claimed]),
-            subscriber_table.c.status.not_in(NO_CONFIRMATION), subscriber_table.c.email.is_not(None))
-    ).all())
+    emails = dict(
+        conn.execute(
+            select(subscriber_table.c.id, subscriber_table.c.email).where(
+                subscriber_table.c.id.in_([row.subscriber_id for row in claimed]),
+                subscriber_table.c.status.not_in(NO_CONFIRMATION),
+                subscriber_table.c.email.is_not(None),
+            )
+        ).all()
+    )
     return sorted(
-        (QueuedMail(row.id, row.kind, row.subscriber_id, emails.get(row.subscriber_id),
-                    tuple(t for t in row.topics.split(",") if t), row.created, row.attempts, now)
-         for row in claimed),
+        (
+            QueuedMail(
+                row.id,
+                row.kind,
+                row.subscriber_id,
+                emails.get(row.subscriber_id),
+                tuple(t for t in row.topics.split(",") if t),
+                row.created,
+                row.attempts,
+                now,
+            )
+            for row in claimed
+        ),
         key=lambda mail: mail.id,
     )
 
 
 def pending_count(conn: Connection) -> int:
     """Mails not yet settled (due, sending or retrying)."""
-    return conn.execute(select(func.count()).where(
-        mail_queue.c.state.in_((MailState.DUE, MailState.SENDING, MailState.RETRYING)))).scalar_one()
+    return conn.execute(
+        select(func.count()).where(mail_queue.c.state.in_((MailState.DUE, MailState.SENDING, MailState.RETRYING)))
+    ).scalar_one()
 
 
 def state_counts(conn: Connection) -> dict[str, int]:
@@ -128,24 +174,50 @@ def state_counts(conn: Connection) -> dict[str, int]:
 
 def oldest_waiting(conn: Connection) -> datetime | None:
     """When the oldest mail still to be sent (requested, due or retrying) was queued."""
-    return conn.execute(select(func.min(mail_queue.c.created)).where(mail_queue.c.state.in_(
-        (MailState.REQUESTED, MailState.DUE, MailState.RETRYING)))).scalar()
+    return conn.execute(
+        select(func.min(mail_queue.c.created)).where(
+            mail_queue.c.state.in_((MailState.REQUESTED, MailState.DUE, MailState.RETRYING))
+        )
+    ).scalar()
 
 
 def recent_trouble(conn: Connection, limit: int) -> list[dict]:
     """The latest mails that failed or wait for a retry, newest first, with their last error."""
-    return [dict(row) for row in conn.execute(
-        select(mail_queue.c.id, mail_queue.c.kind, mail_queue.c.subscriber_id, mail_queue.c.state,
-               mail_queue.c.attempts, mail_queue.c.next_attempt, mail_queue.c.last_error, mail_queue.c.created)
-        .where(mail_queue.c.state.in_((MailState.FAILED, MailState.RETRYING)))
-        .order_by(mail_queue.c.id.desc()).limit(limit)
-    ).mappings()]
+    return [
+        dict(row)
+        for row in conn.execute(
+            select(
+                mail_queue.c.id,
+                mail_queue.c.kind,
+                mail_queue.c.subscriber_id,
+                mail_queue.c.state,
+                mail_queue.c.attempts,
+                mail_queue.c.next_attempt,
+                mail_queue.c.last_error,
+                mail_queue.c.created,
+            )
+            .where(mail_queue.c.state.in_((MailState.FAILED, MailState.RETRYING)))
+            .order_by(mail_queue.c.id.desc())
+            .limit(limit)
+        ).mappings()
+    ]
 
 
 def mails_of(conn: Connection, subscriber_id: int) -> list[dict]:
     """A subscriber's queued mails, oldest first."""
-    return [dict(row) for row in conn.execute(
-        select(mail_queue.c.id, mail_queue.c.kind, mail_queue.c.state, mail_queue.c.attempts,
-               mail_queue.c.last_error, mail_queue.c.sent_at, mail_queue.c.created)
-        .where(mail_queue.c.subscriber_id == subscriber_id).order_by(mail_queue.c.id)
-    ).mappings()]
+    return [
+        dict(row)
+        for row in conn.execute(
+            select(
+                mail_queue.c.id,
+                mail_queue.c.kind,
+                mail_queue.c.state,
+                mail_queue.c.attempts,
+                mail_queue.c.last_error,
+                mail_queue.c.sent_at,
+                mail_queue.c.created,
+            )
+            .where(mail_queue.c.subscriber_id == subscriber_id)
+            .order_by(mail_queue.c.id)
+        ).mappings()
+    ]

@@ -8,16 +8,25 @@ from datetime import datetime
 from sqlalchemy import Text, cast, delete, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from service.paper import Paper
+from service.model.paper import Paper
 from service.store import insert_ignoring_duplicates
-from service.store.schema import digest_paper
+from service.store.schema import digest_paper, topic_paper
 from service.store.schema import paper as paper_table
-from service.store.schema import topic_paper
 
 # Columns a newer version of a paper replaces; id, published and first_seen stay.
 VERSIONED_COLUMNS = (
-    "version", "title", "authors", "abstract", "categories", "primary_category", "updated",
-    "comment", "journal_ref", "doi", "code_urls", "project_urls",
+    "version",
+    "title",
+    "authors",
+    "abstract",
+    "categories",
+    "primary_category",
+    "updated",
+    "comment",
+    "journal_ref",
+    "doi",
+    "code_urls",
+    "project_urls",
 )
 
 
@@ -28,7 +37,7 @@ class UpsertCounts:
     unchanged: int = 0
     updated_ids: list[str] = field(default_factory=list)  # papers that arrived in a newer version
 
-    def add(self, other: "UpsertCounts") -> None:
+    def add(self, other: UpsertCounts) -> None:
         self.new += other.new
         self.updated += other.updated
         self.unchanged += other.unchanged
@@ -48,9 +57,7 @@ def upsert_papers(conn: Connection, papers: list[Paper], now: datetime) -> Upser
     if not latest:
         return counts
     stored = dict(
-        conn.execute(
-            select(paper_table.c.id, paper_table.c.version).where(paper_table.c.id.in_(latest))
-        ).all()
+        conn.execute(select(paper_table.c.id, paper_table.c.version).where(paper_table.c.id.in_(latest))).all()
     )
     new_rows = []
     for paper_id, incoming in latest.items():
@@ -86,9 +93,7 @@ def link_topic_papers(conn: Connection, topic: str, paper_ids: list[str], now: d
         return set()
     known = set(
         conn.execute(
-            select(topic_paper.c.paper_id).where(
-                topic_paper.c.topic == topic, topic_paper.c.paper_id.in_(wanted)
-            )
+            select(topic_paper.c.paper_id).where(topic_paper.c.topic == topic, topic_paper.c.paper_id.in_(wanted))
         ).scalars()
     )
     rows = [{"topic": topic, "paper_id": pid, "first_matched": now} for pid in sorted(wanted - known)]
@@ -103,8 +108,12 @@ def get_paper(conn: Connection, paper_id: str) -> Paper | None:
 
 
 def papers_for_topic(
-    conn: Connection, topic: str, since: datetime | None = None, until: datetime | None = None,
-    limit: int | None = None, with_links: bool = False,
+    conn: Connection,
+    topic: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+    with_links: bool = False,
 ) -> list[Paper]:
     """Papers first matched by `topic` in [since, until), newest published first.
 
@@ -121,8 +130,9 @@ def papers_for_topic(
         query = query.where(topic_paper.c.first_matched < until)
     if with_links:
         # Both columns hold JSON lists; an empty one is "[]" on SQLite and PostgreSQL alike.
-        query = query.where(or_(cast(paper_table.c.code_urls, Text) != "[]",
-                                cast(paper_table.c.project_urls, Text) != "[]"))
+        query = query.where(
+            or_(cast(paper_table.c.code_urls, Text) != "[]", cast(paper_table.c.project_urls, Text) != "[]")
+        )
     if limit is not None:
         query = query.limit(limit)
     return [paper_from_row(row) for row in conn.execute(query).mappings()]
@@ -130,8 +140,11 @@ def papers_for_topic(
 
 def papers_first_seen(conn: Connection, since: datetime, until: datetime) -> list[Paper]:
     """Every paper the store first held in [since, until), whether or not a topic lists it."""
-    query = (select(paper_table).where(paper_table.c.first_seen >= since, paper_table.c.first_seen < until)
-             .order_by(paper_table.c.published.desc(), paper_table.c.id.desc()))
+    query = (
+        select(paper_table)
+        .where(paper_table.c.first_seen >= since, paper_table.c.first_seen < until)
+        .order_by(paper_table.c.published.desc(), paper_table.c.id.desc())
+    )
     return [paper_from_row(row) for row in conn.execute(query).mappings()]
 
 
@@ -159,15 +172,11 @@ def count_papers(conn: Connection) -> int:
 
 def topics_of_paper(conn: Connection, paper_id: str) -> list[str]:
     """The topics that matched `paper_id`, by slug."""
-    return sorted(
-        conn.execute(select(topic_paper.c.topic).where(topic_paper.c.paper_id == paper_id)).scalars()
-    )
+    return sorted(conn.execute(select(topic_paper.c.topic).where(topic_paper.c.paper_id == paper_id)).scalars())
 
 
 def count_topic_papers(conn: Connection, topic: str) -> int:
-    return conn.execute(
-        select(func.count()).select_from(topic_paper).where(topic_paper.c.topic == topic)
-    ).scalar_one()
+    return conn.execute(select(func.count()).select_from(topic_paper).where(topic_paper.c.topic == topic)).scalar_one()
 
 
 def unlink_papers(conn: Connection, topic: str, paper_ids: list[str], matched_by: datetime) -> int:
@@ -176,7 +185,8 @@ def unlink_papers(conn: Connection, topic: str, paper_ids: list[str], matched_by
         return 0
     return conn.execute(
         delete(topic_paper).where(
-            topic_paper.c.topic == topic, topic_paper.c.paper_id.in_(paper_ids),
+            topic_paper.c.topic == topic,
+            topic_paper.c.paper_id.in_(paper_ids),
             topic_paper.c.first_matched <= matched_by,
         )
     ).rowcount

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from service.states import RunStatus
+from service.model.states import RunStatus
 from service.store.schema import fetch_run
 
 # A run that loaded the bundled sample instead of asking arXiv.
@@ -34,20 +34,40 @@ def start_run(conn: Connection, topic: str, window_start: datetime, window_end: 
     """Record the start of a run and return its id."""
     return conn.execute(
         insert(fetch_run)
-        .values(topic=topic, window_start=window_start, window_end=window_end, started=now,
-                status=RunStatus.RUNNING, new_count=0, updated_count=0, unchanged_count=0)
+        .values(
+            topic=topic,
+            window_start=window_start,
+            window_end=window_end,
+            started=now,
+            status=RunStatus.RUNNING,
+            new_count=0,
+            updated_count=0,
+            unchanged_count=0,
+        )
         .returning(fetch_run.c.id)
     ).scalar_one()
 
 
 def finish_run(
-    conn: Connection, run_id: int, status: str, now: datetime,
-    new: int = 0, updated: int = 0, unchanged: int = 0, error: str | None = None,
+    conn: Connection,
+    run_id: int,
+    status: str,
+    now: datetime,
+    new: int = 0,
+    updated: int = 0,
+    unchanged: int = 0,
+    error: str | None = None,
 ) -> None:
     conn.execute(
-        update(fetch_run).where(fetch_run.c.id == run_id).values(
-            status=status, finished=now, new_count=new, updated_count=updated,
-            unchanged_count=unchanged, error=error,
+        update(fetch_run)
+        .where(fetch_run.c.id == run_id)
+        .values(
+            status=status,
+            finished=now,
+            new_count=new,
+            updated_count=updated,
+            unchanged_count=unchanged,
+            error=error,
         )
     )
 
@@ -66,28 +86,32 @@ def latest_runs(conn: Connection) -> dict[str, FetchRun]:
 
 def last_fetch(conn: Connection, topic: str) -> FetchRun | None:
     """The most recent finished run of `topic` that asked arXiv (sample loads do not count)."""
-    row = conn.execute(
-        select(fetch_run)
-        .where(fetch_run.c.topic == topic, fetch_run.c.finished.is_not(None),
-               fetch_run.c.status != SAMPLE)
-        .order_by(fetch_run.c.id.desc())
-        .limit(1)
-    ).mappings().first()
+    row = (
+        conn.execute(
+            select(fetch_run)
+            .where(fetch_run.c.topic == topic, fetch_run.c.finished.is_not(None), fetch_run.c.status != SAMPLE)
+            .order_by(fetch_run.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
     return FetchRun(**row) if row else None
 
 
 def fetch_started_since(conn: Connection, moment: datetime) -> bool:
     """Whether a fetch of any topic (not a sample load) started at or after `moment`."""
-    return conn.execute(
-        select(fetch_run.c.id).where(fetch_run.c.started >= moment, fetch_run.c.status != SAMPLE).limit(1)
-    ).first() is not None
+    return (
+        conn.execute(
+            select(fetch_run.c.id).where(fetch_run.c.started >= moment, fetch_run.c.status != SAMPLE).limit(1)
+        ).first()
+        is not None
+    )
 
 
 def runs_for_topic(conn: Connection, topic: str) -> list[FetchRun]:
     """Every run of `topic`, oldest first."""
-    rows = conn.execute(
-        select(fetch_run).where(fetch_run.c.topic == topic).order_by(fetch_run.c.id)
-    ).mappings()
+    rows = conn.execute(select(fetch_run).where(fetch_run.c.topic == topic).order_by(fetch_run.c.id)).mappings()
     return [FetchRun(**row) for row in rows]
 
 
@@ -113,9 +137,11 @@ def close_unfinished_runs(conn: Connection, topic: str, now: datetime, reason: s
     """Mark `topic`'s runs still `running` as interrupted, with `reason`; return them as they were.
 
     A process killed mid-run (or whose database failed) never finishes its row itself."""
-    rows = conn.execute(
-        select(fetch_run).where(fetch_run.c.topic == topic, fetch_run.c.status == RunStatus.RUNNING)
-    ).mappings().all()
+    rows = (
+        conn.execute(select(fetch_run).where(fetch_run.c.topic == topic, fetch_run.c.status == RunStatus.RUNNING))
+        .mappings()
+        .all()
+    )
     if rows:
         conn.execute(
             update(fetch_run)
@@ -139,12 +165,13 @@ def coverage(conn: Connection, topic: str) -> Coverage:
     asked = (fetch_run.c.topic == topic, fetch_run.c.status != SAMPLE)
     first = conn.execute(select(func.min(fetch_run.c.window_start)).where(*asked)).scalar()
     complete = conn.execute(
-        select(fetch_run.c.id, fetch_run.c.window_end).where(*asked, fetch_run.c.status == RunStatus.OK)
-        .order_by(fetch_run.c.id.desc()).limit(1)
+        select(fetch_run.c.id, fetch_run.c.window_end)
+        .where(*asked, fetch_run.c.status == RunStatus.OK)
+        .order_by(fetch_run.c.id.desc())
+        .limit(1)
     ).first()
     later = asked + ((fetch_run.c.id > complete.id,) if complete else ())
     unfinished = conn.execute(
         select(func.min(fetch_run.c.window_start)).where(*later, fetch_run.c.status != RunStatus.OK)
     ).scalar()
     return Coverage(first, complete.window_end if complete else None, unfinished)
-

@@ -1,10 +1,10 @@
 """Every table of paperboy, on one MetaData that the migrations are checked against.
 
 The subscriber tables live here too so that one migration history covers the whole
-database; their queries are in subscribers/store.py.
+database; their queries are in service/store/subscribers.py.
 """
 
-from datetime import timezone
+from datetime import UTC
 
 from sqlalchemy import (
     JSON,
@@ -46,15 +46,15 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError(f"store: naive datetime {value!r}; pass an aware UTC datetime")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 UTC_DATETIME = UTCDateTime()
@@ -98,7 +98,9 @@ fetch_run = Table(
     Column("window_end", UTC_DATETIME, nullable=False),
     Column("started", UTC_DATETIME, nullable=False),
     Column("finished", UTC_DATETIME),
-    Column("status", String(16), nullable=False),  # service.states.RunStatus: running|ok|partial|failed|interrupted|sample
+    Column(
+        "status", String(16), nullable=False
+    ),  # service.states.RunStatus: running|ok|partial|failed|interrupted|sample
     Column("new_count", Integer, nullable=False, default=0),
     Column("updated_count", Integer, nullable=False, default=0),
     Column("unchanged_count", Integer, nullable=False, default=0),

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
-from service.paper import Paper
+from service.model.paper import Paper
 from service.store.papers import paper_from_row
 from service.store.schema import paper as paper_table
 
@@ -119,14 +119,17 @@ def search_papers(conn: Connection, raw: str, limit: int = 50, budget: int | Non
 def _bounded(conn: Connection, budget: int):
     """Stop the statements run inside after `budget` progress steps (SQLite) or POSTGRES_TIMEOUT_MS."""
     if conn.dialect.name != "sqlite":
-        with _postgres_settings(conn, {
-            "statement_timeout": str(int(POSTGRES_TIMEOUT_MS)),
-            # For a common word (a fifth of the store) the planner prefers reading every row to
-            # the GIN index, which costs each paper's vector read and tested: 117 ms against 60 ms
-            # for 10,000 matches in 50,000 papers (BENCHMARKS.md). The index is always the cheaper
-            # way to the matches, so the search does without sequential scans.
-            "enable_seqscan": "off",
-        }):
+        with _postgres_settings(
+            conn,
+            {
+                "statement_timeout": str(int(POSTGRES_TIMEOUT_MS)),
+                # For a common word (a fifth of the store) the planner prefers reading every row to
+                # the GIN index, which costs each paper's vector read and tested: 117 ms against 60 ms
+                # for 10,000 matches in 50,000 papers (BENCHMARKS.md). The index is always the cheaper
+                # way to the matches, so the search does without sequential scans.
+                "enable_seqscan": "off",
+            },
+        ):
             try:
                 yield
             except OperationalError as error:
@@ -145,7 +148,7 @@ def _bounded(conn: Connection, budget: int):
     raw.set_progress_handler(progress, PROGRESS_STEPS)
     try:
         yield
-    except OperationalError as error:
+    except OperationalError:
         if steps > budget:
             raise SearchTooBroad() from None
         raise

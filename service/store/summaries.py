@@ -4,14 +4,14 @@ counts, newest dates, and stamps that move whenever what they render would chang
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
-from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from service.paper import Paper
-from service.states import RunStatus
+from service.model.paper import Paper
+from service.model.states import RunStatus
 from service.store.papers import paper_from_row
 from service.store.schema import fetch_run, topic_paper
 from service.store.schema import paper as paper_table
@@ -65,17 +65,19 @@ def _summary_columns():
 def _summary(row, last_run=None) -> TopicSummary:
     papers, match, update, published, versions = row
     return TopicSummary(
-        papers=papers, newest_match=_aware(match), newest_update=_aware(update),
-        newest_published=_aware(published), version_total=int(versions), last_run=_aware(last_run),
+        papers=papers,
+        newest_match=_aware(match),
+        newest_update=_aware(update),
+        newest_published=_aware(published),
+        version_total=int(versions),
+        last_run=_aware(last_run),
     )
 
 
 def topic_summary(conn: Connection, topic: str | None) -> TopicSummary:
     """One topic's summary in one query; `topic=None` summarizes every topic together
     (a paper in several topics counts once per topic)."""
-    last_run = (
-        select(func.max(fetch_run.c.finished)).where(fetch_run.c.finished.is_not(None))
-    ).scalar_subquery()
+    last_run = (select(func.max(fetch_run.c.finished)).where(fetch_run.c.finished.is_not(None))).scalar_subquery()
     query = select(*_summary_columns(), last_run).select_from(
         topic_paper.join(paper_table, paper_table.c.id == topic_paper.c.paper_id)
     )
@@ -99,7 +101,8 @@ def last_updated(conn: Connection, topic: str) -> datetime | None:
     """When the topic's papers were last brought up to date: its newest run that stored
     papers (ok, partial or the sample). A failed run updated nothing."""
     query = select(func.max(fetch_run.c.finished)).where(
-        fetch_run.c.topic == topic, fetch_run.c.status.in_((RunStatus.OK, RunStatus.PARTIAL, RunStatus.SAMPLE)),
+        fetch_run.c.topic == topic,
+        fetch_run.c.status.in_((RunStatus.OK, RunStatus.PARTIAL, RunStatus.SAMPLE)),
     )
     return _aware(conn.execute(query).scalar())
 
@@ -147,4 +150,4 @@ def _aware(value):
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -1,5 +1,5 @@
 """What the admin dashboard charts: sign-ups, bounces and complaints over time, and the
-deliveries of recent digests by outcome. Rows come back raw; service/charts.py buckets them."""
+deliveries of recent digests by outcome. Rows come back raw; service/publish/charts.py buckets them."""
 
 from __future__ import annotations
 
@@ -32,15 +32,15 @@ def complaints_since(conn: Connection, since: datetime) -> list[datetime]:
 
 def deliveries_by_digest(conn: Connection, limit: int) -> list[tuple[str, dict[str, int]]]:
     """(week, deliveries per state) of the `limit` most recent digests, oldest first."""
-    recent = (select(digest_table.c.id, digest_table.c.week)
-              .order_by(digest_table.c.week.desc()).limit(limit).subquery())
-    query = (select(recent.c.week, delivery.c.state, func.count(delivery.c.id))
-             .select_from(recent.outerjoin(delivery, delivery.c.digest_id == recent.c.id))
-             .group_by(recent.c.week, delivery.c.state))
+    recent = select(digest_table.c.id, digest_table.c.week).order_by(digest_table.c.week.desc()).limit(limit).subquery()
+    query = (
+        select(recent.c.week, delivery.c.state, func.count(delivery.c.id))
+        .select_from(recent.outerjoin(delivery, delivery.c.digest_id == recent.c.id))
+        .group_by(recent.c.week, delivery.c.state)
+    )
     found: dict[str, dict[str, int]] = {}
     for week, state, count in conn.execute(query):
         states = found.setdefault(week, {})
         if state is not None:
             states[state] = count
     return sorted(found.items())
-

@@ -3,36 +3,49 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import ServiceUnavailable
 
 from service import store
-
-from service.config import Config, load_config
 from service.clock import utc_now
+from service.config import Config, load_config
+from service.model.states import DeliveryState, RunStatus, SubscriberStatus
 from service.runtime import Runtime
-from service.states import DeliveryState, RunStatus
 from service.templating import TEMPLATES
-from service.web import dashboard, digests, feeds, headers, health, inbound, limits, pages, search
+from service.web import body_limits as limits
+from service.web import headers
+from service.web.admin import csv_import as admin_csv
+from service.web.admin import dashboard, digests, inbound, sign_in
+from service.web.admin import subscribers as admin
+from service.web.admin.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches
+from service.web.extensions import csrf
+from service.web.public import feeds, health, pages, search
+from service.web.public import subscribe as public
+from service.web.rate_limits import limiter, limiter_settings
 from service.web.summaries import STAMP_SECONDS, install_render_cache
-from service.web_extensions import csrf, limiter, limiter_settings
-from subscribers import admin, admin_csv, public, sign_in
-from subscribers.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches
-from subscribers.statuses import SubscriberStatus
 
 BLUEPRINTS = (
-    public.blueprint, sign_in.blueprint, admin.blueprint, admin_csv.blueprint,
-    pages.blueprint, feeds.blueprint, search.blueprint, health.blueprint, digests.blueprint, inbound.blueprint,
+    public.blueprint,
+    sign_in.blueprint,
+    admin.blueprint,
+    admin_csv.blueprint,
+    pages.blueprint,
+    feeds.blueprint,
+    search.blueprint,
+    health.blueprint,
+    digests.blueprint,
+    inbound.blueprint,
     dashboard.blueprint,
 )
 
 
-def create_app(config: Config | None = None, *, clock: Callable[[], datetime] = utc_now,
-               stamp_seconds: float = STAMP_SECONDS) -> Flask:
+def create_app(
+    config: Config | None = None, *, clock: Callable[[], datetime] = utc_now, stamp_seconds: float = STAMP_SECONDS
+) -> Flask:
     """The Flask app for `config` (default: read from the environment). Tests pass a frozen
     `clock`, and `stamp_seconds=0` to see every change in the store at once."""
     runtime = Runtime(config or load_config(), clock=clock)
@@ -78,15 +91,17 @@ def store_busy(error: Exception):
     and a time to come back, not a 500 (the request's transaction was rolled back)."""
     if not (isinstance(error, store.StoreError) or store.is_busy(error)):
         raise error
-    log.warning("web: database busy or unreachable: %s",
-                error if isinstance(error, store.StoreError) else store.describe(error))
-    page = ServiceUnavailable(description="paperboy's database is busy or out of reach right now, "
-                                          "so nothing was changed. Please try again in a minute.")
+    log.warning(
+        "web: database busy or unreachable: %s", error if isinstance(error, store.StoreError) else store.describe(error)
+    )
+    page = ServiceUnavailable(
+        description="paperboy's database is busy or out of reach right now, "
+        "so nothing was changed. Please try again in a minute."
+    )
     return render_template("error.html", error=page), 503, {"Retry-After": str(RETRY_AFTER)}
 
 
 def csrf_refused(error: CSRFError):
     """A form posted without its security token: most often a page left open too long."""
-    text = ("This form's security token (CSRF) is missing or no longer valid. "
-            "Please reload the page and try again.")
+    text = "This form's security token (CSRF) is missing or no longer valid. Please reload the page and try again."
     return render_template("subscribers/message.html", title="Form expired", text=text, link=None), 400

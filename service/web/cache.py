@@ -13,10 +13,10 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Callable
 
 from flask import Request, Response
 
@@ -78,7 +78,6 @@ class RenderCache:
                 self._rendered.popitem(last=False)
         return result
 
-
     def remember_path(self, path: str, scope: object, stamp: object, rendered: Rendered) -> None:
         """Let CachedAnswers serve `path` while `scope`'s stamp is still `stamp` and fresh."""
         if len(self._by_path) >= self.capacity and path not in self._by_path:
@@ -115,10 +114,15 @@ class CachedAnswers:
     @staticmethod
     def _answer(rendered: Rendered, environ, start_response):
         zipped = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
-        if not_modified(environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_IF_MODIFIED_SINCE"),
-                        rendered.etag, rendered.last_modified):
-            start_response("304 NOT MODIFIED",
-                           rendered.not_modified_gzip_headers if zipped else rendered.not_modified_headers)
+        if not_modified(
+            environ.get("HTTP_IF_NONE_MATCH"),
+            environ.get("HTTP_IF_MODIFIED_SINCE"),
+            rendered.etag,
+            rendered.last_modified,
+        ):
+            start_response(
+                "304 NOT MODIFIED", rendered.not_modified_gzip_headers if zipped else rendered.not_modified_headers
+            )
             return []
         if zipped:
             start_response("200 OK", rendered.gzip_headers)
@@ -148,17 +152,22 @@ def make_rendered(body: bytes, content_type: str, etag: str, last_modified: date
         gzipped=gzipped,
         etag=etag,
         last_modified=modified,
-        plain_headers=[*common, ("ETag", etag), ("Content-Type", content_type),
-                       ("Content-Length", str(len(body)))],
-        gzip_headers=[*common, ("ETag", _gzip_etag(etag)), ("Content-Type", content_type),
-                      ("Content-Encoding", "gzip"), ("Content-Length", str(len(gzipped)))],
+        plain_headers=[*common, ("ETag", etag), ("Content-Type", content_type), ("Content-Length", str(len(body)))],
+        gzip_headers=[
+            *common,
+            ("ETag", _gzip_etag(etag)),
+            ("Content-Type", content_type),
+            ("Content-Encoding", "gzip"),
+            ("Content-Length", str(len(gzipped))),
+        ],
         not_modified_headers=[*common, ("ETag", etag)],
         not_modified_gzip_headers=[*common, ("ETag", _gzip_etag(etag))],
     )
 
 
-def not_modified(if_none_match: str | None, if_modified_since: str | None, etag: str,
-                 last_modified: str | None) -> bool:
+def not_modified(
+    if_none_match: str | None, if_modified_since: str | None, etag: str, last_modified: str | None
+) -> bool:
     """Whether a conditional GET names what it would get (RFC 9110 13.2.2): If-None-Match
     decides when present, else If-Modified-Since."""
     if if_none_match is not None:
@@ -174,24 +183,37 @@ def not_modified(if_none_match: str | None, if_modified_since: str | None, etag:
     return False
 
 
-def respond_cached(request: Request, key: object, version: str, last_modified: datetime | None,
-                   content_type: str, render: Callable[[], bytes], cache: RenderCache,
-                   stamp: tuple[object, object] | None = None) -> Response:
+def respond_cached(
+    request: Request,
+    key: object,
+    version: str,
+    last_modified: datetime | None,
+    content_type: str,
+    render: Callable[[], bytes],
+    cache: RenderCache,
+    stamp: tuple[object, object] | None = None,
+) -> Response:
     """The cached answer for `key` at `version`: 304, gzip or plain; renders once per version.
 
     For responses that are the same for everyone (feeds, Markdown): public caching. `stamp`,
     the (scope, value) the version came from, lets CachedAnswers serve the path until it moves."""
     rendered = cache.value(
-        key, version,
+        key,
+        version,
         lambda: make_rendered(render(), content_type, etag_for(key, version), last_modified),
     )
     if stamp is not None:
         cache.remember_path(request.path, stamp[0], stamp[1], rendered)
     zipped = accepts_gzip(request.headers.get("Accept-Encoding", ""))
-    if not_modified(request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since"),
-                    rendered.etag, rendered.last_modified):
-        return Response(status=304, headers=rendered.not_modified_gzip_headers if zipped
-                        else rendered.not_modified_headers)
+    if not_modified(
+        request.headers.get("If-None-Match"),
+        request.headers.get("If-Modified-Since"),
+        rendered.etag,
+        rendered.last_modified,
+    ):
+        return Response(
+            status=304, headers=rendered.not_modified_gzip_headers if zipped else rendered.not_modified_headers
+        )
     if zipped:
         return Response(rendered.gzipped, headers=rendered.gzip_headers)
     return Response(rendered.body, headers=rendered.plain_headers)
@@ -206,12 +228,14 @@ def respond_page(request: Request, html: str, last_modified: datetime | None) ->
     etag = '"' + hashlib.sha1(body).hexdigest()[:24] + '"'
     modified = http_date(last_modified)
     zipped = accepts_gzip(request.headers.get("Accept-Encoding", "")) and len(body) > 1024
-    headers = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding, Cookie",
-               "ETag": _gzip_etag(etag) if zipped else etag}
+    headers = {
+        "Cache-Control": "private, no-cache",
+        "Vary": "Accept-Encoding, Cookie",
+        "ETag": _gzip_etag(etag) if zipped else etag,
+    }
     if modified:
         headers["Last-Modified"] = modified
-    if not_modified(request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since"),
-                    etag, modified):
+    if not_modified(request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since"), etag, modified):
         return Response(status=304, headers=headers)
     if zipped:
         headers["Content-Encoding"] = "gzip"

@@ -14,15 +14,19 @@ from urllib.parse import urlsplit
 from flask import Flask
 from werkzeug.sansio.utils import host_is_trusted
 
-POLICY = ("default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
-          "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}")
+POLICY = (
+    "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+)
 LOOPBACK = ["localhost", "127.0.0.1", "::1"]
 
 
 def _headers(ancestors: str) -> list[tuple[str, str]]:
-    return [("Content-Security-Policy", POLICY.format(ancestors=ancestors)),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "strict-origin-when-cross-origin")]
+    return [
+        ("Content-Security-Policy", POLICY.format(ancestors=ancestors)),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ]
 
 
 PUBLIC_HEADERS = _headers("'self'")
@@ -61,8 +65,10 @@ class SecurityHeaders:
         host = environ.get("HTTP_HOST")
         if host and not self.trusts(host):
             body = b"Unknown host: this server answers for its PAPERBOY_BASE_URL only.\n"
-            start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
-                                               ("Content-Length", str(len(body))), *PUBLIC_HEADERS])
+            start_response(
+                "400 Bad Request",
+                [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), *PUBLIC_HEADERS],
+            )
             return [body]
         extra = ADMIN_HEADERS if environ.get("PATH_INFO", "").startswith("/admin") else PUBLIC_HEADERS
 

@@ -68,8 +68,15 @@ def serve_one_process(app, host: str, port: int, max_body: int) -> None:
     """Serve `app` with waitress on host:port until SIGTERM or Ctrl-C; returns once it has stopped."""
     from waitress.server import create_server
 
-    server = create_server(app, host=host, port=port, threads=THREADS, ident=SERVER_NAME,
-                           max_request_body_size=max_body, clear_untrusted_proxy_headers=True)
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=THREADS,
+        ident=SERVER_NAME,
+        max_request_body_size=max_body,
+        clear_untrusted_proxy_headers=True,
+    )
 
     def stop(*_):
         raise SystemExit(0)  # waitress's loop ends on it and lets its threads finish

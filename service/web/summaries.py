@@ -7,7 +7,7 @@ from flask import Flask, current_app
 
 from service.store.summaries import TopicSummary, topic_summary
 from service.web.cache import CachedAnswers, RenderCache
-from service.web_extensions import current_runtime
+from service.web.extensions import current_runtime
 
 # How long a worker trusts a topic's change stamp before asking the store again. A fetch
 # shows up on pages and feeds at most this late; tests pass 0 to see every change at once.

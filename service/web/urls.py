@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import url_for
 
-from service.web_extensions import current_runtime
+from service.web.extensions import current_runtime
 
 
 def absolute_url(endpoint: str, **values) -> str:

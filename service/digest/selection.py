@@ -1,0 +1,212 @@
+"""What one subscriber's digest holds: each topic's papers ranked by relevance, narrowed by the
+subscriber's keywords, with papers by followed authors first, then cut to a few papers in full,
+a list of title links, and a count of the rest that links to the topic's week page.
+
+`WeekPapers` prepares a digest once (ranking, word sets, an author index) so that selecting for
+each of thousands of subscribers is a handful of set lookups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+from service.model.paper import Paper, sections
+from service.model.preferences import LENGTH_FULL, LENGTH_TITLES, DigestPreferences
+from service.model.topics import Topic
+from service.ranking.relevance import rank
+from subscribers.preferences import author_key, fold
+
+# Papers per topic in full by default. Five topics (every shipped one) of a heavy week, with 8
+# papers in full and 15 title links each, come to about 75 KB of minified HTML: well under
+# Gmail's 102 KB, with room for long titles and followed authors (bench/heavy_week.py measures it).
+FULL_PER_TOPIC = 8
+TITLES_PER_TOPIC = 15
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One paper as a subscriber sees it."""
+
+    paper: Paper
+    also_in: tuple[str, ...] = ()  # titles of the subscriber's other topics that hold it
+    followed: tuple[str, ...] = ()  # followed authors on it, as the paper spells them
+    matched: tuple[str, ...] = ()  # terms that made it relevant to the topic
+
+
+@dataclass(frozen=True)
+class TopicPicks:
+    topic: Topic
+    full: tuple[Pick, ...]  # with abstracts, followed authors' papers first
+    titles: tuple[Pick, ...]  # one line each
+    more: int  # the topic's papers this week that are not in the mail
+    hidden: int  # of those, left out by the subscriber's keywords
+    total: int  # the topic's papers this week (shown under this topic)
+    week_url: str
+
+    @property
+    def followed_full(self) -> tuple[Pick, ...]:
+        return tuple(pick for pick in self.full if pick.followed)
+
+    @cached_property  # asked for by the HTML and the text part
+    def sections(self) -> list[tuple[str, list[Pick]]]:
+        """The seed page's two sections over the other full papers, each in ranked order."""
+        rest = [pick for pick in self.full if not pick.followed]
+        by_id = {pick.paper.id: pick for pick in rest}
+        return [(name, [by_id[p.id] for p in papers]) for name, papers in sections([p.paper for p in rest])]
+
+
+@dataclass(frozen=True)
+class Selection:
+    followed: tuple[Pick, ...]  # papers by followed authors that none of the subscriber's topics hold
+    topics: tuple[TopicPicks, ...]
+
+    @property
+    def count(self) -> int:
+        """Papers in the mail, in full or as a title."""
+        return len(self.followed) + sum(len(t.full) + len(t.titles) for t in self.topics)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing left to mail: the subscriber's filters left out every paper."""
+        return self.count == 0
+
+    def shortened(self) -> Selection:
+        """Every full paper as a title link instead."""
+        return replace(self, topics=tuple(replace(t, full=(), titles=t.full + t.titles) for t in self.topics))
+
+    def counted_only(self) -> Selection:
+        """Topics reduced to their count and week-page link; followed authors' papers stay."""
+        return replace(
+            self,
+            topics=tuple(
+                replace(t, full=(), titles=(), more=t.more + len(t.full) + len(t.titles)) for t in self.topics
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    words: frozenset[str]
+    text: str  # " folded title and abstract ", for phrases
+
+
+def _matches(indexed: _Indexed, keywords: Iterable[str]) -> bool:
+    for keyword in keywords:
+        if " " in keyword:
+            if f" {keyword} " in indexed.text:
+                return True
+        elif keyword in indexed.words:
+            return True
+    return False
+
+
+class WeekPapers:
+    """A digest's papers prepared once for selecting per subscriber."""
+
+    def __init__(
+        self,
+        topics: list[Topic],
+        papers: dict[str, list[Paper]],
+        extra: Iterable[Paper],
+        week_url,
+        exemplars: dict[str, list[Paper]] | None = None,
+    ):
+        self.topics = topics
+        self.week_url = week_url  # slug -> the topic's week page
+        exemplars = exemplars or {}
+        self.ranked = {t.slug: rank(t, papers.get(t.slug, []), exemplars.get(t.slug, ())) for t in topics}
+        self.index: dict[str, _Indexed] = {}
+        self.by_author: dict[str, list[Paper]] = {}
+        everything = {p.id: p for p in extra}
+        everything.update({r.paper.id: r.paper for ranked in self.ranked.values() for r in ranked})
+        self.papers = everything
+        for paper in everything.values():
+            folded = fold(f"{paper.title} {paper.abstract}")
+            self.index[paper.id] = _Indexed(frozenset(folded.split()), f" {folded} ")
+            for name in paper.authors:
+                self.by_author.setdefault(author_key(name), []).append(paper)
+        self._sets: dict[tuple[str, ...], list[tuple[Topic, list[Pick]]]] = {}
+
+    def _topic_set(self, topic_set: tuple[str, ...]) -> list[tuple[Topic, list[Pick]]]:
+        """Each topic's ranked picks for a set: a paper once, under the first topic holding it."""
+        found = self._sets.get(topic_set)
+        if found is None:
+            chosen = [t for t in self.topics if t.slug in topic_set]
+            holders: dict[str, list[str]] = {}
+            for topic in chosen:
+                for ranked in self.ranked[topic.slug]:
+                    holders.setdefault(ranked.paper.id, []).append(topic.title)
+            found, shown = [], set()
+            for topic in chosen:
+                picks = []
+                for ranked in self.ranked[topic.slug]:
+                    if ranked.paper.id in shown:
+                        continue
+                    shown.add(ranked.paper.id)
+                    also = tuple(title for title in holders[ranked.paper.id] if title != topic.title)
+                    picks.append(Pick(ranked.paper, also, (), ranked.matched))
+                found.append((topic, picks))
+            self._sets[topic_set] = found
+        return found
+
+    def select(self, topic_set: tuple[str, ...], preferences: DigestPreferences) -> Selection:
+        """What a subscriber to `topic_set` with `preferences` gets this week."""
+        keywords_in = [fold(k) for k in preferences.keywords_in]
+        keywords_out = [fold(k) for k in preferences.keywords_out]
+        followed: dict[str, tuple[str, ...]] = {}  # paper id -> followed names on it
+        for name in preferences.authors:
+            for paper in self.by_author.get(author_key(name), []):
+                spelled = next(a for a in paper.authors if author_key(a) == author_key(name))
+                followed[paper.id] = followed.get(paper.id, ()) + (spelled,)
+
+        def wanted(paper: Paper) -> bool:
+            indexed = self.index[paper.id]
+            if keywords_out and _matches(indexed, keywords_out):
+                return False
+            return not keywords_in or paper.id in followed or _matches(indexed, keywords_in)
+
+        filtered = bool(keywords_in or keywords_out)
+
+        full_count, titles_count = _bounds(preferences)
+        blocks, held = [], set()
+        for topic, picks in self._topic_set(topic_set):
+            held.update(pick.paper.id for pick in picks)
+            kept = [pick for pick in picks if wanted(pick.paper)] if filtered else picks
+            if followed:
+                kept = [
+                    replace(pick, followed=followed[pick.paper.id]) if pick.paper.id in followed else pick
+                    for pick in kept
+                ]
+                kept.sort(key=lambda pick: not pick.followed)  # stable: ranked order otherwise
+            full = kept[:full_count]
+            titles = kept[full_count : full_count + titles_count]
+            shown = len(full) + len(titles)
+            blocks.append(
+                TopicPicks(
+                    topic,
+                    tuple(full),
+                    tuple(titles),
+                    more=len(picks) - shown,
+                    hidden=len(picks) - len(kept),
+                    total=len(picks),
+                    week_url=self.week_url(topic.slug),
+                )
+            )
+        elsewhere = [
+            Pick(paper, (), followed[paper.id])
+            for paper_id in followed
+            if paper_id not in held and wanted(paper := self.papers[paper_id])
+        ]
+        elsewhere.sort(key=lambda pick: (pick.paper.published, pick.paper.id), reverse=True)
+        return Selection(tuple(elsewhere), tuple(blocks))
+
+
+def _bounds(preferences: DigestPreferences) -> tuple[int, int]:
+    """(papers in full, title links) per topic for a subscriber's chosen length."""
+    if preferences.length == LENGTH_FULL:
+        return 10**6, 0
+    if preferences.length == LENGTH_TITLES:
+        return 0, 10**6
+    return preferences.per_topic or FULL_PER_TOPIC, TITLES_PER_TOPIC

@@ -1,0 +1,118 @@
+"""Transactional mail (confirmations) from the mail queue, sent by the digest sender's machinery:
+claims, leases, retries and the same outcome rule (service/outbound/engine.py).
+
+/subscribe only writes a request row, the same for every address, so its answer and its timing
+never depend on who owns the address or on whether SMTP is up. The scheduler runs send_notices
+every 15 s (NOTICE_EVERY in service/scheduler/scheduler.py): it admits the requests (a pending subscriber,
+and a due confirmation unless the address is blocked or had one in the last 10 minutes), then
+sends what is due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from email import policy
+
+from service import store
+from service.clock import SystemClock
+from service.model.states import MailState
+from service.outbound.engine import Sender, SendStats
+from service.outbound.mime import message_id
+from service.outbound.verp import bounce_address
+from service.runtime import Runtime
+from service.store import mail_queue
+from service.store import subscribers as subscriber_store
+from subscribers.emails import confirmation_message
+from subscribers.tokens import CONFIRM_MAX_AGE, confirm_url
+
+log = logging.getLogger("paperboy.notices")
+
+ADMIT_BATCH = 200
+HELD = "no confirmation mail: the address is blocked, or one was queued in the last 10 minutes"
+
+
+def admit_requests(runtime: Runtime) -> int:
+    """Turn sign-ups from the form into subscribers and due (or held) confirmations; returns how many."""
+    admitted = 0
+    while True:
+        with store.write_transaction(runtime.engine) as conn:
+            requests = mail_queue.requests(conn, ADMIT_BATCH)
+            for request in requests:
+                found, send = subscriber_store.request_subscription(
+                    conn, request.email, request.topics, request.created
+                )
+                mail_queue.admit(conn, request.id, found.id, send, "" if send else HELD)
+                if send:
+                    subscriber_store.record_confirmation_mailed(conn, found.id, request.created, request.id)
+        admitted += len(requests)
+        if len(requests) < ADMIT_BATCH:
+            return admitted
+
+
+class NoticeSender(Sender):
+    """One run over the mail queue: every due mail, then done (retries wait for a later run)."""
+
+    ledger = mail_queue
+    label = "the mail queue"
+
+    def __init__(self, runtime: Runtime, clock=None, lease: timedelta | None = None):
+        super().__init__(runtime, None, clock, lease)
+
+    def _prepare(self) -> None:
+        """Nothing to read up front: each notice is built from its own row."""
+
+    def _pending(self, conn) -> int:
+        return mail_queue.pending_count(conn)
+
+    def _held_elsewhere(self, conn) -> tuple[int, datetime | None]:
+        # Mails left sending are due again after the lease; the next run (15 s on) takes them over.
+        return mail_queue.state_counts(conn).get(MailState.SENDING, 0), None
+
+    def _retry_at(self, conn) -> datetime | None:
+        return None
+
+    def _envelope_sender(self, job: mail_queue.QueuedMail) -> str:
+        # The plain bounce address: VERP tags name deliveries, and a queued mail is not one. A bounce
+        # of a confirmation finds its subscriber by the address it names.
+        return bounce_address(self.config)
+
+    def _claim(self) -> list[mail_queue.QueuedMail]:
+        with store.write_transaction(self.runtime.engine) as conn:
+            return mail_queue.claim_mails(conn, self.worker, self.clock.now(), self.lease, self.batch)
+
+    def message(self, job: mail_queue.QueuedMail, address: str) -> bytes:
+        config = self.config
+        # The link carries the time of the request, so a mail sent again is the same confirmation.
+        link = confirm_url(config, job.subscriber_id, list(job.topics), job.created)
+        chosen = [topic for topic in self.runtime.topics if topic.slug in job.topics]
+        mail = confirmation_message(
+            config, address, link, chosen, self.clock.now(), message_id(config, job.kind, job.id)
+        )
+        data = mail.as_bytes(policy=policy.SMTP)
+        return self.signer.sign(data) if self.signer else data
+
+
+def send_notices(runtime: Runtime, clock=None, lease: timedelta | None = None) -> SendStats:
+    """Admit the form's sign-ups and send every due transactional mail once."""
+    clock = clock or SystemClock()
+    with runtime.engine.begin() as conn:
+        expired = mail_queue.expire(conn, clock.now() - CONFIRM_MAX_AGE)
+    if expired:
+        log.warning(
+            "notices: %d confirmations were not sent within %d days and are cancelled", expired, CONFIRM_MAX_AGE.days
+        )
+    admit_requests(runtime)
+    stats = asyncio.run(NoticeSender(runtime, clock, lease).run())
+    if stats.total or stats.error:
+        log.info(
+            "notices: %d sent, %d retried, %d failed (%d bounced), %d cancelled%s",
+            stats.sent,
+            stats.retried,
+            stats.failed,
+            stats.bounced,
+            stats.cancelled,
+            f"; stopped: {stats.error}" if stats.error else "",
+        )
+    return stats
