@@ -12,9 +12,10 @@ import json
 import sqlite3
 import tarfile
 import tempfile
+import time
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from service import store
@@ -72,9 +73,14 @@ def backup(place: Place, file: Path) -> list[str]:
         else:
             postgres_dump.dump(engine.url, copy, server, file)
         engine.dispose()
-        manifest = {"format": FORMAT, "database": kind, "migration": revision, "counts": counts,
-                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "secret_key": SECRET_KEY if place.key_in_file() else "PAPERBOY_SECRET_KEY"}
+        manifest = {
+            "format": FORMAT,
+            "database": kind,
+            "migration": revision,
+            "counts": counts,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "secret_key": SECRET_KEY if place.key_in_file() else "PAPERBOY_SECRET_KEY",
+        }
         partial = file.with_name(file.name + ".partial")
         with tarfile.open(partial, "w") as archive:
             _add_bytes(archive, MANIFEST, json.dumps(manifest, indent=2).encode())
@@ -86,8 +92,10 @@ def backup(place: Place, file: Path) -> list[str]:
     if place.key_in_file():
         lines.append(f"backup: {place.secret_key_file} is in it: it signs the links of mails already sent")
     else:
-        lines.append("backup: the secret key is PAPERBOY_SECRET_KEY in your settings, not in the archive: keep "
-                     "it with the backup, or the links of mails already sent stop working")
+        lines.append(
+            "backup: the secret key is PAPERBOY_SECRET_KEY in your settings, not in the archive: keep "
+            "it with the backup, or the links of mails already sent stop working"
+        )
     return lines
 
 
@@ -97,19 +105,27 @@ def restore(place: Place, file: Path, force: bool = False) -> list[str]:
     engine = store.connect(place.config.database_url)
     kind = engine.dialect.name
     if manifest["database"] != kind:
-        raise BackupError(f"restore: {file} holds a {manifest['database']} store and PAPERBOY_DATABASE_URL "
-                          f"is {kind}: restore it into a {manifest['database']} database")
+        raise BackupError(
+            f"restore: {file} holds a {manifest['database']} store and PAPERBOY_DATABASE_URL "
+            f"is {kind}: restore it into a {manifest['database']} database"
+        )
     try:
         with engine.connect() as conn:
             counts = inventory.row_counts(conn)
     except store.DatabaseError as error:
         raise BackupError(f"restore: {store.describe(error)}") from None
     if any(counts.values()) and not force:
-        raise BackupError(f"restore: the database at {_shown(engine)} holds {_counted(counts)}; stop paperboy "
-                          "and add --force to replace it")
+        raise BackupError(
+            f"restore: the database at {_shown(engine)} holds {_counted(counts)}; stop paperboy "
+            "and add --force to replace it"
+        )
     key = members.get(SECRET_KEY)
-    if key is not None and not force and place.secret_key_file.exists() \
-            and place.secret_key_file.read_bytes().strip() != key.strip():
+    if (
+        key is not None
+        and not force
+        and place.secret_key_file.exists()
+        and place.secret_key_file.read_bytes().strip() != key.strip()
+    ):
         raise BackupError(f"restore: {place.secret_key_file} differs from the backup's; add --force to replace it")
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / DATABASE_MEMBERS[kind]
@@ -120,16 +136,20 @@ def restore(place: Place, file: Path, force: bool = False) -> list[str]:
         else:
             postgres_dump.restore(engine.url, copy)
     engine.dispose()
-    lines = [f"restore: {_shown(engine)} now holds the store of {manifest['created']} "
-             f"(migration {manifest['migration']}: {_counted(manifest['counts'])}); run paperboy init before "
-             "starting paperboy, in case this version is newer"]
+    lines = [
+        f"restore: {_shown(engine)} now holds the store of {manifest['created']} "
+        f"(migration {manifest['migration']}: {_counted(manifest['counts'])}); run paperboy init before "
+        "starting paperboy, in case this version is newer"
+    ]
     if key is not None:
         place.var_dir.mkdir(parents=True, exist_ok=True)
         place.secret_key_file.write_bytes(key)
         lines.append(f"restore: {place.secret_key_file} restored")
     else:
-        lines.append("restore: the backup has no secret key: set PAPERBOY_SECRET_KEY to the one it was taken "
-                     "with, or links in mails already sent stop working")
+        lines.append(
+            "restore: the backup has no secret key: set PAPERBOY_SECRET_KEY to the one it was taken "
+            "with, or links in mails already sent stop working"
+        )
     return lines
 
 
@@ -147,8 +167,9 @@ def _copy_sqlite(source: Path, target: Path) -> None:
 def _read(file: Path) -> tuple[dict, dict[str, bytes]]:
     try:
         with tarfile.open(file) as archive:
-            members = {member.name: archive.extractfile(member).read()
-                       for member in archive.getmembers() if member.isfile()}
+            members = {
+                member.name: archive.extractfile(member).read() for member in archive.getmembers() if member.isfile()
+            }
         manifest = json.loads(members[MANIFEST])
     except (OSError, tarfile.TarError, KeyError, ValueError) as error:
         raise BackupError(f"restore: {file} is not a paperboy backup ({error})") from None
@@ -161,6 +182,7 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mode = 0o600
+    info.mtime = int(time.time())
     archive.addfile(info, io.BytesIO(data))
 
 

@@ -27,24 +27,43 @@ def dump(url: URL, target: Path, server_major: int, file: Path) -> None:
 
 def restore(url: URL, source: Path) -> None:
     """pg_restore `source` into the database at `url`, replacing what the dump holds, at once."""
-    pg_restore = _client("pg_restore", None, f"run pg_restore --clean --if-exists --no-owner --dbname "
-                         f"'{_conninfo(url)}' on the archive's paperboy.pgdump")
-    _run([pg_restore, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-          "--exit-on-error", "--dbname", _conninfo(url), str(source)], url)
+    pg_restore = _client(
+        "pg_restore",
+        None,
+        f"run pg_restore --clean --if-exists --no-owner --dbname '{_conninfo(url)}' on the archive's paperboy.pgdump",
+    )
+    _run(
+        [
+            pg_restore,
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--no-privileges",
+            "--single-transaction",
+            "--exit-on-error",
+            "--dbname",
+            _conninfo(url),
+            str(source),
+        ],
+        url,
+    )
 
 
 def _client(name: str, server_major: int | None, instead: str) -> str:
     found = shutil.which(name)
     wanted = f"PostgreSQL {server_major}'s" if server_major else "PostgreSQL's"
     if found is None:
-        raise DumpError(f"backup: {name} is not installed (Debian: postgresql-client); install {wanted} "
-                        f"client, or {instead}")
+        raise DumpError(
+            f"backup: {name} is not installed (Debian: postgresql-client); install {wanted} client, or {instead}"
+        )
     version = subprocess.run([found, "--version"], capture_output=True, text=True).stdout
     match = re.search(r"(\d+)(?:\.\d+)?", version)
     major = int(match.group(1)) if match else 0
     if server_major is not None and major < server_major:
-        raise DumpError(f"backup: {name} {major} cannot dump a PostgreSQL {server_major} server; install "
-                        f"{wanted} client, or {instead}")
+        raise DumpError(
+            f"backup: {name} {major} cannot dump a PostgreSQL {server_major} server; install "
+            f"{wanted} client, or {instead}"
+        )
     return found
 
 

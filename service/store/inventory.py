@@ -8,15 +8,17 @@ from sqlalchemy.engine import Connection
 from service.store.schema import admin_user, delivery, digest, paper, subscriber
 
 # The tables whose rows an operator would lose by overwriting a store.
-KEPT = {"papers": paper, "subscribers": subscriber, "admins": admin_user, "digests": digest,
-        "deliveries": delivery}
+KEPT = {"papers": paper, "subscribers": subscriber, "admins": admin_user, "digests": digest, "deliveries": delivery}
 
 
 def row_counts(conn: Connection) -> dict[str, int]:
     """Rows in each table of KEPT that the database has (none of a table it lacks)."""
     present = set(inspect(conn).get_table_names())
-    return {name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-            for name, table in KEPT.items() if table.name in present}
+    return {
+        name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+        for name, table in KEPT.items()
+        if table.name in present
+    }
 
 
 def server_version(conn: Connection) -> int:

@@ -58,11 +58,19 @@ def settle(conn: Connection, migrations: Path) -> str | None:
             log.info("store: migration %s of the earlier numbering is %s today", revision, actual)
             conn.execute(text("UPDATE alembic_version SET version_num = :actual"), {"actual": actual})
         return actual
-    head, known = shipped(migrations)
-    if revision not in known:
-        raise NewerStore(f"store: the database is at migration {revision}, newer than this paperboy's "
-                         f"{head}: run the newer paperboy, or restore the backup taken before the upgrade")
+    refuse_newer(conn, migrations, revision)
     return revision
+
+
+def refuse_newer(conn: Connection, migrations: Path, revision: str | None = None) -> None:
+    """Raise NewerStore when the database's revision is none of the shipped migrations."""
+    revision = revision or stored(conn)
+    head, known = shipped(migrations)
+    if revision is not None and revision not in known | RENUMBERED:
+        raise NewerStore(
+            f"store: the database is at migration {revision}, newer than this paperboy's "
+            f"{head}: run the newer paperboy, or restore the backup taken before the upgrade"
+        )
 
 
 def _revision_from_tables(conn: Connection) -> str:

@@ -71,10 +71,19 @@ def test_it_has_one_unit_per_procfile_type_running_its_command():
 def test_it_restarts_on_failure_as_a_dedicated_user_in_a_sandbox(kind):
     settings = unit_settings(f"paperboy-{kind}.service")
     expected = {
-        "Restart": "on-failure", "User": "paperboy", "Group": "paperboy", "ProtectSystem": "strict",
-        "PrivateTmp": "yes", "ProtectHome": "yes", "NoNewPrivileges": "yes", "PrivateDevices": "yes",
-        "StateDirectory": "paperboy", "WorkingDirectory": "/var/lib/paperboy", "UMask": "0077",
-        "EnvironmentFile": "/etc/paperboy/paperboy.env", "CapabilityBoundingSet": "",
+        "Restart": "on-failure",
+        "User": "paperboy",
+        "Group": "paperboy",
+        "ProtectSystem": "strict",
+        "PrivateTmp": "yes",
+        "ProtectHome": "yes",
+        "NoNewPrivileges": "yes",
+        "PrivateDevices": "yes",
+        "StateDirectory": "paperboy",
+        "WorkingDirectory": "/var/lib/paperboy",
+        "UMask": "0077",
+        "EnvironmentFile": "/etc/paperboy/paperboy.env",
+        "CapabilityBoundingSet": "",
     }
     for key, value in expected.items():
         assert settings.get(key) == [value], key
@@ -83,15 +92,26 @@ def test_it_restarts_on_failure_as_a_dedicated_user_in_a_sandbox(kind):
 def test_it_passes_systemd_analyze_verify(root):
     names = [f"/etc/systemd/system/{unit.name}" for unit in sorted((root / "etc/systemd/system").iterdir())]
     assert len(names) == len(procfile_types()) + 1  # and paperboy.target
-    done = subprocess.run([systemd_analyze(), "verify", "--man=no", f"--root={root}", *names],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [systemd_analyze(), "verify", "--man=no", f"--root={root}", *names], capture_output=True, text=True
+    )
     # verify prints a line for each setting it ignores, without failing: no line at all is the bar.
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
 
 
 @pytest.mark.parametrize("kind", sorted(procfile_types()))
 def test_it_is_rated_ok_by_systemd_analyze_security(root, kind):
-    done = subprocess.run([systemd_analyze(), "security", "--offline=yes", f"--root={root}", "--no-pager",
-                           f"--threshold={EXPOSURE_THRESHOLD}", f"/etc/systemd/system/paperboy-{kind}.service"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            systemd_analyze(),
+            "security",
+            "--offline=yes",
+            f"--root={root}",
+            "--no-pager",
+            f"--threshold={EXPOSURE_THRESHOLD}",
+            f"/etc/systemd/system/paperboy-{kind}.service",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout.splitlines()[-1]

@@ -8,7 +8,7 @@ import json
 import re
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from service.config import load_config
@@ -19,7 +19,7 @@ from service.web import create_app
 from subscribers import store, tokens
 
 WEEK = "2026-W47"
-MATCHED = datetime(2026, 11, 18, 9, 0, tzinfo=timezone.utc)  # the Wednesday of WEEK
+MATCHED = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)  # the Wednesday of WEEK
 TOPIC_PAPERS = {"vla": [1, 2, 3, 4], "testing": [3, 4, 5, 6]}
 ADMIN = "admin@example.org"
 PAPERBOY = Path(sys.executable).parent / "paperboy"
@@ -35,10 +35,17 @@ def paperboy(*args: str) -> str:
 def paper(number: int) -> Paper:
     published = MATCHED - timedelta(days=2, hours=number)
     return Paper(
-        id=f"2611.{number:05d}", version=2 if number % 2 else 1, title=f"Paper {number}: robots that test & act",
-        authors=[f"Author {number}", "Ada Lovelace", "Grace Hopper"], abstract=f"Abstract of paper {number}. " * 20,
-        categories=["cs.RO", "cs.SE"], primary_category="cs.RO", published=published, updated=published,
-        comment="8 pages" if number % 3 == 0 else None, doi=None if number % 2 else f"10.1000/paper.{number}",
+        id=f"2611.{number:05d}",
+        version=2 if number % 2 else 1,
+        title=f"Paper {number}: robots that test & act",
+        authors=[f"Author {number}", "Ada Lovelace", "Grace Hopper"],
+        abstract=f"Abstract of paper {number}. " * 20,
+        categories=["cs.RO", "cs.SE"],
+        primary_category="cs.RO",
+        published=published,
+        updated=published,
+        comment="8 pages" if number % 3 == 0 else None,
+        doi=None if number % 2 else f"10.1000/paper.{number}",
         code_urls=[f"https://github.com/lab/paper{number}"] if number % 2 else [],
         project_urls=[f"https://lab.example.org/paper{number}"] if number == 2 else [],
     )
@@ -67,12 +74,18 @@ def main() -> None:
             "pending@example.org": subscribe(conn, "pending@example.org", ["vla"]),
             "active@example.org": subscribe(conn, "active@example.org", ["vla", "testing"], stay_active),
             "reader@example.org": subscribe(conn, "reader@example.org", ["testing"], stay_active),
-            "left@example.org": subscribe(conn, "left@example.org", ["vla"],
-                                          lambda c, i: store.unsubscribe(c, i, MATCHED)),
-            "bounced@example.org": subscribe(conn, "bounced@example.org", ["testing"],
-                                             lambda c, i: store.mark_bounced(c, i, "550 5.1.1 no such user", MATCHED)),
-            "blocked@example.org": subscribe(conn, "blocked@example.org", ["vla"],
-                                             lambda c, i: store.block(c, i, MATCHED, ADMIN)),
+            "left@example.org": subscribe(
+                conn, "left@example.org", ["vla"], lambda c, i: store.unsubscribe(c, i, MATCHED)
+            ),
+            "bounced@example.org": subscribe(
+                conn,
+                "bounced@example.org",
+                ["testing"],
+                lambda c, i: store.mark_bounced(c, i, "550 5.1.1 no such user", MATCHED),
+            ),
+            "blocked@example.org": subscribe(
+                conn, "blocked@example.org", ["vla"], lambda c, i: store.block(c, i, MATCHED, ADMIN)
+            ),
         }
         if hasattr(store, "set_preferences"):  # digest preferences came after the first version
             from subscribers.preferences import parse_preferences
@@ -84,11 +97,17 @@ def main() -> None:
     paperboy("digest", "send", "--week", WEEK)
     config = load_config()
     client = create_app(config).test_client()
-    pages = {slug: re.findall(r"arxiv\.org/abs/(\d{4}\.\d{5})", client.get(f"/topics/{slug}/{WEEK}/").get_data(True))
-             for slug in TOPIC_PAPERS}
-    links = {email: {"unsubscribe": tokens.unsubscribe_url(config, subscriber_id),
-                     "preferences": tokens.preferences_url(config, subscriber_id)}
-             for email, subscriber_id in ids.items()}
+    pages = {
+        slug: re.findall(r"arxiv\.org/abs/(\d{4}\.\d{5})", client.get(f"/topics/{slug}/{WEEK}/").get_data(True))
+        for slug in TOPIC_PAPERS
+    }
+    links = {
+        email: {
+            "unsubscribe": tokens.unsubscribe_url(config, subscriber_id),
+            "preferences": tokens.preferences_url(config, subscriber_id),
+        }
+        for email, subscriber_id in ids.items()
+    }
     print(json.dumps({"pages": pages, "export": paperboy("subscribers", "export"), "links": links}))
 
 

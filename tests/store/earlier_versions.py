@@ -26,8 +26,9 @@ VERSIONS = {"first": FIRST, "previous": PREVIOUS}
 def install(commit: str, folder: Path) -> Path:
     """Check out `commit` into folder/code and install it, editable and without dependencies, into
     the venv folder/venv, whose .pth file lends it this venv's packages. Returns its paperboy."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit],
-                             capture_output=True, check=False)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", commit], capture_output=True, check=False
+    )
     if archive.returncode != 0:
         raise RuntimeError(f"git cannot check out {commit[:12]} (a shallow clone?): {archive.stderr.decode()}")
     code = folder / "code"
@@ -36,12 +37,19 @@ def install(commit: str, folder: Path) -> Path:
     venv = folder / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # A path in a .pth file goes on sys.path after the venv's own site-packages, and the .pth
     # files inside it are not read: this venv's editable paperboy stays out of sight.
     Path(site, "lent-packages.pth").write_text(sysconfig.get_path("purelib") + "\n")
     # The build backend (setuptools) comes from pip's cache after the first time.
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--editable", str(code)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--editable", str(code)],
+        check=True,
+        capture_output=True,
+    )
     return venv / "bin" / "paperboy"

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,9 @@ from sqlalchemy import create_engine, text
 
 from service.config import load_config
 from service.web import create_app
-from tests.forms import PASSWORD, sign_in
-from tests.helpers import paperboy
 from tests.store.earlier_versions import BUILDER, VERSIONS, install
+from tests.support.forms import PASSWORD, sign_in
+from tests.support.helpers import paperboy
 
 WEEK = "2026-W47"
 ADMIN = "admin@example.org"
@@ -38,9 +37,14 @@ title = "Software Testing"
 description = "Testing, from unit tests to metamorphic testing."
 query = 'all:testing'
 """
-STATUSES = {"pending@example.org": "pending", "active@example.org": "active", "reader@example.org": "active",
-            "left@example.org": "unsubscribed", "bounced@example.org": "bounced",
-            "blocked@example.org": "blocked"}
+STATUSES = {
+    "pending@example.org": "pending",
+    "active@example.org": "active",
+    "reader@example.org": "active",
+    "left@example.org": "unsubscribed",
+    "bounced@example.org": "bounced",
+    "blocked@example.org": "blocked",
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,21 +56,29 @@ def installed(tmp_path_factory):
         if version not in done:
             done[version] = install(VERSIONS[version], tmp_path_factory.mktemp(version))
         return done[version]
+
     return get
 
 
 def environment(database_url: str, work: Path) -> dict[str, str]:
     # No PAPERBOY_SECRET_KEY: the earlier version writes var/secret_key, which today's must read.
-    return {"PATH": os.environ["PATH"], "HOME": str(work), "PAPERBOY_DATABASE_URL": database_url,
-            "PAPERBOY_TOPICS_FILE": str(work / "topics.toml"), "PAPERBOY_BASE_URL": "http://paperboy.test",
-            "PAPERBOY_RATE_LIMITS": "false", "PAPERBOY_ADMIN_PASSWORD": PASSWORD,
-            "PAPERBOY_ARXIV_API_URL": "http://127.0.0.1:9/api/query"}
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(work),
+        "PAPERBOY_DATABASE_URL": database_url,
+        "PAPERBOY_TOPICS_FILE": str(work / "topics.toml"),
+        "PAPERBOY_BASE_URL": "http://paperboy.test",
+        "PAPERBOY_RATE_LIMITS": "false",
+        "PAPERBOY_ADMIN_PASSWORD": PASSWORD,
+        "PAPERBOY_ARXIV_API_URL": "http://127.0.0.1:9/api/query",
+    }
 
 
 def build_with(paperboy_command: Path, environ: dict[str, str], work: Path) -> dict:
     python = paperboy_command.with_name("python")
-    done = subprocess.run([str(python), str(BUILDER)], env=environ, cwd=work, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [str(python), str(BUILDER)], env=environ, cwd=work, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
 
@@ -74,9 +86,13 @@ def build_with(paperboy_command: Path, environ: dict[str, str], work: Path) -> d
 def ledger(database_url: str) -> list[tuple]:
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT d.week, s.email, l.state, l.attempts FROM delivery l "
-                                 "JOIN digest d ON d.id = l.digest_id JOIN subscriber s ON s.id = l.subscriber_id "
-                                 "ORDER BY d.week, s.email")).all()
+        rows = conn.execute(
+            text(
+                "SELECT d.week, s.email, l.state, l.attempts FROM delivery l "
+                "JOIN digest d ON d.id = l.digest_id JOIN subscriber s ON s.id = l.subscriber_id "
+                "ORDER BY d.week, s.email"
+            )
+        ).all()
     engine.dispose()
     return [tuple(row) for row in rows]
 
@@ -148,5 +164,6 @@ def test_it_upgrades_a_store_written_by_an_earlier_version(version, database_url
     assert left.status_code == 200
     after = exported(paperboy(environ, "subscribers", "export", cwd=work).stdout)
     assert after["reader@example.org"]["status"] == "unsubscribed"
-    assert {email: row["status"] for email, row in after.items() if email != "reader@example.org"} == \
-        {email: status for email, status in STATUSES.items() if email != "reader@example.org"}
+    assert {email: row["status"] for email, row in after.items() if email != "reader@example.org"} == {
+        email: status for email, status in STATUSES.items() if email != "reader@example.org"
+    }
