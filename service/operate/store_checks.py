@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from service import store
 from service.config import Config
-from service.operate.checks import Check, fail, ok
+from service.operate.checks import Check, fail, ok, skip
 from service.store import locks, revisions
 
 START_CLOCK = "start paperboy scheduler (the Procfile's clock) or paperboy run"
@@ -22,7 +22,9 @@ def check_store(config: Config) -> list[Check]:
         return [fail("database", str(error))]
     try:
         with engine.connect() as conn:
-            return [_migration(engine, revisions.stored(conn)), _lock(conn)]
+            revision = revisions.stored(conn)
+            lock = _lock(conn) if revision is not None else skip("scheduler", "no store, so no lock")
+            return [_migration(engine, revision), lock]
     except store.DatabaseError as error:
         return [fail("database", store.describe(error))]
     finally:
