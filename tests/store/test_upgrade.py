@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from service import store
 from service.config import load_config
+from service.store import revisions
 from service.web import create_app
 from tests.store.earlier_versions import BUILDER, VERSIONS, install
 from tests.support.forms import PASSWORD, sign_in
@@ -167,3 +169,21 @@ def test_it_upgrades_a_store_written_by_an_earlier_version(version, database_url
     assert {email: row["status"] for email, row in after.items() if email != "reader@example.org"} == {
         email: status for email, status in STATUSES.items() if email != "reader@example.org"
     }
+
+
+def test_it_refuses_a_store_newer_than_the_code(database_url, tmp_path):
+    (tmp_path / "topics.toml").write_text(TOPICS)
+    environ = environment(database_url, tmp_path)
+    assert paperboy(environ, "init", cwd=tmp_path).returncode == 0
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    head, _ = revisions.shipped(store.MIGRATIONS)
+    refusal = (
+        f"paperboy: store: the database is at migration 0099, newer than this paperboy's {head}: "
+        "run the newer paperboy, or restore the backup taken before the upgrade\n"
+    )
+    for command in (["init"], ["subscribers", "export"]):
+        done = paperboy(environ, *command, cwd=tmp_path)
+        assert (done.returncode, done.stdout, done.stderr) == (2, "", refusal)
