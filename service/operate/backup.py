@@ -17,6 +17,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from service import store
 from service.config import Config
@@ -71,7 +72,7 @@ def backup(place: Place, file: Path) -> list[str]:
         if kind == "sqlite":
             _copy_sqlite(_sqlite_path(engine), copy)
         else:
-            postgres_dump.dump(engine.url, copy, server, file)
+            postgres_dump.dump(engine.url, copy, server or 0, file)
         engine.dispose()
         manifest = {
             "format": FORMAT,
@@ -159,12 +160,14 @@ def _copy_sqlite(source: Path, target: Path) -> None:
         reader.backup(writer)  # one step: the whole copy is read in one transaction
 
 
-def _read(file: Path) -> tuple[dict, dict[str, bytes]]:
+def _read(file: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     try:
         with tarfile.open(file) as archive:
-            members = {
-                member.name: archive.extractfile(member).read() for member in archive.getmembers() if member.isfile()
-            }
+            members = {}
+            for member in archive.getmembers():
+                content = archive.extractfile(member) if member.isfile() else None
+                if content is not None:
+                    members[member.name] = content.read()
         manifest = json.loads(members[MANIFEST])
     except (OSError, tarfile.TarError, KeyError, ValueError) as error:
         raise BackupError(f"restore: {file} is not a paperboy backup ({error})") from None
@@ -182,7 +185,7 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def _sqlite_path(engine: store.Engine) -> Path:
-    return Path(engine.url.database)
+    return Path(engine.url.database or "")
 
 
 def _shown(engine: store.Engine) -> str:

@@ -3,6 +3,8 @@ for the From domain) and the MX that brings bounces and mailto unsubscribes back
 
 from __future__ import annotations
 
+from typing import Any
+
 import dkim
 import dns.exception
 import dns.resolver
@@ -119,7 +121,7 @@ def _txt(ask: dns.resolver.Resolver, name: str) -> list[str]:
     return [b"".join(record.strings).decode("utf-8", "replace") for record in _answer(ask, name, "TXT")]
 
 
-def _answer(ask: dns.resolver.Resolver, name: str, kind: str) -> list:
+def _answer(ask: dns.resolver.Resolver, name: str, kind: str) -> list[Any]:
     try:
         return list(ask.resolve(name, kind, search=False))
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):

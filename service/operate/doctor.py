@@ -3,6 +3,7 @@ store and the scheduler's lock, the SMTP relay, the mail DNS records, its own si
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from service.config import Config, ConfigError, load_config
@@ -14,14 +15,14 @@ from service.operate.smtp_check import check_smtp
 from service.operate.store_checks import check_store
 
 
-def run_checks(environ=None, var_dir: Path = Path("var")) -> list[Check]:
+def run_checks(environ: Mapping[str, str] | None = None, var_dir: Path = Path("var")) -> list[Check]:
     """Every check, in order; with settings that do not load, only that one."""
     try:
         config = load_config(environ, var_dir)
     except ConfigError as error:
         return [fail("settings", str(error))]
     return [
-        _settings(config, environ, var_dir),
+        _settings(config, var_dir),
         _topics(config),
         *check_store(config),
         check_smtp(config),
@@ -35,7 +36,7 @@ def exit_code(checks: list[Check]) -> int:
     return 1 if any(check.failed for check in checks) else 0
 
 
-def _settings(config: Config, environ, var_dir: Path) -> Check:
+def _settings(config: Config, var_dir: Path) -> Check:
     if config.smtp_url is not None and config.mail_from_domain == "localhost":
         return fail(
             "settings",

@@ -36,7 +36,7 @@ def shipped(migrations: Path) -> tuple[str, set[str]]:
     config = AlembicConfig()
     config.set_main_option("script_location", str(migrations))
     scripts = ScriptDirectory.from_config(config)
-    return scripts.get_current_head(), {script.revision for script in scripts.walk_revisions()}
+    return scripts.get_current_head() or "", {script.revision for script in scripts.walk_revisions()}
 
 
 def stored(conn: Connection) -> str | None:
