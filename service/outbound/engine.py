@@ -33,6 +33,7 @@ from service.errors import first_line
 from service.model.preferences import DEFAULT as DEFAULT_PREFERENCES
 from service.model.preferences import DigestPreferences
 from service.model.states import DeliveryState
+from service.model.text import counted
 from service.outbound.mime import DkimSigner, PieceEncoder, Stamp, assemble, message_id
 from service.outbound.policy import RELEASED, RateLimiter, ascii_address, classify, retry_delay
 from service.outbound.transport import SendError, Transport, open_connection
@@ -205,9 +206,9 @@ class Sender:
             claimed = await asyncio.to_thread(self._claim)
             if claimed:
                 log.info(
-                    "mailer: %s claimed %d deliveries of %s; so far %d sent, %d retried, %d failed of %d",
+                    "mailer: %s claimed %s of %s; so far %d sent, %d retried, %d failed of %d",
                     self.worker,
-                    len(claimed),
+                    counted(len(claimed), "delivery", "deliveries"),
                     self.label,
                     self.stats.sent,
                     self.stats.retried,
@@ -403,7 +404,12 @@ def send_digest(
     now = now or clock.now()
     week = week or last_complete_week(now)
     queued = queue_digest(runtime, week, now)
-    log.info("mailer: digest %s (id %d): %d new deliveries written", week, queued.digest.id, queued.added)
+    log.info(
+        "mailer: digest %s (id %d): %s written",
+        week,
+        queued.digest.id,
+        counted(queued.added, "new delivery", "new deliveries"),
+    )
     stats = asyncio.run(Sender(runtime, queued.digest, clock, lease, progress=progress).run())
     log.info(
         "mailer: %s: %d sent, %d retried, %d failed (%d bounced), %d cancelled",
