@@ -384,9 +384,10 @@ class Sender:
                         continue
                     stats.failed += settled
                     log.warning(
-                        "mailer: delivery %d to subscriber %d failed: %s", o.job.id, o.job.subscriber_id, o.error
+                        "mailer: delivery %d to subscriber %s failed: %s", o.job.id, o.job.subscriber_id, o.error
                     )
-                    if o.bounce and settled:
+                    # Mails to admins name no subscriber to mark.
+                    if o.bounce and settled and o.job.subscriber_id is not None:
                         mark_bounced(conn, o.job.subscriber_id, o.error, now)
                         stats.bounced += 1
 
