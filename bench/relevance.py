@@ -1,12 +1,16 @@
-"""Relevance ranking candidates on the labelled pool (bench/relevance_labels.csv: every real paper
-in tests/data and the seed page, labelled for each topic of topics.toml): precision at 10 and
-nDCG@10 per method and topic, then per method the import and load time, the time to rank a heavy
-week (150 papers x 5 topics) and the peak memory, each in a fresh process.
+"""Relevance ranking candidates on the labelled set (bench/relevance_labels.csv: real papers of five
+weeks of 2026, judged by hand per topic of topics.toml, relevant or a hard negative). Each topic's
+labelled papers are ranked by each method; per topic P@10, nDCG@10 and average precision (their
+mean over topics: MAP), with a paired bootstrap of each method's MAP minus the shipped method's.
+Then per method the import and load time, the time to rank a heavy week (HEAVY_WEEK papers x 5
+topics, 3 runs: min / median / max) and the peak memory, each in a fresh process.
 
     .venv/bin/pip install -e '.[bench]'    # bm25s ships with paperboy; scikit-learn, wordllama
     .venv/bin/python bench/relevance.py
 
-The shipped method is `bm25s` (service/ranking/relevance.py); the others are candidates measured here."""
+Exemplars: each topic's topics.toml exemplars (or, when it lists none, its first 3 relevant papers
+by id) are given to the "+ exemplars" methods and left out of that topic's ranked papers for every
+method. The shipped method is `bm25s` (service/ranking/relevance.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import argparse
 import json
 import logging
 import math
+import os
+import random
 import re
 import subprocess
 import sys
@@ -24,199 +30,138 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from relevance_pool import load_labels, load_pool  # noqa: E402
+from relevance_methods import METHODS  # noqa: E402
+from relevance_pool import load_labels, load_papers  # noqa: E402
 
 from service.model.topics import load_topics  # noqa: E402
 
 K = 10
-HEAVY_WEEK = 150
-
-
-class QueryTerms:
-    """Baseline: how many of the topic's search terms the paper holds, twice for its title."""
-
-    def __init__(self):
-        from service.ranking import relevance
-
-        self.relevance = relevance
-
-    def scores(self, topic, papers):
-        r = self.relevance
-        terms = [" ".join(r.stem_words(term)) for term in r.query_terms(topic.query)]
-        result = []
-        for paper in papers:
-            title = " " + " ".join(r.stem_words(paper.title)) + " "
-            abstract = " " + " ".join(r.stem_words(paper.abstract)) + " "
-            result.append(sum(2 * (f" {t} " in title) + (f" {t} " in abstract) for t in terms))
-        return result
-
-
-class Bm25Words:
-    """bm25s as its README uses it: its tokenizer (English stop words, Snowball stems), one word
-    per token; the query is the topic's search terms, title and description."""
-
-    def __init__(self):
-        import bm25s
-        import Stemmer
-
-        self.bm25s, self.stemmer = bm25s, Stemmer.Stemmer("english")
-
-    def scores(self, topic, papers):
-        from service.ranking.relevance import query_terms
-
-        corpus = self.bm25s.tokenize(
-            [f"{p.title}. {p.abstract}" for p in papers], stopwords="en", stemmer=self.stemmer, show_progress=False
-        )
-        retriever = self.bm25s.BM25()
-        retriever.index(corpus, show_progress=False)
-        query = " ".join(query_terms(topic.query) + [topic.title, topic.description])
-        stems = self.bm25s.tokenize(query, stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False)[
-            0
-        ]
-        known = [corpus.vocab[s] for s in stems if s in corpus.vocab]
-        return list(retriever.get_scores_from_ids(known)) if known else [0.0] * len(papers)
-
-
-class Bm25Shipped:
-    """service/ranking/relevance.py: bm25s over stemmed words; the \"why\" terms matched as phrases."""
-
-    def __init__(self):
-        from service.ranking.relevance import rank
-
-        self.rank = rank
-
-    def scores(self, topic, papers, exemplars=()):
-        by_id = {entry.paper.id: entry.score for entry in self.rank(topic, papers, exemplars)}
-        return [by_id[p.id] for p in papers]
-
-
-class TfIdf:
-    """scikit-learn TfidfVectorizer (words and word pairs, sublinear tf), cosine to the topic."""
-
-    def __init__(self):
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.metrics.pairwise import linear_kernel
-
-        self.vectorizer, self.kernel = TfidfVectorizer, linear_kernel
-
-    def scores(self, topic, papers):
-        from service.ranking.relevance import query_terms
-
-        vectorizer = self.vectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2))
-        documents = vectorizer.fit_transform([f"{p.title}. {p.abstract}" for p in papers])
-        query = " ".join(query_terms(topic.query) * 2 + [topic.title, topic.description])
-        return list(self.kernel(vectorizer.transform([query]), documents)[0])
-
-
-class WordLlama:
-    """wordllama's 256-dim model shipped in its wheel, cosine of the topic to title + abstract."""
-
-    def __init__(self):
-        import wordllama
-        from wordllama import WordLlama as Model
-
-        # The wheel ships the tokenizer in tokenizers/, where load() looks only for a cache.
-        self.model = Model.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
-
-    def scores(self, topic, papers):
-        import numpy as np
-
-        from service.ranking.relevance import query_terms
-
-        query = " ".join(query_terms(topic.query) + [topic.title, topic.description])
-        vectors = self.model.embed([query] + [f"{p.title}. {p.abstract}" for p in papers], norm=True)
-        return [float(s) for s in np.asarray(vectors[1:]) @ np.asarray(vectors[0])]
-
-
-METHODS = {
-    "query terms": QueryTerms,
-    "bm25s words": Bm25Words,
-    "bm25s (shipped)": Bm25Shipped,
-    "tf-idf": TfIdf,
-    "wordllama": WordLlama,
-}
+HEAVY_WEEK = 300
+SHIPPED = "bm25s (shipped)"
+BOOTSTRAP = 2000
 
 
 def ordered(papers, scores):
-    """Papers by score, ties newest first then by id, as service.relevance orders them."""
+    """Papers by score, ties newest first then by id, as service.ranking.relevance orders them."""
     pairs = sorted(zip(papers, scores), key=lambda pair: pair[0].id, reverse=True)
     pairs.sort(key=lambda pair: (round(float(pair[1]), 6), pair[0].published), reverse=True)
     return [paper for paper, _ in pairs]
 
 
-def precision_at(ranking, relevant, k=K):
-    return sum(relevant[p.id] for p in ranking[:k]) / k
+def precision_at(gains, k=K):
+    return sum(gains[:k]) / k
 
 
-def ndcg_at(ranking, relevant, k=K):
-    gains = [relevant[p.id] for p in ranking[:k]]
-    dcg = sum(gain / math.log2(i + 2) for i, gain in enumerate(gains))
-    ideal = sum(1 / math.log2(i + 2) for i in range(min(k, sum(relevant.values()))))
+def ndcg_at(gains, k=K):
+    dcg = sum(gain / math.log2(i + 2) for i, gain in enumerate(gains[:k]))
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(k, sum(gains))))
     return dcg / ideal if ideal else 0.0
 
 
-def quality(topics, pool, labels):
-    """{method: {topic: (P@10, nDCG@10)}} for every method on the whole pool."""
+def average_precision(gains):
+    hits, total = 0, 0.0
+    for i, gain in enumerate(gains):
+        if gain:
+            hits += 1
+            total += hits / (i + 1)
+    return total / hits if hits else 0.0
+
+
+def topic_sets(topics, papers, labels):
+    """{slug: (exemplar papers, ranked papers)}: exemplars leave the ranked papers."""
+    sets = {}
+    for topic in topics:
+        judged = labels[topic.slug]
+        chosen = list(topic.exemplars) or sorted(i for i, relevant in judged.items() if relevant)[:3]
+        exemplars = [papers[i] for i in chosen if i in papers]
+        ranked = [papers[i] for i in sorted(judged) if i not in chosen]
+        sets[topic.slug] = (exemplars, ranked)
+    return sets
+
+
+def quality(topics, sets, labels):
+    """{method: {slug: [(arXiv id, gain), ...] in ranked order}}."""
     table = {}
     for name, method in METHODS.items():
         scorer = method()
         for topic in topics:
-            ranking = ordered(pool, scorer.scores(topic, pool))
-            relevant = labels[topic.slug]
-            table.setdefault(name, {})[topic.slug] = (precision_at(ranking, relevant), ndcg_at(ranking, relevant))
+            exemplars, ranked = sets[topic.slug]
+            order = ordered(ranked, scorer.scores(topic, ranked, exemplars))
+            table.setdefault(name, {})[topic.slug] = [(p.id, int(labels[topic.slug][p.id])) for p in order]
     return table
 
 
-def exemplar_quality(topics, pool, labels, count=1):
-    """The shipped method without and with exemplars: each topic's first `count` relevant papers
-    serve as exemplars and leave its pool. Returns the table and each topic's remaining pool."""
-    scorer, table, pools = Bm25Shipped(), {}, {}
-    for topic in topics:
-        relevant = labels[topic.slug]
-        exemplars = [p for p in pool if relevant[p.id]][:count]
-        papers = pools[topic.slug] = [p for p in pool if p not in exemplars]
-        for name, given in (("bm25s (shipped), no exemplar", ()), (f"bm25s (shipped), {count} exemplar", exemplars)):
-            ranking = ordered(papers, scorer.scores(topic, papers, given))
-            table.setdefault(name, {})[topic.slug] = (precision_at(ranking, relevant), ndcg_at(ranking, relevant))
-    return table, pools
+def gains(ranked):
+    return [gain for _, gain in ranked]
 
 
-def print_quality(table, topics, labels, pools, title):
-    print(f"\n{title}")
+def bootstrap(ranked_a, ranked_b, rng):
+    """95% interval of mean-over-topics AP(a) - AP(b), resampling each topic's papers with
+    replacement (a resample keeps each method's order of the drawn papers)."""
+    diffs = []
+    for _ in range(BOOTSTRAP):
+        total = 0.0
+        for slug, ranked in ranked_a.items():
+            ids = [paper_id for paper_id, _ in ranked]
+            counts = dict.fromkeys(ids, 0)
+            for _ in ids:
+                counts[ids[rng.randrange(len(ids))]] += 1
+            total += _ap_resampled(ranked, counts) - _ap_resampled(ranked_b[slug], counts)
+        diffs.append(total / len(ranked_a))
+    diffs.sort()
+    return diffs[int(0.025 * BOOTSTRAP)], diffs[int(0.975 * BOOTSTRAP) - 1]
+
+
+def _ap_resampled(ranked, counts):
+    return average_precision([gain for paper_id, gain in ranked for _ in range(counts[paper_id])])
+
+
+def print_quality(table, topics, sets, labels):
     slugs = [t.slug for t in topics]
-    best = {s: min(K, sum(labels[s][p.id] for p in pools[s])) / K for s in slugs}
+    relevant = {s: sum(labels[s][p.id] for p in sets[s][1]) for s in slugs}
+    sizes = ", ".join(f"{s} {relevant[s]}/{len(sets[s][1])}" for s in slugs)
+    print(f"Ranked per topic (relevant/labelled, exemplars left out): {sizes}")
+    print("P@10 / nDCG@10 / AP per topic; mean over topics (MAP in the last figure)")
     print("| method | " + " | ".join(slugs) + " | mean |")
     print("|---|" + "---|" * (len(slugs) + 1))
-    print(
-        "| best possible P@10 | "
-        + " | ".join(f"{best[s]:.2f}" for s in slugs)
-        + f" | {sum(best.values()) / len(slugs):.2f} |"
-    )
     for name, row in table.items():
-        cells = [f"{row[s][0]:.2f} / {row[s][1]:.2f}" for s in slugs]
-        mean_p = sum(row[s][0] for s in slugs) / len(slugs)
-        mean_n = sum(row[s][1] for s in slugs) / len(slugs)
-        print(f"| {name} | " + " | ".join(cells) + f" | {mean_p:.2f} / {mean_n:.2f} |")
+        figures = {
+            s: (precision_at(gains(row[s])), ndcg_at(gains(row[s])), average_precision(gains(row[s]))) for s in slugs
+        }
+        cells = [" / ".join(f"{x:.2f}" for x in figures[s]) for s in slugs]
+        mean = [sum(figures[s][j] for s in slugs) / len(slugs) for j in range(3)]
+        print(f"| {name} | " + " | ".join(cells) + " | " + " / ".join(f"{x:.3f}" for x in mean) + " |")
+    rng = random.Random(19)
+    print(f"\nMAP minus {SHIPPED}'s, 95% paired bootstrap interval ({BOOTSTRAP} resamples of each topic's papers)")
+    print("| method | difference | interval |")
+    print("|---|---|---|")
+    shipped_map = sum(average_precision(gains(table[SHIPPED][s])) for s in slugs) / len(slugs)
+    for name, row in table.items():
+        if name == SHIPPED:
+            continue
+        low, high = bootstrap(row, table[SHIPPED], rng)
+        diff = sum(average_precision(gains(row[s])) for s in slugs) / len(slugs) - shipped_map
+        print(f"| {name} | {diff:+.3f} | [{low:+.3f}, {high:+.3f}] |")
 
 
 def measure_one(name):
-    """In a fresh process: import and load, then rank a heavy week; print JSON."""
+    """In a fresh process: import and load, then rank a heavy week 3 times; print JSON."""
     if name == "none":
         return print(json.dumps({"peak": peak_rss()}))
     started = time.perf_counter()
     scorer = METHODS[name]()
     loaded = time.perf_counter() - started
     topics = load_topics(ROOT / "topics.toml")
-    pool = load_pool()
-    week = (pool * 2)[:HEAVY_WEEK]
+    papers = load_papers()
+    week = sorted(papers.values(), key=lambda p: p.id)[:HEAVY_WEEK]
+    sets = topic_sets(topics, papers, load_labels())
     runs = []
     for _ in range(3):
         started = time.perf_counter()
         for topic in topics:
-            ordered(week, scorer.scores(topic, week))
+            ordered(week, scorer.scores(topic, week, sets[topic.slug][0]))
         runs.append(time.perf_counter() - started)
-    peak = peak_rss()
-    print(json.dumps({"load": loaded, "week": sorted(runs)[1], "first": runs[0], "peak": peak}))
+    print(json.dumps({"load": loaded, "runs": sorted(runs), "peak": peak_rss()}))
 
 
 def peak_rss() -> float:
@@ -227,28 +172,38 @@ def peak_rss() -> float:
 
 
 def measure(topics):
-    base = subprocess.run([sys.executable, __file__, "--one", "none"], capture_output=True, text=True)
+    def run(name):
+        done = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(done.stderr.strip().splitlines()[-1])
+        return json.loads(done.stdout)
+
     print(
-        f"\nHeavy week: {HEAVY_WEEK} papers x {len(topics)} topics, each method in a fresh process "
-        f"(the same process importing nothing: peak RSS {json.loads(base.stdout)['peak']:.0f} MiB)"
+        f"\nHeavy week: {HEAVY_WEEK} papers x {len(topics)} topics, each method in a fresh process, 3 times "
+        f"(a process importing nothing: peak RSS {run('none')['peak']:.0f} MiB); load average "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
     )
-    print("| method | import + load | rank a heavy week (first / median of 3) | peak RSS |")
+    print("| method | import + load (min / median / max) | rank a heavy week (min / median / max) | peak RSS |")
     print("|---|---|---|---|")
     for name in METHODS:
-        run = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True)
-        if run.returncode:
-            print(f"| {name} | failed: {run.stderr.strip().splitlines()[-1]} |")
+        try:
+            figures = [run(name) for _ in range(3)]
+        except RuntimeError as error:
+            print(f"| {name} | failed: {error} |")
             continue
-        figures = json.loads(run.stdout)
+        loads = sorted(f["load"] for f in figures)
+        weeks = sorted(f["runs"][1] for f in figures)
+        peak = max(f["peak"] for f in figures)
         print(
-            f"| {name} | {figures['load']:.2f} s | {figures['first']:.3f} / {figures['week']:.3f} s "
-            f"| {figures['peak']:.0f} MiB |"
+            f"| {name} | {' / '.join(f'{x:.2f}' for x in loads)} s | {' / '.join(f'{x:.3f}' for x in weeks)} s "
+            f"| {peak:.0f} MiB |"
         )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--no-cost", action="store_true", help="quality only")
     args = parser.parse_args()
     logging.disable(logging.INFO)  # bm25s and wordllama log every index and load
     if args.one:
@@ -257,24 +212,15 @@ def main():
     if missing:
         sys.exit(f"bench/relevance.py: missing {', '.join(missing)}: .venv/bin/pip install -e '.[bench]'")
     topics = load_topics(ROOT / "topics.toml")
-    pool, labels = load_pool(), load_labels()
+    papers, labels = load_papers(), load_labels()
     for topic in topics:
-        if set(labels.get(topic.slug, {})) != {p.id for p in pool}:
-            sys.exit(f"bench/relevance.py: labels for {topic.slug!r} do not cover the pool exactly")
-    counts = ", ".join(f"{t.slug} {sum(labels[t.slug].values())}" for t in topics)
-    print(f"Pool: {len(pool)} papers, each labelled for {len(topics)} topics; relevant: {counts}")
-    print_quality(
-        quality(topics, pool, labels),
-        topics,
-        labels,
-        {t.slug: pool for t in topics},
-        "P@10 / nDCG@10 per topic (binary labels)",
-    )
-    table, pools = exemplar_quality(topics, pool, labels)
-    print_quality(
-        table, topics, labels, pools, "Exemplars: each topic's first relevant paper as exemplar, left out of its pool"
-    )
-    measure(topics)
+        judged = labels.get(topic.slug, {})
+        if not judged or not set(judged) <= set(papers):
+            sys.exit(f"bench/relevance.py: {topic.slug!r} has no labels or labels papers missing from the set")
+    sets = topic_sets(topics, papers, labels)
+    print_quality(quality(topics, sets, labels), topics, sets, labels)
+    if not args.no_cost:
+        measure(topics)
 
 
 def _importable(module):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, func, insert, or_, select, update
@@ -27,6 +27,10 @@ DELETED = SubscriberStatus.DELETED
 SORTS = {
     "email": subscriber.c.email,
     "status": subscriber.c.status,
+    # A subscriber's first topic in alphabetical order: enough to group readers by topic.
+    "topics": select(func.min(subscription.c.topic))
+    .where(subscription.c.subscriber_id == subscriber.c.id)
+    .scalar_subquery(),
     "created": subscriber.c.created,
     "changed": subscriber.c.changed,
 }
@@ -528,7 +532,8 @@ def import_rows(conn: Connection, rows: list[ImportRow], now: datetime, actor: s
     """
     existing = _existing_by_email(conn, [row.email for row in rows])
     wanted = rows
-    rows = [ImportRow(row.email, row.topics, _import_status(existing.get(row.email), row.status)) for row in rows]
+    # replace() keeps every other field of the row, its preferences included.
+    rows = [replace(row, status=_import_status(existing.get(row.email), row.status)) for row in rows]
     kept = sum(1 for before, after in zip(wanted, rows) if before.status != after.status)
 
     new_rows = [row for row in rows if row.email not in existing]

@@ -109,3 +109,26 @@ def test_it_imports_100k_rows_all_or_nothing(tmp_path, monkeypatch, sqlite_engin
     imported = CliRunner().invoke(main, ["subscribers", "import", str(source)], env=env)
     assert imported.exit_code == 0 and "imported 100000 rows: 100000 new" in imported.output
     assert counts(sqlite_engine) == {"active": 100_000}
+
+
+def test_it_keeps_the_preference_columns_of_an_import(run, tmp_path, engine):
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "email,topics,status,digest_length,keywords_include,keywords_exclude,authors\n"
+        'carol@example.org,vla,active,7,diffusion; world model,survey,"LeCun, Yann; Finn"\n'
+    )
+    imported = run("subscribers", "import", str(source))
+    assert imported.exit_code == 0, imported.output
+    exported = run("subscribers", "export")
+    assert exported.stdout_bytes.decode().splitlines()[1] == (
+        'carol@example.org,vla,active,7,diffusion; world model,survey,"LeCun, Yann; Finn"'
+    )
+    source.write_text(
+        "email,topics,digest_length,keywords_include,keywords_exclude,authors\ncarol@example.org,vla,titles,,,Finn\n"
+    )
+    updated = run("subscribers", "import", str(source))
+    assert "0 new, 1 updated, 0 unchanged" in updated.output
+    assert (
+        run("subscribers", "export").stdout_bytes.decode().splitlines()[1]
+        == "carol@example.org,vla,active,titles,,,Finn"
+    )

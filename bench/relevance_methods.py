@@ -1,0 +1,148 @@
+"""The ranking candidates bench/relevance.py measures. Each scores a topic's papers (higher is more
+relevant), optionally helped by the topic's exemplar papers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _query_text(topic):
+    from service.ranking.relevance import query_terms
+
+    return " ".join(query_terms(topic.query) + [topic.title, topic.description or ""])
+
+
+def _paper_text(paper):
+    return f"{paper.title}. {paper.abstract}"
+
+
+class QueryTerms:
+    """Baseline: how many of the topic's search terms the paper holds, twice for its title."""
+
+    def __init__(self):
+        from service.ranking import relevance
+
+        self.relevance = relevance
+
+    def scores(self, topic, papers, exemplars=()):
+        r = self.relevance
+        terms = [" ".join(r.stem_words(term)) for term in r.query_terms(topic.query)]
+        result = []
+        for paper in papers:
+            title = " " + " ".join(r.stem_words(paper.title)) + " "
+            abstract = " " + " ".join(r.stem_words(paper.abstract)) + " "
+            result.append(sum(2 * (f" {t} " in title) + (f" {t} " in abstract) for t in terms))
+        return result
+
+
+class Bm25Words:
+    """bm25s as its README uses it: its tokenizer (English stop words, Snowball stems), one word
+    per token; the query is the topic's search terms, title and description."""
+
+    def __init__(self):
+        import bm25s
+        import Stemmer
+
+        self.bm25s, self.stemmer = bm25s, Stemmer.Stemmer("english")
+
+    def scores(self, topic, papers, exemplars=()):
+        tokenize = self.bm25s.tokenize
+        corpus = tokenize([_paper_text(p) for p in papers], stopwords="en", stemmer=self.stemmer, show_progress=False)
+        retriever = self.bm25s.BM25()
+        retriever.index(corpus, show_progress=False)
+        stems = tokenize(
+            _query_text(topic), stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False
+        )
+        known = [corpus.vocab[s] for s in stems[0] if s in corpus.vocab]
+        return list(retriever.get_scores_from_ids(known)) if known else [0.0] * len(papers)
+
+
+class Bm25Shipped:
+    """service/ranking/relevance.py: bm25s over stemmed words; exemplars add their likeness."""
+
+    uses_exemplars = False
+
+    def __init__(self):
+        from service.ranking.relevance import rank
+
+        self.rank = rank
+
+    def scores(self, topic, papers, exemplars=()):
+        given = exemplars if self.uses_exemplars else ()
+        by_id = {entry.paper.id: entry.score for entry in self.rank(topic, papers, given)}
+        return [by_id[p.id] for p in papers]
+
+
+class Bm25ShippedExemplars(Bm25Shipped):
+    """The shipped ranking given the topic's exemplar papers (as pages rank with topics.toml's)."""
+
+    uses_exemplars = True
+
+
+class TfIdf:
+    """scikit-learn TfidfVectorizer (words and word pairs, sublinear tf), cosine to the topic; with
+    exemplars, plus the mean cosine to them."""
+
+    uses_exemplars = False
+
+    def __init__(self):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.metrics.pairwise import linear_kernel
+
+        self.vectorizer, self.kernel = TfidfVectorizer, linear_kernel
+
+    def scores(self, topic, papers, exemplars=()):
+        from service.ranking.relevance import query_terms
+
+        vectorizer = self.vectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2))
+        documents = vectorizer.fit_transform([_paper_text(p) for p in papers])
+        query = " ".join(query_terms(topic.query) * 2 + [topic.title, topic.description or ""])
+        result = self.kernel(vectorizer.transform([query]), documents)[0]
+        if self.uses_exemplars and exemplars:
+            likeness = self.kernel(vectorizer.transform([_paper_text(p) for p in exemplars]), documents)
+            result = result + likeness.mean(axis=0)
+        return list(result)
+
+
+class TfIdfExemplars(TfIdf):
+    uses_exemplars = True
+
+
+class WordLlama:
+    """wordllama's model shipped in its wheel (l2_supercat, 256 dimensions, the only ones it ships), cosine of the
+    topic's text to title + abstract; with exemplars, plus the mean cosine to them."""
+
+    uses_exemplars = False
+
+    def __init__(self):
+        import wordllama
+        from wordllama import WordLlama as Model
+
+        # The wheel ships the tokenizer in tokenizers/, where load() looks only for a cache.
+        self.model = Model.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+
+    def scores(self, topic, papers, exemplars=()):
+        import numpy as np
+
+        vectors = np.asarray(self.model.embed([_paper_text(p) for p in papers], norm=True))
+        result = vectors @ np.asarray(self.model.embed([_query_text(topic)], norm=True))[0]
+        if self.uses_exemplars and exemplars:
+            examples = np.asarray(self.model.embed([_paper_text(p) for p in exemplars], norm=True))
+            result = result + (vectors @ examples.T).mean(axis=1)
+        return [float(s) for s in result]
+
+
+class WordLlamaExemplars(WordLlama):
+    uses_exemplars = True
+
+
+METHODS = {
+    "query terms": QueryTerms,
+    "bm25s words": Bm25Words,
+    "bm25s (shipped)": Bm25Shipped,
+    "bm25s (shipped) + exemplars": Bm25ShippedExemplars,
+    "tf-idf": TfIdf,
+    "tf-idf + exemplars": TfIdfExemplars,
+    "wordllama 256": WordLlama,
+    "wordllama 256 + exemplars": WordLlamaExemplars,
+}
