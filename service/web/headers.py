@@ -63,7 +63,8 @@ class SecurityHeaders:
 
     def __call__(self, environ, start_response):
         host = environ.get("HTTP_HOST")
-        if host and not self.trusts(host):
+        # An empty Host names no server at all: links built from it would point nowhere.
+        if host is not None and not (host and self.trusts(host)):
             body = b"Unknown host: this server answers for its PAPERBOY_BASE_URL only.\n"
             start_response(
                 "400 Bad Request",

@@ -79,6 +79,7 @@ def site(app, live_server):
         "admin-digest": f"/admin/digests/{queued.digest.id}",
         "admin-dashboard": "/admin/dashboard",
         "admin-inbound": "/admin/inbound/",
+        "admin-bulk-confirm": "/admin/bulk/?action=add-topic&topic=testing",
     }
     return live_server, public, admin
 
