@@ -20,6 +20,7 @@ from service.digest.letter import DigestError, LetterWriter, letter_writer
 from service.digest.queue import Queued, lease_of, queue_digest
 from service.model.preferences import DEFAULT as DEFAULT_PREFERENCES
 from service.model.preferences import DigestPreferences
+from service.model.text import counted
 from service.outbound.engine import Engine, SendStats
 from service.outbound.ledger import Unsendable
 from service.outbound.mime import DkimSigner, PieceEncoder, Stamp, assemble, message_id
@@ -142,7 +143,12 @@ def send_digest(
     now = now or clock.now()
     week = week or last_complete_week(now)
     queued = queue_digest(runtime, week, now)
-    log.info("mailer: digest %s (id %d): %d new deliveries written", week, queued.digest.id, queued.added)
+    log.info(
+        "mailer: digest %s (id %d): %s written",
+        week,
+        queued.digest.id,
+        counted(queued.added, "new delivery", "new deliveries"),
+    )
     stats = asyncio.run(digest_sender(runtime, queued.digest, clock, lease, progress=progress).run())
     log.info(
         "mailer: %s: %d sent, %d retried, %d failed (%d bounced), %d cancelled",

@@ -21,6 +21,7 @@ from service.clock import Clock, SystemClock
 from service.digest.queue import lease_of
 from service.errors import first_line
 from service.model.states import DeliveryState
+from service.model.text import counted
 from service.outbound.ledger import JobT, Ledger, Unsendable
 from service.outbound.policy import RELEASED, RateLimiter, ascii_address, classify, retry_delay
 from service.outbound.transport import SendError, Transport, open_connection
@@ -133,9 +134,9 @@ class Engine(Generic[JobT]):
             claimed = await asyncio.to_thread(self._claim)
             if claimed:
                 log.info(
-                    "mailer: %s claimed %d deliveries of %s; so far %d sent, %d retried, %d failed of %d",
+                    "mailer: %s claimed %s of %s; so far %d sent, %d retried, %d failed of %d",
                     self.worker,
-                    len(claimed),
+                    counted(len(claimed), "delivery", "deliveries"),
                     self.ledger.label,
                     self.stats.sent,
                     self.stats.retried,
@@ -303,9 +304,10 @@ class Engine(Generic[JobT]):
                         continue
                     stats.failed += settled
                     log.warning(
-                        "mailer: delivery %d to subscriber %d failed: %s", o.job.id, o.job.subscriber_id, o.error
+                        "mailer: delivery %d to subscriber %s failed: %s", o.job.id, o.job.subscriber_id, o.error
                     )
-                    if o.bounce and settled:
-                        # The policy says the address itself was refused: stop mailing it.
+                    # The policy says the address itself was refused: stop mailing it. Mails to
+                    # admins name no subscriber to mark.
+                    if o.bounce and settled and o.job.subscriber_id is not None:
                         mark_bounced(conn, o.job.subscriber_id, o.error, now)
                         stats.bounced += 1

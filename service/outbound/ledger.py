@@ -19,7 +19,9 @@ class Job(Protocol):
     @property
     def id(self) -> int: ...
     @property
-    def subscriber_id(self) -> int: ...
+    def subscriber_id(self) -> int | None:
+        """None for a mail to an admin, addressed by `email` alone."""
+
     @property
     def email(self) -> str | None:
         """The recipient, or None when the address may no longer be mailed (the mail is cancelled)."""

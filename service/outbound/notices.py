@@ -15,6 +15,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 from email import policy
+from email.message import EmailMessage
 
 from service import store
 from service.clock import Clock, SystemClock
@@ -25,6 +26,7 @@ from service.outbound.verp import bounce_address
 from service.runtime import Runtime
 from service.store import Connection, mail_queue
 from service.store import subscribers as subscriber_store
+from subscribers import admin_access
 from subscribers.emails import confirmation_message
 from subscribers.tokens import CONFIRM_MAX_AGE, confirm_url
 
@@ -81,10 +83,26 @@ class NoticeLedger:
 
     def message(self, job: mail_queue.QueuedMail, address: str, now: datetime) -> bytes:
         config = self.config
+        if job.kind in mail_queue.ADMIN_KINDS or job.subscriber_id is None:
+            return self._sign(self._admin_message(job, address, now))
         # The link carries the time of the request, so a mail sent again is the same confirmation.
         link = confirm_url(config, job.subscriber_id, list(job.topics), job.created)
         chosen = [topic for topic in self.runtime.topics if topic.slug in job.topics]
         mail = confirmation_message(config, address, link, chosen, now, message_id(config, job.kind, job.id))
+        return self._sign(mail)
+
+    def _admin_message(self, job: mail_queue.QueuedMail, address: str, now: datetime) -> EmailMessage:
+        """An invitation or a password reset: the link is made now, for the admin's password of now,
+        so setting a password through it (or any other way) ends it."""
+        with self.runtime.engine.connect() as conn:
+            admin = subscriber_store.admin_by_email(conn, address)
+        current = admin.password_hash if admin else ""
+        link = admin_access.password_url(self.config, job.kind, address, current, job.created)
+        return admin_access.admin_message(
+            self.config, job.kind, address, link, now, message_id(self.config, job.kind, job.id)
+        )
+
+    def _sign(self, mail: EmailMessage) -> bytes:
         data = mail.as_bytes(policy=policy.SMTP)
         return self.signer.sign(data) if self.signer else data
 

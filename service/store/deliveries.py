@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
@@ -126,7 +127,7 @@ def held_elsewhere(
 
 def delivery_counts(conn: Connection, digest_id: int) -> dict[str, int]:
     """How many deliveries of a digest are in each state (every state present, zeros included)."""
-    counts = dict.fromkeys(STATES, 0)
+    counts: dict[str, int] = dict.fromkeys(STATES, 0)
     for state, count in conn.execute(
         select(delivery.c.state, func.count()).where(delivery.c.digest_id == digest_id).group_by(delivery.c.state)
     ):
@@ -150,7 +151,9 @@ def next_attempt_at(conn: Connection, digest_id: int) -> datetime | None:
     ).scalar()
 
 
-def list_deliveries(conn: Connection, digest_id: int, state: str | None = None, limit: int = 100) -> list[dict]:
+def list_deliveries(
+    conn: Connection, digest_id: int, state: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     """Deliveries of a digest with the subscriber's address, for the admin pages."""
     query = (
         select(

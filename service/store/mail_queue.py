@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -22,6 +23,10 @@ from service.store.schema import subscriber as subscriber_table
 from service.store.subscribers import NO_CONFIRMATION
 
 CONFIRM = "confirm"
+# Mails to admins, addressed by `email` (no subscriber): an invitation and a password reset.
+ADMIN_INVITE = "admin-invite"
+ADMIN_RESET = "admin-reset"
+ADMIN_KINDS = (ADMIN_INVITE, ADMIN_RESET)
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,7 @@ class QueuedMail:
 
     id: int
     kind: str
-    subscriber_id: int
+    subscriber_id: int | None
     email: str | None
     topics: tuple[str, ...]
     created: datetime
@@ -74,6 +79,17 @@ def queue_confirmation(conn: Connection, subscriber_id: int, topics: list[str], 
                 state=MailState.DUE,
                 attempts=0,
             )
+            .returning(mail_queue.c.id)
+        ).scalar_one()
+    )
+
+
+def queue_admin_mail(conn: Connection, kind: str, email: str, now: datetime) -> int:
+    """Queue an invitation or a password reset for the admin with this address; returns its id."""
+    return int(
+        conn.execute(
+            insert(mail_queue)
+            .values(kind=kind, email=email, topics="", created=now, state=MailState.DUE, attempts=0)
             .returning(mail_queue.c.id)
         ).scalar_one()
     )
@@ -123,7 +139,7 @@ def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, 
     The recipient's status is read in the same transaction: an address blocked, deleted or
     complained about since the mail was queued comes back with email None and is not mailed."""
     claimed = claims.claim(
-        conn, mail_queue, worker, now, lease, limit, columns=["kind", "subscriber_id", "topics", "created"]
+        conn, mail_queue, worker, now, lease, limit, columns=["kind", "subscriber_id", "email", "topics", "created"]
     )
     if not claimed:
         return []
@@ -142,7 +158,7 @@ def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, 
                 row.id,
                 row.kind,
                 row.subscriber_id,
-                emails.get(row.subscriber_id),
+                emails.get(row.subscriber_id) if row.subscriber_id is not None else row.email,
                 tuple(t for t in row.topics.split(",") if t),
                 row.created,
                 row.attempts,
@@ -200,7 +216,7 @@ def oldest_waiting(conn: Connection) -> datetime | None:
     ).scalar()
 
 
-def recent_trouble(conn: Connection, limit: int) -> list[dict]:
+def recent_trouble(conn: Connection, limit: int) -> list[dict[str, Any]]:
     """The latest mails that failed or wait for a retry, newest first, with their last error."""
     return [
         dict(row)
@@ -222,7 +238,7 @@ def recent_trouble(conn: Connection, limit: int) -> list[dict]:
     ]
 
 
-def mails_of(conn: Connection, subscriber_id: int) -> list[dict]:
+def mails_of(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:
     """A subscriber's queued mails, oldest first."""
     return [
         dict(row)

@@ -83,7 +83,7 @@ def topic(slug: str):
     )
 
 
-@blueprint.get("/topics/<slug>/<week>/")
+@blueprint.get("/topics/<slug>/<week:week>/")
 def topic_week(slug: str, week: str):
     """Papers first matched by the topic in one ISO week ("2026-W05")."""
     found = _topic_or_404(slug)
