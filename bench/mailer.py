@@ -77,7 +77,8 @@ def prepare(database_url: str, topics_file: Path, subscribers: int, distinct_key
     from service import store
     from service.arxiv.client import parse_feed
     from service.store.papers import link_topic_papers, upsert_papers
-    from service.store.subscribers import ImportRow, import_rows
+    from service.store.subscribers.imports import ImportRow
+    from subscribers.imports import import_rows
 
     engine = store.connect(database_url)
     store.migrate(engine)
@@ -111,7 +112,8 @@ def run_sender(database_url: str, topics_file: Path, smtp_url: str, concurrency:
     from service.outbound.engine import Sender
     from service.outbound.mime import PieceEncoder
     from service.runtime import Runtime
-    from service.store.subscribers import active_recipients, preferences_of
+    from service.store.subscribers.preferences import preferences_of
+    from service.store.subscribers.recipients import active_recipients
 
     config = Config(
         database_url=database_url,

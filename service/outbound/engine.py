@@ -41,7 +41,8 @@ from service.runtime import Runtime, process_identity
 from service.smtp_url import SmtpSettings
 from service.store import deliveries as ledger
 from service.store import write_transaction
-from service.store.subscribers import mark_bounced, preferences_of
+from service.store.subscribers.bounces import mark_bounced
+from service.store.subscribers.preferences import preferences_of
 from subscribers.tokens import preferences_url, unsubscribe_url
 
 log = logging.getLogger("paperboy.mailer")

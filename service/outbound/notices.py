@@ -23,7 +23,7 @@ from service.outbound.mime import message_id
 from service.outbound.verp import bounce_address
 from service.runtime import Runtime
 from service.store import mail_queue
-from service.store import subscribers as subscriber_store
+from service.store.subscribers import lifecycle
 from subscribers.emails import confirmation_message
 from subscribers.tokens import CONFIRM_MAX_AGE, confirm_url
 
@@ -40,12 +40,10 @@ def admit_requests(runtime: Runtime) -> int:
         with store.write_transaction(runtime.engine) as conn:
             requests = mail_queue.requests(conn, ADMIT_BATCH)
             for request in requests:
-                found, send = subscriber_store.request_subscription(
-                    conn, request.email, request.topics, request.created
-                )
+                found, send = lifecycle.request_subscription(conn, request.email, request.topics, request.created)
                 mail_queue.admit(conn, request.id, found.id, send, "" if send else HELD)
                 if send:
-                    subscriber_store.record_confirmation_mailed(conn, found.id, request.created, request.id)
+                    lifecycle.record_confirmation_mailed(conn, found.id, request.created, request.id)
         admitted += len(requests)
         if len(requests) < ADMIT_BATCH:
             return admitted

@@ -8,7 +8,7 @@ from collections import Counter
 from service.outbound.engine import retry_delay, send_digest
 from service.runtime import Runtime
 from service.store import deliveries
-from service.store.subscribers import get_subscriber
+from service.store.subscribers.records import get_subscriber
 from tests.conftest import NOW
 from tests.support.digest_data import WEEK, FakeClock, add_subscribers, load_week, runtime_for
 from tests.support.smtp_server import RecordingHandler, SmtpServer, free_port

@@ -1,0 +1,76 @@
+"""The admin's view of the list: one page of subscribers searched, filtered and sorted, and counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.engine import Connection
+
+from service.model.states import SubscriberStatus
+from service.store.schema import subscriber, subscription
+from service.store.subscribers.records import Subscriber, select_subscribers
+
+SORTS = {
+    "email": subscriber.c.email,
+    "status": subscriber.c.status,
+    "created": subscriber.c.created,
+    "changed": subscriber.c.changed,
+}
+
+
+@dataclass
+class SubscriberPage:
+    subscribers: list[Subscriber]
+    total: int
+    page: int
+    pages: int
+
+
+def list_subscribers(
+    conn: Connection,
+    search: str = "",
+    status: str = "",
+    topic: str = "",
+    sort: str = "email",
+    page: int = 1,
+    per_page: int = 50,
+) -> SubscriberPage:
+    """One page of subscribers matching the search (part of the address), status and topic."""
+    where: list[Any] = []
+    if search:
+        where.append(subscriber.c.email.icontains(search, autoescape=True))
+    if status:
+        where.append(subscriber.c.status == status)
+    if topic:
+        where.append(exists().where(subscription.c.subscriber_id == subscriber.c.id, subscription.c.topic == topic))
+    total = conn.execute(select(func.count()).select_from(subscriber).where(*where)).scalar_one()
+    descending = sort.startswith("-")
+    column = SORTS.get(sort.lstrip("-"), subscriber.c.email)
+    order = column.desc() if descending else column.asc()
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    query = (
+        select(subscriber).where(*where).order_by(order, subscriber.c.id).limit(per_page).offset((page - 1) * per_page)
+    )
+    return SubscriberPage(select_subscribers(conn, query), total, page, pages)
+
+
+def status_counts(conn: Connection) -> dict[str, int]:
+    """Subscribers per status, every status present (zero when none)."""
+    counts: dict[str, int] = dict.fromkeys(SubscriberStatus, 0)
+    for status, count in conn.execute(select(subscriber.c.status, func.count()).group_by(subscriber.c.status)):
+        counts[status] = count
+    return counts
+
+
+def topic_counts(conn: Connection, status: str = SubscriberStatus.ACTIVE) -> dict[str, int]:
+    """Subscribers with `status` per topic."""
+    rows = conn.execute(
+        select(subscription.c.topic, func.count())
+        .join(subscriber, subscriber.c.id == subscription.c.subscriber_id)
+        .where(subscriber.c.status == status)
+        .group_by(subscription.c.topic)
+    )
+    return dict(rows.all())
