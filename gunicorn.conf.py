@@ -1,8 +1,8 @@
 """gunicorn reads this file from the working directory when it runs the Procfile's
-`gunicorn 'service.web:create_app()'`: a bad setting stops it with one line, and workers are
-threaded as under `paperboy serve`, so a slow client holds one thread, not a worker."""
+`gunicorn 'service.web:create_app()'`: a bad setting stops it with one line, and workers serve
+as under `paperboy serve`, reading each request whole before a thread takes it."""
 
-from service.web.server import THREADS  # noqa: F401
+from service.web.server import WORKER_CLASS, check_settings  # noqa: F401
 
-worker_class = "gthread"
-threads = THREADS
+worker_class = WORKER_CLASS
+on_starting = check_settings

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from pathlib import Path
+from typing import overload
 from urllib.parse import urlsplit
 
 from service.errors import PaperboyError
@@ -31,14 +33,21 @@ class ConfigError(PaperboyError):
     """A setting is missing or malformed; the message names the variable."""
 
 
-def env_str(environ, name: str, default: str | None = None) -> str | None:
+Environ = Mapping[str, str]
+
+
+@overload
+def env_str(environ: Environ, name: str, default: str) -> str: ...
+@overload
+def env_str(environ: Environ, name: str, default: None = None) -> str | None: ...
+def env_str(environ: Environ, name: str, default: str | None = None) -> str | None:
     value = environ.get(name)
     if value is None or value.strip() == "":
         return default
     return value.strip()
 
 
-def env_float(environ, name: str, default: float, minimum: float = 0.0) -> float:
+def env_float(environ: Environ, name: str, default: float, minimum: float = 0.0) -> float:
     raw = env_str(environ, name)
     if raw is None:
         return default
@@ -51,7 +60,7 @@ def env_float(environ, name: str, default: float, minimum: float = 0.0) -> float
     return value
 
 
-def env_int(environ, name: str, default: int, minimum: int = 0) -> int:
+def env_int(environ: Environ, name: str, default: int, minimum: int = 0) -> int:
     raw = env_str(environ, name)
     if raw is None:
         return default
@@ -64,7 +73,7 @@ def env_int(environ, name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
-def env_bool(environ, name: str, default: bool) -> bool:
+def env_bool(environ: Environ, name: str, default: bool) -> bool:
     raw = env_str(environ, name)
     if raw is None:
         return default
@@ -76,7 +85,11 @@ def env_bool(environ, name: str, default: bool) -> bool:
     raise ConfigError(f"{name}: expected true or false, got {raw!r}")
 
 
-def env_url(environ, name: str, default: str | None, schemes: tuple[str, ...]) -> str | None:
+@overload
+def env_url(environ: Environ, name: str, default: str, schemes: tuple[str, ...]) -> str: ...
+@overload
+def env_url(environ: Environ, name: str, default: None, schemes: tuple[str, ...]) -> str | None: ...
+def env_url(environ: Environ, name: str, default: str | None, schemes: tuple[str, ...]) -> str | None:
     raw = env_str(environ, name, default)
     if raw is None:
         return None
@@ -88,15 +101,15 @@ def env_url(environ, name: str, default: str | None, schemes: tuple[str, ...]) -
     return raw
 
 
-def env_rate_limit_storage(environ) -> str:
+def env_rate_limit_storage(environ: Environ) -> str:
     """PAPERBOY_RATE_LIMIT_STORAGE: memory:// (per process) or a Redis URL (shared)."""
     raw = env_str(environ, "PAPERBOY_RATE_LIMIT_STORAGE", Config.rate_limit_storage)
     if raw == "memory://":
         return raw
-    return env_url(environ, "PAPERBOY_RATE_LIMIT_STORAGE", None, ("redis", "rediss"))
+    return env_url(environ, "PAPERBOY_RATE_LIMIT_STORAGE", raw, ("redis", "rediss"))
 
 
-def env_cron(environ, name: str, default: str) -> str:
+def env_cron(environ: Environ, name: str, default: str) -> str:
     raw = env_str(environ, name, default)
     try:
         cron_trigger(raw)  # as the scheduler reads it: crontab's day numbers, 7 = Sunday included
@@ -105,7 +118,7 @@ def env_cron(environ, name: str, default: str) -> str:
     return raw
 
 
-def env_smtp_url(environ, name: str) -> str | None:
+def env_smtp_url(environ: Environ, name: str) -> str | None:
     raw = env_url(environ, name, None, ("smtp", "smtps"))
     if raw is not None:
         try:
@@ -115,7 +128,7 @@ def env_smtp_url(environ, name: str) -> str | None:
     return raw
 
 
-def env_send_lease(environ, smtp_url: str | None) -> int:
+def env_send_lease(environ: Environ, smtp_url: str | None) -> int:
     """PAPERBOY_SEND_LEASE, seconds: longer than one send may take, or a live sender's row could be
     taken over by another sender while it is still being sent, and go out twice."""
     lease = env_int(environ, "PAPERBOY_SEND_LEASE", Config.send_lease, minimum=1)
@@ -132,7 +145,7 @@ def env_send_lease(environ, smtp_url: str | None) -> int:
 DKIM_SETTINGS = ("PAPERBOY_DKIM_KEY_FILE", "PAPERBOY_DKIM_SELECTOR", "PAPERBOY_DKIM_DOMAIN")
 
 
-def env_dkim(environ) -> tuple[Path | None, str | None, str | None]:
+def env_dkim(environ: Environ) -> tuple[Path | None, str | None, str | None]:
     """(key file, selector, domain): all three set, or none. Part of a set would send unsigned
     mail while the operator believes it is signed."""
     values = [env_str(environ, name) for name in DKIM_SETTINGS]
@@ -145,7 +158,11 @@ def env_dkim(environ) -> tuple[Path | None, str | None, str | None]:
     return (Path(key_file) if key_file else None), selector, domain
 
 
-def env_email(environ, name: str, default: str | None) -> str | None:
+@overload
+def env_email(environ: Environ, name: str, default: str) -> str: ...
+@overload
+def env_email(environ: Environ, name: str, default: None) -> str | None: ...
+def env_email(environ: Environ, name: str, default: str | None) -> str | None:
     raw = env_str(environ, name, default)
     if raw is None:
         return None
@@ -203,7 +220,7 @@ class Config:
         return self.mail_from_address.rpartition("@")[2].lower() or "localhost"
 
 
-def load_config(environ=None, var_dir: Path = Path("var")) -> Config:
+def load_config(environ: Environ | None = None, var_dir: Path = Path("var")) -> Config:
     """Build the Config from environment variables; raise ConfigError naming a bad one."""
     environ = os.environ if environ is None else environ
     base_url = env_url(environ, "PAPERBOY_BASE_URL", Config.base_url, ("http", "https"))

@@ -15,6 +15,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 def _template_folder() -> str:
     spec = importlib.util.find_spec("service.templates")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("paperboy is installed without its templates (the package service.templates)")
     return next(path for path in spec.submodule_search_locations if os.path.isdir(path))
 
 
@@ -22,7 +24,7 @@ TEMPLATES = _template_folder()
 
 mail_templates = Environment(
     loader=FileSystemLoader(TEMPLATES),
-    autoescape=lambda name: bool(name) and name.endswith((".html", ".html.j2", ".mjml.j2")),
+    autoescape=lambda name: name is not None and name.endswith((".html", ".html.j2", ".mjml.j2")),
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,

@@ -48,7 +48,6 @@ def run(runtime, host: str, port: int) -> None:
     from service.scheduler.scheduler import Scheduler
     from service.store import papers
     from service.web import create_app
-    from service.web.body_limits import MAX_CONTENT_LENGTH, ROUTE_LIMITS
     from service.web.server import serve_one_process
 
     store.migrate(runtime.engine)
@@ -68,7 +67,7 @@ def run(runtime, host: str, port: int) -> None:
     app = create_app(runtime.config)
     click.echo(f"paperboy: serving on http://{host}:{port}/ (scheduler running)", err=True)
     try:
-        serve_one_process(app, host, port, max(MAX_CONTENT_LENGTH, *ROUTE_LIMITS.values()))
+        serve_one_process(app, host, port, runtime.config.trusted_proxies)
     except KeyboardInterrupt:
         pass
     finally:

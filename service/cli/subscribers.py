@@ -33,8 +33,8 @@ def import_command(runtime, file: Path, dry_run: bool) -> None:
         raise csv_io.CsvError(f"csv: cannot read {str(file)!r}: {error.strerror}") from None
     parsed = csv_io.parse(data, list(runtime.topic_slugs))
     if not parsed.ok:
-        for error in parsed.errors:
-            click.echo(f"{file}: {error}", err=True)
+        for row_error in parsed.errors:
+            click.echo(f"{file}: {row_error}", err=True)
         if parsed.error_count > len(parsed.errors):
             click.echo(f"{file}: and {parsed.error_count - len(parsed.errors)} more bad rows", err=True)
         click.echo(f"paperboy: csv: {parsed.error_count} bad rows; nothing was imported", err=True)

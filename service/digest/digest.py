@@ -171,6 +171,8 @@ def preview(engine, config: Config, topics: list[Topic], week: str, slugs: list[
         wanted = ", ".join(slugs or sorted(known))
         raise DigestError(f"digest: {week} has no papers for {wanted}; nobody with only these topics gets mail")
     letter = writer.letter(topic_set)
+    if letter is None:  # only a subscriber's own filters leave a letter empty; a preview has none
+        raise DigestError(f"digest: {week} has nothing to show for {', '.join(topic_set)}")
     rendered = RenderedDigest(topic_set, letter.subject, letter.html, letter.text)
     link = config.base_url + PREVIEW_LINK
     html, text = fill_slots(rendered, link, link)

@@ -138,12 +138,12 @@ class LetterWriter:
         if selection.empty:
             return None
         frame = self.frame(tuple(topic_set))
-        values = {UNSUBSCRIBE_SLOT: [UNSUBSCRIBE_SLOT], PREFERENCES_SLOT: [PREFERENCES_SLOT]}
+        values: dict[str, list[str]] = {UNSUBSCRIBE_SLOT: [UNSUBSCRIBE_SLOT], PREFERENCES_SLOT: [PREFERENCES_SLOT]}
         allowance = LINK_ALLOWANCE
         if links is not None:
             values = {UNSUBSCRIBE_SLOT: [Link(links[0])], PREFERENCES_SLOT: [Link(links[1])]}
             allowance = 0
-        html_values = {slot: [Link(escape(url)) for url in urls] for slot, urls in values.items()}
+        html_values: dict[str, list[str]] = {slot: [Link(escape(url)) for url in urls] for slot, urls in values.items()}
         for level in range(LEVELS):
             shown = selection if level < 3 else selection.shortened() if level == 3 else selection.counted_only()
             html_values.update(self._pieces("html", shown, level))

@@ -44,7 +44,9 @@ def queue_digest(runtime: Runtime, week: str, now: datetime) -> Queued:
     with store.write_transaction(runtime.engine) as conn:
         digest = build_digest(conn, runtime.topics, week, now)
         writer = letter_writer(conn, runtime.config, digest, runtime.topics)
-        rows, added, sets = [], 0, Counter()
+        rows: list[tuple[int, str]] = []
+        added = 0
+        sets: Counter[str] = Counter()
         for recipient, topic_set in _mailable(conn, writer, digest, runtime.topics):
             rows.append((recipient.subscriber_id, ",".join(topic_set)))
             sets[topic_set] += 1
@@ -95,7 +97,7 @@ def dry_run(runtime: Runtime, week: str, now: datetime) -> DryRun:
         settled = ledger.settled_subscriber_ids(conn, digest.id)
         held, until = ledger.held_elsewhere(conn, digest.id, now, lease_of(runtime.config))
         writer = letter_writer(conn, runtime.config, digest, runtime.topics)
-        sets = Counter()
+        sets: Counter[str] = Counter()
         for recipient, topic_set in _mailable(conn, writer, digest, runtime.topics):
             if recipient.subscriber_id not in settled | held:
                 sets[topic_set] += 1

@@ -170,7 +170,8 @@ class WeekPapers:
         filtered = bool(keywords_in or keywords_out)
 
         full_count, titles_count = _bounds(preferences)
-        blocks, held = [], set()
+        blocks: list[TopicPicks] = []
+        held: set[str] = set()
         for topic, picks in self._topic_set(topic_set):
             held.update(pick.paper.id for pick in picks)
             kept = [pick for pick in picks if wanted(pick.paper)] if filtered else picks

@@ -107,8 +107,9 @@ def _by_delivery(conn, reading: Reading, acts: _Acts) -> list[records.Subscriber
     for delivery_id in reading.delivery_ids:
         acts.delivery_id = delivery_id
         subscriber_id = inbound_store.subscriber_of_delivery(conn, delivery_id)
-        if subscriber_id is not None:
-            return [records.get_subscriber(conn, subscriber_id)]
+        found = records.get_subscriber(conn, subscriber_id) if subscriber_id is not None else None
+        if found is not None:
+            return [found]
         acts.notes.append(f"delivery {delivery_id} is not in the ledger")
     return []
 

@@ -46,7 +46,7 @@ def _open(url: str) -> tuple[imaplib.IMAP4, str]:
         imap.login(unquote(parts.username or ""), unquote(parts.password or ""))
         status, answer = imap.select(_quoted(mailbox))
         if status != "OK":
-            raise MailboxError(f"cannot open mailbox {mailbox!r}: {answer[0].decode(errors='replace')}")
+            raise MailboxError(f"cannot open mailbox {mailbox!r}: {(answer[0] or b'').decode(errors='replace')}")
     except BaseException:
         imap.shutdown()
         raise
@@ -67,6 +67,8 @@ def _check(answer: tuple, what: str) -> list:
 def poll_mailbox(runtime: Runtime, now: datetime | None = None) -> Polled:
     """Handle every unflagged message in the mailbox and delete each one handled."""
     url = runtime.config.inbound_imap_url
+    if url is None:
+        raise MailboxError("inbound: PAPERBOY_INBOUND_IMAP_URL is not set")
     host = urlsplit(url).hostname
     polled = Polled()
     try:
@@ -74,7 +76,7 @@ def poll_mailbox(runtime: Runtime, now: datetime | None = None) -> Polled:
     except (OSError, imaplib.IMAP4.error, MailboxError) as error:
         raise MailboxError(f"inbound: cannot read the IMAP mailbox at {host}: {error}") from None
     try:
-        uids = _check(imap.uid("SEARCH", None, "UNDELETED", "UNFLAGGED"), "SEARCH")[0].split()
+        uids = _check(imap.uid("SEARCH", "UNDELETED", "UNFLAGGED"), "SEARCH")[0].split()
         for uid in uids:
             size_line = _check(imap.uid("FETCH", uid, "(RFC822.SIZE)"), "FETCH")[0] or b""
             size = SIZE.search(size_line if isinstance(size_line, bytes) else size_line[0])

@@ -63,10 +63,12 @@ def _returned_headers(msg: Message) -> Message | None:
     for part in msg.walk():
         kind = part.get_content_type()
         if kind == "message/rfc822" and part.is_multipart():
-            return part.get_payload(0)
+            returned = part.get_payload(0)
+            return returned if isinstance(returned, Message) else None
         if kind == "text/rfc822-headers":
-            payload = part.get_payload(decode=True) or b""
-            return message_from_string(payload.decode("utf-8", "replace"))
+            payload = part.get_payload(decode=True)
+            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+            return message_from_string(text)
     return None
 
 
@@ -114,6 +116,8 @@ def _dsn_detail(msg: Message) -> str:
         if not part.is_multipart():
             continue
         for block in part.get_payload():
+            if not isinstance(block, Message):
+                continue
             status, diagnostic = block.get("Status"), block.get("Diagnostic-Code")
             if status or diagnostic:
                 notes.append(" ".join(str(v).strip() for v in (status, diagnostic) if v))
@@ -123,7 +127,8 @@ def _dsn_detail(msg: Message) -> str:
 def _complaint(config: Config, reading: Reading, msg: Message, returned: Message | None) -> Reading:
     reading.kind = InboundKind.COMPLAINT
     report = next(typed_subpart_iterator(msg, "message", "feedback-report"), None)
-    fields = report.get_payload(0) if report is not None and report.is_multipart() else Message()
+    payload = report.get_payload(0) if report is not None and report.is_multipart() else None
+    fields = payload if isinstance(payload, Message) else Message()
     reading.detail = f"feedback type {_text(fields.get('Feedback-Type')) or 'not given'}"
     named = [str(v) for v in fields.get_all("Original-Rcpt-To", [])]
     if returned is not None:

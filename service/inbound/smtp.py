@@ -13,6 +13,7 @@ import asyncio
 import logging
 import signal
 from email.utils import parseaddr
+from typing import AnyStr
 
 from aiosmtpd.smtp import SMTP
 
@@ -65,14 +66,16 @@ class InboundHandler:
 class InboundSMTP(SMTP):
     """aiosmtpd's server, with a log line for each message refused for its size."""
 
-    async def push(self, status: str):
-        if status.startswith("552"):
+    async def push(self, status: AnyStr) -> None:
+        code = status[:3] if isinstance(status, str) else status[:3].decode("ascii", "replace")
+        if code == "552":
+            peer = self.session.peer if self.session else None
             log.warning(
                 "inbound: refused a message from %s larger than %d bytes (552)",
-                self.session.peer[0] if self.session else "?",
+                peer[0] if peer else "?",
                 self.data_size_limit,
             )
-        return await super().push(status)
+        await super().push(status)
 
 
 async def serve(runtime: Runtime, host: str, port: int, max_bytes: int = MAX_MESSAGE_BYTES) -> None:

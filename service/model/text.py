@@ -30,10 +30,11 @@ def markdown_text(text: str | None) -> str:
     return MARKDOWN_BLOCK_START.sub(_escape_block_start, line, count=1)
 
 
-def _escape_block_start(match: re.Match) -> str:
-    marker = match.group(2)
+def _escape_block_start(match: re.Match[str]) -> str:
+    marker: str = match.group(2)
     # "1." is escaped as "1\." (a backslash before a digit would be printed).
-    return match.group(1) + marker[:-1] + "\\" + marker[-1]
+    start: str = match.group(1)
+    return start + marker[:-1] + "\\" + marker[-1]
 
 
 def _escape_inline(char: str) -> str:
@@ -50,4 +51,4 @@ def markdown_url(url: str) -> str:
 
 def is_web_url(url: str | None) -> bool:
     """Only http(s) URLs become links; anything else (javascript:, data:) stays out."""
-    return bool(url) and url.lower().startswith(("http://", "https://"))
+    return url is not None and url.lower().startswith(("http://", "https://"))

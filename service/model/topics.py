@@ -76,7 +76,7 @@ def load_topics(path: Path) -> list[Topic]:
     return topics
 
 
-def _exemplars(value, where: str) -> tuple[str, ...]:
+def _exemplars(value: object, where: str) -> tuple[str, ...]:
     """The `exemplars` list as bare arXiv ids ("2602.03310v2" -> "2602.03310")."""
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise TopicsError(f"{where}: 'exemplars' must be a list of arXiv ids as strings")

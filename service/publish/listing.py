@@ -89,8 +89,8 @@ class Listing:
         near = {1, self.pages} | set(range(self.page - 2, self.page + 3))
         shown = sorted(n for n in near if 1 <= n <= self.pages)
         links: list[int | None] = []
-        for number in shown:
-            if links and number - links[-1] > 1:
+        for previous, number in zip([None, *shown], shown):
+            if previous is not None and number - previous > 1:
                 links.append(None)
             links.append(number)
         return links

@@ -106,7 +106,8 @@ def stem_words(text: str) -> list[str]:
 def matched_terms(terms: list[tuple[str, str, str]], stems: list[str]) -> tuple[str, ...]:
     """The terms (as the topic spells them) whose stems occur in a row in `stems`."""
     text = " " + " ".join(stems) + " "
-    found, seen = [], []
+    found: list[str] = []
+    seen: list[str] = []
     for term, key, plain in terms:
         # A plural of a named term ("LLMs" after "LLM"), or a word already named inside a
         # matched phrase ("language" in "large language model"), adds nothing.

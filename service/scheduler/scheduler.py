@@ -327,6 +327,8 @@ class Scheduler:
     def _run_missed(self) -> None:
         """Run now the ticks that passed while no scheduler held the lock (a clock that died just
         before its tick): APScheduler's own misfire handling only knows this process's ticks."""
+        if self.scheduler is None:
+            return  # no longer holding the lock
         try:
             missed = missed_ticks(self.runtime, utc_now(), self.catch_up)
         except Exception as error:  # the database is down: the regular ticks still come

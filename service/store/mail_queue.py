@@ -67,6 +67,25 @@ def request_confirmation(conn: Connection, email: str, topics: list[str], now: d
     )
 
 
+def queue_confirmation(conn: Connection, subscriber_id: int, topics: list[str], now: datetime) -> int:
+    """Queue a confirmation for a known subscriber (an admin sends it again); returns the mail's id."""
+    conn.execute(update(subscriber_table).where(subscriber_table.c.id == subscriber_id).values(confirm_mailed=now))
+    return int(
+        conn.execute(
+            insert(mail_queue)
+            .values(
+                kind=CONFIRM,
+                subscriber_id=subscriber_id,
+                topics=",".join(sorted(set(topics))),
+                created=now,
+                state=MailState.DUE,
+                attempts=0,
+            )
+            .returning(mail_queue.c.id)
+        ).scalar_one()
+    )
+
+
 def requests(conn: Connection, limit: int) -> list[Request]:
     """The oldest sign-ups not yet looked at; on PostgreSQL rows another transaction holds are skipped."""
     rows = conn.execute(

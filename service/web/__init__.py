@@ -18,8 +18,8 @@ from service.runtime import Runtime
 from service.templating import TEMPLATES
 from service.web import body_limits as limits
 from service.web import headers
+from service.web.admin import bulk, dashboard, digests, inbound, sign_in
 from service.web.admin import csv_import as admin_csv
-from service.web.admin import dashboard, digests, inbound, sign_in
 from service.web.admin import subscribers as admin
 from service.web.admin.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches
 from service.web.extensions import csrf
@@ -33,6 +33,7 @@ BLUEPRINTS = (
     sign_in.blueprint,
     admin.blueprint,
     admin_csv.blueprint,
+    bulk.blueprint,
     pages.blueprint,
     feeds.blueprint,
     search.blueprint,

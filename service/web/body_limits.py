@@ -40,7 +40,7 @@ def install(app: Flask, proxies: int = 0) -> None:
 
 
 def _bound_body() -> None:
-    request.max_content_length = ROUTE_LIMITS.get(request.endpoint, MAX_CONTENT_LENGTH)
+    request.max_content_length = ROUTE_LIMITS.get(request.endpoint or "", MAX_CONTENT_LENGTH)
 
 
 def _megabytes(size: int) -> str:
@@ -48,7 +48,7 @@ def _megabytes(size: int) -> str:
 
 
 def _too_large(_error):
-    limit = ROUTE_LIMITS.get(request.endpoint, MAX_CONTENT_LENGTH)
+    limit = ROUTE_LIMITS.get(request.endpoint or "", MAX_CONTENT_LENGTH)
     sent = request.content_length
     text = (
         f"This request is {_megabytes(sent)}; this page accepts at most {_megabytes(limit)}."

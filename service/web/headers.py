@@ -38,7 +38,7 @@ def install(app: Flask, base_url: str) -> None:
     after the blueprints, so that answers served from the render cache carry the headers too."""
     # The check is this layer's alone, not Flask's TRUSTED_HOSTS as well: Werkzeug's matching
     # cannot name an IPv6 address ("[::1]"), so Flask would refuse what this layer lets through.
-    app.wsgi_app = SecurityHeaders(app.wsgi_app, [urlsplit(base_url).hostname, *LOOPBACK])
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, [urlsplit(base_url).hostname or "localhost", *LOOPBACK])
 
 
 class SecurityHeaders:
@@ -63,7 +63,8 @@ class SecurityHeaders:
 
     def __call__(self, environ, start_response):
         host = environ.get("HTTP_HOST")
-        if host and not self.trusts(host):
+        # An empty Host names no server at all: links built from it would point nowhere.
+        if host is not None and not (host and self.trusts(host)):
             body = b"Unknown host: this server answers for its PAPERBOY_BASE_URL only.\n"
             start_response(
                 "400 Bad Request",

@@ -1,11 +1,12 @@
-"""The web servers: `paperboy serve` runs gunicorn, as the Procfile does, with threaded workers;
-`paperboy run` runs waitress in its one process. Both keep a slow client from holding up the rest:
-waitress reads whole requests before a thread handles them, and a gunicorn worker has several
-threads, so one client that sends slowly holds one thread, not the worker."""
+"""The web servers: `paperboy serve` runs gunicorn, as the Procfile does, whose workers serve
+with waitress (service/web/buffering.py); `paperboy run` runs that server in its one process.
+Either way a request is read whole, within bounded times, before a thread handles it, so slow or
+idle clients cost sockets, not threads (deploy/nginx.conf in front is still the recommendation)."""
 
 from __future__ import annotations
 
 import signal
+import threading
 
 from gunicorn.app.base import BaseApplication
 
@@ -13,10 +14,10 @@ from service import store
 from service.config import Config, ConfigError, keep_files_private, load_config
 from service.runtime import Runtime
 from service.web import create_app
+from service.web.buffering import BufferedServer
 
-THREADS = 8  # per gunicorn worker, and waitress's pool in `paperboy run`
-# Answers name the server without its version.
-SERVER_NAME = "paperboy"
+# gunicorn's worker class, here and in gunicorn.conf.py for the Procfile's `web`.
+WORKER_CLASS = "service.web.buffering.BufferedWorker"
 
 
 def check_settings(server) -> None:
@@ -55,34 +56,20 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
         "accesslog": "-",
         "errorlog": "-",
         "proc_name": "paperboy-web",
-        "worker_class": "gthread",
-        "threads": THREADS,
-        # A request is parsed by a worker thread; one whose headers never end frees it after this.
+        "worker_class": WORKER_CLASS,
+        # A worker that stops telling gunicorn's master it is alive for this long is restarted.
         "timeout": 30,
-        "limit_request_line": 8190,
     }
     _Gunicorn(app, options).run()
 
 
-def serve_one_process(app, host: str, port: int, max_body: int) -> None:
-    """Serve `app` with waitress on host:port until SIGTERM or Ctrl-C; returns once it has stopped."""
-    from waitress.server import create_server
-
-    server = create_server(
-        app,
-        host=host,
-        port=port,
-        threads=THREADS,
-        ident=SERVER_NAME,
-        max_request_body_size=max_body,
-        clear_untrusted_proxy_headers=True,
-    )
-
-    def stop(*_):
-        raise SystemExit(0)  # waitress's loop ends on it and lets its threads finish
-
-    signal.signal(signal.SIGTERM, stop)
+def serve_one_process(app, host: str, port: int, trusted_proxies: int = 0) -> None:
+    """Serve `app` on host:port until SIGTERM or Ctrl-C; returns once it has stopped."""
+    server = BufferedServer(app, trusted_proxies=trusted_proxies, host=host, port=port)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
-        server.run()
+        while not stopping.is_set():
+            server.serve_for(1.0)
     finally:
         server.close()

@@ -57,7 +57,7 @@ def test_admins_see_the_queue_and_why_a_confirmation_failed(app, client, admin, 
     assert failure.cssselect("a")[0].get("href") == f"/admin/subscribers/{gone.id}"
 
     mine = html.fromstring(client.get(f"/admin/subscribers/{gone.id}").data)
-    [row] = mine.xpath("//h2[.='Mail']/following-sibling::table[1]/tbody/tr")
+    [row] = mine.xpath("//h2[.='Mail']/following-sibling::div[1]/table/tbody/tr")
     cells = [cell.text_content() for cell in row.cssselect("td")]
     assert cells[1:4] == ["confirm", "failed", "1"] and "550 5.1.1" in cells[5]
 

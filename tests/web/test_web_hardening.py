@@ -135,6 +135,19 @@ def test_the_web_server_keeps_its_cpu_priority(server):
     assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0)
 
 
+@pytest.mark.parametrize("host_line", [b"Host: \r\n", b"Host:\r\n"])
+def test_an_empty_host_header_is_refused(server, host_line):
+    _, base, _ = server
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+        client.sendall(b"GET /topics/testing HTTP/1.1\r\n" + host_line + b"Connection: close\r\n\r\n")
+        answer = b""
+        while data := client.recv(65536):
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"http:///" not in answer
+
+
 def test_redirects_never_point_at_a_host_the_request_named(server):
     _, base, _ = server
     answer = httpx.get(f"{base}/topics/testing", headers={"Host": "evil.example"}, timeout=30)
@@ -152,6 +165,7 @@ def test_redirects_never_point_at_a_host_the_request_named(server):
         ("http://paperboy.example", "[::1]", 200),
         ("http://paperboy.example", "127.0.0.1:8000", 200),
         ("http://paperboy.example", "evil.example", 400),
+        ("http://paperboy.example", "", 400),
         ("http://paperboy.example", "[::2]:8000", 400),
         ("http://paperboy.example", "[::1]:80:80", 400),
         ("http://paperboy.example", "[not-an-address]", 400),

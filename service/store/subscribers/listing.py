@@ -15,6 +15,10 @@ from service.store.subscribers.records import Subscriber, select_subscribers
 SORTS = {
     "email": subscriber.c.email,
     "status": subscriber.c.status,
+    # A subscriber's first topic in alphabetical order: enough to group readers by topic.
+    "topics": select(func.min(subscription.c.topic))
+    .where(subscription.c.subscriber_id == subscriber.c.id)
+    .scalar_subquery(),
     "created": subscriber.c.created,
     "changed": subscriber.c.changed,
 }
@@ -28,6 +32,18 @@ class SubscriberPage:
     pages: int
 
 
+def _filters(search: str, status: str, topic: str) -> list[Any]:
+    """The WHERE clauses of the admin's subscriber list: part of the address, status, topic."""
+    where: list[Any] = []
+    if search:
+        where.append(subscriber.c.email.icontains(search, autoescape=True))
+    if status:
+        where.append(subscriber.c.status == status)
+    if topic:
+        where.append(exists().where(subscription.c.subscriber_id == subscriber.c.id, subscription.c.topic == topic))
+    return where
+
+
 def list_subscribers(
     conn: Connection,
     search: str = "",
@@ -38,13 +54,7 @@ def list_subscribers(
     per_page: int = 50,
 ) -> SubscriberPage:
     """One page of subscribers matching the search (part of the address), status and topic."""
-    where: list[Any] = []
-    if search:
-        where.append(subscriber.c.email.icontains(search, autoescape=True))
-    if status:
-        where.append(subscriber.c.status == status)
-    if topic:
-        where.append(exists().where(subscription.c.subscriber_id == subscriber.c.id, subscription.c.topic == topic))
+    where = _filters(search, status, topic)
     total = conn.execute(select(func.count()).select_from(subscriber).where(*where)).scalar_one()
     descending = sort.startswith("-")
     column = SORTS.get(sort.lstrip("-"), subscriber.c.email)
@@ -55,6 +65,12 @@ def list_subscribers(
         select(subscriber).where(*where).order_by(order, subscriber.c.id).limit(per_page).offset((page - 1) * per_page)
     )
     return SubscriberPage(select_subscribers(conn, query), total, page, pages)
+
+
+def matching_subscribers(conn: Connection, search: str = "", status: str = "", topic: str = "") -> list[Subscriber]:
+    """Every subscriber the list's filters select, by address: what a bulk action works on."""
+    query = select(subscriber).where(*_filters(search, status, topic)).order_by(subscriber.c.email, subscriber.c.id)
+    return select_subscribers(conn, query)
 
 
 def status_counts(conn: Connection) -> dict[str, int]:

@@ -27,7 +27,16 @@ def current_admin() -> admins.Admin | None:
             if admin is not None and session.get("admin_epoch") != admin.session_epoch:
                 admin = None  # the admin signed out since this session began
         g.paperboy_admin = admin
-    return g.paperboy_admin
+    admin_or_none: admins.Admin | None = g.paperboy_admin
+    return admin_or_none
+
+
+def signed_in_admin() -> admins.Admin:
+    """The admin of a view behind `login_required`, who is there by then."""
+    admin = current_admin()
+    if admin is None:
+        raise RuntimeError("signed_in_admin() outside a login_required view")
+    return admin
 
 
 def sign_in(admin: admins.Admin) -> None:

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from service.errors import PaperboyError
 from service.store import write_transaction
 from service.store.subscribers.imports import export_rows
-from service.web.admin.auth import current_admin, login_required
+from service.web.admin.auth import current_admin, login_required, signed_in_admin
 from service.web.extensions import current_runtime
 from subscribers import csv_io
 from subscribers.imports import ImportResult, import_rows
@@ -117,7 +117,7 @@ def import_commit(upload_id: str):
         flash(f"The file has {parsed.error_count} bad rows; nothing was imported.", "error")
         return redirect(url_for("admin_csv.import_form"))
     with write_transaction(runtime.engine) as conn:
-        result = import_rows(conn, parsed.rows, current_runtime().clock(), current_admin().email)
+        result = import_rows(conn, parsed.rows, current_runtime().clock(), signed_in_admin().email)
     path.unlink(missing_ok=True)
     flash(
         f"Imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "

@@ -10,7 +10,7 @@ from service.model.states import SubscriberStatus
 from service.store import mail_queue, write_transaction
 from service.store.subscribers import audit, lifecycle, listing, records
 from service.store.subscribers import preferences as preference_store
-from service.web.admin.auth import current_admin, login_required
+from service.web.admin.auth import current_admin, login_required, signed_in_admin
 from service.web.extensions import current_runtime
 from service.web.public.subscribe import preference_limits
 from subscribers.erasure import erase_subscriber
@@ -94,7 +94,7 @@ def _subscriber_page(subscriber_id: int, values=None, error: str | None = None):
 @login_required
 def change_preferences(subscriber_id: int):
     preferences, typed, error = parse_form(request.form)
-    if error:
+    if error or preferences is None:
         return _subscriber_page(subscriber_id, typed, error)
     return _change(
         subscriber_id,
@@ -155,7 +155,7 @@ def _change(subscriber_id: int, action, done: str):
     with write_transaction(current_runtime().engine) as conn:
         _subscriber_or_404(conn, subscriber_id)
         try:
-            action(conn, current_admin().email)
+            action(conn, signed_in_admin().email)
         except records.SubscriberError as error:
             flash(str(error), "error")
             return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))

@@ -70,7 +70,7 @@ def subscribe():
         email = normalize_address(raw_email)
     except AddressError as address_error:
         error = str(address_error)
-    if error:
+    if error or email is None:
         return render_template(
             "subscribers/subscribe.html",
             topics=runtime.topics,
@@ -192,7 +192,8 @@ def preferences(token: str):
 
 def _save_digest_preferences(runtime, subscriber, values):
     """The digest preferences form: saved, or shown again as typed with what is wrong."""
-    error, saved = None, False
+    error: str | None = None
+    saved: bool | str = False
     if subscriber.status != SubscriberStatus.ACTIVE:
         error = "This address is not subscribed; subscribe again to choose topics."
     else:
