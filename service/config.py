@@ -6,6 +6,7 @@ naming the variable, and the command line prints just that line and exits.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Mapping
@@ -218,6 +219,18 @@ class Config:
     def mail_from_domain(self) -> str:
         """The domain of PAPERBOY_MAIL_FROM, for Message-IDs, List-Id and the mailto unsubscribe."""
         return self.mail_from_address.rpartition("@")[2].lower() or "localhost"
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def log_level(environ: Environ | None = None) -> int:
+    """PAPERBOY_LOG_LEVEL as a logging level (default INFO); ConfigError for an unknown name."""
+    environ = os.environ if environ is None else environ
+    name = (env_str(environ, "PAPERBOY_LOG_LEVEL") or "INFO").upper()
+    if name not in LOG_LEVELS:
+        raise ConfigError(f"PAPERBOY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {name[:20]!r}")
+    return int(getattr(logging, name))
 
 
 def load_config(environ: Environ | None = None, var_dir: Path = Path("var")) -> Config:

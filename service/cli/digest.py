@@ -11,6 +11,7 @@ import click
 
 from service.digest.digest import last_complete_week, preview
 from service.errors import PaperboyError
+from service.model.text import counted
 from service.model.weeks import week_bounds
 
 log = logging.getLogger("paperboy")
@@ -88,7 +89,8 @@ def send_command(runtime, week: str | None, dry_run: bool) -> None:
         click.echo("", err=True)
     click.echo(
         f"{week}: {stats.sent} sent, {stats.failed} failed ({stats.bounced} bounced), "
-        f"{stats.cancelled} cancelled, {stats.retried} retried; {queued.added} new deliveries written"
+        f"{stats.cancelled} cancelled, {stats.retried} retried; "
+        f"{counted(queued.added, 'new delivery', 'new deliveries')} written"
     )
     if stats.held_elsewhere:
         click.echo(

@@ -33,6 +33,7 @@ from service.errors import first_line
 from service.model.preferences import DEFAULT as DEFAULT_PREFERENCES
 from service.model.preferences import DigestPreferences
 from service.model.states import DeliveryState
+from service.model.text import counted
 from service.outbound.mime import DkimSigner, PieceEncoder, Stamp, assemble, message_id
 from service.outbound.policy import RELEASED, RateLimiter, ascii_address, classify, retry_delay
 from service.outbound.transport import SendError, Transport, open_connection
@@ -206,9 +207,9 @@ class Sender:
             claimed = await asyncio.to_thread(self._claim)
             if claimed:
                 log.info(
-                    "mailer: %s claimed %d deliveries of %s; so far %d sent, %d retried, %d failed of %d",
+                    "mailer: %s claimed %s of %s; so far %d sent, %d retried, %d failed of %d",
                     self.worker,
-                    len(claimed),
+                    counted(len(claimed), "delivery", "deliveries"),
                     self.label,
                     self.stats.sent,
                     self.stats.retried,
@@ -384,9 +385,10 @@ class Sender:
                         continue
                     stats.failed += settled
                     log.warning(
-                        "mailer: delivery %d to subscriber %d failed: %s", o.job.id, o.job.subscriber_id, o.error
+                        "mailer: delivery %d to subscriber %s failed: %s", o.job.id, o.job.subscriber_id, o.error
                     )
-                    if o.bounce and settled:
+                    # Mails to admins name no subscriber to mark.
+                    if o.bounce and settled and o.job.subscriber_id is not None:
                         mark_bounced(conn, o.job.subscriber_id, o.error, now)
                         stats.bounced += 1
 
@@ -404,7 +406,12 @@ def send_digest(
     now = now or clock.now()
     week = week or last_complete_week(now)
     queued = queue_digest(runtime, week, now)
-    log.info("mailer: digest %s (id %d): %d new deliveries written", week, queued.digest.id, queued.added)
+    log.info(
+        "mailer: digest %s (id %d): %s written",
+        week,
+        queued.digest.id,
+        counted(queued.added, "new delivery", "new deliveries"),
+    )
     stats = asyncio.run(Sender(runtime, queued.digest, clock, lease, progress=progress).run())
     log.info(
         "mailer: %s: %d sent, %d retried, %d failed (%d bounced), %d cancelled",

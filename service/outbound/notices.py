@@ -14,6 +14,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 from email import policy
+from email.message import EmailMessage
 
 from service import store
 from service.clock import SystemClock
@@ -23,7 +24,8 @@ from service.outbound.mime import message_id
 from service.outbound.verp import bounce_address
 from service.runtime import Runtime
 from service.store import mail_queue
-from service.store.subscribers import lifecycle
+from service.store.subscribers import admins, lifecycle
+from subscribers import admin_access
 from subscribers.emails import confirmation_message
 from subscribers.tokens import CONFIRM_MAX_AGE, confirm_url
 
@@ -82,12 +84,28 @@ class NoticeSender(Sender):
 
     def message(self, job: mail_queue.QueuedMail, address: str) -> bytes:
         config = self.config
+        if job.kind in mail_queue.ADMIN_KINDS:
+            return self._sign(self._admin_message(job, address))
         # The link carries the time of the request, so a mail sent again is the same confirmation.
         link = confirm_url(config, job.subscriber_id, list(job.topics), job.created)
         chosen = [topic for topic in self.runtime.topics if topic.slug in job.topics]
         mail = confirmation_message(
             config, address, link, chosen, self.clock.now(), message_id(config, job.kind, job.id)
         )
+        return self._sign(mail)
+
+    def _admin_message(self, job: mail_queue.QueuedMail, address: str) -> EmailMessage:
+        """An invitation or a password reset: the link is made now, for the admin's password of now,
+        so setting a password through it (or any other way) ends it."""
+        with self.runtime.engine.connect() as conn:
+            admin = admins.admin_by_email(conn, address)
+        current = admin.password_hash if admin else ""
+        link = admin_access.password_url(self.config, job.kind, address, current, job.created)
+        return admin_access.admin_message(
+            self.config, job.kind, address, link, self.clock.now(), message_id(self.config, job.kind, job.id)
+        )
+
+    def _sign(self, mail: EmailMessage) -> bytes:
         data = mail.as_bytes(policy=policy.SMTP)
         return self.signer.sign(data) if self.signer else data
 

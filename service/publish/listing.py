@@ -100,6 +100,11 @@ class Listing:
         return self.ranking[paper.id].matched
 
     @property
+    def last_day(self) -> datetime | None:
+        """The last day the listing covers (a week's Sunday); None: up to now."""
+        return self.until - timedelta(days=1) if self.until else None
+
+    @property
     def newest_week(self) -> str | None:
         return self.weeks[0][0] if self.weeks else None
 

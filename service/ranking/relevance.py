@@ -5,6 +5,7 @@ against the other candidates on labelled papers (BENCHMARKS.md)."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ TEXT_FIELDS = {None, "ti", "abs", "all", "co"}
 OPERATORS = {"AND", "OR", "ANDNOT"}
 
 _stemmer = Stemmer.Stemmer("english")
+# bm25s sets its own logger to DEBUG on import, so every index it builds logged a line; it follows
+# the application's level (PAPERBOY_LOG_LEVEL) like any other library.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 
 @dataclass(frozen=True)

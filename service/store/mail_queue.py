@@ -23,6 +23,10 @@ from service.store.schema import subscriber as subscriber_table
 from service.store.subscribers.lifecycle import NO_CONFIRMATION
 
 CONFIRM = "confirm"
+# Mails to admins, addressed by `email` (no subscriber): an invitation and a password reset.
+ADMIN_INVITE = "admin-invite"
+ADMIN_RESET = "admin-reset"
+ADMIN_KINDS = (ADMIN_INVITE, ADMIN_RESET)
 
 renew_lease = partial(deliveries.renew_lease, table=mail_queue)
 mark_sent = partial(deliveries.mark_sent, table=mail_queue)
@@ -45,7 +49,7 @@ class QueuedMail:
 
     id: int
     kind: str
-    subscriber_id: int
+    subscriber_id: int | None
     email: str | None
     topics: tuple[str, ...]
     created: datetime
@@ -81,6 +85,17 @@ def queue_confirmation(conn: Connection, subscriber_id: int, topics: list[str], 
                 state=MailState.DUE,
                 attempts=0,
             )
+            .returning(mail_queue.c.id)
+        ).scalar_one()
+    )
+
+
+def queue_admin_mail(conn: Connection, kind: str, email: str, now: datetime) -> int:
+    """Queue an invitation or a password reset for the admin with this address; returns its id."""
+    return int(
+        conn.execute(
+            insert(mail_queue)
+            .values(kind=kind, email=email, topics="", created=now, state=MailState.DUE, attempts=0)
             .returning(mail_queue.c.id)
         ).scalar_one()
     )
@@ -145,6 +160,7 @@ def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, 
             mail_queue.c.id,
             mail_queue.c.kind,
             mail_queue.c.subscriber_id,
+            mail_queue.c.email,
             mail_queue.c.topics,
             mail_queue.c.created,
             mail_queue.c.attempts,
@@ -167,7 +183,7 @@ def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, 
                 row.id,
                 row.kind,
                 row.subscriber_id,
-                emails.get(row.subscriber_id),
+                emails.get(row.subscriber_id) if row.subscriber_id is not None else row.email,
                 tuple(t for t in row.topics.split(",") if t),
                 row.created,
                 row.attempts,

@@ -153,6 +153,17 @@ admin_user = Table(
     Column("session_epoch", Integer, nullable=False, default=0),
 )
 
+admin_sign_in = Table(
+    "admin_sign_in",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("admin_id", Integer, ForeignKey("admin_user.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTC_DATETIME, nullable=False),
+    Column("address", String(64), nullable=False),  # the client's IP address
+    Column("outcome", String(16), nullable=False),  # signed-in | wrong-password | password-set
+    Index("ix_admin_sign_in_admin_id_at", "admin_id", "at"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from service.model.states import SubscriberStatus
 from service.store.schema import subscriber, subscription
@@ -32,9 +32,9 @@ class SubscriberPage:
     pages: int
 
 
-def _filters(search: str, status: str, topic: str) -> list[Any]:
+def _filters(search: str, status: str, topic: str) -> list[ColumnElement[bool]]:
     """The WHERE clauses of the admin's subscriber list: part of the address, status, topic."""
-    where: list[Any] = []
+    where: list[ColumnElement[bool]] = []
     if search:
         where.append(subscriber.c.email.icontains(search, autoescape=True))
     if status:

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from service.arxiv.exemplars import exemplar_papers
+from service.arxiv.sample import SAMPLE_SPAN
 from service.model.paper import paper_links
 from service.model.text import one_line
 from service.model.topics import Topic
@@ -72,10 +73,11 @@ def _load_home():
 
 @blueprint.get("/topics/<slug>/")
 def topic(slug: str):
-    """Papers new to the topic in the last seven days."""
+    """Papers new to the topic in the last seven days (all of the bundled sample while it is all
+    the store holds)."""
     found = _topic_or_404(slug)
-    since = default_window_start(current_runtime().clock())
     state = summary(slug)
+    since = _window_start(slug, state.page_stamp)
     version = f"{state.page_stamp}|{since.date()}"
     number = _page_number()
     return _topic_page(
@@ -83,7 +85,7 @@ def topic(slug: str):
     )
 
 
-@blueprint.get("/topics/<slug>/<week>/")
+@blueprint.get("/topics/<slug>/<week:week>/")
 def topic_week(slug: str, week: str):
     """Papers first matched by the topic in one ISO week ("2026-W05")."""
     found = _topic_or_404(slug)
@@ -144,8 +146,8 @@ def _topic_page(
 def topic_markdown_export(slug: str):
     """The topic page as Markdown, in the seed page's format."""
     found = _topic_or_404(slug)
-    since = default_window_start(current_runtime().clock())
     state = summary(slug)
+    since = _window_start(slug, state.page_stamp)
 
     def render() -> bytes:
         # The first page's papers; the others are on the HTML pages it links.
@@ -190,6 +192,19 @@ def load_listing(
         page=page,
         page_size=page_size,
     )
+
+
+def _window_start(slug: str, stamp: str) -> datetime:
+    """Midnight seven days ago; while the store holds only the bundled sample, the start of its
+    five weeks too, so that a first look shows all of it (week pages show one week each)."""
+    runtime = current_runtime()
+    since = default_window_start(runtime.clock())
+
+    def holds_sample() -> bool:
+        with runtime.engine.connect() as conn:
+            return is_sample_data(conn)
+
+    return since - SAMPLE_SPAN if render_cache().value(("sample", slug), stamp, holds_sample) else since
 
 
 def _topic_or_404(slug: str) -> Topic:
