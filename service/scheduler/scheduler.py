@@ -123,7 +123,7 @@ _sending = threading.Lock()
 
 def digest_job(runtime: Runtime, now: datetime | None = None, clock=None):
     """The weekly digest of the last complete ISO week: write the ledger and send what is due."""
-    from service.outbound.engine import send_digest
+    from service.outbound.digests import send_digest
 
     with _sending:
         queued, stats = send_digest(runtime, now=now, clock=clock)
@@ -134,7 +134,7 @@ def digest_job(runtime: Runtime, now: datetime | None = None, clock=None):
 
 def deliveries_job(runtime: Runtime, clock=None):
     """Every few minutes: send deliveries queued from the admin pages or left due by a stopped run."""
-    from service.outbound.engine import send_due
+    from service.outbound.digests import send_due
 
     if not _sending.acquire(blocking=False):
         log.info("scheduler: a digest is being sent; the delivery sweep waits for its next turn")

@@ -54,7 +54,7 @@ def test_it_ranks_the_same_whatever_the_input_order_or_hash_seed():
     again = [(e.paper.id, e.score, e.matched) for e in rank(SHIPPED["vla"], list(reversed(papers)))]
     assert first == again
     script = (
-        "import json; from tests.ranking.test_relevance import SHIPPED, week; from service.relevance import rank; "
+        "import json; from tests.ranking.test_relevance import SHIPPED, week; from service.ranking.relevance import rank; "
         "print(json.dumps([[e.paper.id, e.score, list(e.matched)] for t in SHIPPED.values() "
         "for e in rank(t, week())]))"
     )

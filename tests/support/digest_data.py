@@ -7,7 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from service.arxiv.client import parse_feed
-from service.outbound.engine import send_digest
+from service.outbound.digests import send_digest
 from service.runtime import Runtime
 from service.store.papers import link_topic_papers, upsert_papers
 from service.store.subscribers.imports import ImportRow
