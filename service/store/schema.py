@@ -80,6 +80,15 @@ paper = Table(
     Column("first_seen", UTC_DATETIME, nullable=False),
 )
 
+# A paper's stem counts (service/model/terms.py), rewritten with each new version of the paper.
+paper_terms = Table(
+    "paper_terms",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
+    Column("length", Integer, nullable=False),  # stems in all
+    Column("entries", LargeBinary, nullable=False),  # one (stem key, count) per distinct stem
+)
+
 topic_paper = Table(
     "topic_paper",
     metadata,

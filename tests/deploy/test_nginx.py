@@ -1,5 +1,5 @@
-"""deploy/nginx.conf in front of `paperboy serve`: feeds from its cache (revalidated with
-paperboy's ETag), private pages never cached, gzip passed through, oversized bodies and slow
+"""deploy/nginx.conf in front of `paperboy serve`: feeds and public pages from its cache
+(revalidated with paperboy's ETag), pages with a session never cached, gzip passed through, oversized bodies and slow
 clients stopped at the front, no version announced."""
 
 from __future__ import annotations
@@ -56,9 +56,19 @@ def test_gzip_passes_through_as_paperboy_made_it(front):
     assert "Content-Encoding" not in plain.headers
 
 
-def test_private_pages_are_never_cached(front):
+def test_public_pages_come_from_the_cache_the_same_for_everyone(front):
+    for path in ("/", "/topics/vla/", "/topics/vla.md"):
+        first = httpx.get(f"{front}{path}", timeout=30)
+        second = httpx.get(f"{front}{path}", timeout=30)
+        assert first.status_code == second.status_code == 200
+        assert second.headers["X-Cache-Status"] == "HIT", path
+        assert second.content == first.content and "set-cookie" not in second.headers
+        assert "public" in second.headers["Cache-Control"]
+
+
+def test_pages_with_a_session_are_never_cached(front):
     for _ in range(2):
-        page = httpx.get(f"{front}/topics/vla/", timeout=30)
+        page = httpx.get(f"{front}/subscribe", timeout=30)
         assert page.status_code == 200
         assert page.headers.get("X-Cache-Status") != "HIT"
 
