@@ -22,8 +22,11 @@ from service.model.preferences import (
 
 MAX_TERMS = 50  # keywords in, keywords out and authors, each
 MAX_TERM_LENGTH = 100
-# Characters that only mean something in a pattern; nobody's keyword or name needs them.
-PATTERN_CHARACTERS = set("\\^$*+?{}[]|()<>/")
+# Characters that only mean something in a pattern; nobody's keyword or name needs them
+# ("+" is not one of them: C++).
+PATTERN_CHARACTERS = set("\\^$*?{}[]|()<>/")
+# A word as matching sees it: letters and digits, keeping the "++" of C++ and the "#" of C#.
+MATCH_WORD = re.compile(r"\w+(?:\+\+|#)?")
 KEYWORD_SEPARATORS = re.compile(r"[;,\n]")
 AUTHOR_SEPARATORS = re.compile(r"[;\n]")  # "LeCun, Yann" keeps its comma
 
@@ -121,10 +124,11 @@ def joined(terms: tuple[str, ...]) -> str:
 
 
 def fold(text: str) -> str:
-    """Text for matching: accents removed, case folded, runs of anything but letters and digits as one space."""
+    """Text for matching: accents removed, case folded, runs of anything but letters and digits
+    as one space ("C++" and "C#" keep their signs, so neither matches the letter C)."""
     decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    return " ".join(re.findall(r"\w+", plain))
+    return " ".join(MATCH_WORD.findall(plain))
 
 
 def author_key(name: str) -> str:

@@ -151,10 +151,11 @@ def _minute(moment: datetime) -> str:
 class _Retry(Exception):
     """One attempt failed in a way that is worth another try."""
 
-    def __init__(self, reason: str, wait: float | None = None, unreachable: bool = False):
+    def __init__(self, reason: str, wait: float | None = None, unreachable: bool = False, timed_out: bool = False):
         super().__init__(reason)
         self.wait = wait
         self.unreachable = unreachable
+        self.timed_out = timed_out
 
 
 class ArxivClient:
@@ -249,13 +250,17 @@ class ArxivClient:
     def fetch_page(self, params: dict[str, str], offset: int = 0) -> FeedPage:
         """One page of results, retried with exponential backoff; raise ArxivError when it fails."""
         attempt = 0
+        silent = True  # every attempt so far timed out: an arXiv that accepts and never answers
         while True:
             try:
                 return self._attempt(params, offset)
             except _Retry as retry:
+                silent = silent and retry.timed_out
                 if attempt >= self.retries:
                     message = f"arxiv: {retry} (gave up after {attempt + 1} attempts)"
-                    if retry.unreachable:
+                    # Silent through every retry is as good as unreachable: the next topics would
+                    # each wait as long again.
+                    if retry.unreachable or silent:
                         raise ArxivUnreachable(message) from None
                     raise ArxivError(message) from None
                 wait = min(self.backoff * 2**attempt, MAX_WAIT)
@@ -272,7 +277,9 @@ class ArxivClient:
             response = self._http.get(f"{self.api_url}?{urlencode(params)}")
         except httpx.TimeoutException as error:
             raise _Retry(
-                f"timed out ({type(error).__name__})", unreachable=isinstance(error, httpx.ConnectTimeout)
+                f"timed out ({type(error).__name__})",
+                unreachable=isinstance(error, httpx.ConnectTimeout),
+                timed_out=True,
             ) from None
         except httpx.ConnectError as error:
             host = urlsplit(self.api_url).netloc

@@ -13,19 +13,22 @@ from dotenv import load_dotenv
 
 from service import store
 from service.cli.digest import digest as digest_group
+from service.cli.operate import backup as backup_command
+from service.cli.operate import doctor as doctor_command
+from service.cli.operate import restore as restore_command
 from service.cli.scheduler import run as run_command
 from service.cli.scheduler import scheduler as scheduler_command
 from service.cli.scheduler import sender as sender_command
 from service.cli.subscribers import admin as admin_group
 from service.cli.subscribers import subscribers as subscribers_group
-from service.config import keep_files_private, load_config
+from service.config import keep_files_private, load_config, log_level
 from service.errors import PaperboyError
 from service.runtime import Runtime
 
 # Commands whose work is a batch (a fetch, an import, sending the digest, the scheduler's and the
 # senders' jobs): they run at a lower CPU priority, so that on a machine they share with the web
 # processes, pages and feeds keep answering promptly while they work (BENCHMARKS.md, bench/load.py).
-BATCH_COMMANDS = {"fetch", "subscribers", "digest", "scheduler", "sender", "export"}
+BATCH_COMMANDS = {"fetch", "subscribers", "digest", "scheduler", "sender", "export", "backup"}
 BATCH_NICE = 10
 
 
@@ -33,6 +36,10 @@ class PaperboyGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:  # a bad option (a port out of range): one line, exit 2
+            where = error.ctx.command_path if error.ctx else "paperboy"
+            click.echo(f"{where}: {error.format_message()} (see {where} --help)", err=True)
+            sys.exit(2)
         except PaperboyError as error:  # an expected failure: one line, not a traceback
             click.echo(f"paperboy: {error}", err=True)
             sys.exit(2)
@@ -47,15 +54,18 @@ class PaperboyGroup(click.Group):
 def main(ctx: click.Context) -> None:
     """paperboy follows research topics on arXiv: pages, feeds and a weekly email digest."""
     load_dotenv(".env", override=False)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # paperboy logs each job itself; APScheduler's per-run lines would repeat every 30 s.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # the fetch job logs each page itself
-    # paperboy inbound logs one line per message; these would add one per detector and SMTP command.
-    logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    ctx.obj = Runtime(load_config())
+    level = log_level()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if level > logging.DEBUG:  # PAPERBOY_LOG_LEVEL=DEBUG shows the libraries' lines too
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # paperboy logs each job itself; APScheduler's per-run lines would repeat every 30 s.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # the fetch job logs each page itself
+        # paperboy inbound logs one line per message; these would add one per detector and SMTP command.
+        logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # doctor reads the settings itself, so that bad ones are one of its lines, not the end of it.
+    ctx.obj = None if ctx.invoked_subcommand == "doctor" else Runtime(load_config())
     if ctx.invoked_subcommand in BATCH_COMMANDS:
         _lower_priority()
 
@@ -126,7 +136,7 @@ def _check(runtime: Runtime, topics, days: int | None) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn worker processes.")
 @click.pass_obj
 def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
@@ -150,7 +160,7 @@ def export(runtime: Runtime, directory: Path) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.pass_obj
 def inbound(runtime: Runtime, host: str, port: int) -> None:
     """Receive bounces, complaints and mailto unsubscribes over SMTP on HOST:PORT."""
@@ -166,7 +176,17 @@ def inbound(runtime: Runtime, host: str, port: int) -> None:
         sys.exit(2)
 
 
-for command in (subscribers_group, admin_group, digest_group, scheduler_command, sender_command, run_command):
+for command in (
+    subscribers_group,
+    admin_group,
+    digest_group,
+    scheduler_command,
+    sender_command,
+    run_command,
+    backup_command,
+    restore_command,
+    doctor_command,
+):
     main.add_command(command)
 
 

@@ -11,6 +11,7 @@ import click
 
 from service.digest.digest import last_complete_week, preview
 from service.errors import PaperboyError
+from service.model.text import counted
 from service.model.weeks import week_bounds
 
 log = logging.getLogger("paperboy")
@@ -68,7 +69,7 @@ def send_command(runtime, week: str | None, dry_run: bool) -> None:
     Exit 0 when everything went, 1 when some deliveries failed or are held by another sender,
     2 when the run stopped early (e.g. the SMTP server cannot be reached): rerun to finish."""
     from service.digest.queue import dry_run as plan
-    from service.outbound.engine import send_digest
+    from service.outbound.digests import send_digest
 
     now = runtime.clock()
     week = _week(week, now)
@@ -88,7 +89,8 @@ def send_command(runtime, week: str | None, dry_run: bool) -> None:
         click.echo("", err=True)
     click.echo(
         f"{week}: {stats.sent} sent, {stats.failed} failed ({stats.bounced} bounced), "
-        f"{stats.cancelled} cancelled, {stats.retried} retried; {queued.added} new deliveries written"
+        f"{stats.cancelled} cancelled, {stats.retried} retried; "
+        f"{counted(queued.added, 'new delivery', 'new deliveries')} written"
     )
     if stats.held_elsewhere:
         click.echo(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 
 import click
@@ -38,36 +39,43 @@ def sender(runtime) -> None:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.pass_obj
 def run(runtime, host: str, port: int) -> None:
     """The web app plus the scheduler in one process (what `make run` starts)."""
     from service import store
-    from service.arxiv.fetch import initial_fetch
     from service.scheduler.scheduler import Scheduler
     from service.store import papers
     from service.web import create_app
-    from service.web.server import serve_one_process
+    from service.web.server import listen_one_process, serve_one_process
 
+    app = create_app(runtime.config)
+    try:  # before anything starts: a busy port is one line, not a traceback after the first fetch
+        server = listen_one_process(app, host, port, runtime.config.trusted_proxies)
+    except OSError as error:
+        click.echo(f"paperboy: run: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
+        sys.exit(2)
     store.migrate(runtime.engine)
     with runtime.engine.connect() as conn:
         stored = papers.count_papers(conn)
+    # The pages are served at once and arXiv is asked in the background: an unreachable or silent
+    # arXiv would otherwise hold up the start for as long as its timeouts and retries take.
     if stored:
-        # The pages can be served from the store at once; an unreachable arXiv would otherwise hold
-        # up every start for as long as its timeouts and retries take.
         log.info("run: %d papers in the store; serving now and fetching arXiv in the background", stored)
-        threading.Thread(target=_fetch_in_background, args=(runtime,), name="first-fetch", daemon=True).start()
     else:
-        initial_fetch(runtime)  # an empty store: the pages wait for papers, or the bundled sample
-    # It has just fetched (or is fetching) on its own: only a missed digest is run late.
+        log.info(
+            "run: the store is empty; serving now and fetching arXiv in the background "
+            "(the bundled sample is loaded if that fails)"
+        )
+    threading.Thread(target=_fetch_in_background, args=(runtime,), name="first-fetch", daemon=True).start()
+    # It is fetching on its own: only a missed digest is run late.
     clock = Scheduler(runtime, catch_up=("digest",))
     scheduler_thread = threading.Thread(target=clock.run_forever, name="scheduler", daemon=True)
     scheduler_thread.start()
-    app = create_app(runtime.config)
     click.echo(f"paperboy: serving on http://{host}:{port}/ (scheduler running)", err=True)
     try:
-        serve_one_process(app, host, port, runtime.config.trusted_proxies)
+        serve_one_process(server)
     except KeyboardInterrupt:
         pass
     finally:
@@ -76,7 +84,7 @@ def run(runtime, host: str, port: int) -> None:
 
 
 def _fetch_in_background(runtime) -> None:
-    """`paperboy run`'s first fetch when the store already has papers; a failure is only logged."""
+    """`paperboy run`'s first fetch (the bundled sample when it fails on an empty store); a failure is only logged."""
     from service.arxiv.fetch import initial_fetch
 
     try:

@@ -13,6 +13,11 @@ MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]|~<>!])")
 MARKDOWN_BLOCK_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])")
 
 
+def counted(number: int, singular: str, plural: str) -> str:
+    """A count with its noun in the right number: "1 new delivery", "2 new deliveries"."""
+    return f"{number} {singular if number == 1 else plural}"
+
+
 def printable(text: str | None) -> str:
     """`text` without the characters XML cannot carry."""
     return NOT_XML.sub("", text or "")

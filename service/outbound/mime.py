@@ -22,6 +22,24 @@ from service.config import Config
 HEADER_POLICY = policy.SMTP.clone(max_line_length=78)
 
 
+def fold_header(name: str, value: str) -> bytes:
+    """`Name: value` with CRLF, folded at spaces to 78 characters a line, the first line never empty.
+
+    The email package folds a value that fits on a line of its own right after "Subject:", which
+    some clients show as an empty subject. Non-ASCII values keep its encoded words."""
+    if not value.isascii():
+        folded = HEADER_POLICY.fold(name, value)
+        if folded.startswith(f"{name}:\r\n "):
+            folded = f"{name}: " + folded[len(name) + 4 :]
+        return folded.encode("ascii")
+    lines = [f"{name}:"]
+    for word in value.split():
+        if len(lines[-1]) + 1 + len(word) > HEADER_POLICY.max_line_length and lines[-1] != f"{name}:":
+            lines.append("")
+        lines[-1] += " " + word
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
 def _qp(text: str) -> bytes:
     """Quoted-printable with LF line ends (CRLF is applied once the message is assembled)."""
     data = text.replace("\r\n", "\n").encode("utf-8")
@@ -38,7 +56,7 @@ class PieceEncoder:
     into valid quoted-printable and a 100 KB message costs a join instead of a 3 ms encoding.
     Pieces of a str subclass (per-subscriber links) are encoded every time and not kept."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.encoded: dict[str, bytes] = {}
         self.subjects: dict[str, bytes] = {}
 
@@ -59,7 +77,7 @@ class PieceEncoder:
     def body(self, subject: str, text_parts, html_parts) -> EncodedBody:
         header = self.subjects.get(subject)
         if header is None:
-            header = self.subjects[subject] = HEADER_POLICY.fold("Subject", subject).encode("ascii")
+            header = self.subjects[subject] = fold_header("Subject", subject)
         return EncodedBody(header, self.encode(text_parts), self.encode(html_parts))
 
 

@@ -91,6 +91,9 @@ def _add_entry(feed: FeedGenerator, paper: Paper, topics: list[tuple[str, str]],
     entry.summary(printable(paper.abstract) or one_line(paper.title))
     # Readers take RSS descriptions for HTML, so the abstract goes in escaped, with its links.
     entry.description(rss_description(paper))
+    # feedgen also stores the description as Atom content, without a type (text): readers then
+    # show its tags as text. The same HTML, typed, is what Atom readers render.
+    entry.content(rss_description(paper), type="html")
 
 
 def author_list(paper: Paper) -> str:

@@ -1,21 +1,25 @@
-"""Relevance of a week's papers to a topic: BM25 (bm25s) over the stemmed words of each paper's
-title and abstract, queried with the topic's search terms, title and description, plus its
-exemplar papers when it lists some. Offline and deterministic. bench/relevance.py measures this
-against the other candidates on labelled papers (BENCHMARKS.md)."""
+"""Relevance of a week's papers to a topic: BM25 over the stemmed words of each paper's title and
+abstract, queried with the topic's search terms, title and description, plus its exemplar papers
+when it lists some. Offline and deterministic. bench/relevance.py measures this against the other
+candidates on labelled papers (BENCHMARKS.md).
+
+The stems are counted once per paper when it is stored (service/model/terms.py); a ranking reads
+the counts of the query's stems only, so its cost is a few array operations per paper. The sums
+are bm25s's (Lucene BM25, k1 1.5, b 0.75, float32 scores) to the bit: rankings did not move
+when this replaced bm25s's index (tests/ranking/test_bm25.py compares the two)."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-import bm25s
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
-from bm25s.tokenization import Tokenized
 
 from service.model.paper import Paper
+from service.model.terms import ENTRY, STOPWORDS, Terms, paper_stems, stem_key, stem_words
 from service.model.topics import Topic
 
 # How much likeness to the exemplar papers adds, relative to the best query match of the set.
@@ -25,14 +29,12 @@ MATCHED_SHOWN = 4
 # Rounding keeps ties ties whatever order the floating-point sums ran in.
 SCORE_DIGITS = 6
 
-WORD = re.compile(r"[a-z0-9]+")
-STOPWORDS = frozenset(STOPWORDS_EN) | {"paper", "papers", "using", "via"}
+# bm25s's defaults, which the rankings were tuned with.
+K1, B = 1.5, 0.75
 # One search term of an arXiv query: an optional field prefix, then a "quoted phrase" or a word.
 QUERY_TERM = re.compile(r'(?:(?P<field>[a-z_]+):)?(?:"(?P<phrase>[^"]*)"|(?P<word>[^\s()"]+))')
 TEXT_FIELDS = {None, "ti", "abs", "all", "co"}
 OPERATORS = {"AND", "OR", "ANDNOT"}
-
-_stemmer = Stemmer.Stemmer("english")
 
 
 @dataclass(frozen=True)
@@ -48,20 +50,63 @@ def rank(topic: Topic, papers: Sequence[Paper], exemplars: Sequence[Paper] = ())
     if not papers:
         return []
     documents = [paper_stems(paper) for paper in papers]
+    scores = relevance_scores(topic, [Terms.of(stems) for stems in documents], exemplars)
+    ranked = [
+        Ranked(paper, score, why(topic, stems)) for paper, score, stems in zip(papers, scores, documents, strict=True)
+    ]
+    ranked.sort(key=lambda entry: entry.paper.id, reverse=True)
+    ranked.sort(key=lambda entry: (entry.score, entry.paper.published), reverse=True)
+    return ranked
+
+
+@dataclass(frozen=True)
+class RankedId:
+    """One paper of a ranked window, by id: the paper itself is loaded only when shown."""
+
+    id: str
+    linked: bool  # belongs in the first section, "Papers with Project Pages / Code"
+    score: float
+
+
+class Candidate(Protocol):
+    """A paper as a window of the store gives it for ranking (service.store.papers.WindowPaper)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def published(self) -> Any: ...  # compared only with the other candidates' values
+    @property
+    def linked(self) -> bool: ...
+    @property
+    def terms(self) -> Terms: ...
+
+
+def rank_window(topic: Topic, papers: Sequence[Candidate], exemplars: Sequence[Paper] = ()) -> list[RankedId]:
+    """The papers in the seed's sections (with code or a project page first), each in rank()'s
+    order: most relevant first, ties newest first, then by arXiv id."""
+    scores = relevance_scores(topic, [paper.terms for paper in papers], exemplars)
+    order = sorted(range(len(papers)), key=lambda i: papers[i].id, reverse=True)
+    order.sort(key=lambda i: (scores[i], papers[i].published), reverse=True)
+    ranked = [RankedId(papers[i].id, papers[i].linked, scores[i]) for i in order]
+    return [entry for entry in ranked if entry.linked] + [entry for entry in ranked if not entry.linked]
+
+
+def relevance_scores(topic: Topic, documents: Sequence[Terms], exemplars: Sequence[Paper] = ()) -> list[float]:
+    """Each document's score for the topic, rounded, in the documents' order."""
+    if not documents:
+        return []
     scores = _bm25(documents, [topic_stems(topic)])[0]
     if exemplars:
         likeness = _bm25(documents, [paper_stems(paper) for paper in exemplars]).mean(axis=0)
         scale = scores.max() if scores.max() > 0 else 1.0
         if likeness.max() > 0:
             scores = scores + EXEMPLAR_WEIGHT * scale * likeness / likeness.max()
-    terms, words = _keyed(query_terms(topic.query)), _keyed(topic_words(topic))
-    ranked = [
-        Ranked(paper, round(float(score), SCORE_DIGITS), matched_terms(terms, stems) or matched_terms(words, stems))
-        for paper, score, stems in zip(papers, scores, documents)
-    ]
-    ranked.sort(key=lambda entry: entry.paper.id, reverse=True)
-    ranked.sort(key=lambda entry: (entry.score, entry.paper.published), reverse=True)
-    return ranked
+    return [round(float(score), SCORE_DIGITS) for score in scores]
+
+
+def why(topic: Topic, stems: list[str]) -> tuple[str, ...]:
+    """The topic's search terms found in a paper's stems, else the words of its title and description."""
+    return matched_terms(_keyed(query_terms(topic.query)), stems) or matched_terms(_keyed(topic_words(topic)), stems)
 
 
 def query_terms(query: str) -> list[str]:
@@ -94,15 +139,6 @@ def topic_stems(topic: Topic) -> list[str]:
     return stem_words(" ".join(query_terms(topic.query) + [topic.title, topic.description]))
 
 
-def paper_stems(paper: Paper) -> list[str]:
-    """The stems of the paper's title and abstract, stop words left out, in order."""
-    return stem_words(f"{paper.title}. {paper.abstract}")
-
-
-def stem_words(text: str) -> list[str]:
-    return _stemmer.stemWords([w for w in WORD.findall(text.lower()) if w not in STOPWORDS])
-
-
 def matched_terms(terms: list[tuple[str, str, str]], stems: list[str]) -> tuple[str, ...]:
     """The terms (as the topic spells them) whose stems occur in a row in `stems`."""
     text = " " + " ".join(stems) + " "
@@ -127,19 +163,43 @@ def _keyed(terms: list[str]) -> list[tuple[str, str, str]]:
     return keyed
 
 
-def _bm25(documents: list[list[str]], queries: list[list[str]]) -> np.ndarray:
-    """BM25 scores of every document for each query: an array of len(queries) x len(documents)."""
-    # Token ids in order of first appearance, not bm25s's set order, which varies between runs.
-    vocab: dict[str, int] = {}
-    ids = [[vocab.setdefault(stem, len(vocab)) for stem in stems] for stems in documents]
-    scores = np.zeros((len(queries), len(documents)), dtype=np.float64)
-    if not vocab:  # no paper has a word to match
+def _bm25(documents: Sequence[Terms], queries: list[list[str]]) -> np.ndarray:
+    """BM25 scores of every document for each query: an array of len(queries) x len(documents).
+
+    As bm25s computes them: each (document, stem) score in float32 from a float32 idf and a
+    float64 term weight, and a query's scores summed in float32 in the query's order."""
+    count = len(documents)
+    scores = np.zeros((len(queries), count), dtype=np.float64)
+    entries = np.frombuffer(b"".join(terms.entries for terms in documents), dtype=ENTRY)
+    if not entries.size:  # no paper has a word to match
         return scores
-    # The numpy backend whether or not scipy is installed: the same sums everywhere.
-    retriever = bm25s.BM25(csc_backend="numpy")
-    retriever.index(Tokenized(ids=ids, vocab=vocab), show_progress=False)
+    lengths = np.fromiter((terms.length for terms in documents), dtype=np.int64, count=count)
+    sizes = np.fromiter((len(terms.entries) // ENTRY.itemsize for terms in documents), dtype=np.int64, count=count)
+    owners = np.repeat(np.arange(count), sizes)
+    # Only the entries of stems some query names matter.
+    wanted = sorted({stem_key(stem) for query in queries for stem in query})
+    keys = np.array(wanted, dtype=np.uint64)
+    places = np.minimum(np.searchsorted(keys, entries["key"]), len(keys) - 1) if wanted else None
+    columns: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if places is not None:
+        hit = keys[places] == entries["key"]
+        owners, places, tf = owners[hit], places[hit], entries["count"][hit].astype(np.float64)
+        average = lengths.mean()
+        weight = K1 * ((1 - B) + B * lengths / average)
+        tfc = tf / (weight[owners] + tf)
+        order = np.argsort(places, kind="stable")
+        bounds = np.searchsorted(places[order], np.arange(len(keys) + 1))
+        for index in range(len(keys)):
+            rows = order[bounds[index] : bounds[index + 1]]
+            if rows.size:
+                found = int(rows.size)  # documents holding the stem: one entry each
+                idf = np.float32(math.log(1 + (count - found + 0.5) / (found + 0.5)))
+                columns[wanted[index]] = (owners[rows], (idf * tfc[rows]).astype(np.float32))
     for row, query in enumerate(queries):
-        known = [vocab[stem] for stem in query if stem in vocab]
-        if known:
-            scores[row] = retriever.get_scores_from_ids(known)
+        total = np.zeros(count, dtype=np.float32)
+        for stem in query:
+            column = columns.get(stem_key(stem))
+            if column is not None:
+                total[column[0]] += column[1]
+        scores[row] = total
     return scores

@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Text, cast, delete, exists, func, or_, select, update
+from sqlalchemy import String, Text, cast, delete, exists, func, or_, select, type_coerce, update
 from sqlalchemy.engine import Connection
 
 from service.model.paper import Paper
+from service.model.terms import Terms, paper_terms
 from service.store import insert_ignoring_duplicates
 from service.store.schema import digest_paper, topic_paper
 from service.store.schema import paper as paper_table
+from service.store.schema import paper_terms as terms_table
 
 # Columns a newer version of a paper replaces; id, published and first_seen stay.
 VERSIONED_COLUMNS = (
@@ -69,11 +71,13 @@ def upsert_papers(conn: Connection, papers: list[Paper], now: datetime) -> Upser
         elif incoming.version > stored[paper_id]:
             values = {column: getattr(incoming, column) for column in VERSIONED_COLUMNS}
             # The version guard keeps a concurrent newer write from being overwritten.
-            conn.execute(
+            changed = conn.execute(
                 update(paper_table)
                 .where(paper_table.c.id == paper_id, paper_table.c.version < incoming.version)
                 .values(**values)
-            )
+            ).rowcount
+            if changed:
+                _replace_terms(conn, incoming)
             counts.updated += 1
             counts.updated_ids.append(paper_id)
         else:
@@ -81,7 +85,25 @@ def upsert_papers(conn: Connection, papers: list[Paper], now: datetime) -> Upser
     if new_rows:
         # A concurrent fetch may have inserted the same id since the select: keep its row.
         conn.execute(insert_ignoring_duplicates(conn, paper_table), new_rows)
+        conn.execute(insert_ignoring_duplicates(conn, terms_table), [_terms_row(latest[row["id"]]) for row in new_rows])
     return counts
+
+
+def _terms_row(paper: Paper) -> dict[str, object]:
+    terms = paper_terms(paper)
+    return {"paper_id": paper.id, "length": terms.length, "entries": terms.entries}
+
+
+def _replace_terms(conn: Connection, paper: Paper) -> None:
+    """A new version's stem counts in place of the old version's."""
+    row = _terms_row(paper)
+    written = conn.execute(
+        update(terms_table)
+        .where(terms_table.c.paper_id == paper.id)
+        .values(length=row["length"], entries=row["entries"])
+    ).rowcount
+    if not written:
+        conn.execute(insert_ignoring_duplicates(conn, terms_table), [row])
 
 
 def link_topic_papers(conn: Connection, topic: str, paper_ids: list[str], now: datetime) -> set[str]:
@@ -207,3 +229,59 @@ def delete_unlinked_papers(conn: Connection, paper_ids: list[str]) -> int:
 
 def paper_from_row(row) -> Paper:
     return Paper(**{key: row[key] for key in Paper.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class WindowPaper:
+    """What ranking needs of one paper of a topic's window, without the paper itself."""
+
+    id: str
+    published: object  # as the database gives it: compared only with the window's others
+    linked: bool  # has a code or project page URL: the first section of a page
+    terms: Terms
+
+
+def topic_window(conn: Connection, topic: str, since: datetime | None, until: datetime | None) -> list[WindowPaper]:
+    """The papers first matched by `topic` in [since, until), newest published first, as ranking
+    reads them: their stem counts, not their text."""
+    linked = or_(cast(paper_table.c.code_urls, Text) != "[]", cast(paper_table.c.project_urls, Text) != "[]")
+    query = (
+        select(
+            paper_table.c.id,
+            # The stored value as is: converting thousands of dates costs more than the ranking.
+            type_coerce(paper_table.c.published, String),
+            linked,
+            terms_table.c.length,
+            terms_table.c.entries,
+        )
+        .join(topic_paper, topic_paper.c.paper_id == paper_table.c.id)
+        .outerjoin(terms_table, terms_table.c.paper_id == paper_table.c.id)
+        .where(topic_paper.c.topic == topic)
+        .order_by(paper_table.c.published.desc(), paper_table.c.id.desc())
+    )
+    if since is not None:
+        query = query.where(topic_paper.c.first_matched >= since)
+    if until is not None:
+        query = query.where(topic_paper.c.first_matched < until)
+    rows = conn.execute(query).all()
+    # Papers stored by a version that did not count stems yet are counted now.
+    missing = {paper.id: paper_terms(paper) for paper in papers_by_ids(conn, [r[0] for r in rows if r[3] is None])}
+    return [
+        WindowPaper(
+            paper_id,
+            published,
+            bool(has_links),
+            Terms(length, bytes(entries)) if length is not None else missing[paper_id],
+        )
+        for paper_id, published, has_links, length, entries in rows
+    ]
+
+
+def papers_by_ids(conn: Connection, paper_ids: list[str]) -> list[Paper]:
+    """The stored papers of these ids, in the order given (unknown ids are left out)."""
+    found: dict[str, Paper] = {}
+    for start in range(0, len(paper_ids), 500):
+        chunk = paper_ids[start : start + 500]
+        for row in conn.execute(select(paper_table).where(paper_table.c.id.in_(chunk))).mappings():
+            found[row["id"]] = paper_from_row(row)
+    return [found[paper_id] for paper_id in paper_ids if paper_id in found]

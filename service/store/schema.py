@@ -84,6 +84,15 @@ paper = Table(
     Column("first_seen", UTC_DATETIME, nullable=False),
 )
 
+# A paper's stem counts (service/model/terms.py), rewritten with each new version of the paper.
+paper_terms = Table(
+    "paper_terms",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
+    Column("length", Integer, nullable=False),  # stems in all
+    Column("entries", LargeBinary, nullable=False),  # one (stem key, count) per distinct stem
+)
+
 topic_paper = Table(
     "topic_paper",
     metadata,
@@ -155,6 +164,17 @@ admin_user = Table(
     Column("created", UTC_DATETIME, nullable=False),
     # Raised on sign-out: sessions remember the value they started with, so a copied cookie dies too.
     Column("session_epoch", Integer, nullable=False, default=0),
+)
+
+admin_sign_in = Table(
+    "admin_sign_in",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("admin_id", Integer, ForeignKey("admin_user.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTC_DATETIME, nullable=False),
+    Column("address", String(64), nullable=False),  # the client's IP address
+    Column("outcome", String(16), nullable=False),  # signed-in | wrong-password | password-set
+    Index("ix_admin_sign_in_admin_id_at", "admin_id", "at"),
 )
 
 audit_log = Table(

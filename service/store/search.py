@@ -73,6 +73,12 @@ def search_words(raw: str) -> list[str]:
     return words
 
 
+def short_prefixes(raw: str) -> list[str]:
+    """The words of `raw` with a trailing * on fewer than MIN_PREFIX letters ("ro*"): searched as
+    whole words, which the search page says."""
+    return [word for word in clean_query(raw).split() if word.endswith("*") and 0 < len(word.rstrip("*")) < MIN_PREFIX]
+
+
 def fts5_query(raw: str) -> str:
     """FTS5 syntax matching every word of `raw`: '"robot" "grasp"*'; '' for no words.
 

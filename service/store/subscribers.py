@@ -15,13 +15,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from service.errors import PaperboyError
 from service.model.preferences import DEFAULT as DEFAULT_PREFERENCES
 from service.model.preferences import DigestPreferences
 from service.model.states import SubscriberStatus
 from service.store import erase_text
-from service.store.schema import admin_user, audit_log, digest_preference, subscriber, subscription
+from service.store.schema import admin_sign_in, admin_user, audit_log, digest_preference, subscriber, subscription
 
 DELETED = SubscriberStatus.DELETED
 SORTS = {
@@ -420,7 +421,7 @@ class SubscriberPage:
     pages: int
 
 
-def _filters(search: str, status: str, topic: str) -> list:
+def _filters(search: str, status: str, topic: str) -> list[ColumnElement[bool]]:
     """The WHERE clauses of the admin's subscriber list: part of the address, status, topic."""
     where = []
     if search:
@@ -656,6 +657,50 @@ def end_admin_sessions(conn: Connection, admin_id: int) -> None:
     conn.execute(
         update(admin_user).where(admin_user.c.id == admin_id).values(session_epoch=admin_user.c.session_epoch + 1)
     )
+
+
+# The password hash of an invited admin who has not set a password yet: it matches no password.
+INVITED = "!invited"
+
+
+@dataclass
+class SignIn:
+    at: datetime
+    address: str
+    outcome: str
+
+
+def all_admins(conn: Connection) -> list[Admin]:
+    return [Admin(**row) for row in conn.execute(select(admin_user).order_by(admin_user.c.email)).mappings()]
+
+
+def set_admin_password(conn: Connection, admin_id: int, password_hash: str) -> None:
+    """A new password; every session of the admin ends (and links made for the old one stop working)."""
+    conn.execute(
+        update(admin_user)
+        .where(admin_user.c.id == admin_id)
+        .values(password_hash=password_hash, session_epoch=admin_user.c.session_epoch + 1)
+    )
+
+
+def remove_admin(conn: Connection, admin_id: int) -> None:
+    """Delete the admin: their sessions end at their next request, which finds no admin."""
+    conn.execute(delete(admin_user).where(admin_user.c.id == admin_id))
+
+
+def record_sign_in(conn: Connection, admin_id: int, now: datetime, address: str, outcome: str) -> None:
+    conn.execute(insert(admin_sign_in).values(admin_id=admin_id, at=now, address=address[:64], outcome=outcome))
+
+
+def sign_ins(conn: Connection, admin_id: int, limit: int = 100) -> list[SignIn]:
+    """The admin's latest sign-ins and attempts, newest first."""
+    rows = conn.execute(
+        select(admin_sign_in.c.at, admin_sign_in.c.address, admin_sign_in.c.outcome)
+        .where(admin_sign_in.c.admin_id == admin_id)
+        .order_by(admin_sign_in.c.at.desc(), admin_sign_in.c.id.desc())
+        .limit(limit)
+    ).all()
+    return [SignIn(*row) for row in rows]
 
 
 def admin_by_id(conn: Connection, admin_id: int) -> Admin | None:

@@ -18,7 +18,7 @@ from service.runtime import Runtime
 from service.templating import TEMPLATES
 from service.web import body_limits as limits
 from service.web import headers
-from service.web.admin import bulk, dashboard, digests, inbound, sign_in
+from service.web.admin import admins, bulk, dashboard, digests, inbound, sign_in
 from service.web.admin import csv_import as admin_csv
 from service.web.admin import subscribers as admin
 from service.web.admin.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches
@@ -27,6 +27,7 @@ from service.web.public import feeds, health, pages, search
 from service.web.public import subscribe as public
 from service.web.rate_limits import limiter, limiter_settings
 from service.web.summaries import STAMP_SECONDS, install_render_cache
+from service.web.urls import WeekConverter
 
 BLUEPRINTS = (
     public.blueprint,
@@ -34,6 +35,7 @@ BLUEPRINTS = (
     admin.blueprint,
     admin_csv.blueprint,
     bulk.blueprint,
+    admins.blueprint,
     pages.blueprint,
     feeds.blueprint,
     search.blueprint,
@@ -74,6 +76,7 @@ def create_app(
     app.register_error_handler(CSRFError, csrf_refused)
     app.register_error_handler(store.DatabaseError, store_busy)
     app.register_error_handler(store.StoreError, store_busy)  # no connection for the first request
+    app.url_map.converters["week"] = WeekConverter
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     install_render_cache(app, stamp_seconds)

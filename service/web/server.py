@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import threading
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from service import store
@@ -63,9 +64,13 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
     _Gunicorn(app, options).run()
 
 
-def serve_one_process(app, host: str, port: int, trusted_proxies: int = 0) -> None:
-    """Serve `app` on host:port until SIGTERM or Ctrl-C; returns once it has stopped."""
-    server = BufferedServer(app, trusted_proxies=trusted_proxies, host=host, port=port)
+def listen_one_process(app: Flask, host: str, port: int, trusted_proxies: int = 0) -> BufferedServer:
+    """A server for `app` listening on host:port (OSError when it cannot), not serving yet."""
+    return BufferedServer(app, trusted_proxies=trusted_proxies, host=host, port=port)
+
+
+def serve_one_process(server: BufferedServer) -> None:
+    """Serve until SIGTERM or Ctrl-C; returns once it has stopped."""
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:

@@ -2,6 +2,7 @@
 
 import io
 import logging
+import socket
 from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import parse_qs
@@ -348,3 +349,30 @@ def test_a_failed_exemplar_request_is_logged_and_leaves_the_fetch_ok(fetch_runti
     assert "exemplars not fetched" in caplog.text and "the next fetch tries again" in caplog.text
     with fetch_runtime.engine.connect() as conn:
         assert papers.count_papers(conn) == 0
+
+
+def test_it_stops_all_topics_when_arxiv_accepts_and_never_answers(config, database_url):
+    """A read timeout on every attempt of a page counts as unreachable: the next topic would wait as long."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    held = []
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/api/query"
+        runtime = Runtime(
+            config.with_overrides(database_url=database_url, arxiv_api_url=url, arxiv_retries=1, arxiv_timeout=0.5)
+        )
+        report = run(runtime)
+        for _ in range(2):  # both attempts of the first topic's page; nothing more came
+            silent.settimeout(5)
+            held.append(silent.accept()[0])
+        silent.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            held.append(silent.accept()[0])
+    finally:
+        for connection in held:
+            connection.close()
+        silent.close()
+    assert report.exit_code == 2
+    vla, testing = report.results
+    assert vla.status == "failed" and vla.unreachable and "timed out" in vla.error
+    assert testing.status == "skipped"
+    runtime.engine.dispose()

@@ -176,3 +176,15 @@ def test_it_says_how_many_deliveries_another_sender_holds_and_until_when(stored,
     assert f"2 deliveries are held by another sender until {until}" in sent.stdout
     assert "a rerun after then sends them" in sent.stdout
     assert len(claimed) == 2 and len(smtp_server.messages) == 1
+
+
+def test_it_counts_one_delivery_in_the_singular(config, environ, tmp_path, smtp_server):
+    runtime = runtime_for(config)
+    with runtime.engine.begin() as conn:
+        load_week(conn)
+        add_subscribers(conn, [ALICE], NOW)
+    result = paperboy(environ, "digest", "send", "--week", WEEK, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith("; 1 new delivery written")
+    assert "1 new delivery written" in result.stderr and "deliveries" not in result.stderr

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from service.outbound.engine import retry_delay, send_digest
+from service.outbound.digests import send_digest
+from service.outbound.policy import retry_delay
 from service.runtime import Runtime
 from service.store import deliveries
 from service.store.subscribers import get_subscriber

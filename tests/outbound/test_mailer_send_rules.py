@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from service.digest.queue import LEASE
-from service.outbound.engine import queue_digest, send_digest, send_due
+from service.digest.queue import LEASE, queue_digest
+from service.outbound.digests import send_digest, send_due
 from service.store import deliveries
 from service.store import subscribers as store
 from tests.conftest import NOW

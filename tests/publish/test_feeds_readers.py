@@ -4,6 +4,9 @@ whole author list, and the W3C feed validator's rules on these points checked on
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+import subprocess
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -12,7 +15,7 @@ import lxml.html
 import pytest
 from lxml import etree
 
-from tests.conftest import DATA, NOW
+from tests.conftest import DATA, NOW, REQUIRE_BROWSER
 from tests.support.topic_data import fixture_papers, load, load_testing_topic
 
 # Pages and feeds see the frozen NOW, and every change in the store at once.
@@ -167,3 +170,45 @@ def test_it_answers_404_for_the_code_feed_of_an_unknown_topic(client, app_engine
     for path in ("/topics/nope/code.atom", "/topics/nope/code.rss"):
         response = client.get(path)
         assert response.status_code == 404 and b"There is no topic" in response.data
+
+
+@pytest.mark.parametrize("path", ["/topics/testing/feed.atom", "/feed.atom", "/topics/testing/code.atom"])
+def test_it_gives_atom_readers_the_abstract_and_links_as_html(client, tricky, path):
+    entry = entry_for(feedparser.parse(client.get(path).data), tricky)
+    [content] = entry.content
+    assert content.type == "text/html"
+    html = lxml.html.fragment_fromstring(content.value, create_parent="div")
+    assert html.find("p").text_content() == TRICKY_ABSTRACT
+    assert {a.text for a in html.iter("a")} == {"arXiv", "PDF", "Code"}
+
+
+def test_newsboat_shows_no_tags_as_text_in_atom_entries(client, tricky, httpserver, tmp_path):
+    """newsboat keeps each entry's content as the HTML it renders; typed text would be escaped into
+    visible "<p>" tags there."""
+    newsboat = shutil.which("newsboat")
+    if newsboat is None:
+        reason = "the feed reader test needs newsboat (apt-get install newsboat)"
+        if REQUIRE_BROWSER:
+            pytest.fail(f"PAPERBOY_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    httpserver.expect_request("/feed.atom").respond_with_data(
+        client.get("/topics/testing/feed.atom").data, content_type="application/atom+xml"
+    )
+    (tmp_path / "urls").write_text(httpserver.url_for("/feed.atom") + "\n")
+    (tmp_path / "config").write_text("")
+    subprocess.run(
+        [newsboat, "-u", "urls", "-c", "cache.db", "-C", "config", "-x", "reload"],
+        cwd=tmp_path,
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    with sqlite3.connect(tmp_path / "cache.db") as cache:
+        content = cache.execute(
+            "SELECT content FROM rss_item WHERE guid = ?", (f"https://arxiv.org/abs/{tricky.id}",)
+        ).fetchone()[0]
+    shown = lxml.html.fragment_fromstring(content, create_parent="div")
+    assert shown.find("p").text_content() == TRICKY_ABSTRACT  # "<b>" of the abstract stays text
+    assert "<p>" not in shown.text_content()
+    assert [a.text for a in shown.iter("a")] == ["arXiv", "PDF", "Code"]

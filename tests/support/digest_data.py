@@ -86,7 +86,7 @@ def close_runtimes() -> None:
 def send_with_deadline(runtime, seconds: float = 60):
     """send_digest in a thread: a worker that died mid-send would leave the run waiting forever,
     so the test fails after `seconds` instead of hanging. Returns (queued, stats)."""
-    from service.outbound.engine import send_digest
+    from service.outbound.digests import send_digest
 
     result = []
     sending = threading.Thread(

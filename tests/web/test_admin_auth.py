@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from werkzeug.routing import IntegerConverter
 
+from service.web.admin.auth import OPEN_ENDPOINTS
 from tests.support.forms import csrf_token, sign_in
 
 
@@ -14,8 +15,21 @@ def example_url(rule) -> str:
     return rule.build(values)[1]
 
 
-# Signing in must be open; signing out without a session has nothing to end (it only redirects).
-PUBLIC_ADMIN_ENDPOINTS = {"sign_in.sign_in_form", "sign_in.sign_in_submit", "sign_in.sign_out_submit"}
+# Signing in must be open; signing out without a session has nothing to end (it only redirects);
+# "forgot password" and the page a mailed password link opens are for admins without a session.
+PUBLIC_ADMIN_ENDPOINTS = {
+    "sign_in.sign_in_form",
+    "sign_in.sign_in_submit",
+    "sign_in.sign_out_submit",
+    "admins.forgot_form",
+    "admins.forgot_submit",
+    "admins.password_form",
+    "admins.password_submit",
+}
+
+
+def test_only_signing_in_and_password_links_are_open():
+    assert OPEN_ENDPOINTS == PUBLIC_ADMIN_ENDPOINTS
 
 
 def test_it_signs_in_with_the_right_password_only(app, client, admin):

@@ -70,6 +70,8 @@ def site(app, live_server):
         "digest": f"/digests/{queued.digest.id}",
         "not-found": "/topics/nope/",
         "sign-in": "/admin/sign-in",
+        "forgot-password": "/admin/forgot",
+        "password-link-invalid": "/admin/password/not-a-token",
     }
     admin = {
         "admin-subscribers": "/admin/",
@@ -80,6 +82,8 @@ def site(app, live_server):
         "admin-dashboard": "/admin/dashboard",
         "admin-inbound": "/admin/inbound/",
         "admin-bulk-confirm": "/admin/bulk/?action=add-topic&topic=testing",
+        "admin-admins": "/admin/admins/",
+        "admin-admin": "/admin/admins/1",
     }
     return live_server, public, admin
 

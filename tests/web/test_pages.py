@@ -159,6 +159,19 @@ def test_it_answers_404_for_an_unknown_topic_or_week(client, app_engine):
         assert b"Back to Home" in response.data
 
 
+def test_it_says_a_week_ends_on_its_sunday(client, app_engine):
+    load_testing_topic(app_engine)
+    facts = page(client, "/topics/testing/2026-W03/").cssselect("p.facts")[1].text_content()
+    assert "first matched in week 2026-W03, 2026-01-12 to 2026-01-18" in " ".join(facts.split())
+
+
+@pytest.mark.parametrize("path", ["/topics/testing/feed.json", "/topics/vla/feed.json", "/topics/testing/index.html"])
+def test_it_answers_404_for_a_file_it_does_not_have_under_a_topic(client, app_engine, path):
+    response = client.get(path)
+    assert response.status_code == 404  # not a redirect to a 400 for a malformed week
+    assert b"Back to Home" in response.data
+
+
 @pytest.mark.parametrize("week", ["2026-5", "2026W05", "last-week", "2026-W5", "%00", "2026-W05x"])
 def test_it_answers_400_for_a_malformed_week(client, app_engine, week):
     response = client.get(f"/topics/testing/{week}/")
@@ -204,7 +217,7 @@ def test_it_links_its_feeds_for_autodiscovery(client, app_engine):
     assert {"/feed.atom", "/topics/vla/feed.atom", "/topics/testing/feed.rss"} <= home
 
 
-def test_it_renders_the_paper_list_once_per_change(app, client, app_engine):
+def test_it_renders_the_page_once_per_change(app, client, app_engine):
     load_testing_topic(app_engine)
     rendered = []
 
@@ -214,10 +227,10 @@ def test_it_renders_the_paper_list_once_per_change(app, client, app_engine):
     with template_rendered.connected_to(record, app):
         client.get("/topics/testing/")
         client.get("/topics/testing/")
-        assert rendered.count("_papers.html") == 1
+        assert rendered.count("topic.html") == 1
         load(app_engine, "testing", fixture_papers()[50:51], matched=NOW)
         client.get("/topics/testing/")
-        assert rendered.count("_papers.html") == 2
+        assert rendered.count("topic.html") == 2
 
 
 def test_it_answers_conditional_gets_and_gzip_on_pages(client, app_engine):

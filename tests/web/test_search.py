@@ -211,3 +211,12 @@ def titles_of(body: bytes) -> list[str]:
 def test_it_asks_for_words_without_a_query(search_app):
     body = search_app.test_client().get("/search").data
     assert b"Type words from a title" in body
+
+
+def test_it_says_when_a_prefix_is_too_short_to_be_one(search_app):
+    client = search_app.test_client()
+    notes = html.fromstring(client.get("/search?q=ro*").data).cssselect("p.note")
+    assert [" ".join(n.text_content().split()) for n in notes] == [
+        "“ro*” was searched as the word “ro”: a * matches word beginnings of at least 3 letters (robo*)."
+    ]
+    assert not html.fromstring(client.get("/search?q=rob*").data).cssselect("p.note")

@@ -76,7 +76,17 @@ def login_required(view):
 
 
 # The only pages under /admin that a visitor may reach.
-OPEN_ENDPOINTS = frozenset({"sign_in.sign_in_form", "sign_in.sign_in_submit", "sign_in.sign_out_submit"})
+OPEN_ENDPOINTS = frozenset(
+    {
+        "sign_in.sign_in_form",
+        "sign_in.sign_in_submit",
+        "sign_in.sign_out_submit",
+        "admins.forgot_form",
+        "admins.forgot_submit",
+        "admins.password_form",
+        "admins.password_submit",
+    }
+)
 
 
 def close_admin_to_visitors():

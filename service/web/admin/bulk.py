@@ -11,7 +11,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from service.model.states import SubscriberStatus
 from service.store import subscribers as store
 from service.store import write_transaction
-from service.web.admin.auth import current_admin, login_required
+from service.web.admin.auth import current_admin, login_required, signed_in_admin
 from service.web.extensions import current_runtime
 from subscribers import bulk
 from subscribers.csv_io import neutralise
@@ -97,7 +97,7 @@ def apply():
     if error := _invalid(choice):
         flash(error + " Nothing changed.", "error")
         return _back(choice)
-    again = redirect(url_for("bulk.confirm", **choice))
+    again = redirect(url_for("bulk.confirm", **choice))  # type: ignore[arg-type]
     if request.form.get("confirm") != "yes":
         flash("Tick the box to confirm; nothing changed.", "error")
         return again
@@ -107,7 +107,7 @@ def apply():
             chosen = _selected(conn, choice)
             if bulk.fingerprint(chosen) != request.form.get("fingerprint"):
                 raise store.SubscriberError("The selection changed since you looked at it. Check it again")
-            done = bulk.apply(conn, choice["action"], chosen, choice["topic"], runtime.clock(), current_admin().email)
+            done = bulk.apply(conn, choice["action"], chosen, choice["topic"], runtime.clock(), signed_in_admin().email)
     except store.SubscriberError as error:
         # Raised inside the transaction, so whatever was done before it is rolled back.
         flash(f"{error}; nothing changed.", "error")

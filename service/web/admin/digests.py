@@ -7,6 +7,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 
 from service.digest.digest import DigestError, digest_by_id, last_complete_week, preview
 from service.digest.queue import queue_digest
+from service.model.text import counted
 from service.model.weeks import week_bounds
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
@@ -105,7 +106,7 @@ def admin_send():
         flash(str(error), "error")
         return redirect(url_for(".admin_list"))
     flash(
-        f"{week}: {queued.added} new deliveries queued; the scheduler sends what is due every few minutes "
+        f"{week}: {counted(queued.added, 'new delivery', 'new deliveries')} queued; the scheduler sends what is due every few minutes "
         f"(or run: paperboy digest send --week {week}).",
         "ok",
     )

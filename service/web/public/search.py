@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from service.store.search import MAX_QUERY_CHARS, SearchTooBroad, clean_query, search_papers
+from service.store.search import MAX_QUERY_CHARS, MIN_PREFIX, SearchTooBroad, clean_query, search_papers, short_prefixes
 from service.web.extensions import current_runtime
 from service.web.rate_limits import SEARCH_LIMIT, limiter
 
@@ -27,5 +27,12 @@ def search():
         except SearchTooBroad as too_broad:
             error = str(too_broad)
     return render_template(
-        "search.html", query=query, papers=papers, limit=RESULTS, max_chars=MAX_QUERY_CHARS, error=error
+        "search.html",
+        query=query,
+        papers=papers,
+        limit=RESULTS,
+        max_chars=MAX_QUERY_CHARS,
+        error=error,
+        short_prefixes=short_prefixes(query),
+        min_prefix=MIN_PREFIX,
     )

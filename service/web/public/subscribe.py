@@ -8,6 +8,7 @@ subscribes: the request is only queued here, and the scheduler mails the confirm
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import Blueprint, render_template, request
 
@@ -55,12 +56,20 @@ def subscribe_form():
         selected=[],
         email="",
         error=None,
+        form_token=True,
     )
 
 
 @blueprint.post("/subscribe")
+@csrf.exempt
 @limiter.limit(SUBSCRIBE_LIMIT)
 def subscribe():
+    """A sign-up needs no session token: it only queues a confirmation mail (double opt-in), so
+    a forged post can at most mail a confirmation link, which the rate limits bound. What a
+    token would stop, a form on another site posting here, the Origin and Sec-Fetch-Site
+    headers that browsers send tell apart."""
+    if not same_site(request):
+        return _message("Form refused", "This form can only be sent from paperboy's own pages.", 403)
     runtime = current_runtime()
     raw_email = request.form.get("email", "")
     topics, error = _topic_choice(runtime)
@@ -77,6 +86,7 @@ def subscribe():
             selected=topics,
             email=raw_email[:320] if "\n" not in raw_email else "",
             error=error,
+            form_token=True,
         ), 400
     # One and the same write for every address, whoever owns it and whether or not SMTP is up:
     # the scheduler looks at the request and mails the confirmation (service/outbound/notices.py).
@@ -87,6 +97,18 @@ def subscribe():
         "If the address can receive our mail, a confirmation link is on its way. "
         "Follow it within 7 days to start receiving the weekly digest.",
     )
+
+
+def same_site(req) -> bool:
+    """Whether a POST came from our own pages, as far as the browser says: a cross-site
+    Sec-Fetch-Site or an Origin naming another host is refused; clients that send neither pass."""
+    if req.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = req.headers.get("Origin")
+    if origin is None:
+        return True
+    # Host names only: a front such as nginx may pass the Host header on without its port.
+    return urlsplit(origin).hostname == urlsplit("//" + req.host).hostname
 
 
 def _confirmation(runtime, token: str):
