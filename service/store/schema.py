@@ -22,6 +22,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+# Every id column is INTEGER: 32 bits on PostgreSQL. A larger number names no row; the web and
+# signed links check it before a query that the database would refuse.
+MAX_ID = 2**31 - 1
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
