@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from service.store import subscribers as store
+from service.store.subscribers.imports import ImportRow
+from service.store.subscribers.records import subscriber_by_email
 from subscribers.emails import confirmation_message
+from subscribers.imports import import_rows
 from subscribers.tokens import preferences_url
 from tests.conftest import NOW
 
@@ -48,12 +50,10 @@ def reader(app):
     engine = app.extensions["paperboy"].engine
     with engine.begin() as conn:
         rows = [
-            store.ImportRow(
-                "a.reader.with.a.long.address@research-institute.example.org", ["vla", "world-models"], "active"
-            )
+            ImportRow("a.reader.with.a.long.address@research-institute.example.org", ["vla", "world-models"], "active")
         ]
-        store.import_rows(conn, rows, NOW, "cli")
-        subscriber = store.subscriber_by_email(conn, rows[0].email)
+        import_rows(conn, rows, NOW, "cli")
+        subscriber = subscriber_by_email(conn, rows[0].email)
     return preferences_url(app.extensions["paperboy"].config, subscriber.id).split("paperboy.test", 1)[1]
 
 
