@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from service.digest.queue import dry_run, queue_digest
-from service.outbound.engine import send_digest
+from service.outbound.digests import send_digest
 from service.runtime import Runtime
 from service.store import deliveries
 from tests.conftest import NOW
@@ -75,7 +75,7 @@ def test_it_reports_a_dry_run_and_writes_nothing(config, database_url, smtp_serv
 
 
 def test_it_cancels_a_delivery_whose_subscriber_left_before_sending(config, database_url, smtp_server):
-    from service.store.subscribers import unsubscribe
+    from service.store.subscribers.lifecycle import unsubscribe
 
     runtime = _runtime(config, database_url, smtp_server)
     ids = _setup(runtime)
@@ -94,19 +94,20 @@ def test_it_cancels_a_delivery_whose_subscriber_left_before_sending(config, data
 def test_it_renders_mjml_once_per_distinct_set_of_topics(config, database_url, smtp_server):
     import asyncio
 
-    from service.outbound.engine import Sender
+    from service.outbound.digests import DigestLedger
+    from service.outbound.engine import Engine
 
     runtime = _runtime(config, database_url, smtp_server)
     _setup(runtime)
     with runtime.engine.begin() as conn:
         add_subscribers(conn, [(f"reader{n}@example.org", ["testing"]) for n in range(5)], NOW)
     queued = queue_digest(runtime, WEEK, NOW)
-    sender = Sender(runtime, queued.digest, FakeClock(NOW))
+    ledger = DigestLedger(runtime, queued.digest)
 
-    stats = asyncio.run(sender.run())
+    stats = asyncio.run(Engine(runtime, ledger, FakeClock(NOW)).run())
 
     assert stats.sent == 8
-    assert set(sender.writer.frames) == {("vla", "testing"), ("testing",), ("vla",)}  # MJML once per set
+    assert set(ledger.writer.frames) == {("vla", "testing"), ("testing",), ("vla",)}  # MJML once per set
     subjects = Counter(message["Subject"] for message in smtp_server.messages)
     assert subjects[f"paperboy {WEEK}: Software Testing"] == 6
 
@@ -115,7 +116,9 @@ def test_it_spaces_messages_by_the_rate_limit(config, database_url, smtp_server)
     import asyncio
 
     from service.digest.queue import LEASE
-    from service.outbound.engine import RateLimiter, Sender
+    from service.outbound.digests import DigestLedger
+    from service.outbound.engine import Engine
+    from service.outbound.policy import RateLimiter
 
     clock = FakeClock(NOW)
     limiter = RateLimiter(4, clock)
@@ -131,4 +134,4 @@ def test_it_spaces_messages_by_the_rate_limit(config, database_url, smtp_server)
     _setup(runtime)
     queued = queue_digest(runtime, WEEK, NOW)
     # At 0.1 msg/s a claimed batch must go out well within the lease, so it stays small.
-    assert Sender(runtime, queued.digest, clock).batch == int(0.1 * LEASE.total_seconds() / 4)
+    assert Engine(runtime, DigestLedger(runtime, queued.digest), clock).batch == int(0.1 * LEASE.total_seconds() / 4)
