@@ -26,7 +26,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.smtp_server import free_port  # noqa: E402
+from tests.support.smtp_server import free_port  # noqa: E402
 
 SAMPLE = ROOT / "service" / "sample" / "api2026_search_all-testing_100entries.xml"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
