@@ -8,6 +8,7 @@ from datetime import UTC
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -84,11 +85,14 @@ paper = Table(
     Column("first_seen", UTC_DATETIME, nullable=False),
 )
 
-# A paper's stem counts (service/model/terms.py), rewritten with each new version of the paper.
+# What ranking reads of a paper (service/model/terms.py), rewritten with each new version: a
+# window of thousands of papers is ranked from these small rows without reading the papers.
 paper_terms = Table(
     "paper_terms",
     metadata,
     Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
+    Column("published", UTC_DATETIME, nullable=False),  # paper.published, for ties
+    Column("linked", Boolean, nullable=False),  # has code or a project page: the first section
     Column("length", Integer, nullable=False),  # stems in all
     Column("entries", LargeBinary, nullable=False),  # one (stem key, count) per distinct stem
 )
