@@ -116,11 +116,14 @@ class Runtime:
 
     @cached_property
     def engine(self) -> store.Engine:
-        """The database engine; a database without paperboy's schema is migrated first."""
+        """The database engine; a database without paperboy's schema is migrated first, and one a
+        newer paperboy migrated is refused."""
         engine = store.connect(self.config.database_url)
         if store.needs_migration(engine):
             log.info("store: new database, creating the schema")
             store.migrate(engine)
+        else:
+            store.refuse_newer(engine)
         return engine
 
     def close(self) -> None:

@@ -13,6 +13,9 @@ from dotenv import load_dotenv
 
 from service import store
 from service.cli.digest import digest as digest_group
+from service.cli.operate import backup as backup_command
+from service.cli.operate import doctor as doctor_command
+from service.cli.operate import restore as restore_command
 from service.cli.scheduler import run as run_command
 from service.cli.scheduler import scheduler as scheduler_command
 from service.cli.scheduler import sender as sender_command
@@ -28,7 +31,7 @@ from service.runtime import Runtime
 # Commands whose work is a batch (a fetch, an import, sending the digest, the scheduler's and the
 # senders' jobs): they run at a lower CPU priority, so that on a machine they share with the web
 # processes, pages and feeds keep answering promptly while they work (BENCHMARKS.md, bench/load.py).
-BATCH_COMMANDS = {"fetch", "subscribers", "digest", "scheduler", "sender", "export"}
+BATCH_COMMANDS = {"fetch", "subscribers", "digest", "scheduler", "sender", "export", "backup"}
 BATCH_NICE = 10
 
 
@@ -64,9 +67,11 @@ def main(ctx: click.Context) -> None:
         # paperboy inbound logs one line per message; these would add one per detector and SMTP command.
         logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
         logging.getLogger("mail.log").setLevel(logging.WARNING)
-    ctx.obj = Runtime(load_config())
-    if ctx.invoked_subcommand not in ("init", "topics") and (differ := ctx.obj.topics_differ_from_file()):
-        click.echo(f"paperboy: {differ}", err=True)
+    # doctor reads the settings itself, so that bad ones are one of its lines, not the end of it.
+    ctx.obj = None if ctx.invoked_subcommand == "doctor" else Runtime(load_config())
+    if ctx.obj is not None and ctx.invoked_subcommand not in ("init", "topics"):
+        if differ := ctx.obj.topics_differ_from_file():
+            click.echo(f"paperboy: {differ}", err=True)
     if ctx.invoked_subcommand in BATCH_COMMANDS:
         _lower_priority()
 
@@ -194,6 +199,9 @@ for command in (
     scheduler_command,
     sender_command,
     run_command,
+    backup_command,
+    restore_command,
+    doctor_command,
 ):
     main.add_command(command)
 

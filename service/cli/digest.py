@@ -69,7 +69,7 @@ def send_command(runtime, week: str | None, dry_run: bool) -> None:
     Exit 0 when everything went, 1 when some deliveries failed or are held by another sender,
     2 when the run stopped early (e.g. the SMTP server cannot be reached): rerun to finish."""
     from service.digest.queue import dry_run as plan
-    from service.outbound.engine import send_digest
+    from service.outbound.digests import send_digest
 
     now = runtime.clock()
     week = _week(week, now)

@@ -56,7 +56,7 @@ class PieceEncoder:
     into valid quoted-printable and a 100 KB message costs a join instead of a 3 ms encoding.
     Pieces of a str subclass (per-subscriber links) are encoded every time and not kept."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.encoded: dict[str, bytes] = {}
         self.subjects: dict[str, bytes] = {}
 

@@ -1,5 +1,16 @@
-"""How the digest sender paces, retries and judges refusals: the rate limit, the retry
-backoff, the bounce policy and the addresses plain SMTP can carry."""
+"""How the send engine (service/outbound/engine.py) paces, retries and judges refusals, for every
+kind of mail: the one place of the retry and bounce policy.
+
+Retry policy: a 4xx reply or a dropped connection puts the row back as `retrying`, due again
+after 30 s, 60 s, 120 s, ... (at most an hour), until PAPERBOY_SMTP_MAX_ATTEMPTS tries are used;
+then it is `failed`. A 5xx is `failed` at once. Bounce policy: a 5xx that refuses the address
+(enhanced status 5.1.x or 5.2.1; a reply without one: any at RCPT TO, 550/551/553 after DATA)
+also marks the subscriber bounced after that one refusal; other 5xx (size, content, 5.7.x
+policy such as relaying denied or a DMARC rejection) fail only that row. A server that cannot
+be reached at all, or that refuses our own envelope sender with a 5xx at MAIL FROM, stops the
+run with every unsent row still due, so a rerun sends them. Also here: the rate limit and the
+addresses plain SMTP can carry.
+"""
 
 from __future__ import annotations
 

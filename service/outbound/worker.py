@@ -32,7 +32,7 @@ class SendWorker:
         self.stopping = threading.Event()
 
     def run_forever(self) -> None:
-        from service.outbound.engine import send_due
+        from service.outbound.digests import send_due
 
         log.info(
             "sender: sending due deliveries every %g s; a dead sender's deliveries are taken over "

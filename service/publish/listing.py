@@ -4,13 +4,14 @@ render a Listing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from functools import cached_property
 
-from service.model.paper import Paper, sections
+from service.model.paper import SECTION_OTHER, SECTION_WITH_LINKS, Paper
+from service.model.terms import paper_stems
 from service.model.topics import Topic
-from service.ranking.relevance import Ranked, rank
+from service.ranking.relevance import RankedId, why
 
 # arXiv announces a regular submission within three days (a weekend, a holiday); a paper
 # first seen later than this after its submission was held, reclassified or indexed late.
@@ -33,8 +34,12 @@ def default_window_start(now: datetime) -> datetime:
 
 @dataclass
 class Listing:
+    """A topic's papers in a window, ranked once; the papers of the page shown are loaded by id
+    (`load`), so a page costs the same however many papers the window holds."""
+
     topic: Topic
-    papers: list[Paper]
+    ranked: list[RankedId]  # every paper of the window, in section order, most relevant first
+    load: Callable[[list[str]], list[Paper]]  # the stored papers of these ids, in their order
     since: datetime
     until: datetime | None  # None: up to now
     week: str | None  # the ISO week shown, or None for the default window
@@ -43,45 +48,41 @@ class Listing:
     sample: bool = False  # the store holds the bundled sample, not a fetch from arXiv
     page: int = 1
     page_size: int | None = None  # None: every paper on one page (the Markdown export)
-    exemplars: list[Paper] = field(default_factory=list)  # the topic's exemplars the store holds
 
-    @cached_property
-    def ranking(self) -> dict[str, Ranked]:
-        """Every paper's relevance to the topic by arXiv id, best first."""
-        return {entry.paper.id: entry for entry in rank(self.topic, self.papers, self.exemplars)}
+    @property
+    def total(self) -> int:
+        """How many papers the window holds, on all pages."""
+        return len(self.ranked)
 
     def sections(self) -> list[tuple[str, list[Paper]]]:
         """The seed's two sections, in its order, each most relevant first; none at all when the
         listing is empty. An empty section stays (saying so), so every page and export has the
         seed's structure. On one page of several, the papers of that page, in their sections."""
-        if not self.papers:
+        if not self.ranked:
             return []
-        groups = sections([entry.paper for entry in self.ranking.values()])
-        if self.pages == 1:
-            return groups
         start, end = self.shown
-        paged, offset = [], 0
-        for name, papers in groups:
-            part = papers[max(start - offset, 0) : max(end - offset, 0)]
-            if part:
-                paged.append((name, part))
-            offset += len(papers)
-        return paged
+        shown = self.ranked[start:end]
+        papers = {paper.id: paper for paper in self.load([entry.id for entry in shown])}
+        groups = [
+            (SECTION_WITH_LINKS, [papers[e.id] for e in shown if e.linked and e.id in papers]),
+            (SECTION_OTHER, [papers[e.id] for e in shown if not e.linked and e.id in papers]),
+        ]
+        return groups if self.pages == 1 else [(name, part) for name, part in groups if part]
 
     @property
     def pages(self) -> int:
         """How many pages the papers fill (at least one)."""
-        if not self.page_size or not self.papers:
+        if not self.page_size or not self.ranked:
             return 1
-        return -(-len(self.papers) // self.page_size)
+        return -(-len(self.ranked) // self.page_size)
 
     @property
     def shown(self) -> tuple[int, int]:
         """[start, end) of the papers on this page, counted in section order."""
         if not self.page_size:
-            return 0, len(self.papers)
+            return 0, len(self.ranked)
         start = (self.page - 1) * self.page_size
-        return start, min(start + self.page_size, len(self.papers))
+        return start, min(start + self.page_size, len(self.ranked))
 
     def page_links(self) -> list[int | None]:
         """Page numbers a pager shows: the first, the last and two either side of this one;
@@ -97,7 +98,7 @@ class Listing:
 
     def why(self, paper: Paper) -> tuple[str, ...]:
         """The topic's terms the paper matched, for a short "why" beside it."""
-        return self.ranking[paper.id].matched
+        return why(self.topic, paper_stems(paper))
 
     @property
     def last_day(self) -> datetime | None:

@@ -33,7 +33,7 @@ def topic_markdown(
     lines += [
         f"**Last updated:** {format_moment(listing.last_updated)}",
         "",
-        f"**Papers found:** {len(listing.papers)}",
+        f"**Papers found:** {listing.total}",
         "",
         " | ".join(f"[{markdown_text(label)}]({markdown_url(url)})" for label, url in links),
         "",
@@ -51,7 +51,7 @@ def topic_markdown(
         numbers = [
             str(n) if n == listing.page else f"[{n}]({markdown_url(page_url(n))})" for n in range(1, listing.pages + 1)
         ]
-        lines += [f"**Papers {start + 1} to {end} of {len(listing.papers)}. Pages:** " + " | ".join(numbers), ""]
+        lines += [f"**Papers {start + 1} to {end} of {listing.total}. Pages:** " + " | ".join(numbers), ""]
     if weeks:
         lines += ["## Earlier weeks", ""]
         lines += [f"- [{markdown_text(label)}]({markdown_url(url)})" for label, url in weeks]

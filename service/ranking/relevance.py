@@ -1,22 +1,25 @@
-"""Relevance of a week's papers to a topic: BM25 (bm25s) over the stemmed words of each paper's
-title and abstract, queried with the topic's search terms, title and description, plus its
-exemplar papers when it lists some. Offline and deterministic. bench/relevance.py measures this
-against the other candidates on labelled papers (BENCHMARKS.md)."""
+"""Relevance of a week's papers to a topic: BM25 over the stemmed words of each paper's title and
+abstract, queried with the topic's search terms, title and description, plus its exemplar papers
+when it lists some. Offline and deterministic. bench/relevance.py measures this against the other
+candidates on labelled papers (BENCHMARKS.md).
+
+The stems are counted once per paper when it is stored (service/model/terms.py); a ranking reads
+the counts of the query's stems only, so its cost is a few array operations per paper. The sums
+are bm25s's (Lucene BM25, k1 1.5, b 0.75, float32 scores) to the bit: rankings did not move
+when this replaced bm25s's index (tests/ranking/test_bm25.py compares the two)."""
 
 from __future__ import annotations
 
-import logging
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
-import bm25s
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
-from bm25s.tokenization import Tokenized
 
 from service.model.paper import Paper
+from service.model.terms import ENTRY, STOPWORDS, Terms, Window, paper_stems, stem_key, stem_words
 from service.model.topics import Topic
 
 # How much likeness to the exemplar papers adds, relative to the best query match of the set.
@@ -26,17 +29,12 @@ MATCHED_SHOWN = 4
 # Rounding keeps ties ties whatever order the floating-point sums ran in.
 SCORE_DIGITS = 6
 
-WORD = re.compile(r"[a-z0-9]+")
-STOPWORDS = frozenset(STOPWORDS_EN) | {"paper", "papers", "using", "via"}
+# bm25s's defaults, which the rankings were tuned with.
+K1, B = 1.5, 0.75
 # One search term of an arXiv query: an optional field prefix, then a "quoted phrase" or a word.
 QUERY_TERM = re.compile(r'(?:(?P<field>[a-z_]+):)?(?:"(?P<phrase>[^"]*)"|(?P<word>[^\s()"]+))')
 TEXT_FIELDS = {None, "ti", "abs", "all", "co"}
 OPERATORS = {"AND", "OR", "ANDNOT"}
-
-_stemmer = Stemmer.Stemmer("english")
-# bm25s sets its own logger to DEBUG on import, so every index it builds logged a line; it follows
-# the application's level (PAPERBOY_LOG_LEVEL) like any other library.
-logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 
 @dataclass(frozen=True)
@@ -52,20 +50,62 @@ def rank(topic: Topic, papers: Sequence[Paper], exemplars: Sequence[Paper] = ())
     if not papers:
         return []
     documents = [paper_stems(paper) for paper in papers]
-    scores = _bm25(documents, [topic_stems(topic)])[0]
-    if exemplars:
-        likeness = _bm25(documents, [paper_stems(paper) for paper in exemplars]).mean(axis=0)
-        scale = scores.max() if scores.max() > 0 else 1.0
-        if likeness.max() > 0:
-            scores = scores + EXEMPLAR_WEIGHT * scale * likeness / likeness.max()
-    terms, words = _keyed(query_terms(topic.query)), _keyed(topic_words(topic))
+    terms = [Terms.of(stems) for stems in documents]
+    scores = _scores(topic, [t.length for t in terms], [t.entries for t in terms], exemplars)
     ranked = [
-        Ranked(paper, round(float(score), SCORE_DIGITS), matched_terms(terms, stems) or matched_terms(words, stems))
-        for paper, score, stems in zip(papers, scores, documents)
+        Ranked(paper, score, why(topic, stems)) for paper, score, stems in zip(papers, scores, documents, strict=True)
     ]
     ranked.sort(key=lambda entry: entry.paper.id, reverse=True)
     ranked.sort(key=lambda entry: (entry.score, entry.paper.published), reverse=True)
     return ranked
+
+
+class RankedId(NamedTuple):
+    """One paper of a ranked window, by id: the paper itself is loaded only when shown."""
+
+    id: str
+    linked: bool  # belongs in the first section, "Papers with Project Pages / Code"
+    score: float
+
+
+def rank_window(topic: Topic, window: Window, exemplars: Sequence[Paper] = ()) -> list[RankedId]:
+    """The papers in the seed's sections (with code or a project page first), each in rank()'s
+    order: most relevant first, ties newest first, then by arXiv id."""
+    if not window.ids:
+        return []
+    scores = _scores(topic, window.lengths, window.entries, exemplars)
+    # Ascending by score, then date, then id (ids are unique), reversed: rank()'s order.
+    dates = np.unique(np.array(window.published), return_inverse=True)[1]
+    order = np.lexsort((np.array(window.ids), dates, np.array(scores)))[::-1].tolist()
+    ids, linked = window.ids, window.linked
+    first = [RankedId(ids[i], True, scores[i]) for i in order if linked[i]]
+    return first + [RankedId(ids[i], False, scores[i]) for i in order if not linked[i]]
+
+
+def _scores(
+    topic: Topic, lengths: Sequence[int], entries: Sequence[bytes], exemplars: Sequence[Paper] = ()
+) -> list[float]:
+    """Each document's score for the topic, rounded, in the documents' order."""
+    if not lengths:
+        return []
+    scores = _bm25(lengths, entries, [topic_stems(topic)])[0]
+    if exemplars:
+        likeness = _bm25(lengths, entries, [paper_stems(paper) for paper in exemplars]).mean(axis=0)
+        scale = scores.max() if scores.max() > 0 else 1.0
+        if likeness.max() > 0:
+            scores = scores + EXEMPLAR_WEIGHT * scale * likeness / likeness.max()
+    return [round(score, SCORE_DIGITS) for score in scores.tolist()]
+
+
+def why(topic: Topic, stems: list[str]) -> tuple[str, ...]:
+    """The topic's search terms found in a paper's stems, else the words of its title and description.
+
+    A topic of categories only (cat:cs.RO) matched its papers by category, which its words do not
+    explain: it names nothing."""
+    terms = _keyed(query_terms(topic.query))
+    if not terms:
+        return ()
+    return matched_terms(terms, stems) or matched_terms(_keyed(topic_words(topic)), stems)
 
 
 def query_terms(query: str) -> list[str]:
@@ -98,15 +138,6 @@ def topic_stems(topic: Topic) -> list[str]:
     return stem_words(" ".join(query_terms(topic.query) + [topic.title, topic.description]))
 
 
-def paper_stems(paper: Paper) -> list[str]:
-    """The stems of the paper's title and abstract, stop words left out, in order."""
-    return stem_words(f"{paper.title}. {paper.abstract}")
-
-
-def stem_words(text: str) -> list[str]:
-    return _stemmer.stemWords([w for w in WORD.findall(text.lower()) if w not in STOPWORDS])
-
-
 def matched_terms(terms: list[tuple[str, str, str]], stems: list[str]) -> tuple[str, ...]:
     """The terms (as the topic spells them) whose stems occur in a row in `stems`."""
     text = " " + " ".join(stems) + " "
@@ -131,19 +162,45 @@ def _keyed(terms: list[str]) -> list[tuple[str, str, str]]:
     return keyed
 
 
-def _bm25(documents: list[list[str]], queries: list[list[str]]) -> np.ndarray:
-    """BM25 scores of every document for each query: an array of len(queries) x len(documents)."""
-    # Token ids in order of first appearance, not bm25s's set order, which varies between runs.
-    vocab: dict[str, int] = {}
-    ids = [[vocab.setdefault(stem, len(vocab)) for stem in stems] for stems in documents]
-    scores = np.zeros((len(queries), len(documents)), dtype=np.float64)
-    if not vocab:  # no paper has a word to match
+def _bm25(lengths: Sequence[int], entries: Sequence[bytes], queries: list[list[str]]) -> np.ndarray:
+    """BM25 scores of every document (its stem count and ENTRY bytes) for each query: an array of
+    len(queries) x len(documents).
+
+    As bm25s computes them: each (document, stem) score in float32 from a float32 idf and a
+    float64 term weight, and a query's scores summed in float32 in the query's order."""
+    count = len(lengths)
+    scores = np.zeros((len(queries), count), dtype=np.float64)
+    joined = np.frombuffer(b"".join(entries), dtype=ENTRY)
+    if not joined.size:  # no paper has a word to match
         return scores
-    # The numpy backend whether or not scipy is installed: the same sums everywhere.
-    retriever = bm25s.BM25(csc_backend="numpy")
-    retriever.index(Tokenized(ids=ids, vocab=vocab), show_progress=False)
+    sizes = np.fromiter(map(len, entries), dtype=np.int64, count=count) // ENTRY.itemsize
+    owners = np.repeat(np.arange(count), sizes)
+    stems_in_all = np.array(lengths, dtype=np.int64)
+    # Only the entries of stems some query names matter.
+    wanted = sorted({stem_key(stem) for query in queries for stem in query})
+    keys = np.array(wanted, dtype=np.uint64)
+    columns: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if wanted:
+        # Most entries name no query stem: keep the others first, then find which stem each is.
+        hit = np.isin(joined["key"], keys)
+        places = np.searchsorted(keys, joined["key"][hit])
+        owners, tf = owners[hit], joined["count"][hit].astype(np.float64)
+        average = stems_in_all.mean()
+        weight = K1 * ((1 - B) + B * stems_in_all / average)
+        tfc = tf / (weight[owners] + tf)
+        order = np.argsort(places, kind="stable")
+        bounds = np.searchsorted(places[order], np.arange(len(keys) + 1))
+        for index in range(len(keys)):
+            rows = order[bounds[index] : bounds[index + 1]]
+            if rows.size:
+                found = int(rows.size)  # documents holding the stem: one entry each
+                idf = np.float32(math.log(1 + (count - found + 0.5) / (found + 0.5)))
+                columns[wanted[index]] = (owners[rows], (idf * tfc[rows]).astype(np.float32))
     for row, query in enumerate(queries):
-        known = [vocab[stem] for stem in query if stem in vocab]
-        if known:
-            scores[row] = retriever.get_scores_from_ids(known)
+        total = np.zeros(count, dtype=np.float32)
+        for stem in query:
+            column = columns.get(stem_key(stem))
+            if column is not None:
+                total[column[0]] += column[1]
+        scores[row] = total
     return scores

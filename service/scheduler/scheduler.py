@@ -17,12 +17,10 @@ from service.errors import first_line
 from service.model.cron import cron_trigger
 from service.runtime import Runtime, process_identity
 from service.store import locks, write_transaction
+from service.store.locks import ADVISORY_KEY, LOCK_NAME
 
 log = logging.getLogger("paperboy.scheduler")
 
-LOCK_NAME = "scheduler"
-# Any fixed 64-bit number; it names paperboy's scheduler lock among PostgreSQL advisory locks.
-ADVISORY_KEY = 0x70617065_72626F79 & 0x7FFFFFFFFFFFFFFF
 LOCK_TTL = timedelta(seconds=90)
 RENEW_EVERY = timedelta(seconds=30)
 # A tick no scheduler ran (its clock died just before it) is run late by the one that takes over,
@@ -123,7 +121,7 @@ _sending = threading.Lock()
 
 def digest_job(runtime: Runtime, now: datetime | None = None, clock=None):
     """The weekly digest of the last complete ISO week: write the ledger and send what is due."""
-    from service.outbound.engine import send_digest
+    from service.outbound.digests import send_digest
 
     with _sending:
         queued, stats = send_digest(runtime, now=now, clock=clock)
@@ -134,7 +132,7 @@ def digest_job(runtime: Runtime, now: datetime | None = None, clock=None):
 
 def deliveries_job(runtime: Runtime, clock=None):
     """Every few minutes: send deliveries queued from the admin pages or left due by a stopped run."""
-    from service.outbound.engine import send_due
+    from service.outbound.digests import send_due
 
     if not _sending.acquire(blocking=False):
         log.info("scheduler: a digest is being sent; the delivery sweep waits for its next turn")

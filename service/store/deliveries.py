@@ -1,21 +1,23 @@
 """The send ledger: one delivery row per (digest, subscriber), claimed before a mail goes out.
 
 States: due -> sending -> sent, or -> retrying -> sending ... -> failed; cancelled when the
-subscriber left between the row being written and its turn to be sent.
+subscriber left between the row being written and its turn to be sent. Claimed and settled by
+the claim protocol's SQL (service/store/claims.py), as the mail queue is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from service.model.states import DeliveryState
-from service.store import erase_text, insert_ignoring_duplicates
+from service.store import claims, erase_text, insert_ignoring_duplicates
 from service.store.schema import delivery
-from service.store.subscribers import active_addresses, addresses
+from service.store.subscribers.recipients import active_addresses, addresses
 
 STATES = tuple(DeliveryState)
 SETTLED = (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.CANCELLED)
@@ -47,47 +49,23 @@ def add_deliveries(conn: Connection, digest_id: int, rows: list[tuple[int, str]]
     return len(inserted.all())
 
 
-def claimable(now: datetime, lease: timedelta, table: Table = delivery, worker: str | None = None):
-    """Rows a sender may claim now: due, retrying and due again, or left by a sender whose lease ran out.
-
-    With `worker`, that sender's own rows are never taken over: they are in its queue, and it
-    renews their lease before it sends them (a row waiting past its lease would go out twice)."""
-    taken_over = and_(table.c.state == DeliveryState.SENDING, table.c.claimed_at < now - lease)
-    if worker is not None:
-        taken_over = and_(taken_over, table.c.claimed_by != worker)
-    return or_(
-        and_(
-            table.c.state.in_((DeliveryState.DUE, DeliveryState.RETRYING)),
-            or_(table.c.next_attempt.is_(None), table.c.next_attempt <= now),
-        ),
-        # A sender that died holding rows: its lease has run out, so another may take them.
-        taken_over,
-    )
-
-
 def claim_deliveries(
     conn: Connection, digest_id: int, worker: str, now: datetime, lease: timedelta, limit: int
 ) -> list[Claimed]:
-    """Take up to `limit` due deliveries of a digest for `worker`, counting an attempt on each.
-
-    PostgreSQL skips rows another sender has locked (FOR UPDATE SKIP LOCKED); SQLite takes the
-    write lock for the UPDATE, and the repeated condition makes the claim conditional, so two
-    senders never hold the same row."""
-    claimable_now = claimable(now, lease, worker=worker)
-    candidates = (
-        select(delivery.c.id)
-        .where(delivery.c.digest_id == digest_id, claimable_now)
+    """Take up to `limit` due deliveries of a digest for `worker`, counting an attempt on each
+    (service/store/claims.py); `email` is read in the same transaction."""
+    claimed = claims.claim(
+        conn,
+        delivery,
+        worker,
+        now,
+        lease,
+        limit,
+        where=[delivery.c.digest_id == digest_id],
         # Grouped by topic set, so the sender renders each set once and holds few at a time.
-        .order_by(delivery.c.topics, delivery.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        order_by=[delivery.c.topics],
+        columns=["subscriber_id", "topics"],
     )
-    claimed = conn.execute(
-        update(delivery)
-        .where(delivery.c.id.in_(picked(conn, candidates)), claimable_now)
-        .values(state=DeliveryState.SENDING, claimed_by=worker, claimed_at=now, attempts=delivery.c.attempts + 1)
-        .returning(delivery.c.id, delivery.c.subscriber_id, delivery.c.topics, delivery.c.attempts)
-    ).all()
     if not claimed:
         return []
     emails = active_addresses(conn, [row.subscriber_id for row in claimed])
@@ -107,77 +85,29 @@ def claim_deliveries(
     )
 
 
-def picked(conn: Connection, candidates):
-    """What a claim's UPDATE takes: the ids `candidates` selects, each row once.
-
-    On PostgreSQL they are read (and locked) first: as a subquery of the UPDATE, `LIMIT ... FOR
-    UPDATE SKIP LOCKED` may run again for each row the UPDATE joins, skipping the rows the UPDATE
-    has just changed, so one claim took every due row whatever its limit, and a sender held more
-    than it could send within its lease. SQLite keeps one statement, which takes the write lock
-    at once even in a transaction that did not."""
-    if conn.dialect.name == "postgresql":
-        return conn.execute(candidates).scalars().all()
-    return candidates.scalar_subquery()
+def renew_lease(conn: Connection, delivery_id: int, worker: str, now: datetime) -> bool:
+    """Restart the lease on a delivery `worker` still holds; False when another sender has taken it over."""
+    return claims.renew_lease(conn, delivery, delivery_id, worker, now)
 
 
-# The functions below settle claimed rows of the delivery table or, given `table`, of any table
-# with the same claim columns (the mail queue): one set of rules for every mail paperboy sends.
-
-
-def _held(table: Table, delivery_ids: list[int], worker: str):
-    # Only the sender holding a row may settle it: after a lease ran out the row is someone else's.
-    return and_(table.c.id.in_(delivery_ids), table.c.state == DeliveryState.SENDING, table.c.claimed_by == worker)
-
-
-def renew_lease(conn: Connection, delivery_id: int, worker: str, now: datetime, table: Table = delivery) -> bool:
-    """Restart the lease on a row `worker` still holds; False when another sender has taken it over."""
-    return conn.execute(update(table).where(_held(table, [delivery_id], worker)).values(claimed_at=now)).rowcount == 1
-
-
-def mark_sent(conn: Connection, delivery_ids: list[int], worker: str, now: datetime, table: Table = delivery) -> int:
+def mark_sent(conn: Connection, delivery_ids: list[int], worker: str, now: datetime) -> int:
     """The server answered 250 for these deliveries."""
-    if not delivery_ids:
-        return 0
-    return conn.execute(
-        update(table)
-        .where(_held(table, delivery_ids, worker))
-        .values(state=DeliveryState.SENT, sent_at=now, last_error=None)
-    ).rowcount
+    return claims.mark_sent(conn, delivery, delivery_ids, worker, now)
 
 
-def mark_retrying(
-    conn: Connection, delivery_id: int, worker: str, error: str, next_attempt: datetime, table: Table = delivery
-) -> int:
-    return conn.execute(
-        update(table)
-        .where(_held(table, [delivery_id], worker))
-        .values(state=DeliveryState.RETRYING, last_error=error[:1000], next_attempt=next_attempt)
-    ).rowcount
+def mark_retrying(conn: Connection, delivery_id: int, worker: str, error: str, next_attempt: datetime) -> int:
+    """A transient refusal: the delivery is due again at `next_attempt`."""
+    return claims.mark_retrying(conn, delivery, delivery_id, worker, error, next_attempt)
 
 
-def mark_failed(
-    conn: Connection,
-    delivery_id: int,
-    worker: str,
-    error: str,
-    state: str = DeliveryState.FAILED,
-    table: Table = delivery,
-) -> int:
+def mark_failed(conn: Connection, delivery_id: int, worker: str, error: str, state: str = DeliveryState.FAILED) -> int:
     """The delivery is given up: a permanent refusal, attempts used up, or (`cancelled`) no recipient."""
-    return conn.execute(
-        update(table).where(_held(table, [delivery_id], worker)).values(state=state, last_error=error[:1000])
-    ).rowcount
+    return claims.mark_failed(conn, delivery, delivery_id, worker, error, state)
 
 
-def release(conn: Connection, delivery_ids: list[int], worker: str, table: Table = delivery) -> int:
-    """Hand back claimed rows that were never tried (a sender stopping early), undoing their attempt."""
-    if not delivery_ids:
-        return 0
-    return conn.execute(
-        update(table)
-        .where(_held(table, delivery_ids, worker))
-        .values(state=DeliveryState.DUE, attempts=table.c.attempts - 1, claimed_by=None, claimed_at=None)
-    ).rowcount
+def release(conn: Connection, delivery_ids: list[int], worker: str) -> int:
+    """Hand back claimed deliveries that were never tried, undoing their attempt."""
+    return claims.release(conn, delivery, delivery_ids, worker)
 
 
 def held_elsewhere(
@@ -197,7 +127,7 @@ def held_elsewhere(
 
 def delivery_counts(conn: Connection, digest_id: int) -> dict[str, int]:
     """How many deliveries of a digest are in each state (every state present, zeros included)."""
-    counts = dict.fromkeys(STATES, 0)
+    counts: dict[str, int] = dict.fromkeys(STATES, 0)
     for state, count in conn.execute(
         select(delivery.c.state, func.count()).where(delivery.c.digest_id == digest_id).group_by(delivery.c.state)
     ):
@@ -221,7 +151,9 @@ def next_attempt_at(conn: Connection, digest_id: int) -> datetime | None:
     ).scalar()
 
 
-def list_deliveries(conn: Connection, digest_id: int, state: str | None = None, limit: int = 100) -> list[dict]:
+def list_deliveries(
+    conn: Connection, digest_id: int, state: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     """Deliveries of a digest with the subscriber's address, for the admin pages."""
     query = (
         select(
@@ -265,6 +197,9 @@ def digests_with_due_deliveries(conn: Connection, now: datetime, lease: timedelt
     """Digests that have deliveries a sender could claim now, oldest first."""
     return list(
         conn.execute(
-            select(delivery.c.digest_id).where(claimable(now, lease)).distinct().order_by(delivery.c.digest_id)
+            select(delivery.c.digest_id)
+            .where(claims.claimable(delivery, now, lease))
+            .distinct()
+            .order_by(delivery.c.digest_id)
         ).scalars()
     )

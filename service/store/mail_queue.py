@@ -1,5 +1,5 @@
-"""The mail queue: transactional mail (confirmations) waiting for the sender, kept like the
-delivery ledger and settled by the same functions (service/store/deliveries.py).
+"""The mail queue: transactional mail (confirmations) waiting for the sender, claimed and settled
+like the delivery ledger, by the same claim protocol's SQL (service/store/claims.py).
 
 States (service.states.MailState): requested (a sign-up from the form, not yet looked at) -> held
 (no mail: the address is blocked or was mailed a moment ago) or due -> sending -> sent, or ->
@@ -11,28 +11,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from service.model.states import MailState
-from service.store import deliveries
+from service.store import claims
 from service.store.schema import mail_queue
 from service.store.schema import subscriber as subscriber_table
-from service.store.subscribers import NO_CONFIRMATION
+from service.store.subscribers.lifecycle import NO_CONFIRMATION
 
 CONFIRM = "confirm"
 # Mails to admins, addressed by `email` (no subscriber): an invitation and a password reset.
 ADMIN_INVITE = "admin-invite"
 ADMIN_RESET = "admin-reset"
 ADMIN_KINDS = (ADMIN_INVITE, ADMIN_RESET)
-
-renew_lease = partial(deliveries.renew_lease, table=mail_queue)
-mark_sent = partial(deliveries.mark_sent, table=mail_queue)
-mark_retrying = partial(deliveries.mark_retrying, table=mail_queue)
-mark_failed = partial(deliveries.mark_failed, table=mail_queue)
-release = partial(deliveries.release, table=mail_queue)
 
 
 @dataclass(frozen=True)
@@ -140,32 +134,13 @@ def expire(conn: Connection, created_before: datetime) -> int:
 
 
 def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, limit: int) -> list[QueuedMail]:
-    """Take up to `limit` due mails for `worker`, counting an attempt on each (as claim_deliveries does).
+    """Take up to `limit` due mails for `worker`, oldest first, counting an attempt on each.
 
     The recipient's status is read in the same transaction: an address blocked, deleted or
     complained about since the mail was queued comes back with email None and is not mailed."""
-    claimable_now = deliveries.claimable(now, lease, mail_queue, worker=worker)
-    candidates = (
-        select(mail_queue.c.id)
-        .where(claimable_now)
-        .order_by(mail_queue.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    claimed = claims.claim(
+        conn, mail_queue, worker, now, lease, limit, columns=["kind", "subscriber_id", "email", "topics", "created"]
     )
-    claimed = conn.execute(
-        update(mail_queue)
-        .where(mail_queue.c.id.in_(deliveries.picked(conn, candidates)), claimable_now)
-        .values(state=MailState.SENDING, claimed_by=worker, claimed_at=now, attempts=mail_queue.c.attempts + 1)
-        .returning(
-            mail_queue.c.id,
-            mail_queue.c.kind,
-            mail_queue.c.subscriber_id,
-            mail_queue.c.email,
-            mail_queue.c.topics,
-            mail_queue.c.created,
-            mail_queue.c.attempts,
-        )
-    ).all()
     if not claimed:
         return []
     emails = dict(
@@ -195,6 +170,31 @@ def claim_mails(conn: Connection, worker: str, now: datetime, lease: timedelta, 
     )
 
 
+def renew_lease(conn: Connection, mail_id: int, worker: str, now: datetime) -> bool:
+    """Restart the lease on a mail `worker` still holds; False when another sender has taken it over."""
+    return claims.renew_lease(conn, mail_queue, mail_id, worker, now)
+
+
+def mark_sent(conn: Connection, mail_ids: list[int], worker: str, now: datetime) -> int:
+    """The server answered 250 for these mails."""
+    return claims.mark_sent(conn, mail_queue, mail_ids, worker, now)
+
+
+def mark_retrying(conn: Connection, mail_id: int, worker: str, error: str, next_attempt: datetime) -> int:
+    """A transient refusal: the mail is due again at `next_attempt`."""
+    return claims.mark_retrying(conn, mail_queue, mail_id, worker, error, next_attempt)
+
+
+def mark_failed(conn: Connection, mail_id: int, worker: str, error: str, state: str = MailState.FAILED) -> int:
+    """The mail is given up: a permanent refusal, attempts used up, or (`cancelled`) no recipient."""
+    return claims.mark_failed(conn, mail_queue, mail_id, worker, error, state)
+
+
+def release(conn: Connection, mail_ids: list[int], worker: str) -> int:
+    """Hand back claimed mails that were never tried, undoing their attempt."""
+    return claims.release(conn, mail_queue, mail_ids, worker)
+
+
 def pending_count(conn: Connection) -> int:
     """Mails not yet settled (due, sending or retrying)."""
     return conn.execute(
@@ -216,7 +216,7 @@ def oldest_waiting(conn: Connection) -> datetime | None:
     ).scalar()
 
 
-def recent_trouble(conn: Connection, limit: int) -> list[dict]:
+def recent_trouble(conn: Connection, limit: int) -> list[dict[str, Any]]:
     """The latest mails that failed or wait for a retry, newest first, with their last error."""
     return [
         dict(row)
@@ -238,7 +238,7 @@ def recent_trouble(conn: Connection, limit: int) -> list[dict]:
     ]
 
 
-def mails_of(conn: Connection, subscriber_id: int) -> list[dict]:
+def mails_of(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:
     """A subscriber's queued mails, oldest first."""
     return [
         dict(row)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Text, cast, delete, exists, func, or_, select, update
+from sqlalchemy import String, Text, cast, delete, exists, func, or_, select, type_coerce, update
 from sqlalchemy.engine import Connection
 
 from service.model.paper import Paper
+from service.model.terms import Window, paper_terms
 from service.store import insert_ignoring_duplicates
 from service.store.schema import digest_paper, topic_paper
 from service.store.schema import paper as paper_table
+from service.store.schema import paper_terms as terms_table
 
 # Columns a newer version of a paper replaces; id, published and first_seen stay.
 VERSIONED_COLUMNS = (
@@ -69,11 +71,13 @@ def upsert_papers(conn: Connection, papers: list[Paper], now: datetime) -> Upser
         elif incoming.version > stored[paper_id]:
             values = {column: getattr(incoming, column) for column in VERSIONED_COLUMNS}
             # The version guard keeps a concurrent newer write from being overwritten.
-            conn.execute(
+            changed = conn.execute(
                 update(paper_table)
                 .where(paper_table.c.id == paper_id, paper_table.c.version < incoming.version)
                 .values(**values)
-            )
+            ).rowcount
+            if changed:
+                _replace_terms(conn, incoming)
             counts.updated += 1
             counts.updated_ids.append(paper_id)
         else:
@@ -81,7 +85,31 @@ def upsert_papers(conn: Connection, papers: list[Paper], now: datetime) -> Upser
     if new_rows:
         # A concurrent fetch may have inserted the same id since the select: keep its row.
         conn.execute(insert_ignoring_duplicates(conn, paper_table), new_rows)
+        conn.execute(insert_ignoring_duplicates(conn, terms_table), [_terms_row(latest[row["id"]]) for row in new_rows])
     return counts
+
+
+def _terms_row(paper: Paper) -> dict[str, object]:
+    terms = paper_terms(paper)
+    return {
+        "paper_id": paper.id,
+        "published": paper.published,
+        "linked": paper.has_links,
+        "length": terms.length,
+        "entries": terms.entries,
+    }
+
+
+def _replace_terms(conn: Connection, paper: Paper) -> None:
+    """A new version's stem counts in place of the old version's."""
+    row = _terms_row(paper)
+    written = conn.execute(
+        update(terms_table)
+        .where(terms_table.c.paper_id == paper.id)
+        .values(linked=row["linked"], length=row["length"], entries=row["entries"])
+    ).rowcount
+    if not written:
+        conn.execute(insert_ignoring_duplicates(conn, terms_table), [row])
 
 
 def link_topic_papers(conn: Connection, topic: str, paper_ids: list[str], now: datetime) -> set[str]:
@@ -96,7 +124,13 @@ def link_topic_papers(conn: Connection, topic: str, paper_ids: list[str], now: d
             select(topic_paper.c.paper_id).where(topic_paper.c.topic == topic, topic_paper.c.paper_id.in_(wanted))
         ).scalars()
     )
-    rows = [{"topic": topic, "paper_id": pid, "first_matched": now} for pid in sorted(wanted - known)]
+    new = sorted(wanted - known)
+    published = (
+        dict(conn.execute(select(paper_table.c.id, paper_table.c.published).where(paper_table.c.id.in_(new))).all())
+        if new
+        else {}
+    )
+    rows = [{"topic": topic, "paper_id": pid, "first_matched": now, "published": published.get(pid)} for pid in new]
     if rows:
         conn.execute(insert_ignoring_duplicates(conn, topic_paper), rows)
     return wanted - known
@@ -118,11 +152,12 @@ def papers_for_topic(
     """Papers first matched by `topic` in [since, until), newest published first.
 
     `with_links`: only papers with a code or project page URL."""
+    # In the order of the (topic, published, paper_id) index: a feed's 50 newest are its first 50.
     query = (
         select(paper_table)
         .join(topic_paper, topic_paper.c.paper_id == paper_table.c.id)
         .where(topic_paper.c.topic == topic)
-        .order_by(paper_table.c.published.desc(), paper_table.c.id.desc())
+        .order_by(topic_paper.c.published.desc(), topic_paper.c.paper_id.desc())
     )
     if since is not None:
         query = query.where(topic_paper.c.first_matched >= since)
@@ -217,3 +252,53 @@ def delete_unlinked_papers(conn: Connection, paper_ids: list[str]) -> int:
 
 def paper_from_row(row) -> Paper:
     return Paper(**{key: row[key] for key in Paper.__dataclass_fields__})
+
+
+def topic_window(conn: Connection, topic: str, since: datetime | None, until: datetime | None) -> Window:
+    """The papers first matched by `topic` in [since, until) as ranking reads them: their stem
+    counts from paper_terms, not the papers, whose rows are ten times larger."""
+    terms = terms_table.c
+    query = (
+        select(
+            topic_paper.c.paper_id,
+            # The stored value as is: converting thousands of dates costs more than the ranking.
+            type_coerce(terms.published, String),
+            terms.linked,
+            terms.length,
+            terms.entries,
+        )
+        .outerjoin(terms_table, terms.paper_id == topic_paper.c.paper_id)
+        .where(topic_paper.c.topic == topic)
+    )
+    if since is not None:
+        query = query.where(topic_paper.c.first_matched >= since)
+    if until is not None:
+        query = query.where(topic_paper.c.first_matched < until)
+    rows = conn.execute(query).all()
+    uncounted = [row[0] for row in rows if row[3] is None]
+    counted = [row for row in rows if row[3] is not None] if uncounted else rows
+    columns = [list(column) for column in zip(*counted, strict=True)] if counted else [[], [], [], [], []]
+    window = Window(*columns)
+    window.linked = [bool(value) for value in window.linked]
+    # Papers stored by a version that did not count stems yet are counted now.
+    if uncounted:
+        raw = dict(
+            conn.execute(
+                select(paper_table.c.id, type_coerce(paper_table.c.published, String)).where(
+                    paper_table.c.id.in_(uncounted)
+                )
+            ).all()
+        )
+        for paper in papers_by_ids(conn, uncounted):
+            window.add(paper.id, raw[paper.id], paper.has_links, paper_terms(paper))
+    return window
+
+
+def papers_by_ids(conn: Connection, paper_ids: list[str]) -> list[Paper]:
+    """The stored papers of these ids, in the order given (unknown ids are left out)."""
+    found: dict[str, Paper] = {}
+    for start in range(0, len(paper_ids), 500):
+        chunk = paper_ids[start : start + 500]
+        for row in conn.execute(select(paper_table).where(paper_table.c.id.in_(chunk))).mappings():
+            found[row["id"]] = paper_from_row(row)
+    return [found[paper_id] for paper_id in paper_ids if paper_id in found]

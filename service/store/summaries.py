@@ -4,7 +4,7 @@ counts, newest dates, and stamps that move whenever what they render would chang
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 
 from sqlalchemy import func, select
@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from service.model.paper import Paper
 from service.model.states import RunStatus
+from service.model.weeks import week_of
 from service.store.papers import paper_from_row
 from service.store.schema import fetch_run, topic_paper
 from service.store.schema import paper as paper_table
@@ -107,14 +108,25 @@ def last_updated(conn: Connection, topic: str) -> datetime | None:
     return _aware(conn.execute(query).scalar())
 
 
-def match_times(conn: Connection, topic: str) -> list[datetime]:
-    """When each of the topic's papers was first matched, newest first."""
-    query = (
-        select(topic_paper.c.first_matched)
-        .where(topic_paper.c.topic == topic)
-        .order_by(topic_paper.c.first_matched.desc())
+def match_weeks(conn: Connection, topic: str) -> list[tuple[str, int]]:
+    """How many papers the topic first matched in each ISO week, newest week first: one grouped
+    query by day, whose rows (a few hundred a year) are added up by week here."""
+    column = topic_paper.c.first_matched
+    # The day in UTC: SQLite holds UTC text; PostgreSQL's date() would use the session's zone.
+    day = func.date(column) if conn.dialect.name == "sqlite" else func.date(func.timezone("UTC", column))
+    query = select(day, func.count()).where(topic_paper.c.topic == topic).group_by(day)
+    weeks: dict[str, int] = {}
+    for moment, count in conn.execute(query):
+        week = week_of(moment if isinstance(moment, date) else date.fromisoformat(moment))
+        weeks[week] = weeks.get(week, 0) + count
+    return sorted(weeks.items(), reverse=True)
+
+
+def newest_match(conn: Connection, topic: str) -> datetime | None:
+    """When the topic last matched a paper."""
+    return _aware(
+        conn.execute(select(func.max(topic_paper.c.first_matched)).where(topic_paper.c.topic == topic)).scalar()
     )
-    return [_aware(moment) for moment in conn.execute(query).scalars()]
 
 
 def recent_papers_with_topics(conn: Connection, limit: int) -> list[tuple[Paper, list[str]]]:
@@ -144,7 +156,7 @@ def _latest(*moments: datetime | None) -> datetime | None:
     return max(present) if present else None
 
 
-def _aware(value):
+def _aware(value: datetime | str | None) -> datetime | None:
     """Aggregates may bypass the UTC column type on SQLite; make them aware UTC datetimes."""
     if value is None:
         return None

@@ -1,10 +1,10 @@
 """Rendered pages and feeds kept in memory, once per change of what they show.
 
-Feed readers poll often; a request costs a dict lookup for the topic's change stamp (read
+Feed readers and visitors of public pages come often; a request costs a dict lookup for the topic's change stamp (read
 from the store at most once per stamp_seconds), a dict lookup for the bytes, and an
 answer: 304 when the client holds them, gzip when it asks for it. While a feed's rendering
 is current, CachedAnswers serves it in front of Flask, skipping its per-request machinery
-(sessions, rate-limit and CSRF hooks) that feeds do not use."""
+(sessions, rate-limit and CSRF hooks) that feeds and public pages do not use."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ from typing import TypeVar, cast
 from flask import Request, Response
 
 CACHE_CONTROL = "public, max-age=300"
-# Feeds and exports are compressed once per change, so as tightly as is cheap. A page is
-# compressed for each request (its form token is the visitor's): level 3 takes a third of level
-# 6's time for a 268 KB topic page (0.95 against 2.71 ms) and sends 27 KB instead of 23 KB.
+# Public pages (home, topic, week) show a fetch within a minute; a front cache may answer with
+# its copy for five more minutes while it asks paperboy for the new one.
+PAGE_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
+# Feeds, pages and exports are compressed once per change, so as tightly as is cheap.
 STORED_GZIP_LEVEL = 6
-PAGE_GZIP_LEVEL = 3
 
 
 T = TypeVar("T")
@@ -55,7 +55,7 @@ class RenderCache:
         self.stamp_seconds = stamp_seconds
         self._stamps: dict[object, tuple[float, object]] = {}
         self._rendered: OrderedDict[object, tuple[str, object]] = OrderedDict()
-        # URL path -> (stamp scope, stamp value, rendering) for CachedAnswers.
+        # URL path and query -> (stamp scope, stamp value, rendering) for CachedAnswers.
         self._by_path: dict[str, tuple[object, object, Rendered]] = {}
         self._lock = threading.Lock()
 
@@ -110,7 +110,7 @@ class CachedAnswers:
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "GET":
-            rendered = self.cache.current_for_path(environ.get("PATH_INFO", ""))
+            rendered = self.cache.current_for_path(path_and_query(environ))
             if rendered is not None:
                 return self._answer(rendered, environ, start_response)
         return self.wsgi_app(environ, start_response)
@@ -135,6 +135,12 @@ class CachedAnswers:
         return [rendered.body]
 
 
+def path_and_query(environ) -> str:
+    """What CachedAnswers looks answers up by: pages of a topic differ only by "?page=2"."""
+    query = environ.get("QUERY_STRING", "")
+    return environ.get("PATH_INFO", "") + ("?" + query if query else "")
+
+
 def etag_for(key: object, version: str) -> str:
     """A strong ETag (quoted) naming `key` at `version`."""
     return '"' + hashlib.sha1(f"{key!r}|{version}".encode()).hexdigest()[:24] + '"'
@@ -144,9 +150,11 @@ def http_date(moment: datetime | None) -> str | None:
     return format_datetime(moment.replace(microsecond=0), usegmt=True) if moment else None
 
 
-def make_rendered(body: bytes, content_type: str, etag: str, last_modified: datetime | None) -> Rendered:
+def make_rendered(
+    body: bytes, content_type: str, etag: str, last_modified: datetime | None, cache_control: str = CACHE_CONTROL
+) -> Rendered:
     modified = http_date(last_modified)
-    common = [("Cache-Control", CACHE_CONTROL), ("Vary", "Accept-Encoding")]
+    common = [("Cache-Control", cache_control), ("Vary", "Accept-Encoding")]
     if modified:
         common.append(("Last-Modified", modified))
     # mtime=0: the same bytes give the same gzip bytes in every worker.
@@ -196,18 +204,20 @@ def respond_cached(
     render: Callable[[], bytes],
     cache: RenderCache,
     stamp: tuple[object, object] | None = None,
+    cache_control: str = CACHE_CONTROL,
 ) -> Response:
     """The cached answer for `key` at `version`: 304, gzip or plain; renders once per version.
 
-    For responses that are the same for everyone (feeds, Markdown): public caching. `stamp`,
-    the (scope, value) the version came from, lets CachedAnswers serve the path until it moves."""
+    For responses that are the same for everyone (feeds, pages, Markdown): public caching.
+    `stamp`, the (scope, value) the version came from, lets CachedAnswers serve the path until
+    it moves."""
     rendered = cache.value(
         key,
         version,
-        lambda: make_rendered(render(), content_type, etag_for(key, version), last_modified),
+        lambda: make_rendered(render(), content_type, etag_for(key, version), last_modified, cache_control),
     )
     if stamp is not None:
-        cache.remember_path(request.path, stamp[0], stamp[1], rendered)
+        cache.remember_path(path_and_query(request.environ), stamp[0], stamp[1], rendered)
     zipped = accepts_gzip(request.headers.get("Accept-Encoding", ""))
     if not_modified(
         request.headers.get("If-None-Match"),
@@ -221,30 +231,6 @@ def respond_cached(
     if zipped:
         return Response(rendered.gzipped, headers=rendered.gzip_headers)
     return Response(rendered.body, headers=rendered.plain_headers)
-
-
-def respond_page(request: Request, html: str, last_modified: datetime | None) -> Response:
-    """An HTML page rendered for this request, with an ETag of its bytes, 304 and gzip.
-
-    Pages may hold a form's CSRF token, which belongs to the visitor's session: they are
-    private and revalidated each time (the costly part, the paper list, is cached upstream)."""
-    body = html.encode()
-    etag = '"' + hashlib.sha1(body).hexdigest()[:24] + '"'
-    modified = http_date(last_modified)
-    zipped = accepts_gzip(request.headers.get("Accept-Encoding", "")) and len(body) > 1024
-    headers = {
-        "Cache-Control": "private, no-cache",
-        "Vary": "Accept-Encoding, Cookie",
-        "ETag": _gzip_etag(etag) if zipped else etag,
-    }
-    if modified:
-        headers["Last-Modified"] = modified
-    if not_modified(request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since"), etag, modified):
-        return Response(status=304, headers=headers)
-    if zipped:
-        headers["Content-Encoding"] = "gzip"
-        body = gzip.compress(body, PAGE_GZIP_LEVEL, mtime=0)
-    return Response(body, headers=headers, content_type="text/html; charset=utf-8")
 
 
 def accepts_gzip(accept_encoding: str) -> bool:

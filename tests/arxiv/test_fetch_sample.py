@@ -1,5 +1,5 @@
 """initial_fetch: when arXiv cannot be reached and the store is empty, the bundled sample
-(real arXiv responses shipped in service/sample/) is loaded and marked as such."""
+(real arXiv papers shipped in service/arxiv/sample_feeds/) is loaded and marked as such."""
 
 import re
 from datetime import timedelta
@@ -35,7 +35,7 @@ def test_it_loads_the_sample_when_arxiv_cannot_be_reached(offline, caplog):
     caplog.set_level("WARNING")
     assert initial_fetch(offline, now=NOW) == 2
     with offline.engine.connect() as conn:
-        assert papers.count_papers(conn) == len(sample_papers()) == 102
+        assert papers.count_papers(conn) == len(sample_papers()) == 190
         assert runs.is_sample_data(conn)
         latest = runs.latest_runs(conn)
     assert {slug: run.status for slug, run in latest.items()} == {"vla": "sample", "testing": "sample"}
@@ -46,31 +46,40 @@ def test_it_loads_the_sample_when_arxiv_cannot_be_reached(offline, caplog):
     )
 
 
-def test_it_gives_each_topic_the_sample_papers_matching_its_query(offline):
-    initial_fetch(offline, now=NOW)
-    vla = linked(offline, "vla")
-    assert "2510.14968" in vla and "2510.14827" not in vla
+WORLD_MODELS = """
+[[topic]]
+slug = "world-models"
+title = "World Models"
+query = 'ti:"world model" OR ti:"world models" OR abs:"world model" OR abs:"world models"'
+categories = ["cs.RO", "cs.AI", "cs.CV", "cs.LG"]
+"""
+
+
+def test_it_gives_each_topic_the_sample_papers_matching_its_query(offline, tmp_path):
+    topics = tmp_path / "two.toml"
+    topics.write_text(offline.config.topics_file.read_text().split('[[topic]]\nslug = "testing"')[0] + WORLD_MODELS)
+    runtime = Runtime(offline.config.with_overrides(topics_file=topics))
+    initial_fetch(runtime, now=NOW)
+    vla = linked(runtime, "vla")
+    assert "2602.03310" in vla and "2602.06949" not in vla  # RDT2, a VLA; DreamDojo, a world model
     assert all(re.search(r"vision-language-action|\bVLA", p.title + " " + p.abstract, re.I) for p in vla.values())
-    testing = linked(offline, "testing")
-    assert len(testing) > 50
-    assert all(
-        re.search(r"\btesting", " ".join([p.title, p.abstract, p.comment or ""]), re.I) for p in testing.values()
-    )
+    world_models = linked(runtime, "world-models")
+    assert "2602.06949" in world_models and len(world_models) > 25
+    assert all(re.search(r"\bworld models?\b", p.title + " " + p.abstract, re.I) for p in world_models.values())
+    runtime.engine.dispose()
 
 
-def test_it_falls_back_to_the_topics_categories_and_says_so(config, database_url, tmp_path, caplog):
+def test_a_topic_the_sample_cannot_serve_gets_no_papers_and_says_so(config, database_url, tmp_path, caplog):
     topics = tmp_path / "quantum.toml"
     topics.write_text('[[topic]]\nslug = "q"\ntitle = "Q"\nquery = "ti:quantum"\ncategories = ["cs.RO"]\n')
     runtime = Runtime(config.with_overrides(database_url=database_url, arxiv_retries=0, topics_file=topics))
     caplog.set_level("WARNING")
     initial_fetch(runtime, now=NOW)
-    in_cs_ro = {p.id for p in sample_papers() if "cs.RO" in p.categories}
-    assert {"2510.14968", "2510.14827"} < in_cs_ro
-    assert set(linked(runtime, "q")) == in_cs_ro
-    assert (
-        f"sample: q: {len(in_cs_ro)} sample paper(s) that match no query term, so all sample papers in its categories"
-        in [r.getMessage() for r in caplog.records]
-    )
+    assert {p.id for p in sample_papers() if "cs.RO" in p.categories}  # papers in its category, none on quantum
+    assert linked(runtime, "q") == {}
+    assert "sample: q: no sample paper matches its query; its pages stay empty until arXiv answers" in [
+        r.getMessage() for r in caplog.records
+    ]
     runtime.engine.dispose()
 
 
@@ -118,7 +127,7 @@ def test_it_keeps_the_sample_of_topics_arxiv_has_not_answered_for(offline, https
     initial_fetch(offline, now=NOW)
     vla_sample = set(linked(offline, "vla"))
     online = Runtime(offline.config.with_overrides(arxiv_api_url=httpserver.url_for("/api/query")))
-    pages = {0: feed(dated_entries(100, NOW - timedelta(hours=1)), total=150)}
+    pages = {0: feed(dated_entries(100, NOW - timedelta(hours=1), prefix="2699"), total=150)}
     httpserver.expect_request("/api/query").respond_with_handler(
         lambda request: Response(
             pages.get(int(parse_qs(request.query_string.decode())["start"][0]), b"<html>"),
@@ -128,7 +137,7 @@ def test_it_keeps_the_sample_of_topics_arxiv_has_not_answered_for(offline, https
     assert initial_fetch(online, now=NOW + timedelta(hours=1)) == 2  # both topics fail on page 2
     assert vla_sample < set(linked(online, "vla"))
     with online.engine.connect() as conn:
-        assert papers.count_papers(conn) == 102 + 100
+        assert papers.count_papers(conn) == 190 + 100
     online.engine.dispose()
 
 

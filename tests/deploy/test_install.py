@@ -78,9 +78,9 @@ def test_a_wheel_install_serves_a_topic_page(tmp_path, topics_file):
         home = wait_for_home(process, port, 90)
         assert home is not None, "paperboy run did not answer: " + (process.stderr.read() if process.poll() else "")
         assert home.status_code == 200
-        topic = httpx.get(f"http://127.0.0.1:{port}/topics/testing/", timeout=10)
+        topic = httpx.get(f"http://127.0.0.1:{port}/topics/vla/", timeout=10)
         assert topic.status_code == 200
-        assert "Software Testing" in topic.text and "arxiv.org/abs/" in topic.text  # papers from the sample
+        assert "Vision-Language-Action Models" in topic.text and "arxiv.org/abs/" in topic.text  # from the sample
         css = httpx.get(f"http://127.0.0.1:{port}/static/paperboy.css", timeout=10)
         assert css.status_code == 200 and "body" in css.text
     finally:

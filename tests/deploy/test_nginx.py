@@ -1,5 +1,5 @@
-"""deploy/nginx.conf in front of `paperboy serve`: feeds from its cache (revalidated with
-paperboy's ETag), private pages never cached, gzip passed through, oversized bodies and slow
+"""deploy/nginx.conf in front of `paperboy serve`: feeds and public pages from its cache
+(revalidated with paperboy's ETag), pages with a session never cached, gzip passed through, oversized bodies and slow
 clients stopped at the front, no version announced."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def front(tmp_path_factory):
     folder = tmp_path_factory.mktemp("front")
     topics = folder / "topics.toml"
     topics.write_text(
-        '[[topic]]\nslug = "testing"\ntitle = "Software Testing"\ndescription = "Testing."\nquery = "all:testing"\n'
+        '[[topic]]\nslug = "vla"\ntitle = "VLA"\ndescription = "VLAs."\nquery = \'abs:"vision-language-action"\'\n'
     )
     url = f"sqlite:///{folder}/paperboy.sqlite3"
     runtime = Runtime(Config(database_url=url, topics_file=topics, secret_key="test-secret"))
@@ -37,28 +37,38 @@ def front(tmp_path_factory):
 
 
 def test_feeds_come_from_the_cache_and_revalidate_with_the_etag(front):
-    first = httpx.get(f"{front}/topics/testing/feed.atom", timeout=30)
-    second = httpx.get(f"{front}/topics/testing/feed.atom", timeout=30)
+    first = httpx.get(f"{front}/topics/vla/feed.atom", timeout=30)
+    second = httpx.get(f"{front}/topics/vla/feed.atom", timeout=30)
     assert first.status_code == second.status_code == 200
     assert second.headers["X-Cache-Status"] == "HIT"
     assert second.content == first.content and second.headers["ETag"] == first.headers["ETag"]
     assert "max-age=300" in second.headers["Cache-Control"]
-    again = httpx.get(f"{front}/topics/testing/feed.atom", headers={"If-None-Match": first.headers["ETag"]}, timeout=30)
+    again = httpx.get(f"{front}/topics/vla/feed.atom", headers={"If-None-Match": first.headers["ETag"]}, timeout=30)
     assert again.status_code == 304
 
 
 def test_gzip_passes_through_as_paperboy_made_it(front):
-    plain = httpx.get(f"{front}/topics/testing/feed.atom", headers={"Accept-Encoding": "identity"}, timeout=30)
+    plain = httpx.get(f"{front}/topics/vla/feed.atom", headers={"Accept-Encoding": "identity"}, timeout=30)
     for _ in range(2):  # the second from the cache
-        zipped = httpx.get(f"{front}/topics/testing/feed.atom", headers={"Accept-Encoding": "gzip, br"}, timeout=30)
+        zipped = httpx.get(f"{front}/topics/vla/feed.atom", headers={"Accept-Encoding": "gzip, br"}, timeout=30)
         assert zipped.headers["Content-Encoding"] == "gzip"
         assert zipped.content == plain.content  # httpx decodes it
     assert "Content-Encoding" not in plain.headers
 
 
-def test_private_pages_are_never_cached(front):
+def test_public_pages_come_from_the_cache_the_same_for_everyone(front):
+    for path in ("/", "/topics/vla/", "/topics/vla.md"):
+        first = httpx.get(f"{front}{path}", timeout=30)
+        second = httpx.get(f"{front}{path}", timeout=30)
+        assert first.status_code == second.status_code == 200
+        assert second.headers["X-Cache-Status"] == "HIT", path
+        assert second.content == first.content and "set-cookie" not in second.headers
+        assert "public" in second.headers["Cache-Control"]
+
+
+def test_pages_with_a_session_are_never_cached(front):
     for _ in range(2):
-        page = httpx.get(f"{front}/topics/testing/", timeout=30)
+        page = httpx.get(f"{front}/subscribe", timeout=30)
         assert page.status_code == 200
         assert page.headers.get("X-Cache-Status") != "HIT"
 

@@ -10,7 +10,7 @@ from tests.support.spam_check import INFORMATIONAL, require_spamassassin, spam_s
 
 def test_spamassassin_scores_a_sent_digest_at_zero(config, smtp_server, tmp_path):
     require_spamassassin()
-    from service.outbound.engine import send_digest
+    from service.outbound.digests import send_digest
 
     runtime = runtime_for(config.with_overrides(smtp_url=smtp_server.url))
     with runtime.engine.begin() as conn:
@@ -25,7 +25,7 @@ def test_spamassassin_scores_a_sent_digest_at_zero(config, smtp_server, tmp_path
 
 
 def test_the_text_part_ends_with_a_standard_signature_separator(config, smtp_server):
-    from service.outbound.engine import send_digest
+    from service.outbound.digests import send_digest
 
     runtime = runtime_for(config.with_overrides(smtp_url=smtp_server.url))
     with runtime.engine.begin() as conn:

@@ -7,7 +7,7 @@ import html
 import pytest
 
 from service.digest.digest import build_digest
-from service.outbound.engine import send_digest
+from service.outbound.digests import send_digest
 from tests.conftest import NOW
 from tests.support.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week
 from tests.support.forms import sign_in
@@ -97,7 +97,7 @@ def test_it_explains_a_preview_it_cannot_make(client, admin, sent):  # noqa: F81
 
 
 def test_admins_queue_a_week_and_the_sweep_sends_it(app, client, admin, smtp_server):  # noqa: F811
-    from service.outbound.engine import send_due
+    from service.outbound.digests import send_due
     from service.store import deliveries
     from service.store.digests import get_digest_for_week
     from tests.support.forms import csrf_token

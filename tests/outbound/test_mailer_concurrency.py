@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from service.digest.queue import LEASE, queue_digest
-from service.outbound.engine import Sender, send_digest
+from service.outbound.digests import DigestLedger, send_digest
+from service.outbound.engine import Engine
 from service.runtime import Runtime
 from service.store import deliveries
 from tests.conftest import NOW
@@ -86,7 +87,7 @@ def test_two_senders_at_once_send_each_delivery_once(config, database_url, smtp_
     results = []
 
     def sender() -> None:
-        results.append(asyncio.run(Sender(runtime, digest, FakeClock(NOW), batch=10).run()))
+        results.append(asyncio.run(Engine(runtime, DigestLedger(runtime, digest), FakeClock(NOW), batch=10).run()))
 
     threads = [threading.Thread(target=sender) for _ in range(2)]
     for thread in threads:

@@ -7,7 +7,7 @@ import asyncio
 from collections import Counter
 
 from service.digest.queue import LEASE
-from service.outbound.engine import send_digest
+from service.outbound.digests import send_digest
 from service.store import deliveries, write_transaction
 from tests.conftest import NOW
 from tests.support.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week, runtime_for

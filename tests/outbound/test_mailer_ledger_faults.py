@@ -8,7 +8,7 @@ import threading
 
 from sqlalchemy import text
 
-from service.outbound.engine import send_digest
+from service.outbound.digests import send_digest
 from service.store import deliveries
 from tests.conftest import NOW
 from tests.support.digest_data import WEEK, FakeClock, add_subscribers, load_week, runtime_for

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from service.digest.queue import queue_digest
-from service.outbound.engine import send_due
+from service.outbound.digests import send_due
 from service.outbound.worker import SendWorker
 from service.store import deliveries
 from tests.conftest import NOW

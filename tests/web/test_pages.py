@@ -217,7 +217,7 @@ def test_it_links_its_feeds_for_autodiscovery(client, app_engine):
     assert {"/feed.atom", "/topics/vla/feed.atom", "/topics/testing/feed.rss"} <= home
 
 
-def test_it_renders_the_paper_list_once_per_change(app, client, app_engine):
+def test_it_renders_the_page_once_per_change(app, client, app_engine):
     load_testing_topic(app_engine)
     rendered = []
 
@@ -227,10 +227,10 @@ def test_it_renders_the_paper_list_once_per_change(app, client, app_engine):
     with template_rendered.connected_to(record, app):
         client.get("/topics/testing/")
         client.get("/topics/testing/")
-        assert rendered.count("_papers.html") == 1
+        assert rendered.count("topic.html") == 1
         load(app_engine, "testing", fixture_papers()[50:51], matched=NOW)
         client.get("/topics/testing/")
-        assert rendered.count("_papers.html") == 2
+        assert rendered.count("topic.html") == 2
 
 
 def test_it_answers_conditional_gets_and_gzip_on_pages(client, app_engine):

@@ -1,33 +1,41 @@
 """HTML pages: home, topic pages (default window and one ISO week), the Markdown export,
 and the error pages.
 
-What costs queries and rendering (a topic's papers, the home page's counts) is cached once
-per change of the topic; the page around it renders per request, because it may hold the
-subscribe form and its CSRF token, which belong to the visitor's session."""
+Every visitor gets the same bytes (the subscribe form carries no token; see subscribe.py), so
+a page is rendered once per change of its topic and answered like a feed: from memory, with
+ETag, 304, gzip and public caching that a front such as deploy/nginx.conf honours. A topic's
+ranking is computed once per change too, and serves all of its pages."""
 
 from __future__ import annotations
 
-from collections import Counter
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
+from typing import cast
 
-from flask import Blueprint, abort, render_template, request
-from markupsafe import Markup
+from flask import Blueprint, Response, abort, render_template, request
+from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
 from service.arxiv.exemplars import exemplar_papers
-from service.model.paper import paper_links
+from service.arxiv.sample import SAMPLE_SPAN
+from service.model.paper import Paper, paper_links
 from service.model.text import one_line
 from service.model.topics import Topic
-from service.model.weeks import WEEK, week_bounds, week_of
+from service.model.weeks import WEEK, week_bounds
 from service.publish.charts import papers_per_week_chart
 from service.publish.listing import DEFAULT_DAYS, PAGE_SIZE, Listing, default_window_start, format_moment, paper_marks
 from service.publish.markdown import topic_markdown
-from service.store.papers import papers_for_topic
+from service.ranking.relevance import rank_window
+from service.store.digests import list_digests
+from service.store.papers import papers_by_ids, topic_window
 from service.store.runs import is_sample_data, latest_runs
-from service.store.summaries import last_updated, match_times, topic_summaries
-from service.web.cache import respond_cached, respond_page
+from service.store.summaries import TopicSummary, last_updated, match_weeks, newest_match, topic_summaries
+from service.web.cache import PAGE_CACHE_CONTROL, respond_cached
 from service.web.extensions import current_runtime
-from service.web.summaries import render_cache, summary
+from service.web.summaries import render_cache, summary, summary_scope
 from service.web.urls import absolute_url
 
 blueprint = Blueprint("pages", __name__)
@@ -54,10 +62,50 @@ blueprint.add_app_template_global(paper_marks, "paper_marks")
 def home():
     """Every topic with its description, counts, newest paper and last fetch."""
     state = summary(None)
-    rows, sample = render_cache().value(("home",), state.page_stamp, _load_home)
     runtime = current_runtime()
-    html = render_template("home.html", rows=rows, sample=sample, topics=runtime.topics)
-    return respond_page(request, html, state.changed)
+    with runtime.engine.connect() as conn:
+        # The page lists past digests too; a new one is a change of the page.
+        digests = list_digests(conn, HOME_DIGESTS)
+    version = (
+        f"{state.page_stamp}|{runtime.clock().date()}|{[(row.id, papers) for row, papers in digests]}"
+        f"|{topics_fingerprint()}"
+    )
+
+    def render() -> bytes:
+        rows, sample = _load_home()
+        return render_template("home.html", rows=rows, sample=sample, topics=runtime.topics).encode()
+
+    return _respond(("home",), version, state.changed, render, None, state)
+
+
+def topics_fingerprint() -> str:
+    """The live topics as a short digest: pages that list them change when an admin edits one."""
+    return hashlib.sha1(",".join(t.fingerprint for t in current_runtime().topics).encode()).hexdigest()[:12]
+
+
+HOME_DIGESTS = 12  # as service/web/admin/digests.py lists them
+HTML = "text/html; charset=utf-8"
+
+
+def _respond(
+    key: tuple[object, ...],
+    version: str,
+    last_modified: datetime | None,
+    render: Callable[[], bytes],
+    slug: str | None,
+    state: TopicSummary,
+) -> Response:
+    return respond_cached(
+        request,
+        key,
+        version,
+        last_modified,
+        HTML,
+        render,
+        render_cache(),
+        stamp=(summary_scope(slug), state),
+        cache_control=PAGE_CACHE_CONTROL,
+    )
 
 
 def _load_home():
@@ -72,15 +120,13 @@ def _load_home():
 
 @blueprint.get("/topics/<slug>/")
 def topic(slug: str):
-    """Papers new to the topic in the last seven days."""
+    """Papers new to the topic in the last seven days (all of the bundled sample while it is all
+    the store holds)."""
     found = _topic_or_404(slug)
-    since = default_window_start(current_runtime().clock())
     state = summary(slug)
-    version = f"{state.page_stamp}|{since.date()}|{found.fingerprint}"
-    number = _page_number()
-    return _topic_page(
-        found, ("topic", slug, number), version, since, None, None, _latest(state.changed, since), number
-    )
+    since = _window_start(slug, state.page_stamp)
+    listing = _listing(found, since, None, None, state.page_stamp)
+    return _topic_page(listing, ("topic", slug), _latest(state.changed, since), state)
 
 
 @blueprint.get("/topics/<slug>/<week:week>/")
@@ -96,9 +142,8 @@ def topic_week(slug: str, week: str):
     if start > current_runtime().clock():
         abort(404, description=f"Week {week} has not started yet.")
     state = summary(slug)
-    number = _page_number()
-    version = f"{state.page_stamp}|{found.fingerprint}"
-    return _topic_page(found, ("week", slug, week, number), version, start, end, week, state.changed, number)
+    listing = _listing(found, start, end, week, state.page_stamp)
+    return _topic_page(listing, ("week", slug, week), state.changed, state)
 
 
 def _page_number() -> int:
@@ -108,49 +153,50 @@ def _page_number() -> int:
     return int(raw)
 
 
-def _topic_page(
-    topic: Topic,
-    key,
-    version: str,
-    since: datetime,
-    until: datetime | None,
-    week: str | None,
-    last_modified: datetime | None,
-    number: int,
-):
-    def make():
-        listing = load_listing(topic, since, until, week, page=number, page_size=PAGE_SIZE)
-        if number > listing.pages:
-            return listing, None
-        papers_html = Markup(render_template("_papers.html", listing=listing))
-        return listing, papers_html
+def _listing(topic: Topic, since: datetime, until: datetime | None, week: str | None, stamp: str) -> Listing:
+    """The window's listing, ranked once per change of the topic (and per day: the chart and
+    the default window move at midnight) for all of its pages."""
+    version = f"{stamp}|{current_runtime().clock().date()}|{topic.fingerprint}"
+    key = ("listing", topic.slug, since, until)
+    made = render_cache().value(key, version, lambda: load_listing(topic, since, until, week, page_size=PAGE_SIZE))
+    return cast(Listing, made)
 
-    listing, papers_html = render_cache().value(key, version, make)
-    if papers_html is None:
+
+def _topic_page(
+    listing: Listing, key: tuple[str, ...], last_modified: datetime | None, state: TopicSummary
+) -> Response:
+    number = _page_number()
+    if number > listing.pages:
         abort(404, description=f"This list has {listing.pages} page(s); there is no page {number}.")
+    listing = replace(listing, page=number)
     runtime = current_runtime()
-    html = render_template(
-        "topic.html",
-        listing=listing,
-        papers_html=papers_html,
-        days=DEFAULT_DAYS,
-        topic=topic,
-        topics=runtime.topics,
-        chart=papers_per_week_chart(listing.weeks, runtime.clock()),
-    )
-    return respond_page(request, html, last_modified)
+    # The page's menu lists every live topic: an admin's change to any of them is a new version.
+    version = f"{state.page_stamp}|{runtime.clock().date()}|{listing.topic.fingerprint}|{topics_fingerprint()}"
+
+    def render() -> bytes:
+        html = render_template(
+            "topic.html",
+            listing=listing,
+            days=DEFAULT_DAYS,
+            topic=listing.topic,
+            topics=runtime.topics,
+            chart=papers_per_week_chart(listing.weeks, runtime.clock()),
+        )
+        return html.encode()
+
+    return _respond((*key, number), version, last_modified, render, listing.topic.slug, state)
 
 
 @blueprint.get("/topics/<slug>.md")
 def topic_markdown_export(slug: str):
     """The topic page as Markdown, in the seed page's format."""
     found = _topic_or_404(slug)
-    since = default_window_start(current_runtime().clock())
     state = summary(slug)
+    since = _window_start(slug, state.page_stamp)
 
     def render() -> bytes:
         # The first page's papers; the others are on the HTML pages it links.
-        listing = load_listing(found, since, None, None, page=1, page_size=PAGE_SIZE)
+        listing = replace(_listing(found, since, None, None, state.page_stamp), page=1)
         more = lambda number: absolute_url("pages.topic", slug=slug, page=number)  # noqa: E731
         return topic_markdown(listing, absolute_url("pages.home"), page_url=more).encode()
 
@@ -162,35 +208,55 @@ def topic_markdown_export(slug: str):
         MARKDOWN,
         render,
         render_cache(),
+        stamp=(summary_scope(slug), state),
+        cache_control=PAGE_CACHE_CONTROL,
     )
 
 
 def load_listing(
     topic: Topic, since: datetime, until: datetime | None, week: str | None, page: int = 1, page_size: int | None = None
 ) -> Listing:
-    """The topic's papers first matched in [since, until), with the facts a page shows;
+    """The topic's papers first matched in [since, until), ranked, with the facts a page shows;
     `page_size` papers on page `page` (None: all on one)."""
     runtime = current_runtime()
     with runtime.engine.connect() as conn:
-        papers = papers_for_topic(conn, topic.slug, since=since, until=until)
+        window = topic_window(conn, topic.slug, since, until)
         updated = last_updated(conn, topic.slug)
-        times = match_times(conn, topic.slug)
+        newest = newest_match(conn, topic.slug)
+        weeks = match_weeks(conn, topic.slug)
         sample = is_sample_data(conn)
         exemplars = exemplar_papers(conn, topic)
-    counts = Counter(week_of(moment) for moment in times)
     return Listing(
         topic=topic,
-        papers=papers,
+        ranked=rank_window(topic, window, exemplars),
+        load=partial(_load_papers, runtime.engine),
         since=since,
         until=until,
         week=week,
-        last_updated=updated or (times[0] if times else None),
-        weeks=sorted(counts.items(), reverse=True),
+        last_updated=updated or newest,
+        weeks=weeks,
         sample=sample,
-        exemplars=exemplars,
         page=page,
         page_size=page_size,
     )
+
+
+def _load_papers(engine: Engine, paper_ids: list[str]) -> list[Paper]:
+    with engine.connect() as conn:
+        return papers_by_ids(conn, paper_ids)
+
+
+def _window_start(slug: str, stamp: str) -> datetime:
+    """Midnight seven days ago; while the store holds only the bundled sample, the start of its
+    five weeks too, so that a first look shows all of it (week pages show one week each)."""
+    runtime = current_runtime()
+    since = default_window_start(runtime.clock())
+
+    def holds_sample() -> bool:
+        with runtime.engine.connect() as conn:
+            return is_sample_data(conn)
+
+    return since - SAMPLE_SPAN if render_cache().value(("sample", slug), stamp, holds_sample) else since
 
 
 def _topic_or_404(slug: str) -> Topic:

@@ -1,14 +1,14 @@
 """Topics in the database, edited by admins in the browser (paperboy init fills the table from
 PAPERBOY_TOPICS_FILE when it is empty).
 
-Revision ID: 0008
+Revision ID: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

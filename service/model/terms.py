@@ -1,0 +1,82 @@
+"""A paper's words as relevance ranking counts them: the stems of its title and abstract, stop
+words left out. Counted once when the paper is stored (service/store/papers.py keeps them), so
+ranking a week of papers reads counts instead of stemming every abstract again."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+from service.model.paper import Paper
+
+WORD = re.compile(r"[a-z0-9]+")
+STOPWORDS = frozenset(STOPWORDS_EN) | {"paper", "papers", "using", "via"}
+# One entry per distinct stem of a paper: the stem's key, then how often it occurs.
+ENTRY = np.dtype([("key", "<u8"), ("count", "<u4")])
+
+_stemmer = Stemmer.Stemmer("english")
+# bm25s (imported for its stop words) sets its own logger to DEBUG on import; it follows the
+# application's level (PAPERBOY_LOG_LEVEL) like any other library.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A paper's stem counts: `length` stems in all, `entries` one per distinct stem (ENTRY)."""
+
+    length: int
+    entries: bytes
+
+    @classmethod
+    def of(cls, stems: list[str]) -> Terms:
+        counts: dict[int, int] = {}
+        for stem in stems:
+            key = stem_key(stem)
+            counts[key] = counts.get(key, 0) + 1
+        entries = np.array(sorted(counts.items()), dtype=ENTRY) if counts else np.zeros(0, dtype=ENTRY)
+        return cls(len(stems), entries.tobytes())
+
+
+@dataclass
+class Window:
+    """Papers to rank, field by field (one list per field, all in the same order): a window of
+    thousands of papers costs a few lists, not thousands of objects."""
+
+    ids: list[str] = field(default_factory=list)
+    published: list[Any] = field(default_factory=list)  # compared only with each other
+    linked: list[bool] = field(default_factory=list)  # has code or a project page
+    lengths: list[int] = field(default_factory=list)
+    entries: list[bytes] = field(default_factory=list)
+
+    def add(self, paper_id: str, published: Any, linked: bool, terms: Terms) -> None:
+        self.ids.append(paper_id)
+        self.published.append(published)
+        self.linked.append(linked)
+        self.lengths.append(terms.length)
+        self.entries.append(terms.entries)
+
+
+def stem_words(text: str) -> list[str]:
+    stems: list[str] = _stemmer.stemWords([w for w in WORD.findall(text.lower()) if w not in STOPWORDS])
+    return stems
+
+
+def paper_stems(paper: Paper) -> list[str]:
+    """The stems of the paper's title and abstract, stop words left out, in order."""
+    return stem_words(f"{paper.title}. {paper.abstract}")
+
+
+def paper_terms(paper: Paper) -> Terms:
+    return Terms.of(paper_stems(paper))
+
+
+def stem_key(stem: str) -> int:
+    """A stem as a 64-bit number, the same in every process (Python's hash() is not)."""
+    return int.from_bytes(hashlib.blake2b(stem.encode(), digest_size=8).digest(), "little")
