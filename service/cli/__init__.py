@@ -69,9 +69,11 @@ def main(ctx: click.Context) -> None:
         logging.getLogger("mail.log").setLevel(logging.WARNING)
     # doctor reads the settings itself, so that bad ones are one of its lines, not the end of it.
     ctx.obj = None if ctx.invoked_subcommand == "doctor" else Runtime(load_config())
+    differ = None
     if ctx.obj is not None and ctx.invoked_subcommand not in ("init", "topics"):
-        if differ := ctx.obj.topics_differ_from_file():
-            click.echo(f"paperboy: {differ}", err=True)
+        differ = ctx.obj.topics_differ_from_file()
+    if differ:
+        click.echo(f"paperboy: {differ}", err=True)
     if ctx.invoked_subcommand in BATCH_COMMANDS:
         _lower_priority()
 

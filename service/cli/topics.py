@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from service.model.topics import load_topics, topics_toml
-from service.store import subscribers as audit
 from service.store import topics as topic_store
 from service.store import write_transaction
+from service.store.subscribers import audit
 
 
 @click.group()

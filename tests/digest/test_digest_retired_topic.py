@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.outbound.engine import send_digest
+from service.outbound.digests import send_digest
 from service.store import topics as topic_store
-from service.store.subscribers import get_subscriber
+from service.store.subscribers.records import get_subscriber
 from tests.conftest import NOW
 from tests.support.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week, runtime_for
 

@@ -13,9 +13,11 @@ from sqlalchemy import select
 
 from service.cli import main
 from service.model.topics import load_topics
-from service.store import subscribers as store
 from service.store import topics as topic_store
 from service.store.schema import audit_log
+from service.store.subscribers import records
+from service.store.subscribers.imports import ImportRow
+from subscribers.imports import import_rows
 from tests.conftest import NOW
 from tests.support.forms import create_admin, csrf_token, sign_in
 from tests.support.topic_data import load, many_papers_with_code
@@ -79,9 +81,7 @@ def test_it_previews_saves_edits_and_retires_a_topic(app, signed_in, app_engine)
     assert b"Robot Learning and Control" in signed_in.get("/topics/robot-learning/").data
 
     with app_engine.begin() as conn:
-        store.import_rows(
-            conn, [store.ImportRow("reader@example.org", ["robot-learning", "vla"], "active")], NOW, "cli"
-        )
+        import_rows(conn, [ImportRow("reader@example.org", ["robot-learning", "vla"], "active")], NOW, "cli")
     page = "/admin/topics/robot-learning/edit"
     assert post(signed_in, "/admin/topics/robot-learning/retire", {"confirm": "yes"}, page).status_code == 302
     assert "robot-learning" not in runtime.topic_slugs and runtime.topic("robot-learning").retired == NOW
@@ -89,7 +89,7 @@ def test_it_previews_saves_edits_and_retires_a_topic(app, signed_in, app_engine)
     assert signed_in.get("/topics/robot-learning/").status_code == 200
     assert signed_in.get("/topics/robot-learning/feed.atom").status_code == 200
     with app_engine.connect() as conn:
-        assert store.subscriber_by_email(conn, "reader@example.org").topics == ["robot-learning", "vla"]
+        assert records.subscriber_by_email(conn, "reader@example.org").topics == ["robot-learning", "vla"]
     assert b"retired 2026-02-04" in signed_in.get("/admin/topics/").data
 
     actions = [(actor, action) for actor, action, _ in audit(app_engine) if action.startswith("topic")]

@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from service.model.topics import MAX_EXEMPLARS, Topic, TopicsError, parse_topic
-from service.store import subscribers as audit
 from service.store import topics as topic_store
 from service.store import write_transaction
+from service.store.subscribers import audit, listing
 from service.web.admin.auth import current_admin, login_required, signed_in_admin
 from service.web.admin.topic_preview import DAYS, preview
 from service.web.extensions import current_runtime
@@ -66,7 +66,7 @@ def list_topics():
     runtime = current_runtime()
     with runtime.engine.connect() as conn:
         in_store = bool(topic_store.stamp(conn)[0])
-        counts = audit.topic_counts(conn)
+        counts = listing.topic_counts(conn)
     return render_template(
         "admin/topics.html",
         topics=runtime.all_topics(),
