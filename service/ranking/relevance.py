@@ -105,8 +105,14 @@ def relevance_scores(topic: Topic, documents: Sequence[Terms], exemplars: Sequen
 
 
 def why(topic: Topic, stems: list[str]) -> tuple[str, ...]:
-    """The topic's search terms found in a paper's stems, else the words of its title and description."""
-    return matched_terms(_keyed(query_terms(topic.query)), stems) or matched_terms(_keyed(topic_words(topic)), stems)
+    """The topic's search terms found in a paper's stems, else the words of its title and description.
+
+    A topic of categories only (cat:cs.RO) matched its papers by category, which its words do not
+    explain: it names nothing."""
+    terms = _keyed(query_terms(topic.query))
+    if not terms:
+        return ()
+    return matched_terms(terms, stems) or matched_terms(_keyed(topic_words(topic)), stems)
 
 
 def query_terms(query: str) -> list[str]:

@@ -1,7 +1,7 @@
 """Every table of paperboy, on one MetaData that the migrations are checked against.
 
 The subscriber tables live here too so that one migration history covers the whole
-database; their queries are in service/store/subscribers.py.
+database; their queries are in service/store/subscribers/.
 """
 
 from datetime import UTC
@@ -21,6 +21,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
+
+# Every id column is INTEGER: 32 bits on PostgreSQL. A larger number names no row; the web and
+# signed links check it before a query that the database would refuse.
+MAX_ID = 2**31 - 1
 
 metadata = MetaData(
     naming_convention={
