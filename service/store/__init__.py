@@ -33,6 +33,7 @@ __all__ = [
     "describe",
     "write_transaction",
     "is_busy",
+    "OperationalError",
 ]
 
 # Any failure of the database in the middle of a job (lost connection, locked or broken file);

@@ -34,6 +34,12 @@ class InboundMessage:
     raw: bytes | None = None
 
 
+def _text(value: str | None) -> str | None:
+    """`value` fit for a text column: mail may carry NUL characters (raw or MIME-encoded), which
+    PostgreSQL refuses in text; each becomes U+FFFD. The raw bytes keep them."""
+    return value.replace("\x00", "\ufffd") if value else value
+
+
 def record_message(
     conn: Connection,
     received: datetime,
@@ -56,13 +62,13 @@ def record_message(
             received=received,
             source=source,
             kind=kind,
-            outcome=outcome[:2000],
+            outcome=_text(outcome[:2000]),
             size=len(raw),
             raw=raw[:RAW_KEPT] if keep else None,
-            mail_from=(mail_from or None) and mail_from[:320],
-            rcpt_to=rcpt_to,
-            sender=sender,
-            subject=subject,
+            mail_from=_text((mail_from or None) and mail_from[:320]),
+            rcpt_to=_text(rcpt_to),
+            sender=_text(sender),
+            subject=_text(subject),
             subscriber_id=subscriber_id,
             delivery_id=delivery_id,
         )
