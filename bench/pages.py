@@ -72,7 +72,7 @@ def corpus_papers(count: int, start: int = 0, now: datetime | None = None):
     base = parse_feed(gzip.decompress(CORPUS.read_bytes())).papers
     now = now or datetime.now(UTC)
     return [
-        replace(base[n % len(base)], id=f"2601.{n:05d}", published=now - timedelta(days=2, minutes=n))
+        replace(base[n % len(base)], id=f"2601.{n:05d}", published=now - timedelta(days=2, minutes=n - start))
         for n in range(start, start + count)
     ]
 

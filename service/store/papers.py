@@ -124,7 +124,13 @@ def link_topic_papers(conn: Connection, topic: str, paper_ids: list[str], now: d
             select(topic_paper.c.paper_id).where(topic_paper.c.topic == topic, topic_paper.c.paper_id.in_(wanted))
         ).scalars()
     )
-    rows = [{"topic": topic, "paper_id": pid, "first_matched": now} for pid in sorted(wanted - known)]
+    new = sorted(wanted - known)
+    published = (
+        dict(conn.execute(select(paper_table.c.id, paper_table.c.published).where(paper_table.c.id.in_(new))).all())
+        if new
+        else {}
+    )
+    rows = [{"topic": topic, "paper_id": pid, "first_matched": now, "published": published.get(pid)} for pid in new]
     if rows:
         conn.execute(insert_ignoring_duplicates(conn, topic_paper), rows)
     return wanted - known
@@ -146,11 +152,12 @@ def papers_for_topic(
     """Papers first matched by `topic` in [since, until), newest published first.
 
     `with_links`: only papers with a code or project page URL."""
+    # In the order of the (topic, published, paper_id) index: a feed's 50 newest are its first 50.
     query = (
         select(paper_table)
         .join(topic_paper, topic_paper.c.paper_id == paper_table.c.id)
         .where(topic_paper.c.topic == topic)
-        .order_by(paper_table.c.published.desc(), paper_table.c.id.desc())
+        .order_by(topic_paper.c.published.desc(), topic_paper.c.paper_id.desc())
     )
     if since is not None:
         query = query.where(topic_paper.c.first_matched >= since)

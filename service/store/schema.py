@@ -103,7 +103,11 @@ topic_paper = Table(
     Column("topic", String(64), primary_key=True),
     Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
     Column("first_matched", UTC_DATETIME, nullable=False),
+    # paper.published (a paper's v1 date never changes), so that a feed's newest papers come
+    # from this index in order, however many papers the topic holds.
+    Column("published", UTC_DATETIME),
     Index("ix_topic_paper_topic_first_matched", "topic", "first_matched"),
+    Index("ix_topic_paper_topic_published_paper_id", "topic", "published", "paper_id"),
 )
 
 fetch_run = Table(

@@ -1,6 +1,6 @@
 """What ranking reads of each paper (its stem counts, publication date and whether it links code
 or a project page), counted once when the paper is stored; the papers already held are counted
-here.
+here. Topic links carry the paper's publication date, indexed, for feeds' newest papers.
 
 Revision ID: 0008
 """
@@ -31,7 +31,16 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("paper_id", name=op.f("pk_paper_terms")),
     )
+    op.add_column("topic_paper", sa.Column("published", sa.DateTime(timezone=True), nullable=True))
+    op.create_index(
+        "ix_topic_paper_topic_published_paper_id", "topic_paper", ["topic", "published", "paper_id"], unique=False
+    )
     conn = op.get_bind()
+    conn.execute(
+        sa.text(
+            "UPDATE topic_paper SET published = (SELECT paper.published FROM paper WHERE paper.id = topic_paper.paper_id)"
+        )
+    )
     paper = sa.table(
         "paper",
         sa.column("id", sa.String),
@@ -71,4 +80,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_topic_paper_topic_published_paper_id", table_name="topic_paper")
+    with op.batch_alter_table("topic_paper") as batch:
+        batch.drop_column("published")
     op.drop_table("paper_terms")
