@@ -116,7 +116,8 @@ def cli(config, *args):
     return CliRunner().invoke(main, list(args), env=environ)
 
 
-def test_init_takes_the_file_once_and_the_commands_import_export_and_compare(config, tmp_path):
+def test_init_takes_the_file_once_and_the_commands_import_export_and_compare(config, tmp_path, database_url):
+    config = config.with_overrides(database_url=database_url)
     done = cli(config, "init")
     assert done.exit_code == 0 and "2 topics taken from" in done.output
     assert "topics taken" not in cli(config, "init").output
