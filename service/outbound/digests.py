@@ -18,6 +18,7 @@ from service.clock import Clock, SystemClock
 from service.digest.digest import Digest, digest_by_id, last_complete_week
 from service.digest.letter import DigestError, LetterWriter, letter_writer
 from service.digest.queue import Queued, lease_of, queue_digest
+from service.digest.selection import NO_VOTES, ReaderVotes
 from service.model.preferences import DEFAULT as DEFAULT_PREFERENCES
 from service.model.preferences import DigestPreferences
 from service.model.text import counted
@@ -26,12 +27,23 @@ from service.outbound.ledger import Unsendable
 from service.outbound.mime import DkimSigner, PieceEncoder, Stamp, assemble, message_id
 from service.outbound.verp import envelope_sender
 from service.runtime import Runtime
-from service.store import Connection, deliveries
+from service.store import Connection, deliveries, votes
 from service.store.deliveries import Claimed
 from service.store.subscribers import preferences_of
 from subscribers.tokens import preferences_url, unsubscribe_url
 
 log = logging.getLogger("paperboy.mailer")
+
+
+def reader_votes(conn: Connection, subscriber_ids: list[int]) -> dict[int, ReaderVotes]:
+    """What each of these subscribers marked "More like this" and "Fewer like this"."""
+    return {
+        subscriber_id: ReaderVotes(
+            tuple(vote.paper for vote in given if vote.vote == votes.MORE),
+            tuple(vote.paper for vote in given if vote.vote == votes.FEWER),
+        )
+        for subscriber_id, given in votes.votes_of_subscribers(conn, subscriber_ids).items()
+    }
 
 
 class DigestLedger:
@@ -45,6 +57,7 @@ class DigestLedger:
         self.encoder = PieceEncoder()
         self.writer: LetterWriter | None = None  # made when the run starts: it reads the week's papers
         self.preferences: dict[int, DigestPreferences] = {}  # of the claimed deliveries' subscribers, until sent
+        self.votes: dict[int, ReaderVotes] = {}  # of those who voted, until sent
 
     def pending(self, conn: Connection) -> int:
         return deliveries.pending_count(conn, self.digest.id)
@@ -68,7 +81,9 @@ class DigestLedger:
 
     def claim(self, conn: Connection, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
         claimed = deliveries.claim_deliveries(conn, self.digest.id, worker, now, lease, limit)
-        self.preferences.update(preferences_of(conn, [job.subscriber_id for job in claimed]))
+        subscriber_ids = [job.subscriber_id for job in claimed]
+        self.preferences.update(preferences_of(conn, subscriber_ids))
+        self.votes.update(reader_votes(conn, subscriber_ids))
         return claimed
 
     def message(self, job: Claimed, address: str, now: datetime) -> bytes:
@@ -81,6 +96,7 @@ class DigestLedger:
                 job.topics,
                 self.preferences.pop(job.subscriber_id, DEFAULT_PREFERENCES),
                 (unsubscribe, preferences_url(self.config, job.subscriber_id)),
+                self.votes.pop(job.subscriber_id, NO_VOTES),
             )
         except DigestError as error:
             raise Unsendable(str(error)) from None

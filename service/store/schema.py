@@ -8,6 +8,7 @@ from datetime import UTC
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.sql import true
 from sqlalchemy.types import TypeDecorator
 
 # Every id column is INTEGER: 32 bits on PostgreSQL. A larger number names no row; the web and
@@ -153,6 +155,19 @@ digest_preference = Table(
     Column("keywords_in", JSON, nullable=False),  # lists of plain words and phrases
     Column("keywords_out", JSON, nullable=False),
     Column("authors", JSON, nullable=False),  # names as the subscriber typed them
+    # "You might also like": a few papers of the week from outside the subscriber's topics.
+    Column("suggestions", Boolean, nullable=False, server_default=true()),
+)
+
+# A reader's "More like this" (+1) or "Fewer like this" (-1) on a paper; their digests rank by it.
+# Never exported, erased with the subscriber.
+reader_vote = Table(
+    "reader_vote",
+    metadata,
+    Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
+    Column("vote", Integer, nullable=False),  # +1 more like this, -1 fewer like this
+    Column("voted", UTC_DATETIME, nullable=False),
 )
 
 admin_user = Table(
