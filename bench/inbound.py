@@ -53,7 +53,10 @@ def auto_reply(n: int) -> bytes:
 
 def prepare(database_url: str, subscribers: int) -> None:
     from service import store
-    from service.store.subscribers import ImportRow, import_rows, record_confirmation_mailed, subscriber_by_email
+    from service.store.subscribers.imports import ImportRow
+    from service.store.subscribers.lifecycle import record_confirmation_mailed
+    from service.store.subscribers.records import subscriber_by_email
+    from subscribers.imports import import_rows
 
     now = datetime.now(UTC)
     engine = store.connect(database_url)
@@ -132,7 +135,7 @@ def main() -> None:
 
         from service import store
         from service.store.inbound import kind_counts
-        from service.store.subscribers import status_counts
+        from service.store.subscribers.listing import status_counts
 
         engine = store.connect(database_url)
         with engine.connect() as conn:

@@ -72,7 +72,8 @@ def prepare(url: str, folder: Path, now: datetime) -> list[str]:
     topics_file = folder / "topics.toml"
     topics_file.write_text(TOPICS)
     from service.model.topics import load_topics
-    from service.store.subscribers import ImportRow, import_rows
+    from service.store.subscribers.imports import ImportRow
+    from subscribers.imports import import_rows
 
     load_sample(engine, load_topics(topics_file), now)
     papers = many_papers(5000)

@@ -40,7 +40,8 @@ def prepare(database_url: str, topics_file: Path) -> None:
     from service.outbound.notices import admit_requests
     from service.runtime import Runtime
     from service.store import mail_queue
-    from service.store.subscribers import ImportRow, import_rows
+    from service.store.subscribers.imports import ImportRow
+    from subscribers.imports import import_rows
 
     runtime = Runtime(Config(database_url=database_url, topics_file=topics_file))
     store.migrate(runtime.engine)

@@ -18,7 +18,8 @@ from service.model.preferences import DEFAULT as DEFAULT_PREFERENCES
 from service.runtime import Runtime
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
-from service.store.subscribers import SUBSCRIBER_BATCH, active_recipients, preferences_of
+from service.store.subscribers.preferences import preferences_of
+from service.store.subscribers.recipients import SUBSCRIBER_BATCH, active_recipients
 
 # A claimed delivery is its sender's for PAPERBOY_SEND_LEASE (by default this long); after that
 # another sender may take it over.

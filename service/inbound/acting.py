@@ -22,7 +22,7 @@ from service.inbound.reading import Reading, read_message
 from service.model.states import InboundKind, SubscriberStatus
 from service.runtime import Runtime
 from service.store import inbound as inbound_store
-from service.store import subscribers
+from service.store.subscribers import audit, bounces, lifecycle, records
 from subscribers.addresses import AddressError, normalize_address
 
 log = logging.getLogger("paperboy.inbound")
@@ -102,29 +102,29 @@ def handle_message(
     return Handled(message_id, reading.kind, outcome, acts.changed)
 
 
-def _by_delivery(conn, reading: Reading, acts: _Acts) -> list[subscribers.Subscriber]:
+def _by_delivery(conn, reading: Reading, acts: _Acts) -> list[records.Subscriber]:
     """The subscriber of the first delivery a signed VERP address names."""
     for delivery_id in reading.delivery_ids:
         acts.delivery_id = delivery_id
         subscriber_id = inbound_store.subscriber_of_delivery(conn, delivery_id)
-        found = subscribers.get_subscriber(conn, subscriber_id) if subscriber_id is not None else None
+        found = records.get_subscriber(conn, subscriber_id) if subscriber_id is not None else None
         if found is not None:
             return [found]
         acts.notes.append(f"delivery {delivery_id} is not in the ledger")
     return []
 
 
-def _by_address(conn, addresses: list[str], acts: _Acts, mailed_only: bool) -> list[subscribers.Subscriber]:
+def _by_address(conn, addresses: list[str], acts: _Acts, mailed_only: bool) -> list[records.Subscriber]:
     found = []
     for address in addresses:
         try:
-            subscriber = subscribers.subscriber_by_email(conn, normalize_address(address))
+            subscriber = records.subscriber_by_email(conn, normalize_address(address))
         except AddressError:
             subscriber = None
         if subscriber is None and "@xn--" in address.lower():
             local, _, domain = address.rpartition("@")
             try:
-                subscriber = subscribers.subscriber_by_email(conn, f"{local}@{domain.encode().decode('idna')}".lower())
+                subscriber = records.subscriber_by_email(conn, f"{local}@{domain.encode().decode('idna')}".lower())
             except UnicodeError:
                 subscriber = None
         if subscriber is None:
@@ -164,7 +164,7 @@ def _bounce(conn, reading: Reading, now: datetime) -> _Acts:
     acts = _Acts()
     reason = f"bounce: {', '.join(reading.permanent)} failed permanently ({reading.detail or 'no status given'})"
     for subscriber in _targets(conn, reading, acts, reading.permanent):
-        changed = subscribers.mark_bounced(conn, subscriber.id, reason, now, ACTOR)
+        changed = bounces.mark_bounced(conn, subscriber.id, reason, now, ACTOR)
         _note_change(acts, subscriber, changed, SubscriberStatus.BOUNCED)
     return acts
 
@@ -178,10 +178,10 @@ def _soft_bounce(conn, reading: Reading, now: datetime) -> _Acts:
         window = f"{SOFT_BOUNCE_WINDOW.days} days"
         if count >= SOFT_BOUNCE_LIMIT:
             reason = f"soft bounce {count} within {window} (limit {SOFT_BOUNCE_LIMIT}): {failed}"
-            changed = subscribers.mark_bounced(conn, subscriber.id, reason, now, ACTOR)
+            changed = bounces.mark_bounced(conn, subscriber.id, reason, now, ACTOR)
             _note_change(acts, subscriber, changed, SubscriberStatus.BOUNCED)
         else:
-            subscribers.record_audit(
+            audit.record_audit(
                 conn,
                 now,
                 ACTOR,
@@ -197,7 +197,7 @@ def _complaint(conn, reading: Reading, now: datetime) -> _Acts:
     acts = _Acts()
     found = _by_delivery(conn, reading, acts)
     if not found and reading.subscriber_ids:
-        found = [s for s in (subscribers.get_subscriber(conn, i) for i in reading.subscriber_ids) if s]
+        found = [s for s in (records.get_subscriber(conn, i) for i in reading.subscriber_ids) if s]
     if not found:
         found = _by_address(conn, reading.addresses, acts, mailed_only=True)
     if not found and not acts.notes:
@@ -208,7 +208,7 @@ def _complaint(conn, reading: Reading, now: datetime) -> _Acts:
             acts.notes.append(f"subscriber {subscriber.id} is deleted; nothing changed")
             acts.erased = True
             continue
-        changed = subscribers.mark_complained(conn, subscriber.id, f"spam complaint ({reading.detail})", now, ACTOR)
+        changed = bounces.mark_complained(conn, subscriber.id, f"spam complaint ({reading.detail})", now, ACTOR)
         _note_change(acts, subscriber, changed, SubscriberStatus.COMPLAINED)
     return acts
 
@@ -218,12 +218,12 @@ def _unsubscribe(conn, reading: Reading, now: datetime) -> _Acts:
     if reading.detail:
         acts.notes.append(reading.detail + "; nothing changed")
     for subscriber_id in reading.subscriber_ids:
-        subscriber = subscribers.get_subscriber(conn, subscriber_id)
+        subscriber = records.get_subscriber(conn, subscriber_id)
         if subscriber is None or subscriber.status == SubscriberStatus.DELETED:
             acts.notes.append(f"subscriber {subscriber_id} no longer exists; nothing changed")
             continue
         acts.subscriber_id = acts.subscriber_id or subscriber.id
-        after = subscribers.unsubscribe(conn, subscriber.id, now, ACTOR, "mail to the List-Unsubscribe address")
+        after = lifecycle.unsubscribe(conn, subscriber.id, now, ACTOR, "mail to the List-Unsubscribe address")
         _note_change(acts, subscriber, after.status != subscriber.status, after.status)
     return acts
 

@@ -29,7 +29,7 @@ from service.outbound.verp import envelope_sender
 from service.runtime import Runtime
 from service.store import Connection, deliveries, votes
 from service.store.deliveries import Claimed
-from service.store.subscribers import preferences_of
+from service.store.subscribers.preferences import preferences_of
 from subscribers.tokens import preferences_url, unsubscribe_url
 
 log = logging.getLogger("paperboy.mailer")

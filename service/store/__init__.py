@@ -1,6 +1,7 @@
 """The database: engine set-up, migrations, and (in the submodules) every query paperboy runs.
 
-All SQL lives in this package and in service/store/subscribers.py; nothing else imports SQLAlchemy.
+All SQL lives in this package (the subscriber queries in its subpackage subscribers/); nothing
+else imports SQLAlchemy.
 Functions take a Connection so that callers decide where a transaction starts and ends.
 """
 
@@ -108,6 +109,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 def migrate(engine: Engine) -> None:
     """Create or upgrade the schema to the newest migration."""
+    # Imported here for start-up cost: only `paperboy init` and the first start need Alembic.
     from alembic import command
     from alembic.config import Config as AlembicConfig
 

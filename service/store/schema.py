@@ -1,7 +1,7 @@
 """Every table of paperboy, on one MetaData that the migrations are checked against.
 
 The subscriber tables live here too so that one migration history covers the whole
-database; their queries are in service/store/subscribers.py.
+database; their queries are in service/store/subscribers/.
 """
 
 from datetime import UTC

@@ -9,7 +9,7 @@ import time
 from service.inbound.imap import poll_mailbox
 from service.scheduler.scheduler import Scheduler, inbound_job
 from service.store import inbound as inbound_store
-from service.store import subscribers as store
+from service.store.subscribers import audit
 from tests.conftest import NOW
 from tests.inbound.test_inbound_bounces import corpus, statuses
 from tests.inbound.test_inbound_replies import arf_report
@@ -48,7 +48,7 @@ def test_postfix_bounces_a_digest_and_paperboy_inbound_marks_the_subscriber_boun
     assert status_of(runtime, READER) == "active" and smtp_server.handler.recipients() == [READER]
     assert 'status=bounced (unknown user: "nobody-here")' in postfix_log
     with runtime.engine.connect() as conn:
-        [bounce] = [e for e in store.audit_entries(conn, ids[MISSING]) if e.action == "bounce"]
+        [bounce] = [e for e in audit.audit_entries(conn, ids[MISSING]) if e.action == "bounce"]
         [dsn], _, _ = inbound_store.list_messages(conn)
     assert bounce.actor == "inbound mail" and "5.1.1" in bounce.detail
     # The DSN came back to this delivery's own envelope sender, from Postfix's null sender.

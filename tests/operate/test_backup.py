@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from service import store
 from service.config import load_config
-from service.store.subscribers import subscriber_by_email
+from service.store.subscribers.records import subscriber_by_email
 from service.web import create_app
 from subscribers import tokens
 from tests.conftest import NOW, POSTGRES_URL
@@ -34,7 +34,8 @@ WRITER = """
 import pathlib, sys
 from datetime import UTC, datetime
 from service import store
-from service.store.subscribers import ImportRow, import_rows
+from service.store.subscribers.imports import ImportRow
+from subscribers.imports import import_rows
 
 engine = store.connect(sys.argv[1])
 stop = pathlib.Path(sys.argv[2])

@@ -75,7 +75,7 @@ def test_it_reports_a_dry_run_and_writes_nothing(config, database_url, smtp_serv
 
 
 def test_it_cancels_a_delivery_whose_subscriber_left_before_sending(config, database_url, smtp_server):
-    from service.store.subscribers import unsubscribe
+    from service.store.subscribers.lifecycle import unsubscribe
 
     runtime = _runtime(config, database_url, smtp_server)
     ids = _setup(runtime)

@@ -9,7 +9,7 @@ from service.outbound.digests import send_digest
 from service.outbound.policy import retry_delay
 from service.runtime import Runtime
 from service.store import deliveries
-from service.store.subscribers import get_subscriber
+from service.store.subscribers.records import get_subscriber
 from tests.conftest import NOW
 from tests.support.digest_data import WEEK, FakeClock, add_subscribers, load_week, runtime_for
 from tests.support.smtp_server import RecordingHandler, SmtpServer, free_port
