@@ -27,8 +27,9 @@ from service.outbound.ledger import Unsendable
 from service.outbound.mime import DkimSigner, PieceEncoder, Stamp, assemble, message_id
 from service.outbound.verp import envelope_sender
 from service.runtime import Runtime
-from service.store import Connection, deliveries, votes
+from service.store import Connection, deliveries
 from service.store.deliveries import Claimed
+from service.store.subscribers import votes
 from service.store.subscribers.preferences import preferences_of
 from subscribers.tokens import preferences_url, unsubscribe_url
 
