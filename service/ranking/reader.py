@@ -19,9 +19,9 @@ from service.model.paper import Paper
 from service.model.terms import paper_stems
 
 # Sort key: TOPIC_WEIGHT * (1 - place / count) + likeness. Likeness runs from -1 to 1.
-TOPIC_WEIGHT = 0.5
+TOPIC_WEIGHT = 0.05
 # A paper this close to one the reader liked says so ("like '...' that you marked").
-REASON_SIMILARITY = 0.15
+REASON_SIMILARITY = 0.08
 TITLE_SHOWN = 60
 
 Vector = dict[str, float]
@@ -30,7 +30,7 @@ Vector = dict[str, float]
 @dataclass(frozen=True)
 class Reordered:
     paper: Paper
-    because: str  # "like '<title>' that you marked", or "" when the votes did not move it up
+    because: str  # "like '<title>' that you marked" when close to a liked paper, else ""
 
 
 class PaperVectors:
@@ -85,14 +85,11 @@ def reorder(
         nearest, like = _nearest(vector, liked_vectors)
         dislike = max((cosine(vector, other) for other in rejected_vectors), default=0.0)
         key = TOPIC_WEIGHT * (1 - place / count) + like - dislike
-        because = f"like '{_short(nearest.title)}' that you marked" if nearest and like >= REASON_SIMILARITY else ""
+        close = nearest is not None and like >= REASON_SIMILARITY and like > dislike
+        because = f"like '{_short(nearest.title)}' that you marked" if close and nearest else ""
         keyed.append((-key, place, Reordered(paper, because)))
     keyed.sort(key=lambda entry: (entry[0], entry[1]))
-    # Only a paper the votes moved up carries the reason; one that merely stayed ahead does not need it.
-    return [
-        entry if entry.because and new < place else Reordered(entry.paper, "")
-        for new, (_, place, entry) in enumerate(keyed)
-    ]
+    return [entry for _, _, entry in keyed]
 
 
 def _nearest(vector: Vector, liked: list[tuple[Paper, Vector]]) -> tuple[Paper | None, float]:
