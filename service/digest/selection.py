@@ -159,15 +159,15 @@ class WeekPapers:
         return PaperVectors(self.papers.values())
 
     def _relative_scores(self, topic: Topic) -> dict[str, float]:
-        """Every paper of the week scored for `topic`, relative to the topic's last paper shown in
-        full by default: 1.0 or more is as relevant as what the topic's own digest shows."""
+        """Every paper of the week outside `topic` scored for it, relative to the topic's median
+        paper: 1.0 or more is as relevant as a typical paper the topic lists."""
         found = self._outside_scores.get(topic.slug)
         if found is None:
             papers = list(self.papers.values())
             scores = relevance_scores(topic, [paper_terms(paper) for paper in papers])
             own = {ranked.paper.id for ranked in self.ranked[topic.slug]}
             inside = sorted((s for paper, s in zip(papers, scores, strict=True) if paper.id in own), reverse=True)
-            bar = inside[min(FULL_PER_TOPIC, len(inside)) - 1] if inside else 0.0
+            bar = inside[len(inside) // 2] if inside else 0.0  # the topic's median paper
             found = {
                 paper.id: score / bar
                 for paper, score in zip(papers, scores, strict=True)
@@ -178,7 +178,7 @@ class WeekPapers:
 
     def suggested(self, topic_set: tuple[str, ...]) -> tuple[Pick, ...]:
         """ "You might also like": at most SUGGESTED papers of the week that none of the topics in
-        `topic_set` hold, each at least as relevant to one of them as that topic's own full papers."""
+        `topic_set` hold, each at least as relevant to one of them as that topic's median paper."""
         found = self._suggested.get(topic_set)
         if found is None:
             chosen = [t for t in self.topics if t.slug in topic_set]

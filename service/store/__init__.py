@@ -33,6 +33,7 @@ __all__ = [
     "describe",
     "write_transaction",
     "is_busy",
+    "OperationalError",
 ]
 
 # Any failure of the database in the middle of a job (lost connection, locked or broken file);
@@ -119,6 +120,8 @@ def migrate(engine: Engine) -> None:
         with engine.begin() as connection:
             revisions.settle(connection, MIGRATIONS)
             config.attributes["connection"] = connection
+            if revisions.repair_first_day(connection):
+                command.downgrade(config, "0001")  # then 0002 builds today's search index
             command.upgrade(config, "head")
     except revisions.NewerStore as error:
         raise StoreError(str(error)) from None

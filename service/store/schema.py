@@ -86,11 +86,14 @@ paper = Table(
     Column("first_seen", UTC_DATETIME, nullable=False),
 )
 
-# A paper's stem counts (service/model/terms.py), rewritten with each new version of the paper.
+# What ranking reads of a paper (service/model/terms.py), rewritten with each new version: a
+# window of thousands of papers is ranked from these small rows without reading the papers.
 paper_terms = Table(
     "paper_terms",
     metadata,
     Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
+    Column("published", UTC_DATETIME, nullable=False),  # paper.published, for ties
+    Column("linked", Boolean, nullable=False),  # has code or a project page: the first section
     Column("length", Integer, nullable=False),  # stems in all
     Column("entries", LargeBinary, nullable=False),  # one (stem key, count) per distinct stem
 )
@@ -101,7 +104,11 @@ topic_paper = Table(
     Column("topic", String(64), primary_key=True),
     Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
     Column("first_matched", UTC_DATETIME, nullable=False),
+    # paper.published (a paper's v1 date never changes), so that a feed's newest papers come
+    # from this index in order, however many papers the topic holds.
+    Column("published", UTC_DATETIME),
     Index("ix_topic_paper_topic_first_matched", "topic", "first_matched"),
+    Index("ix_topic_paper_topic_published_paper_id", "topic", "published", "paper_id"),
 )
 
 fetch_run = Table(

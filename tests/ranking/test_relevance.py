@@ -137,3 +137,16 @@ def test_it_reads_the_text_terms_of_an_arxiv_query():
         "world model",
         "agents",
     ]
+
+
+def test_a_topic_of_categories_only_gives_no_why_from_its_description():
+    robotics = Topic(
+        slug="robotics",
+        title="Robotics (all of cs.RO)",
+        description="Every paper in the topic's category: all of it, broad.",
+        query="cat:cs.RO",
+    )
+    ranked = rank(robotics, week())
+    assert ranked and all(entry.matched == () for entry in ranked)
+    # A topic with search terms still names its title's words when a paper has none of its terms.
+    assert any(entry.matched for entry in rank(replace(robotics, query="ti:zebrafish"), week()))

@@ -69,10 +69,10 @@ HOSTILE = [
     "2026-W99",
     "../../etc/passwd",
     "eyJzIjoxfQ.broken.token",
-    "x" * 20000,
+    "x" * 3000,
     "\u202e\ufeff\u200b\U0001f4a9",
     "\udcff",
-    "é" * 3000,
+    "é" * 1000,
     "<script>alert(1)</script>",
     "' OR 1=1 --",
     "",
@@ -146,7 +146,8 @@ def _path(rule: str, good: dict[str, str], hostile: str | None = None, at: int =
         if next(count) == at and hostile is not None:
             return quote(hostile.encode("utf-8", "surrogatepass"), safe="")
         name = match.group(1)
-        return good[kind] if name == "token" else good[name]
+        # Arguments added since this test was written get a plain number or word.
+        return good.get(kind, "x") if name == "token" else good.get(name, "1")
 
     return ARGUMENT.sub(value, rule)
 
@@ -159,6 +160,8 @@ def _send(client, counts: Counter, method: str, path: str, fields: dict[str, str
         else:
             answer = client.open(path, method=method, data=query)
         status = answer.status_code
+        if path.startswith("/admin") and "/admin/sign-in" in answer.headers.get("Location", ""):
+            sign_in(client)  # a value that removed or signed out the admin: the rest still needs one
     except Exception as error:  # noqa: BLE001 - with TESTING on, a view's exception arrives here
         status, answer = 500, error
     counts["requests"] += 1
