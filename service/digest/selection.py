@@ -271,11 +271,12 @@ class WeekPapers:
             if paper_id not in held and wanted(paper := self.papers[paper_id])
         ]
         elsewhere.sort(key=lambda pick: (pick.paper.published, pick.paper.id), reverse=True)
-        suggested = ()
+        suggested: tuple[Pick, ...] = ()
         if preferences.suggestions:
-            shown = held | {pick.paper.id for pick in elsewhere}
-            suggested = tuple(pick for pick in self.suggested(topic_set) if pick.paper.id not in shown)
-            suggested = tuple(pick for pick in suggested if wanted(pick.paper))
+            in_mail = held | {pick.paper.id for pick in elsewhere}
+            suggested = tuple(
+                pick for pick in self.suggested(topic_set) if pick.paper.id not in in_mail and wanted(pick.paper)
+            )
         return Selection(tuple(elsewhere), tuple(blocks), suggested)
 
     def _reordered(self, picks: list[Pick], votes: ReaderVotes) -> list[Pick]:
