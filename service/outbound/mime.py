@@ -15,13 +15,15 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from email import policy
 from email.utils import format_datetime
+from pathlib import Path
 from urllib.parse import quote
 
 import dkim
 
 from service.config import Config
 
-HEADER_POLICY = policy.SMTP.clone(max_line_length=78)
+LINE_LENGTH = 78
+HEADER_POLICY = policy.SMTP.clone(max_line_length=LINE_LENGTH)
 
 
 def fold_header(name: str, value: str) -> bytes:
@@ -30,13 +32,13 @@ def fold_header(name: str, value: str) -> bytes:
     The email package folds a value that fits on a line of its own right after "Subject:", which
     some clients show as an empty subject. Non-ASCII values keep its encoded words."""
     if not value.isascii():
-        folded = HEADER_POLICY.fold(name, value)
+        folded = str(HEADER_POLICY.fold(name, value))
         if folded.startswith(f"{name}:\r\n "):
             folded = f"{name}: " + folded[len(name) + 4 :]
         return folded.encode("ascii")
     lines = [f"{name}:"]
     for word in value.split():
-        if len(lines[-1]) + 1 + len(word) > HEADER_POLICY.max_line_length and lines[-1] != f"{name}:":
+        if len(lines[-1]) + 1 + len(word) > LINE_LENGTH and lines[-1] != f"{name}:":
             lines.append("")
         lines[-1] += " " + word
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
@@ -139,7 +141,7 @@ def _part_header(boundary: str, kind: str) -> bytes:
 
 
 def _header(name: str, value: str) -> bytes:
-    return HEADER_POLICY.fold(name, value).encode("ascii")
+    return str(HEADER_POLICY.fold(name, value)).encode("ascii")
 
 
 URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
@@ -150,7 +152,7 @@ PLAIN_WORD = re.compile(r"[!-~]+")
 def _word_header(name: str, value: str) -> bytes:
     """`Name: value` as the email package writes it, without running it for the common case."""
     line = f"{name}: {value}\r\n"
-    if len(line) <= HEADER_POLICY.max_line_length + 2 and PLAIN_WORD.fullmatch(value) and '"' not in value:
+    if len(line) <= LINE_LENGTH + 2 and PLAIN_WORD.fullmatch(value) and '"' not in value:
         return line.encode("ascii")
     return _header(name, value)
 
@@ -233,19 +235,19 @@ SIGNED_HEADERS = (
 class DkimSigner:
     """DKIM signatures (RSA-SHA256, relaxed/relaxed) with the key in PAPERBOY_DKIM_KEY_FILE."""
 
-    def __init__(self, config: Config):
-        self.selector = config.dkim_selector.encode("ascii")
+    def __init__(self, config: Config, selector: str, key_file: Path):
+        self.selector = selector.encode("ascii")
         self.domain = (config.dkim_domain or config.mail_from_domain).encode("ascii")
-        self.key = config.dkim_key_file.read_bytes()
+        self.key = key_file.read_bytes()
 
     @classmethod
     def from_config(cls, config: Config) -> DkimSigner | None:
         if config.dkim_key_file and config.dkim_selector:
-            return cls(config)
+            return cls(config, config.dkim_selector, config.dkim_key_file)
         return None
 
     def sign(self, message: bytes) -> bytes:
-        signature = dkim.sign(
+        signature: bytes = dkim.sign(
             message,
             self.selector,
             self.domain,

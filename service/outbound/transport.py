@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -68,7 +69,9 @@ class SmtpConnection:
         more just to announce its SIZE, which we know already."""
         await self._deliver(lambda client: _transaction(client, sender, recipients, data, crlf))
 
-    async def _deliver(self, transaction) -> None:
+    async def _deliver(
+        self, transaction: Callable[[aiosmtplib.SMTP], Awaitable[tuple[dict[str, tuple[int, str]], str]]]
+    ) -> None:
         if self.client is None or not self.client.is_connected:
             try:
                 await self._connect()
@@ -76,6 +79,7 @@ class SmtpConnection:
                 self.client = None
                 s = self.settings
                 raise ConnectError(f"smtp: cannot connect to {s.hostname}:{s.port}: {error}") from None
+        assert self.client is not None  # _connect() made it
         try:
             errors, _ = await transaction(self.client)
         except aiosmtplib.SMTPRecipientsRefused as error:
@@ -161,13 +165,15 @@ def open_connection(config: Config) -> Transport:
     return OutboxConnection(config.outbox_dir)
 
 
-async def _transaction(client: aiosmtplib.SMTP, sender: str, recipients: list[str], data: bytes, crlf: bool):
+async def _transaction(
+    client: aiosmtplib.SMTP, sender: str, recipients: list[str], data: bytes, crlf: bool
+) -> tuple[dict[str, tuple[int, str]], str]:
     """One mail transaction, returning sendmail()'s (refused recipients, message)."""
     # After the first EHLO the server may have announced SIZE; the first message goes without it.
     size = [f"SIZE={len(data)}"] if client.supports_extension("size") else []
     try:
         await _mail(client, sender, size)
-        refused = {}
+        refused: dict[str, tuple[int, str]] = {}
         for recipient in recipients:
             try:
                 await _rcpt(client, recipient)
@@ -214,7 +220,7 @@ async def _rcpt(client: aiosmtplib.SMTP, recipient: str) -> None:
         raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
 
 
-async def _data(client: aiosmtplib.SMTP, data: bytes, crlf: bool = False):
+async def _data(client: aiosmtplib.SMTP, data: bytes, crlf: bool = False) -> aiosmtplib.SMTPResponse:
     """DATA for a message already in CRLF form.
 
     aiosmtplib's data() runs two regular expressions over the whole message (line endings, then
