@@ -5,15 +5,18 @@ through deploy/nginx.conf's cache in front of paperboy, against nginx serving th
 a static file (needs Debian's nginx).
 
     .venv/bin/python bench/feeds.py [--duration 10]
+    .venv/bin/python bench/feeds.py --rebuild 1000,10000,50000 [--runs 3]
 
 The targets: the feed endpoint at 90% or more of the bare-Flask figure; through nginx's cache at
-80% or more of nginx's static file."""
+80% or more of nginx's static file. `--rebuild`: the first feed request after a fetch of 20
+papers, in process, with the topic holding each number of papers: the same at every size."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,9 +29,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.smtp_server import free_port  # noqa: E402
+from tests.support.smtp_server import free_port  # noqa: E402
 
-SAMPLE = ROOT / "service" / "sample" / "api2026_search_all-testing_100entries.xml"
+SAMPLE = ROOT / "tests" / "data" / "api2026_search_all-testing_100entries.xml"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 FEED_PATH = "/topics/bench/feed.atom"
 ENTRIES = 50
@@ -66,7 +69,7 @@ def bare_app():
     return app
 
 
-def start_gunicorn(app: str, env: dict) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(app: str, env: dict, probe: str = FEED_PATH) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
         [str(GUNICORN), "--workers", "2", "--bind", f"127.0.0.1:{port}", app],
@@ -79,7 +82,7 @@ def start_gunicorn(app: str, env: dict) -> tuple[subprocess.Popen, str]:
     deadline = time.monotonic() + 30
     while True:
         try:
-            httpx.get(base + FEED_PATH, timeout=5)
+            httpx.get(base + probe, timeout=120)
             return process, base
         except httpx.TransportError:
             if process.poll() is not None or time.monotonic() > deadline:
@@ -127,10 +130,52 @@ def prepare_store(folder: Path) -> dict:
     }
 
 
+def rebuilds(sizes: list[int], runs: int) -> None:
+    """The first feed request after a fetch, in process, at each size of the topic."""
+    from datetime import timedelta
+
+    from bench.pages import corpus_papers, fill_store, load, spread
+    from service.config import Config
+    from service.store.papers import link_topic_papers, upsert_papers
+    from service.web import create_app
+
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            now = datetime.now(UTC)
+            url = f"sqlite:///{folder}/bench.sqlite3"
+            fill_store(url, folder / "topics.toml", size, now - timedelta(days=30))
+            config = Config(database_url=url, topics_file=folder / "topics.toml", secret_key="bench")
+            app = create_app(config, stamp_seconds=0)
+            engine, client = app.extensions["paperboy"].engine, app.test_client()
+            client.get(FEED_PATH)
+            times = []
+            for run in range(runs):
+                fetched = corpus_papers(20, start=100_000 + run * 20, now=now + timedelta(days=1 + run))
+                with engine.begin() as conn:
+                    upsert_papers(conn, fetched, now)
+                    link_topic_papers(conn, "bench", [p.id for p in fetched], now)
+                started = time.perf_counter()
+                answer = client.get(FEED_PATH)
+                times.append((time.perf_counter() - started) * 1000)
+                # The work named: a new feed whose newest entries are this fetch's papers.
+                assert answer.status_code == 200 and answer.data.count(b"<entry>") == ENTRIES
+                assert f"https://arxiv.org/abs/{fetched[0].id}".encode() in answer.data, "feed misses the fetch"
+            app.extensions["paperboy"].close()
+        print(f"{size:>6} papers in the topic: feed rebuilt after a fetch {spread(times)} ms ({load()})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--rebuild", help="papers in the topic, e.g. 1000,10000,50000")
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    if args.rebuild:
+        rebuilds([int(size) for size in args.rebuild.split(",")], max(args.runs, 3))
+        return
+    if not shutil.which("wrk"):
+        raise SystemExit("bench: wrk is missing: apt-get install wrk")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         env = prepare_store(folder)
@@ -173,9 +218,7 @@ def main() -> None:
 
 def through_nginx(upstream: str, folder: Path, duration: int) -> list[tuple[str, float, float]]:
     """The feed through deploy/nginx.conf's cache, and the same bytes as nginx's static file."""
-    import shutil
-
-    from tests.nginx_front import nginx_front
+    from tests.support.nginx_front import nginx_front
 
     if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
         raise SystemExit("bench: nginx is missing: apt-get install nginx")

@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scratch import scratch_postgres  # noqa: E402
 from service import store as service_store  # noqa: E402
-from subscribers import csv_io, store  # noqa: E402
+from subscribers import csv_io  # noqa: E402
+from subscribers.imports import import_rows  # noqa: E402
 
 TOPICS = ["vla", "testing", "robotics"]
 
@@ -39,7 +40,7 @@ def run_pass(engine, data: bytes, label: str) -> None:
     parsed_at = time.perf_counter()
     assert parsed.ok, parsed.errors[:3]
     with engine.begin() as conn:
-        result = store.import_rows(conn, parsed.rows, datetime.now(UTC), "bench")
+        result = import_rows(conn, parsed.rows, datetime.now(UTC), "bench")
     finished = time.perf_counter()
     rows = len(parsed.rows)
     print(

@@ -26,7 +26,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.smtp_server import free_port  # noqa: E402
+from service import store  # noqa: E402
+from service.store.inbound import kind_counts  # noqa: E402
+from service.store.subscribers.imports import ImportRow  # noqa: E402
+from service.store.subscribers.lifecycle import record_confirmation_mailed  # noqa: E402
+from service.store.subscribers.listing import status_counts  # noqa: E402
+from service.store.subscribers.records import subscriber_by_email  # noqa: E402
+from subscribers.imports import import_rows  # noqa: E402
+from tests.support.smtp_server import free_port  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "bounces"
 BOUNCES = "bounces@paperboy.test"
@@ -52,9 +59,6 @@ def auto_reply(n: int) -> bytes:
 
 
 def prepare(database_url: str, subscribers: int) -> None:
-    from service import store
-    from service.store.subscribers import ImportRow, import_rows, record_confirmation_mailed, subscriber_by_email
-
     now = datetime.now(UTC)
     engine = store.connect(database_url)
     store.migrate(engine)
@@ -129,10 +133,6 @@ def main() -> None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
             log.close()
-
-        from service import store
-        from service.store.inbound import kind_counts
-        from service.store.subscribers import status_counts
 
         engine = store.connect(database_url)
         with engine.connect() as conn:

@@ -31,12 +31,15 @@ from bench.fetch import serve  # noqa: E402
 from bench.scratch import scratch_postgres  # noqa: E402
 from service import store  # noqa: E402
 from service.arxiv.sample import load_sample  # noqa: E402
+from service.model.topics import load_topics  # noqa: E402
 from service.model.weeks import week_of  # noqa: E402
 from service.store.papers import link_topic_papers, upsert_papers  # noqa: E402
-from tests.arxiv_replay import dated_entries, paged_responses  # noqa: E402
-from tests.helpers import PAPERBOY  # noqa: E402
-from tests.server_process import paperboy_server, server_environment  # noqa: E402
-from tests.topic_data import many_papers  # noqa: E402
+from service.store.subscribers.imports import ImportRow  # noqa: E402
+from subscribers.imports import import_rows  # noqa: E402
+from tests.support.arxiv_replay import dated_entries, paged_responses  # noqa: E402
+from tests.support.helpers import PAPERBOY  # noqa: E402
+from tests.support.server_process import paperboy_server, server_environment  # noqa: E402
+from tests.support.topic_data import many_papers  # noqa: E402
 
 TOPICS = """
 [[topic]]
@@ -71,8 +74,6 @@ def prepare(url: str, folder: Path, now: datetime) -> list[str]:
     store.migrate(engine)
     topics_file = folder / "topics.toml"
     topics_file.write_text(TOPICS)
-    from service.model.topics import load_topics
-    from service.store.subscribers import ImportRow, import_rows
 
     load_sample(engine, load_topics(topics_file), now)
     papers = many_papers(5000)

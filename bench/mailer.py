@@ -86,7 +86,8 @@ def prepare(database_url: str, subscribers: int, distinct_keywords: bool) -> Non
     from service.arxiv.client import parse_feed
     from service.model.preferences import DigestPreferences
     from service.store.papers import link_topic_papers, upsert_papers
-    from service.store.subscribers import ImportRow, import_rows
+    from service.store.subscribers.imports import ImportRow
+    from subscribers.imports import import_rows
 
     engine = store.connect(database_url)
     store.migrate(engine)
@@ -164,7 +165,8 @@ def check_letters(runtime, ledger, digest) -> tuple[int, int]:
     two apart), and the mean size of 500 messages as the sender builds them."""
     from service.model.preferences import DEFAULT
     from service.store.deliveries import Claimed
-    from service.store.subscribers import active_recipients, preferences_of
+    from service.store.subscribers.preferences import preferences_of
+    from service.store.subscribers.recipients import active_recipients
 
     with runtime.engine.connect() as conn:
         recipients = list(active_recipients(conn))

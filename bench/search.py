@@ -24,7 +24,7 @@ from service import store  # noqa: E402
 from service.store.papers import upsert_papers  # noqa: E402
 from service.store.search import POSTGRES_DOCUMENT, SearchTooBroad, search_papers  # noqa: E402
 from tests.conftest import NOW  # noqa: E402
-from tests.topic_data import many_papers  # noqa: E402
+from tests.support.topic_data import many_papers  # noqa: E402
 
 QUERIES = {"common word": "learning", "32 prefixes": " ".join(["a*"] * 32), "rare word": "metamorphic"}
 

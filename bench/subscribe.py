@@ -28,20 +28,20 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.smtp_server import free_port  # noqa: E402
+from service import store  # noqa: E402
+from service.config import Config  # noqa: E402
+from service.outbound.notices import admit_requests  # noqa: E402
+from service.runtime import Runtime  # noqa: E402
+from service.store import mail_queue  # noqa: E402
+from service.store.subscribers.imports import ImportRow  # noqa: E402
+from subscribers.imports import import_rows  # noqa: E402
+from tests.support.smtp_server import free_port  # noqa: E402
 
 KINDS = ("new", "known", "recent", "blocked")
 
 
 def prepare(database_url: str, topics_file: Path) -> None:
     """A known active subscriber, one mailed a confirmation a moment ago, and a blocked one."""
-    from service import store
-    from service.config import Config
-    from service.outbound.notices import admit_requests
-    from service.runtime import Runtime
-    from service.store import mail_queue
-    from service.store.subscribers import ImportRow, import_rows
-
     runtime = Runtime(Config(database_url=database_url, topics_file=topics_file))
     store.migrate(runtime.engine)
     now = datetime.now(UTC)

@@ -6,6 +6,7 @@ naming the variable, and the command line prints just that line and exits.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -159,6 +160,28 @@ def env_dkim(environ: Environ) -> tuple[Path | None, str | None, str | None]:
     return (Path(key_file) if key_file else None), selector, domain
 
 
+def env_dns_resolver(environ: Environ) -> tuple[str, int] | None:
+    """PAPERBOY_DNS_RESOLVER: the name server `paperboy doctor` asks, 192.0.2.53, 192.0.2.53:5353 or
+    [2001:db8::53]:53; unset: the system's (/etc/resolv.conf)."""
+    raw = env_str(environ, "PAPERBOY_DNS_RESOLVER")
+    if raw is None:
+        return None
+    host, port = raw, "53"
+    if raw.startswith("["):
+        host, _, port = raw[1:].partition("]")
+        port = port.removeprefix(":") or "53"
+    elif raw.count(":") == 1:
+        host, _, port = raw.partition(":")
+    try:
+        ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        number = 0
+    if not 0 < number < 65536:
+        raise ConfigError(f"PAPERBOY_DNS_RESOLVER: expected an IP address and an optional port, got {raw!r}")
+    return host, number
+
+
 @overload
 def env_email(environ: Environ, name: str, default: str) -> str: ...
 @overload
@@ -206,6 +229,7 @@ class Config:
     rate_limits: bool = True  # tests turn rate limits off; production keeps them on
     rate_limit_storage: str = "memory://"
     trusted_proxies: int = 0
+    dns_resolver: tuple[str, int] | None = None  # (address, port) paperboy doctor asks; None: the system's
 
     def with_overrides(self, **changes) -> Config:
         return replace(self, **changes)
@@ -267,6 +291,7 @@ def load_config(environ: Environ | None = None, var_dir: Path = Path("var")) -> 
         rate_limits=env_bool(environ, "PAPERBOY_RATE_LIMITS", True),
         rate_limit_storage=env_rate_limit_storage(environ),
         trusted_proxies=env_int(environ, "PAPERBOY_TRUSTED_PROXIES", Config.trusted_proxies),
+        dns_resolver=env_dns_resolver(environ),
     )
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from service.model.states import SubscriberStatus
 from service.store import Connection, mail_queue
-from service.store import subscribers as store
+from service.store.subscribers import audit, lifecycle, listing, records
 from subscribers.erasure import erase_subscriber
 
 # Action name -> what the confirm button says.
@@ -25,7 +25,7 @@ TOPIC_ACTIONS = ("add-topic", "remove-topic")
 UNSUBSCRIBABLE = (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING, SubscriberStatus.BOUNCED)
 
 
-def applies(action: str, found: store.Subscriber, topic: str = "") -> bool:
+def applies(action: str, found: records.Subscriber, topic: str = "") -> bool:
     """Whether `action` changes this subscriber (those it would not change are left out)."""
     if found.status == SubscriberStatus.DELETED:
         return False
@@ -44,34 +44,34 @@ def applies(action: str, found: store.Subscriber, topic: str = "") -> bool:
 
 def selection(
     conn: Connection, action: str, topic: str, search: str, status: str, having: str
-) -> list[store.Subscriber]:
+) -> list[records.Subscriber]:
     """The subscribers the list's filters select and `action` would change, by address."""
-    return [s for s in store.matching_subscribers(conn, search, status, having) if applies(action, s, topic)]
+    return [s for s in listing.matching_subscribers(conn, search, status, having) if applies(action, s, topic)]
 
 
-def fingerprint(chosen: Sequence[store.Subscriber]) -> str:
+def fingerprint(chosen: Sequence[records.Subscriber]) -> str:
     """A short digest of the selection's ids: the confirm step's promise of exactly whom it acts on."""
     return hashlib.sha256(",".join(str(s.id) for s in chosen).encode()).hexdigest()[:32]
 
 
 def apply(
-    conn: Connection, action: str, chosen: Sequence[store.Subscriber], topic: str, now: datetime, actor: str
+    conn: Connection, action: str, chosen: Sequence[records.Subscriber], topic: str, now: datetime, actor: str
 ) -> int:
     """Do `action` to every subscriber in `chosen`; any failure raises and the caller rolls back."""
     for found in chosen:
         if action == "block":
-            store.block(conn, found.id, now, actor)
+            lifecycle.block(conn, found.id, now, actor)
         elif action == "delete":
             erase_subscriber(conn, found.id, now, actor)
         elif action == "unsubscribe":
-            store.unsubscribe(conn, found.id, now, actor, "bulk action")
+            lifecycle.unsubscribe(conn, found.id, now, actor, "bulk action")
         elif action == "add-topic":
-            store.change_topics(conn, found.id, [*found.topics, topic], now, actor)
+            lifecycle.change_topics(conn, found.id, [*found.topics, topic], now, actor)
         elif action == "remove-topic":
-            store.change_topics(conn, found.id, [t for t in found.topics if t != topic], now, actor)
+            lifecycle.change_topics(conn, found.id, [t for t in found.topics if t != topic], now, actor)
         elif action == "resend":
             mail_id = mail_queue.queue_confirmation(conn, found.id, found.topics, now)
-            store.record_audit(conn, now, actor, "confirm-mail", found.id, f"sent again; queued as mail {mail_id}")
+            audit.record_audit(conn, now, actor, "confirm-mail", found.id, f"sent again; queued as mail {mail_id}")
         else:
             raise ValueError(f"bulk: unknown action {action!r}")
     return len(chosen)

@@ -19,7 +19,7 @@ from typing import TextIO
 
 from service.errors import PaperboyError
 from service.model.states import SETTABLE, SubscriberStatus
-from service.store.subscribers import ImportRow
+from service.store.subscribers.imports import ImportRow
 from subscribers.addresses import AddressError, normalize_address
 from subscribers.preferences import PreferenceError, joined, parse_preferences
 

@@ -1,5 +1,5 @@
 """Erasing a subscriber everywhere paperboy keeps their address: the subscriber row and audit
-log (service/store/subscribers.py), the bounce reasons in the send ledger (service/store/deliveries.py) and the
+log (service/store/subscribers/), the bounce reasons in the send ledger (service/store/deliveries.py) and the
 mail received about them (service/store/inbound.py)."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from service.store import Connection, deliveries, inbound
-from service.store import subscribers as store
+from service.store.subscribers import audit, lifecycle
 
 
 def erase_subscriber(conn: Connection, subscriber_id: int, now: datetime, actor: str) -> None:
-    """Delete the subscriber (see store.erase) and scrub their address from the ledger's errors and
+    """Delete the subscriber (see lifecycle.erase) and scrub their address from the ledger's errors and
     the inbound mail log."""
-    address = store.erase(conn, subscriber_id, now, actor)
-    deliveries.scrub_errors(conn, subscriber_id, address, store.ERASED)
-    inbound.forget_subscriber(conn, subscriber_id, address, store.ERASED)
+    address = lifecycle.erase(conn, subscriber_id, now, actor)
+    deliveries.scrub_errors(conn, subscriber_id, address, audit.ERASED)
+    inbound.forget_subscriber(conn, subscriber_id, address, audit.ERASED)

@@ -22,6 +22,7 @@ from itsdangerous.encoding import base64_encode
 
 from service.config import Config
 from service.errors import PaperboyError
+from service.store.schema import MAX_ID
 
 CONFIRM_MAX_AGE = timedelta(days=7)
 CONFIRM_SALT = "paperboy.subscribers.confirm"
@@ -63,9 +64,14 @@ def read_confirm_request(config: Config, token: str, now: datetime) -> tuple[int
         raise TokenError("This confirmation link has expired. Please subscribe again to get a new one.") from None
     except BadSignature:
         raise TokenError("This confirmation link is not valid. Please copy the whole link from the mail.") from None
-    if not (isinstance(data, dict) and isinstance(data.get("s"), int) and isinstance(data.get("t"), list)):
+    if not (isinstance(data, dict) and _is_id(data.get("s")) and isinstance(data.get("t"), list)):
         raise TokenError("This confirmation link is not valid. Please copy the whole link from the mail.")
     return data["s"], [str(topic) for topic in data["t"]], issued
+
+
+def _is_id(value: object) -> bool:
+    """Whether a token's value can be a row's id (a signed token from elsewhere could hold any number)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
 def _plain(config: Config, salt: str) -> URLSafeSerializer:
@@ -85,7 +91,7 @@ def _read_plain(config: Config, salt: str, token: str) -> int:
         data = _plain(config, salt).loads(token)
     except BadSignature:
         data = None
-    if not isinstance(data, int) or isinstance(data, bool):
+    if not _is_id(data):
         raise TokenError("This link is not valid. Please use the link from your most recent mail.")
     return data
 

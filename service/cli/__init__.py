@@ -13,19 +13,25 @@ from dotenv import load_dotenv
 
 from service import store
 from service.cli.digest import digest as digest_group
+from service.cli.operate import backup as backup_command
+from service.cli.operate import doctor as doctor_command
+from service.cli.operate import restore as restore_command
 from service.cli.scheduler import run as run_command
 from service.cli.scheduler import scheduler as scheduler_command
 from service.cli.scheduler import sender as sender_command
 from service.cli.subscribers import admin as admin_group
 from service.cli.subscribers import subscribers as subscribers_group
+from service.cli.topics import seed_from_file
+from service.cli.topics import topics as topics_group
 from service.config import keep_files_private, load_config, log_level
 from service.errors import PaperboyError
+from service.model.topics import TopicsError
 from service.runtime import Runtime
 
 # Commands whose work is a batch (a fetch, an import, sending the digest, the scheduler's and the
 # senders' jobs): they run at a lower CPU priority, so that on a machine they share with the web
 # processes, pages and feeds keep answering promptly while they work (BENCHMARKS.md, bench/load.py).
-BATCH_COMMANDS = {"fetch", "subscribers", "digest", "scheduler", "sender", "export"}
+BATCH_COMMANDS = {"fetch", "subscribers", "digest", "scheduler", "sender", "export", "backup"}
 BATCH_NICE = 10
 
 
@@ -61,7 +67,13 @@ def main(ctx: click.Context) -> None:
         # paperboy inbound logs one line per message; these would add one per detector and SMTP command.
         logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
         logging.getLogger("mail.log").setLevel(logging.WARNING)
-    ctx.obj = Runtime(load_config())
+    # doctor reads the settings itself, so that bad ones are one of its lines, not the end of it.
+    ctx.obj = None if ctx.invoked_subcommand == "doctor" else Runtime(load_config())
+    differ = None
+    if ctx.obj is not None and ctx.invoked_subcommand not in ("init", "topics"):
+        differ = ctx.obj.topics_differ_from_file()
+    if differ:
+        click.echo(f"paperboy: {differ}", err=True)
     if ctx.invoked_subcommand in BATCH_COMMANDS:
         _lower_priority()
 
@@ -80,6 +92,15 @@ def init(runtime: Runtime) -> None:
     engine = store.connect(runtime.config.database_url)
     store.migrate(engine)
     click.echo(f"paperboy: database ready at {engine.url.render_as_string(hide_password=True)}")
+    try:
+        taken = seed_from_file(runtime, engine)
+    except TopicsError as error:  # no file yet: topics come later, by import or in the browser
+        click.echo(f"paperboy: no topics in the store yet: {error}", err=True)
+        return
+    if taken:
+        click.echo(f"paperboy: {taken} topics taken from {runtime.config.topics_file} into the store")
+    elif differ := runtime.topics_differ_from_file():
+        click.echo(f"paperboy: {differ}", err=True)
 
 
 @main.command()
@@ -172,7 +193,18 @@ def inbound(runtime: Runtime, host: str, port: int) -> None:
         sys.exit(2)
 
 
-for command in (subscribers_group, admin_group, digest_group, scheduler_command, sender_command, run_command):
+for command in (
+    subscribers_group,
+    topics_group,
+    admin_group,
+    digest_group,
+    scheduler_command,
+    sender_command,
+    run_command,
+    backup_command,
+    restore_command,
+    doctor_command,
+):
     main.add_command(command)
 
 

@@ -8,10 +8,12 @@ from pathlib import Path
 import click
 from werkzeug.security import generate_password_hash
 
-from service.store import subscribers as store
 from service.store import write_transaction
+from service.store.subscribers import admins, records
+from service.store.subscribers.imports import export_rows
 from subscribers import csv_io
 from subscribers.addresses import AddressError, normalize_address
+from subscribers.imports import import_rows
 
 
 @click.group()
@@ -41,7 +43,7 @@ def import_command(runtime, file: Path, dry_run: bool) -> None:
         click.echo(f"{len(parsed.rows)} rows are valid (read as {parsed.encoding}); dry run, nothing written")
         return
     with write_transaction(runtime.engine) as conn:
-        result = store.import_rows(conn, parsed.rows, runtime.clock(), "cli")
+        result = import_rows(conn, parsed.rows, runtime.clock(), "cli")
     click.echo(
         f"imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "
         f"{result.unchanged} unchanged"
@@ -60,12 +62,12 @@ def export_command(runtime, file: Path | None) -> None:
     """Write every subscriber as CSV to FILE.csv, or to standard output."""
     with runtime.engine.connect() as conn:
         if file is None:
-            csv_io.write(store.export_rows(conn), sys.stdout)
+            csv_io.write(export_rows(conn), sys.stdout)
             return
         # Written next to the target and renamed, so a failed export never leaves half a file.
         temporary = file.with_name(f".{file.name}.tmp")
         with temporary.open("w", encoding="utf-8", newline="") as out:
-            count = csv_io.write(store.export_rows(conn), out)
+            count = csv_io.write(export_rows(conn), out)
         temporary.replace(file)
     click.echo(f"exported {count} subscribers to {file}", err=True)
 
@@ -88,7 +90,7 @@ def create_command(runtime, email: str, password: str) -> None:
     except AddressError as error:
         raise AddressError(f"admin: {error}") from None
     if len(password) < 8:
-        raise store.SubscriberError("admin: the password must have at least 8 characters")
+        raise records.SubscriberError("admin: the password must have at least 8 characters")
     with write_transaction(runtime.engine) as conn:
-        store.create_admin(conn, address, generate_password_hash(password), runtime.clock())
+        admins.create_admin(conn, address, generate_password_hash(password), runtime.clock())
     click.echo(f"admin {address} created; sign in at {runtime.config.base_url}/admin/")

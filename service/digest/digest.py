@@ -18,7 +18,9 @@ from service.digest.letter import (  # noqa: F401 (part of this module's interfa
     DigestError,
     letter_writer,
 )
+from service.digest.selection import Selection
 from service.model.paper import Paper, sections
+from service.model.preferences import DEFAULT
 from service.model.topics import Topic
 from service.model.weeks import week_bounds, week_of
 from service.store import Connection, write_transaction
@@ -84,6 +86,13 @@ class Digest:
                     )
                 )
         return blocks
+
+
+def browser_selection(conn: Connection, config: Config, digest: Digest, topics: list[Topic]) -> Selection:
+    """What /digests/<id> shows: the email of a reader of every topic with the usual length, in
+    its order (papers in full, then title links, then a link to each topic's week page)."""
+    writer = letter_writer(conn, config, digest, topics)
+    return writer.week.select(digest.topic_set(topics, [t.slug for t in topics]), DEFAULT)
 
 
 def last_complete_week(now: datetime) -> str:

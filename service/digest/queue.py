@@ -18,7 +18,8 @@ from service.model.preferences import DEFAULT as DEFAULT_PREFERENCES
 from service.runtime import Runtime
 from service.store import deliveries as ledger
 from service.store import digests as digest_store
-from service.store.subscribers import SUBSCRIBER_BATCH, active_recipients, preferences_of
+from service.store.subscribers.preferences import preferences_of
+from service.store.subscribers.recipients import SUBSCRIBER_BATCH, active_recipients
 
 # A claimed delivery is its sender's for PAPERBOY_SEND_LEASE (by default this long); after that
 # another sender may take it over.
@@ -73,6 +74,8 @@ def _mailable_batch(conn, writer: LetterWriter, digest: Digest, topics, batch):
     for recipient in batch:
         topic_set = digest.topic_set(topics, recipient.topics)
         chosen = preferences.get(recipient.subscriber_id, DEFAULT_PREFERENCES)
+        # A topic retired since the last digest stays in the set, for the letter to say so.
+        topic_set += tuple(t.slug for t in writer.retired if t.slug in recipient.topics)
         if (topic_set or chosen.authors) and not writer.week.select(topic_set, chosen).empty:
             yield recipient, topic_set
 

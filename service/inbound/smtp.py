@@ -3,8 +3,9 @@
 It accepts mail only for the bounce address (and its VERP forms) and the From address (where the
 List-Unsubscribe mailto points); anything else is refused at RCPT TO with 550. A message larger
 than MAX_MESSAGE_BYTES is refused with 552, at MAIL FROM when the client announces its SIZE, else
-after its data. A message that cannot be recorded (the database is down) gets 451, so the sending
-server keeps it and tries again later; nothing that reached the handler is lost.
+after its data. A message that cannot be recorded because the database is busy or down gets 451,
+so the sending server keeps it and tries again later; nothing that reached the handler is lost.
+One that fails for any other reason would fail again on every try: it gets 550 and a log line.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import AnyStr
 
 from aiosmtpd.smtp import SMTP
 
+from service import store
 from service.errors import first_line
 from service.inbound.acting import handle_message
 from service.outbound.verp import bounce_address, is_bounce_address
@@ -52,8 +54,12 @@ class InboundHandler:
                 handle_message, self.runtime, raw, "smtp", list(envelope.rcpt_tos), sender
             )
         except Exception as error:
+            if not isinstance(error, (store.StoreError, store.OperationalError)):
+                # Trying again would fail the same way for days: refuse it for good, and say why.
+                log.exception("inbound: cannot read a %d-byte message from <%r>; answered 550", len(raw), sender)
+                return "550 5.6.0 This message cannot be processed"
             log.error(
-                "inbound: cannot record a %d-byte message from <%s> (%s: %s); answered 451 so the sender retries",
+                "inbound: cannot record a %d-byte message from <%r> (%s: %s); answered 451 so the sender retries",
                 len(raw),
                 sender,
                 type(error).__name__,

@@ -56,7 +56,8 @@ class Paper:
 
     @property
     def pdf_url(self) -> str:
-        return f"https://arxiv.org/pdf/{self.id}v{self.version}"
+        # With ".pdf", as the seed's links are: arXiv serves both, some readers go by the suffix.
+        return f"https://arxiv.org/pdf/{self.id}v{self.version}.pdf"
 
     @property
     def withdrawn(self) -> bool:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import Stemmer
@@ -41,6 +42,25 @@ class Terms:
             counts[key] = counts.get(key, 0) + 1
         entries = np.array(sorted(counts.items()), dtype=ENTRY) if counts else np.zeros(0, dtype=ENTRY)
         return cls(len(stems), entries.tobytes())
+
+
+@dataclass
+class Window:
+    """Papers to rank, field by field (one list per field, all in the same order): a window of
+    thousands of papers costs a few lists, not thousands of objects."""
+
+    ids: list[str] = field(default_factory=list)
+    published: list[Any] = field(default_factory=list)  # compared only with each other
+    linked: list[bool] = field(default_factory=list)  # has code or a project page
+    lengths: list[int] = field(default_factory=list)
+    entries: list[bytes] = field(default_factory=list)
+
+    def add(self, paper_id: str, published: Any, linked: bool, terms: Terms) -> None:
+        self.ids.append(paper_id)
+        self.published.append(published)
+        self.linked.append(linked)
+        self.lengths.append(terms.length)
+        self.entries.append(terms.entries)
 
 
 def stem_words(text: str) -> list[str]:

@@ -6,6 +6,9 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+# Years a week may name: each has a week before and after it that datetime can hold (9999-W52
+# would end past year 9999), and none is before arXiv, so nothing real is refused.
+YEARS = range(1000, 9999)
 
 
 def week_of(moment: datetime | date) -> str:
@@ -20,6 +23,8 @@ def week_bounds(week: str) -> tuple[datetime, datetime]:
     if match is None:
         raise ValueError(f"not an ISO week (YYYY-Www): {week!r}")
     year, number = int(match.group(1)), int(match.group(2))
+    if year not in YEARS:
+        raise ValueError(f"no such ISO week: {week!r} (years {YEARS.start} to {YEARS.stop - 1})")
     try:
         monday = date.fromisocalendar(year, number, 1)
     except ValueError:

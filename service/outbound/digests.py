@@ -31,7 +31,7 @@ from service.outbound.verp import EnvelopeSenders
 from service.runtime import Runtime
 from service.store import Connection, deliveries
 from service.store.deliveries import Claimed
-from service.store.subscribers import preferences_of
+from service.store.subscribers.preferences import preferences_of
 from subscribers.tokens import MailLinks
 
 log = logging.getLogger("paperboy.mailer")

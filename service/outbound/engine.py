@@ -28,7 +28,7 @@ from service.outbound.transport import SendError, Transport, open_connection
 from service.runtime import Runtime, process_identity
 from service.smtp_url import SmtpSettings
 from service.store import write_transaction
-from service.store.subscribers import mark_bounced
+from service.store.subscribers.bounces import mark_bounced
 
 log = logging.getLogger("paperboy.mailer")
 

@@ -25,7 +25,7 @@ from service.outbound.mime import DkimSigner, message_id
 from service.outbound.verp import bounce_address
 from service.runtime import Runtime
 from service.store import Connection, mail_queue
-from service.store import subscribers as subscriber_store
+from service.store.subscribers import admins, lifecycle
 from subscribers import admin_access
 from subscribers.emails import confirmation_message
 from subscribers.tokens import CONFIRM_MAX_AGE, confirm_url
@@ -43,12 +43,10 @@ def admit_requests(runtime: Runtime) -> int:
         with store.write_transaction(runtime.engine) as conn:
             requests = mail_queue.requests(conn, ADMIT_BATCH)
             for request in requests:
-                found, send = subscriber_store.request_subscription(
-                    conn, request.email, request.topics, request.created
-                )
+                found, send = lifecycle.request_subscription(conn, request.email, request.topics, request.created)
                 mail_queue.admit(conn, request.id, found.id, send, "" if send else HELD)
                 if send:
-                    subscriber_store.record_confirmation_mailed(conn, found.id, request.created, request.id)
+                    lifecycle.record_confirmation_mailed(conn, found.id, request.created, request.id)
         admitted += len(requests)
         if len(requests) < ADMIT_BATCH:
             return admitted
@@ -95,7 +93,7 @@ class NoticeLedger:
         """An invitation or a password reset: the link is made now, for the admin's password of now,
         so setting a password through it (or any other way) ends it."""
         with self.runtime.engine.connect() as conn:
-            admin = subscriber_store.admin_by_email(conn, address)
+            admin = admins.admin_by_email(conn, address)
         current = admin.password_hash if admin else ""
         link = admin_access.password_url(self.config, job.kind, address, current, job.created)
         return admin_access.admin_message(

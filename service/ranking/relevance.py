@@ -14,12 +14,12 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import NamedTuple
 
 import numpy as np
 
 from service.model.paper import Paper
-from service.model.terms import ENTRY, STOPWORDS, Terms, paper_stems, stem_key, stem_words
+from service.model.terms import ENTRY, STOPWORDS, Terms, Window, paper_stems, stem_key, stem_words
 from service.model.topics import Topic
 
 # How much likeness to the exemplar papers adds, relative to the best query match of the set.
@@ -50,7 +50,8 @@ def rank(topic: Topic, papers: Sequence[Paper], exemplars: Sequence[Paper] = ())
     if not papers:
         return []
     documents = [paper_stems(paper) for paper in papers]
-    scores = relevance_scores(topic, [Terms.of(stems) for stems in documents], exemplars)
+    terms = [Terms.of(stems) for stems in documents]
+    scores = _scores(topic, [t.length for t in terms], [t.entries for t in terms], exemplars)
     ranked = [
         Ranked(paper, score, why(topic, stems)) for paper, score, stems in zip(papers, scores, documents, strict=True)
     ]
@@ -59,8 +60,7 @@ def rank(topic: Topic, papers: Sequence[Paper], exemplars: Sequence[Paper] = ())
     return ranked
 
 
-@dataclass(frozen=True)
-class RankedId:
+class RankedId(NamedTuple):
     """One paper of a ranked window, by id: the paper itself is loaded only when shown."""
 
     id: str
@@ -68,45 +68,44 @@ class RankedId:
     score: float
 
 
-class Candidate(Protocol):
-    """A paper as a window of the store gives it for ranking (service.store.papers.WindowPaper)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def published(self) -> Any: ...  # compared only with the other candidates' values
-    @property
-    def linked(self) -> bool: ...
-    @property
-    def terms(self) -> Terms: ...
-
-
-def rank_window(topic: Topic, papers: Sequence[Candidate], exemplars: Sequence[Paper] = ()) -> list[RankedId]:
+def rank_window(topic: Topic, window: Window, exemplars: Sequence[Paper] = ()) -> list[RankedId]:
     """The papers in the seed's sections (with code or a project page first), each in rank()'s
     order: most relevant first, ties newest first, then by arXiv id."""
-    scores = relevance_scores(topic, [paper.terms for paper in papers], exemplars)
-    order = sorted(range(len(papers)), key=lambda i: papers[i].id, reverse=True)
-    order.sort(key=lambda i: (scores[i], papers[i].published), reverse=True)
-    ranked = [RankedId(papers[i].id, papers[i].linked, scores[i]) for i in order]
-    return [entry for entry in ranked if entry.linked] + [entry for entry in ranked if not entry.linked]
-
-
-def relevance_scores(topic: Topic, documents: Sequence[Terms], exemplars: Sequence[Paper] = ()) -> list[float]:
-    """Each document's score for the topic, rounded, in the documents' order."""
-    if not documents:
+    if not window.ids:
         return []
-    scores = _bm25(documents, [topic_stems(topic)])[0]
+    scores = _scores(topic, window.lengths, window.entries, exemplars)
+    # Ascending by score, then date, then id (ids are unique), reversed: rank()'s order.
+    dates = np.unique(np.array(window.published), return_inverse=True)[1]
+    order = np.lexsort((np.array(window.ids), dates, np.array(scores)))[::-1].tolist()
+    ids, linked = window.ids, window.linked
+    first = [RankedId(ids[i], True, scores[i]) for i in order if linked[i]]
+    return first + [RankedId(ids[i], False, scores[i]) for i in order if not linked[i]]
+
+
+def _scores(
+    topic: Topic, lengths: Sequence[int], entries: Sequence[bytes], exemplars: Sequence[Paper] = ()
+) -> list[float]:
+    """Each document's score for the topic, rounded, in the documents' order."""
+    if not lengths:
+        return []
+    scores = _bm25(lengths, entries, [topic_stems(topic)])[0]
     if exemplars:
-        likeness = _bm25(documents, [paper_stems(paper) for paper in exemplars]).mean(axis=0)
+        likeness = _bm25(lengths, entries, [paper_stems(paper) for paper in exemplars]).mean(axis=0)
         scale = scores.max() if scores.max() > 0 else 1.0
         if likeness.max() > 0:
             scores = scores + EXEMPLAR_WEIGHT * scale * likeness / likeness.max()
-    return [round(float(score), SCORE_DIGITS) for score in scores]
+    return [round(score, SCORE_DIGITS) for score in scores.tolist()]
 
 
 def why(topic: Topic, stems: list[str]) -> tuple[str, ...]:
-    """The topic's search terms found in a paper's stems, else the words of its title and description."""
-    return matched_terms(_keyed(query_terms(topic.query)), stems) or matched_terms(_keyed(topic_words(topic)), stems)
+    """The topic's search terms found in a paper's stems, else the words of its title and description.
+
+    A topic of categories only (cat:cs.RO) matched its papers by category, which its words do not
+    explain: it names nothing."""
+    terms = _keyed(query_terms(topic.query))
+    if not terms:
+        return ()
+    return matched_terms(terms, stems) or matched_terms(_keyed(topic_words(topic)), stems)
 
 
 def query_terms(query: str) -> list[str]:
@@ -163,29 +162,31 @@ def _keyed(terms: list[str]) -> list[tuple[str, str, str]]:
     return keyed
 
 
-def _bm25(documents: Sequence[Terms], queries: list[list[str]]) -> np.ndarray:
-    """BM25 scores of every document for each query: an array of len(queries) x len(documents).
+def _bm25(lengths: Sequence[int], entries: Sequence[bytes], queries: list[list[str]]) -> np.ndarray:
+    """BM25 scores of every document (its stem count and ENTRY bytes) for each query: an array of
+    len(queries) x len(documents).
 
     As bm25s computes them: each (document, stem) score in float32 from a float32 idf and a
     float64 term weight, and a query's scores summed in float32 in the query's order."""
-    count = len(documents)
+    count = len(lengths)
     scores = np.zeros((len(queries), count), dtype=np.float64)
-    entries = np.frombuffer(b"".join(terms.entries for terms in documents), dtype=ENTRY)
-    if not entries.size:  # no paper has a word to match
+    joined = np.frombuffer(b"".join(entries), dtype=ENTRY)
+    if not joined.size:  # no paper has a word to match
         return scores
-    lengths = np.fromiter((terms.length for terms in documents), dtype=np.int64, count=count)
-    sizes = np.fromiter((len(terms.entries) // ENTRY.itemsize for terms in documents), dtype=np.int64, count=count)
+    sizes = np.fromiter(map(len, entries), dtype=np.int64, count=count) // ENTRY.itemsize
     owners = np.repeat(np.arange(count), sizes)
+    stems_in_all = np.array(lengths, dtype=np.int64)
     # Only the entries of stems some query names matter.
     wanted = sorted({stem_key(stem) for query in queries for stem in query})
     keys = np.array(wanted, dtype=np.uint64)
-    places = np.minimum(np.searchsorted(keys, entries["key"]), len(keys) - 1) if wanted else None
     columns: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    if places is not None:
-        hit = keys[places] == entries["key"]
-        owners, places, tf = owners[hit], places[hit], entries["count"][hit].astype(np.float64)
-        average = lengths.mean()
-        weight = K1 * ((1 - B) + B * lengths / average)
+    if wanted:
+        # Most entries name no query stem: keep the others first, then find which stem each is.
+        hit = np.isin(joined["key"], keys)
+        places = np.searchsorted(keys, joined["key"][hit])
+        owners, tf = owners[hit], joined["count"][hit].astype(np.float64)
+        average = stems_in_all.mean()
+        weight = K1 * ((1 - B) + B * stems_in_all / average)
         tfc = tf / (weight[owners] + tf)
         order = np.argsort(places, kind="stable")
         bounds = np.searchsorted(places[order], np.arange(len(keys) + 1))

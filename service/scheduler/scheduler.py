@@ -17,12 +17,10 @@ from service.errors import first_line
 from service.model.cron import cron_trigger
 from service.runtime import Runtime, process_identity
 from service.store import locks, write_transaction
+from service.store.locks import ADVISORY_KEY, LOCK_NAME
 
 log = logging.getLogger("paperboy.scheduler")
 
-LOCK_NAME = "scheduler"
-# Any fixed 64-bit number; it names paperboy's scheduler lock among PostgreSQL advisory locks.
-ADVISORY_KEY = 0x70617065_72626F79 & 0x7FFFFFFFFFFFFFFF
 LOCK_TTL = timedelta(seconds=90)
 RENEW_EVERY = timedelta(seconds=30)
 # A tick no scheduler ran (its clock died just before it) is run late by the one that takes over,

@@ -1,6 +1,7 @@
 """The database: engine set-up, migrations, and (in the submodules) every query paperboy runs.
 
-All SQL lives in this package and in service/store/subscribers.py; nothing else imports SQLAlchemy.
+All SQL lives in this package (the subscriber queries in its subpackage subscribers/); nothing
+else imports SQLAlchemy.
 Functions take a Connection so that callers decide where a transaction starts and ends.
 """
 
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from service.errors import PaperboyError, first_line
+from service.store import revisions
 from service.store.schema import metadata
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "describe",
     "write_transaction",
     "is_busy",
+    "OperationalError",
 ]
 
 # Any failure of the database in the middle of a job (lost connection, locked or broken file);
@@ -107,6 +110,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 def migrate(engine: Engine) -> None:
     """Create or upgrade the schema to the newest migration."""
+    # Imported here for start-up cost: only `paperboy init` and the first start need Alembic.
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
@@ -114,10 +118,27 @@ def migrate(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
         with engine.begin() as connection:
+            revisions.settle(connection, MIGRATIONS)
             config.attributes["connection"] = connection
+            if revisions.repair_first_day(connection):
+                command.downgrade(config, "0001")  # then 0002 builds today's search index
             command.upgrade(config, "head")
+    except revisions.NewerStore as error:
+        raise StoreError(str(error)) from None
     except SQLAlchemyError as error:
         raise StoreError(f"store: cannot migrate {engine.url!r}: {_reason(error)}") from None
+
+
+def refuse_newer(engine: Engine) -> None:
+    """Raise StoreError when a newer paperboy has migrated the database past what this one knows:
+    running on it could lose what the newer version stored."""
+    try:
+        with engine.connect() as connection:
+            revisions.refuse_newer(connection, MIGRATIONS)
+    except revisions.NewerStore as error:
+        raise StoreError(str(error)) from None
+    except SQLAlchemyError as error:
+        raise StoreError(f"store: cannot connect to {engine.url!r}: {_reason(error)}") from None
 
 
 def needs_migration(engine: Engine) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from service.model.states import DeliveryState
 from service.store import claims, erase_text, insert_ignoring_duplicates
 from service.store.schema import delivery
-from service.store.subscribers import active_addresses, addresses
+from service.store.subscribers.recipients import active_addresses, addresses
 
 STATES = tuple(DeliveryState)
 SETTLED = (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.CANCELLED)

@@ -34,6 +34,12 @@ class InboundMessage:
     raw: bytes | None = None
 
 
+def _text(value: str | None) -> str | None:
+    """`value` fit for a text column: mail may carry NUL characters (raw or MIME-encoded), which
+    PostgreSQL refuses in text; each becomes U+FFFD. The raw bytes keep them."""
+    return value.replace("\x00", "\ufffd") if value else value
+
+
 def record_message(
     conn: Connection,
     received: datetime,
@@ -56,13 +62,13 @@ def record_message(
             received=received,
             source=source,
             kind=kind,
-            outcome=outcome[:2000],
+            outcome=_text(outcome[:2000]),
             size=len(raw),
             raw=raw[:RAW_KEPT] if keep else None,
-            mail_from=(mail_from or None) and mail_from[:320],
-            rcpt_to=rcpt_to,
-            sender=sender,
-            subject=subject,
+            mail_from=_text((mail_from or None) and mail_from[:320]),
+            rcpt_to=_text(rcpt_to),
+            sender=_text(sender),
+            subject=_text(subject),
             subscriber_id=subscriber_id,
             delivery_id=delivery_id,
         )
@@ -93,8 +99,8 @@ def was_mailed(conn: Connection, subscriber_id: int) -> bool:
     return conn.execute(sent).scalar_one() or conn.execute(confirmed).scalar_one()
 
 
-def count_since(conn: Connection, subscriber_id: int, kind: str, since: datetime) -> int:
-    """Messages of `kind` about a subscriber received after `since`."""
+def count_verified_since(conn: Connection, subscriber_id: int, kind: str, since: datetime) -> int:
+    """Messages of `kind` about a subscriber received after `since` that named a delivery (VERP)."""
     return conn.execute(
         select(func.count())
         .select_from(inbound_message)
@@ -102,6 +108,7 @@ def count_since(conn: Connection, subscriber_id: int, kind: str, since: datetime
             inbound_message.c.subscriber_id == subscriber_id,
             inbound_message.c.kind == kind,
             inbound_message.c.received > since,
+            inbound_message.c.delivery_id.is_not(None),
         )
     ).scalar_one()
 

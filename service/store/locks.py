@@ -11,6 +11,11 @@ from sqlalchemy.engine import Connection
 
 from service.store.schema import scheduler_lock
 
+# The scheduler's lock, named here so that `paperboy doctor` can see who holds it.
+LOCK_NAME = "scheduler"
+# Any fixed 64-bit number; it names paperboy's scheduler lock among PostgreSQL advisory locks.
+ADVISORY_KEY = 0x70617065_72626F79 & 0x7FFFFFFFFFFFFFFF
+
 
 def try_advisory_lock(conn: Connection, key: int) -> bool:
     """Take a session-level advisory lock on this connection, if nobody holds it."""
@@ -49,3 +54,16 @@ def row_lock_holder(conn: Connection, name: str) -> tuple[str, datetime] | None:
         select(scheduler_lock.c.holder, scheduler_lock.c.expires).where(scheduler_lock.c.name == name)
     ).first()
     return (row.holder, row.expires) if row else None
+
+
+def advisory_lock_holder(conn: Connection, key: int) -> int | None:
+    """The server process (pg_backend_pid) of the session holding advisory lock `key`, if any.
+    A 64-bit key is kept in pg_locks as its high and low 32 bits."""
+    return conn.execute(
+        text(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid = :high AND objid = :low AND objsubid = 1"
+        ),
+        {"high": key >> 32, "low": key & 0xFFFFFFFF},
+    ).scalar()

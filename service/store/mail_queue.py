@@ -20,7 +20,7 @@ from service.model.states import MailState
 from service.store import claims
 from service.store.schema import mail_queue
 from service.store.schema import subscriber as subscriber_table
-from service.store.subscribers import NO_CONFIRMATION
+from service.store.subscribers.lifecycle import NO_CONFIRMATION
 
 CONFIRM = "confirm"
 # Mails to admins, addressed by `email` (no subscriber): an invitation and a password reset.

@@ -9,7 +9,7 @@ from sqlalchemy import String, Text, cast, delete, exists, func, or_, select, ty
 from sqlalchemy.engine import Connection
 
 from service.model.paper import Paper
-from service.model.terms import Terms, paper_terms
+from service.model.terms import Window, paper_terms
 from service.store import insert_ignoring_duplicates
 from service.store.schema import digest_paper, topic_paper
 from service.store.schema import paper as paper_table
@@ -91,7 +91,13 @@ def upsert_papers(conn: Connection, papers: list[Paper], now: datetime) -> Upser
 
 def _terms_row(paper: Paper) -> dict[str, object]:
     terms = paper_terms(paper)
-    return {"paper_id": paper.id, "length": terms.length, "entries": terms.entries}
+    return {
+        "paper_id": paper.id,
+        "published": paper.published,
+        "linked": paper.has_links,
+        "length": terms.length,
+        "entries": terms.entries,
+    }
 
 
 def _replace_terms(conn: Connection, paper: Paper) -> None:
@@ -100,7 +106,7 @@ def _replace_terms(conn: Connection, paper: Paper) -> None:
     written = conn.execute(
         update(terms_table)
         .where(terms_table.c.paper_id == paper.id)
-        .values(length=row["length"], entries=row["entries"])
+        .values(linked=row["linked"], length=row["length"], entries=row["entries"])
     ).rowcount
     if not written:
         conn.execute(insert_ignoring_duplicates(conn, terms_table), [row])
@@ -118,7 +124,13 @@ def link_topic_papers(conn: Connection, topic: str, paper_ids: list[str], now: d
             select(topic_paper.c.paper_id).where(topic_paper.c.topic == topic, topic_paper.c.paper_id.in_(wanted))
         ).scalars()
     )
-    rows = [{"topic": topic, "paper_id": pid, "first_matched": now} for pid in sorted(wanted - known)]
+    new = sorted(wanted - known)
+    published = (
+        dict(conn.execute(select(paper_table.c.id, paper_table.c.published).where(paper_table.c.id.in_(new))).all())
+        if new
+        else {}
+    )
+    rows = [{"topic": topic, "paper_id": pid, "first_matched": now, "published": published.get(pid)} for pid in new]
     if rows:
         conn.execute(insert_ignoring_duplicates(conn, topic_paper), rows)
     return wanted - known
@@ -140,11 +152,12 @@ def papers_for_topic(
     """Papers first matched by `topic` in [since, until), newest published first.
 
     `with_links`: only papers with a code or project page URL."""
+    # In the order of the (topic, published, paper_id) index: a feed's 50 newest are its first 50.
     query = (
         select(paper_table)
         .join(topic_paper, topic_paper.c.paper_id == paper_table.c.id)
         .where(topic_paper.c.topic == topic)
-        .order_by(paper_table.c.published.desc(), paper_table.c.id.desc())
+        .order_by(topic_paper.c.published.desc(), topic_paper.c.paper_id.desc())
     )
     if since is not None:
         query = query.where(topic_paper.c.first_matched >= since)
@@ -165,6 +178,16 @@ def papers_first_seen(conn: Connection, since: datetime, until: datetime) -> lis
     query = (
         select(paper_table)
         .where(paper_table.c.first_seen >= since, paper_table.c.first_seen < until)
+        .order_by(paper_table.c.published.desc(), paper_table.c.id.desc())
+    )
+    return [paper_from_row(row) for row in conn.execute(query).mappings()]
+
+
+def papers_published(conn: Connection, since: datetime, until: datetime) -> list[Paper]:
+    """Every paper first published (v1) in [since, until), newest first, in a topic or not."""
+    query = (
+        select(paper_table)
+        .where(paper_table.c.published >= since, paper_table.c.published < until)
         .order_by(paper_table.c.published.desc(), paper_table.c.id.desc())
     )
     return [paper_from_row(row) for row in conn.execute(query).mappings()]
@@ -231,50 +254,44 @@ def paper_from_row(row) -> Paper:
     return Paper(**{key: row[key] for key in Paper.__dataclass_fields__})
 
 
-@dataclass(frozen=True)
-class WindowPaper:
-    """What ranking needs of one paper of a topic's window, without the paper itself."""
-
-    id: str
-    published: object  # as the database gives it: compared only with the window's others
-    linked: bool  # has a code or project page URL: the first section of a page
-    terms: Terms
-
-
-def topic_window(conn: Connection, topic: str, since: datetime | None, until: datetime | None) -> list[WindowPaper]:
-    """The papers first matched by `topic` in [since, until), newest published first, as ranking
-    reads them: their stem counts, not their text."""
-    linked = or_(cast(paper_table.c.code_urls, Text) != "[]", cast(paper_table.c.project_urls, Text) != "[]")
+def topic_window(conn: Connection, topic: str, since: datetime | None, until: datetime | None) -> Window:
+    """The papers first matched by `topic` in [since, until) as ranking reads them: their stem
+    counts from paper_terms, not the papers, whose rows are ten times larger."""
+    terms = terms_table.c
     query = (
         select(
-            paper_table.c.id,
+            topic_paper.c.paper_id,
             # The stored value as is: converting thousands of dates costs more than the ranking.
-            type_coerce(paper_table.c.published, String),
-            linked,
-            terms_table.c.length,
-            terms_table.c.entries,
+            type_coerce(terms.published, String),
+            terms.linked,
+            terms.length,
+            terms.entries,
         )
-        .join(topic_paper, topic_paper.c.paper_id == paper_table.c.id)
-        .outerjoin(terms_table, terms_table.c.paper_id == paper_table.c.id)
+        .outerjoin(terms_table, terms.paper_id == topic_paper.c.paper_id)
         .where(topic_paper.c.topic == topic)
-        .order_by(paper_table.c.published.desc(), paper_table.c.id.desc())
     )
     if since is not None:
         query = query.where(topic_paper.c.first_matched >= since)
     if until is not None:
         query = query.where(topic_paper.c.first_matched < until)
     rows = conn.execute(query).all()
+    uncounted = [row[0] for row in rows if row[3] is None]
+    counted = [row for row in rows if row[3] is not None] if uncounted else rows
+    columns = [list(column) for column in zip(*counted, strict=True)] if counted else [[], [], [], [], []]
+    window = Window(*columns)
+    window.linked = [bool(value) for value in window.linked]
     # Papers stored by a version that did not count stems yet are counted now.
-    missing = {paper.id: paper_terms(paper) for paper in papers_by_ids(conn, [r[0] for r in rows if r[3] is None])}
-    return [
-        WindowPaper(
-            paper_id,
-            published,
-            bool(has_links),
-            Terms(length, bytes(entries)) if length is not None else missing[paper_id],
+    if uncounted:
+        raw = dict(
+            conn.execute(
+                select(paper_table.c.id, type_coerce(paper_table.c.published, String)).where(
+                    paper_table.c.id.in_(uncounted)
+                )
+            ).all()
         )
-        for paper_id, published, has_links, length, entries in rows
-    ]
+        for paper in papers_by_ids(conn, uncounted):
+            window.add(paper.id, raw[paper.id], paper.has_links, paper_terms(paper))
+    return window
 
 
 def papers_by_ids(conn: Connection, paper_ids: list[str]) -> list[Paper]:

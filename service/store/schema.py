@@ -1,13 +1,14 @@
 """Every table of paperboy, on one MetaData that the migrations are checked against.
 
 The subscriber tables live here too so that one migration history covers the whole
-database; their queries are in service/store/subscribers.py.
+database; their queries are in service/store/subscribers/.
 """
 
 from datetime import UTC
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -21,6 +22,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
+
+# Every id column is INTEGER: 32 bits on PostgreSQL. A larger number names no row; the web and
+# signed links check it before a query that the database would refuse.
+MAX_ID = 2**31 - 1
 
 metadata = MetaData(
     naming_convention={
@@ -80,11 +85,14 @@ paper = Table(
     Column("first_seen", UTC_DATETIME, nullable=False),
 )
 
-# A paper's stem counts (service/model/terms.py), rewritten with each new version of the paper.
+# What ranking reads of a paper (service/model/terms.py), rewritten with each new version: a
+# window of thousands of papers is ranked from these small rows without reading the papers.
 paper_terms = Table(
     "paper_terms",
     metadata,
     Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
+    Column("published", UTC_DATETIME, nullable=False),  # paper.published, for ties
+    Column("linked", Boolean, nullable=False),  # has code or a project page: the first section
     Column("length", Integer, nullable=False),  # stems in all
     Column("entries", LargeBinary, nullable=False),  # one (stem key, count) per distinct stem
 )
@@ -95,7 +103,26 @@ topic_paper = Table(
     Column("topic", String(64), primary_key=True),
     Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
     Column("first_matched", UTC_DATETIME, nullable=False),
+    # paper.published (a paper's v1 date never changes), so that a feed's newest papers come
+    # from this index in order, however many papers the topic holds.
+    Column("published", UTC_DATETIME),
     Index("ix_topic_paper_topic_first_matched", "topic", "first_matched"),
+    Index("ix_topic_paper_topic_published_paper_id", "topic", "published", "paper_id"),
+)
+
+topic = Table(
+    "topic",
+    metadata,
+    # The topics as admins edit them; topic_paper and subscription name them by slug.
+    Column("slug", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("query", Text, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("exemplars", JSON, nullable=False),
+    Column("position", Integer, nullable=False),  # the order pages and forms list them in
+    Column("changed", UTC_DATETIME, nullable=False),
+    Column("retired", UTC_DATETIME),
 )
 
 fetch_run = Table(

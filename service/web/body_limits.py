@@ -2,21 +2,24 @@
 
 Every request body is bounded by MAX_CONTENT_LENGTH, checked against Content-Length before a
 byte of the body is read (and while reading a chunked one); routes that take files have their
-own, larger bound. A refused body gets 413 and a page saying how large it was and what fits."""
+own, larger bound. A refused body gets 413 and a page saying how large it was and what fits.
+A NUL character in a query or form gets 400."""
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, abort, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
+
+from service.store import schema
 
 # Forms carry an address and a few topics; 64 KiB is far more than any of them needs.
 MAX_CONTENT_LENGTH = 64 * 1024
 # A CSV of subscribers through the admin page: 5 MiB is about 120,000 rows, imported well
 # within a worker's timeout. Larger lists go through `paperboy subscribers import FILE.csv`.
 ROUTE_LIMITS = {"admin_csv.import_preview": 5 * 1024 * 1024}
-# Largest id a database row can have (BIGINT): a larger number in an address is no row, not an error.
-MAX_ID = 2**63 - 1
+# Largest id a database row can have: a larger number in an address is no row, not an error.
+MAX_ID = schema.MAX_ID
 
 
 class BoundedInt(IntegerConverter):
@@ -36,11 +39,29 @@ def install(app: Flask, proxies: int = 0) -> None:
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     app.before_request(_bound_body)
+    app.before_request(_refuse_nul)  # after the bound: it reads the form
     app.register_error_handler(413, _too_large)
 
 
 def _bound_body() -> None:
     request.max_content_length = ROUTE_LIMITS.get(request.endpoint or "", MAX_CONTENT_LENGTH)
+
+
+# Search reads its query as words, and a NUL is no part of one: it answers with a page, as for
+# any other byte.
+NUL_READERS = {"search.search"}
+
+
+def _refuse_nul() -> None:
+    """400 for a NUL character in a query or form: no text of paperboy holds one, and PostgreSQL
+    refuses it in any text column (a 500 for a search or a sign-in). Routes check their own address."""
+    if request.endpoint in NUL_READERS:
+        return
+    pairs = list(request.args.items(multi=True))
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        pairs += request.form.items(multi=True)
+    if any("\x00" in name or "\x00" in value for name, value in pairs):
+        abort(400, description="A NUL character is not allowed in a query or a form.")
 
 
 def _megabytes(size: int) -> str:

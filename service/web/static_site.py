@@ -92,23 +92,28 @@ def _site_files(app) -> dict[str, bytes]:
         with runtime.engine.connect() as conn:
             summaries = topic_summaries(conn)
         rows = []
+        alternates: dict[str, list[Alternate]] = {"README.md": [ALL_TOPICS_FEED]}
         for topic in runtime.topics:
             slug = topic.slug
             listing = load_listing(topic, since, None, None, page_size=PAGE_SIZE)
             rows.append((topic, summaries.get(slug), listing.last_updated))
             weeks = [(f"{week} ({count})", f"topics/{slug}/{week}.md") for week, count in listing.weeks]
-            pages |= _paged(
+            topic_pages = _paged(
                 f"topics/{slug}.md",
                 topic.title,
                 listing,
-                lambda link, page_url, listing=listing, weeks=weeks: topic_markdown(
-                    listing, link("README.md"), page_url=page_url, weeks=[(label, link(path)) for label, path in weeks]
+                lambda link, page_url, listing=listing, weeks=weeks, topic=topic: topic_markdown(
+                    listing,
+                    link("README.md"),
+                    page_url=page_url,
+                    nav=[("Back to Home", link("README.md")), *_feed_links(topic, link)],
+                    weeks=[(label, link(path)) for label, path in weeks],
                 ),
             )
             for week, _ in listing.weeks:
                 start, end = week_bounds(week)
                 week_listing = load_listing(topic, start, end, week, page_size=PAGE_SIZE)
-                pages |= _paged(
+                topic_pages |= _paged(
                     f"topics/{slug}/{week}.md",
                     f"{topic.title}: {week}",
                     week_listing,
@@ -116,15 +121,21 @@ def _site_files(app) -> dict[str, bytes]:
                         listing,
                         link("README.md"),
                         page_url=page_url,
-                        nav=[("Back to Home", link("README.md")), (topic.title, link(f"topics/{topic.slug}.md"))],
+                        nav=[
+                            ("Back to Home", link("README.md")),
+                            (topic.title, link(f"topics/{topic.slug}.md")),
+                            *_feed_links(topic, link),
+                        ],
                     ),
                 )
+            pages |= topic_pages
+            alternates |= {path: topic_alternates(topic) for path in topic_pages}
             feeds += [f"topics/{slug}/{name}" for name in ("feed.atom", "feed.rss", "code.atom", "code.rss")]
             log.info("export: %s: topic page and %d week pages", slug, len(listing.weeks))
         pages["README.md"] = (HOME_TITLE, home_markdown(rows))
         files = {path: text.encode() for path, (_, text) in pages.items()}
         for path, (title, text) in pages.items():
-            files[html_path(path)] = page_html(path, title, text).encode()
+            files[html_path(path)] = page_html(path, title, text, alternates.get(path, [])).encode()
     client = app.test_client()
     for path in feeds:
         response = client.get("/" + path)
@@ -133,6 +144,39 @@ def _site_files(app) -> dict[str, bytes]:
         files[path] = response.data
     files[CSS_PATH] = STYLESHEET.read_bytes()
     return files
+
+
+@dataclass(frozen=True)
+class Alternate:
+    """A feed a page announces with <link rel="alternate">; `path` is from the site's root."""
+
+    type: str
+    title: str
+    path: str
+
+
+ALL_TOPICS_FEED = Alternate("application/atom+xml", "paperboy: all topics", "feed.atom")
+
+
+def topic_alternates(topic) -> list[Alternate]:
+    """The feeds of a topic, as its pages announce them (templates/_feed_links.html on the web)."""
+    folder = f"topics/{topic.slug}"
+    return [
+        Alternate("application/atom+xml", f"{topic.title} (Atom)", f"{folder}/feed.atom"),
+        Alternate("application/rss+xml", f"{topic.title} (RSS)", f"{folder}/feed.rss"),
+        Alternate("application/atom+xml", f"{topic.title}: papers with code (Atom)", f"{folder}/code.atom"),
+        ALL_TOPICS_FEED,
+    ]
+
+
+def _feed_links(topic, link) -> list[tuple[str, str]]:
+    """The topic's feeds for a page's link line, as (label, relative URL)."""
+    folder = f"topics/{topic.slug}"
+    return [
+        ("Atom", link(f"{folder}/feed.atom")),
+        ("RSS", link(f"{folder}/feed.rss")),
+        ("Papers with code (Atom)", link(f"{folder}/code.atom")),
+    ]
 
 
 def _paged(first: str, title: str, listing, render) -> dict[str, tuple[str, str]]:
@@ -193,8 +237,9 @@ def html_path(markdown_path: str) -> str:
 _MARKDOWN = MarkdownIt("commonmark", {"html": True})
 
 
-def page_html(markdown_path: str, title: str, text: str) -> str:
-    """A small HTML page of one Markdown page, its relative links pointing at the HTML pages."""
+def page_html(markdown_path: str, title: str, text: str, alternates: list[Alternate] | None = None) -> str:
+    """A small HTML page of one Markdown page, its relative links pointing at the HTML pages;
+    `alternates` are the feeds it announces to browsers and feed readers."""
     here = posixpath.dirname(html_path(markdown_path))
     tokens = _MARKDOWN.parse(text)
     for token in tokens:
@@ -203,7 +248,8 @@ def page_html(markdown_path: str, title: str, text: str) -> str:
                 child.attrSet("href", _html_href(markdown_path, here, str(child.attrGet("href"))))
     body = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {})
     css = posixpath.relpath(CSS_PATH, here or ".")
-    return render_template("export_page.html", title=title, body=Markup(body), css=css)
+    feeds = [(feed.type, feed.title, posixpath.relpath(feed.path, here or ".")) for feed in alternates or []]
+    return render_template("export_page.html", title=title, body=Markup(body), css=css, feeds=feeds)
 
 
 def _html_href(markdown_path: str, here: str, href: str) -> str:

@@ -8,7 +8,7 @@ from werkzeug.security import check_password_hash
 
 from service import store as service_store
 from service.cli import main
-from service.store import subscribers as store
+from service.store.subscribers import admins
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def admin(sqlite_url, email):
     engine = service_store.connect(sqlite_url)
     try:
         with engine.connect() as conn:
-            return store.admin_by_email(conn, email)
+            return admins.admin_by_email(conn, email)
     finally:
         engine.dispose()
 

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from service.cli import main
-from service.store import subscribers as store
+from service.store.subscribers import listing
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def run(tmp_path, monkeypatch, database_url, topics_file):
 
 def counts(engine):
     with engine.connect() as conn:
-        return {k: v for k, v in store.status_counts(conn).items() if v}
+        return {k: v for k, v in listing.status_counts(conn).items() if v}
 
 
 def test_it_imports_then_exports_to_stdout_and_to_a_file(run, tmp_path, engine):

@@ -15,7 +15,7 @@ import pytest
 
 from service.digest.selection import FULL_PER_TOPIC
 from service.outbound.digests import send_digest
-from service.store.subscribers import get_subscriber
+from service.store.subscribers.records import get_subscriber
 from subscribers.tokens import preferences_url, unsubscribe_url
 from tests.conftest import NOW
 from tests.support.digest_data import ALICE, BOB, WEEK, FakeClock, add_subscribers, load_week, runtime_for

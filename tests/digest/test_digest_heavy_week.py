@@ -18,7 +18,8 @@ from service.model.preferences import DigestPreferences
 from service.ranking.relevance import rank
 from service.store import deliveries
 from service.store.papers import link_topic_papers, upsert_papers
-from service.store.subscribers import set_preferences
+from service.store.subscribers.preferences import set_preferences
+from service.web import create_app
 from subscribers.tokens import unsubscribe_url
 from tests.conftest import NOW
 from tests.support.digest_data import add_subscribers, runtime_for, send_with_deadline
@@ -126,7 +127,6 @@ def test_every_html_part_stays_under_the_clipping_size_with_its_unsubscribe_link
 
 
 def test_every_paper_is_in_the_mail_or_on_a_week_page_it_links_to(heavy, tmp_path):
-    from service.web import create_app
 
     runtime, papers, _, _, _, ids, mails, _, _, _ = heavy
     client = create_app(runtime.config).test_client()

@@ -10,7 +10,10 @@ import lxml.html
 import pytest
 
 from service.model.preferences import DigestPreferences
-from service.store import subscribers as store
+from service.store.subscribers import preferences as preference_store
+from service.store.subscribers import records
+from service.store.subscribers.imports import ImportRow
+from subscribers.imports import import_rows
 from subscribers.tokens import preferences_url
 from tests.conftest import NOW
 from tests.support.forms import create_admin, csrf_token, sign_in
@@ -34,8 +37,8 @@ def engine_of(app):
 @pytest.fixture
 def alice(engine_of):
     with engine_of.begin() as conn:
-        store.import_rows(conn, [store.ImportRow("alice@example.org", ["vla"], "active")], NOW, "cli")
-        return store.subscriber_by_email(conn, "alice@example.org").id
+        import_rows(conn, [ImportRow("alice@example.org", ["vla"], "active")], NOW, "cli")
+        return records.subscriber_by_email(conn, "alice@example.org").id
 
 
 def _form(**changes) -> dict:
@@ -52,7 +55,7 @@ def _form(**changes) -> dict:
 
 def _stored(engine, subscriber_id) -> DigestPreferences:
     with engine.connect() as conn:
-        return store.get_preferences(conn, subscriber_id)
+        return preference_store.get_preferences(conn, subscriber_id)
 
 
 def _field(page: bytes, name: str) -> str:
@@ -88,7 +91,7 @@ def test_a_reader_gets_a_clear_message_for_a_bad_value_and_keeps_what_was_typed(
     app, client, engine_of, alice, changes, message
 ):
     with engine_of.begin() as conn:
-        store.set_preferences(conn, alice, SAVED, NOW, "cli")
+        preference_store.set_preferences(conn, alice, SAVED, NOW, "cli")
     path = preferences_url(app.extensions["paperboy"].config, alice).split("paperboy.test", 1)[1]
     page = client.get(path)
     form = _form(**changes)

@@ -12,7 +12,8 @@ import pytest
 from service.inbound.acting import handle_message
 from service.outbound import verp
 from service.store import inbound as inbound_store
-from service.store import subscribers as store
+from service.store.subscribers import audit
+from service.store.subscribers.imports import export_rows
 from tests.conftest import DATA, NOW
 from tests.support.digest_data import ALICE, BOB
 from tests.support.inbound_server import BOUNCES, InboundProcess, mail_digest
@@ -38,7 +39,7 @@ def corpus(name: str) -> bytes:
 
 def statuses(runtime) -> dict[str, str]:
     with runtime.engine.connect() as conn:
-        return {row.email: row.status for row in store.export_rows(conn)}
+        return {row.email: row.status for row in export_rows(conn)}
 
 
 @pytest.fixture
@@ -58,10 +59,13 @@ def test_the_corpus_bounces_exactly_the_addresses_it_names(mailed, tmp_path, smt
     assert all(re.fullmatch(r"bounces\+\d+-[a-z2-7]{10}@paperboy\.test", sender) for sender in senders)
 
     before = statuses(runtime)
+    # A relay mails its report to the envelope sender of the digest it could not deliver.
+    to = {envelope.rcpt_tos[0]: envelope.mail_from for envelope in smtp_server.handler.envelopes}
+    named = {**PERMANENT, **TEMPORARY}
     server = InboundProcess(runtime.config, tmp_path)
     try:
         for name in [*PERMANENT, *TEMPORARY, "dumbass_01.txt"]:
-            server.send(corpus(name))
+            server.send(corpus(name), to[named[name]] if name in named else BOUNCES)
     finally:
         assert server.stop() == 0
     log = server.log()
@@ -79,9 +83,9 @@ def test_the_corpus_bounces_exactly_the_addresses_it_names(mailed, tmp_path, smt
             "unrecognised": 1,
         }
         for address in TEMPORARY.values():
-            [soft] = [e for e in store.audit_entries(conn, ids[address]) if e.action == "soft-bounce"]
+            [soft] = [e for e in audit.audit_entries(conn, ids[address]) if e.action == "soft-bounce"]
             assert soft.actor == "inbound mail" and "soft bounce 1 of 3 within 14 days" in soft.detail
-        [bounce] = [e for e in store.audit_entries(conn, ids["userx@example.de"]) if e.action == "bounce"]
+        [bounce] = [e for e in audit.audit_entries(conn, ids["userx@example.de"]) if e.action == "bounce"]
         assert "userx@example.de failed permanently" in bounce.detail
     assert log.count("inbound: message ") == 13
     assert "unrecognised: not a report paperboy understands; kept for the admin" in log
@@ -141,10 +145,10 @@ def test_a_verp_address_names_the_delivery_even_when_the_report_names_another_ad
     assert messages[2].delivery_id == verp.delivery_of(runtime.config, alice_sender)
 
 
-def test_temporary_failures_bounce_the_third_time_within_fourteen_days(mailed):
+def test_temporary_failures_bounce_the_third_time_within_fourteen_days(mailed, smtp_server):
     runtime, ids = mailed
     address = ALICE[0]
-    sender = verp.bounce_address(runtime.config)
+    sender = next(e.mail_from for e in smtp_server.handler.envelopes if e.rcpt_tos == [address])
     dsn = postfix_dsn(sender, address, "4.2.2", "delayed")
     days = [NOW, NOW + timedelta(days=10), NOW + timedelta(days=20), NOW + timedelta(days=21)]
     seen = []
@@ -154,7 +158,7 @@ def test_temporary_failures_bounce_the_third_time_within_fourteen_days(mailed):
     # Day 20 has days 10 and 20 within 14 days (day 0 has aged out); day 21 makes three.
     assert seen == ["active", "active", "active", "bounced"]
     with runtime.engine.connect() as conn:
-        history = [e.detail for e in store.audit_entries(conn, ids[address]) if e.action in ("soft-bounce", "bounce")]
+        history = [e.detail for e in audit.audit_entries(conn, ids[address]) if e.action in ("soft-bounce", "bounce")]
     assert history[0].startswith("soft bounce 1 of 3") and history[2].startswith("soft bounce 2 of 3")
     assert history[3].startswith("soft bounce 3 within 14 days (limit 3)")
     assert message_from_bytes(dsn)["Auto-Submitted"] == "auto-replied"  # a DSN is not taken for an auto-reply

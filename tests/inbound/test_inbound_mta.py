@@ -9,7 +9,7 @@ import time
 from service.inbound.imap import poll_mailbox
 from service.scheduler.scheduler import Scheduler, inbound_job
 from service.store import inbound as inbound_store
-from service.store import subscribers as store
+from service.store.subscribers import audit
 from tests.conftest import NOW
 from tests.inbound.test_inbound_bounces import corpus, statuses
 from tests.inbound.test_inbound_replies import arf_report
@@ -48,7 +48,7 @@ def test_postfix_bounces_a_digest_and_paperboy_inbound_marks_the_subscriber_boun
     assert status_of(runtime, READER) == "active" and smtp_server.handler.recipients() == [READER]
     assert 'status=bounced (unknown user: "nobody-here")' in postfix_log
     with runtime.engine.connect() as conn:
-        [bounce] = [e for e in store.audit_entries(conn, ids[MISSING]) if e.action == "bounce"]
+        [bounce] = [e for e in audit.audit_entries(conn, ids[MISSING]) if e.action == "bounce"]
         [dsn], _, _ = inbound_store.list_messages(conn)
     assert bounce.actor == "inbound mail" and "5.1.1" in bounce.detail
     # The DSN came back to this delivery's own envelope sender, from Postfix's null sender.
@@ -67,7 +67,8 @@ def test_the_scheduler_reads_bounces_and_complaints_from_an_imap_mailbox(config,
         mailbox = imaplib.IMAP4("127.0.0.1", dovecot.port)
         mailbox.login("bounces", dovecot.password)
         for raw in (
-            corpus("qmail_01.txt"),
+            # Delivered to the digest's envelope sender: the mailbox notes it in Delivered-To.
+            f"Delivered-To: {digests[bob].mail_from}\n".encode() + corpus("qmail_01.txt"),
             arf_report(digests[carol].content, carol, "bounces@paperboy.test"),
             b"From: someone@example.net\r\nSubject: hello\r\n\r\nJust saying hello.\r\n",
         ):

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from service.store import inbound as inbound_store
-from service.store import subscribers as store
+from service.store.subscribers import audit, records
 from tests.support.digest_data import ALICE, BOB, CAROL
 from tests.support.inbound_server import BOUNCES, InboundProcess, mail_digest
 
@@ -31,12 +31,12 @@ def delivered(config, database_url, smtp_server, tmp_path):
 
 def status_of(runtime, subscriber_id):
     with runtime.engine.connect() as conn:
-        return store.get_subscriber(conn, subscriber_id).status
+        return records.get_subscriber(conn, subscriber_id).status
 
 
 def history(runtime, subscriber_id):
     with runtime.engine.connect() as conn:
-        return [(e.actor, e.action, e.detail) for e in store.audit_entries(conn, subscriber_id)]
+        return [(e.actor, e.action, e.detail) for e in audit.audit_entries(conn, subscriber_id)]
 
 
 def test_mail_to_the_list_unsubscribe_address_unsubscribes(delivered):

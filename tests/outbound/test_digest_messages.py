@@ -9,7 +9,7 @@ from service.digest.letter import letter_writer
 from service.model.preferences import DEFAULT, DigestPreferences
 from service.outbound.digests import send_digest
 from service.outbound.verp import delivery_of
-from service.store.subscribers import set_preferences
+from service.store.subscribers.preferences import set_preferences
 from subscribers.tokens import MailLinks, preferences_url, unsubscribe_url
 from tests.conftest import NOW
 from tests.support.digest_data import WEEK, FakeClock, add_subscribers, load_week, runtime_for

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
-from service.digest.queue import dry_run, queue_digest
-from service.outbound.digests import send_digest
+from service.digest.queue import LEASE, dry_run, queue_digest
+from service.outbound.digests import DigestLedger, send_digest
+from service.outbound.engine import Engine
+from service.outbound.policy import RateLimiter
 from service.runtime import Runtime
 from service.store import deliveries
+from service.store.subscribers.lifecycle import unsubscribe
 from tests.conftest import NOW
 from tests.support.digest_data import ALICE, BOB, CAROL, DAN, WEEK, FakeClock, add_subscribers, load_week, runtime_for
 
@@ -75,8 +79,6 @@ def test_it_reports_a_dry_run_and_writes_nothing(config, database_url, smtp_serv
 
 
 def test_it_cancels_a_delivery_whose_subscriber_left_before_sending(config, database_url, smtp_server):
-    from service.store.subscribers import unsubscribe
-
     runtime = _runtime(config, database_url, smtp_server)
     ids = _setup(runtime)
     queued = queue_digest(runtime, WEEK, NOW)
@@ -92,11 +94,6 @@ def test_it_cancels_a_delivery_whose_subscriber_left_before_sending(config, data
 
 
 def test_it_renders_mjml_once_per_distinct_set_of_topics(config, database_url, smtp_server):
-    import asyncio
-
-    from service.outbound.digests import DigestLedger
-    from service.outbound.engine import Engine
-
     runtime = _runtime(config, database_url, smtp_server)
     _setup(runtime)
     with runtime.engine.begin() as conn:
@@ -113,13 +110,6 @@ def test_it_renders_mjml_once_per_distinct_set_of_topics(config, database_url, s
 
 
 def test_it_spaces_messages_by_the_rate_limit(config, database_url, smtp_server):
-    import asyncio
-
-    from service.digest.queue import LEASE
-    from service.outbound.digests import DigestLedger
-    from service.outbound.engine import Engine
-    from service.outbound.policy import RateLimiter
-
     clock = FakeClock(NOW)
     limiter = RateLimiter(4, clock)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from service.store import deliveries
-from service.store.subscribers import get_subscriber
+from service.store.subscribers.records import get_subscriber
 from tests.conftest import NOW
 from tests.support.digest_data import ALICE, add_subscribers, load_week, runtime_for, send_with_deadline
 

@@ -3,13 +3,15 @@ every active subscriber gets the digest exactly once, and what cannot go is reco
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections import Counter
 
 from service.outbound.digests import send_digest
 from service.outbound.policy import retry_delay
 from service.runtime import Runtime
 from service.store import deliveries
-from service.store.subscribers import get_subscriber
+from service.store.subscribers.records import get_subscriber
 from tests.conftest import NOW
 from tests.support.digest_data import WEEK, FakeClock, add_subscribers, load_week, runtime_for
 from tests.support.smtp_server import RecordingHandler, SmtpServer, free_port
@@ -185,9 +187,6 @@ class CuttingProxy:
     sent `cut_after` bytes: well inside the first message's DATA."""
 
     def __init__(self, target_port: int, cut_after: int):
-        import asyncio
-        import threading
-
         self.target_port, self.cut_after = target_port, cut_after
         self.port = free_port()
         self.connections = 0
@@ -196,8 +195,6 @@ class CuttingProxy:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
-        import asyncio
-
         asyncio.set_event_loop(self.loop)
         self.server = self.loop.run_until_complete(asyncio.start_server(self._relay, "127.0.0.1", self.port))
         self.ready.set()
@@ -206,8 +203,6 @@ class CuttingProxy:
         self.loop.close()
 
     async def _relay(self, client_reader, client_writer):
-        import asyncio
-
         self.connections += 1
         limit = self.cut_after if self.connections == 1 else None
         server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.target_port)

@@ -12,7 +12,9 @@ from sqlalchemy import text
 from service.digest.queue import LEASE, queue_digest
 from service.outbound.digests import send_digest, send_due
 from service.store import deliveries
-from service.store import subscribers as store
+from service.store.subscribers import bounces, lifecycle, records
+from service.store.subscribers.imports import ImportRow
+from subscribers.imports import import_rows
 from tests.conftest import NOW
 from tests.outbound.test_mailer_ledger_faults import _refuse_sent_rows
 from tests.support.digest_data import WEEK, FakeClock, add_subscribers, load_week, runtime_for
@@ -91,18 +93,18 @@ def test_it_never_mails_a_suppressed_address_whatever_happened_after_the_ledger_
     assert queued.added == len(people)
     later = NOW + timedelta(minutes=5)
     with runtime.engine.begin() as conn:
-        store.unsubscribe(conn, ids["left@example.org"], later)
-        store.mark_bounced(conn, ids["bounced@example.org"], "550 5.1.1 no such user", later)
+        lifecycle.unsubscribe(conn, ids["left@example.org"], later)
+        bounces.mark_bounced(conn, ids["bounced@example.org"], "550 5.1.1 no such user", later)
         # Complaints arrive as ARF reports; here the status is written as their processing writes it.
         conn.execute(
             text("UPDATE subscriber SET status = 'complained' WHERE id = :id"), {"id": ids["complained@example.org"]}
         )
-        store.block(conn, ids["blocked@example.org"], later, "admin@example.org")
-        store.erase(conn, ids["deleted@example.org"], later, "admin@example.org")
+        lifecycle.block(conn, ids["blocked@example.org"], later, "admin@example.org")
+        lifecycle.erase(conn, ids["deleted@example.org"], later, "admin@example.org")
         # An old export imported again says everyone is active.
-        result = store.import_rows(
+        result = import_rows(
             conn,
-            [store.ImportRow(email, topics, "active") for email, topics in people if email != "deleted@example.org"],
+            [ImportRow(email, topics, "active") for email, topics in people if email != "deleted@example.org"],
             later,
             "cli",
         )
@@ -113,6 +115,6 @@ def test_it_never_mails_a_suppressed_address_whatever_happened_after_the_ledger_
     assert smtp_server.handler.recipients() == ["kept@example.org"]
     assert (stats.sent, stats.cancelled) == (1, 5)
     with runtime.engine.connect() as conn:
-        assert Counter(store.get_subscriber(conn, sid).status for sid in ids.values()) == Counter(
+        assert Counter(records.get_subscriber(conn, sid).status for sid in ids.values()) == Counter(
             ["active", "unsubscribed", "bounced", "complained", "blocked", "deleted"]
         )

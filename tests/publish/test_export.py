@@ -168,6 +168,42 @@ def test_it_writes_topic_pages_in_the_seeds_structure_section_by_section(site):
     assert all(len(d.text_content()) < 560 for d in topic.cssselect("details"))
 
 
+@pytest.mark.parametrize(
+    ("markdown", "page"),
+    [
+        ("topics/testing.md", "topics/testing/index.html"),
+        ("topics/testing/2026-W03.md", "topics/testing/2026-W03/index.html"),
+    ],
+)
+def test_topic_and_week_pages_link_the_topics_feeds(site, markdown, page):
+    out = site[0]
+    links = {a.text: a.get("href") for a in rendered(out, markdown).cssselect("a")}
+    assert {label: links[label] for label in ("Atom", "RSS", "Papers with code (Atom)")} == {
+        label: posixpath.relpath(f"topics/testing/{name}", posixpath.dirname(markdown))
+        for label, name in (("Atom", "feed.atom"), ("RSS", "feed.rss"), ("Papers with code (Atom)", "code.atom"))
+    }
+    document = html.fromstring((out / page).read_bytes())
+    alternates = {
+        (link.get("type"), posixpath.normpath(posixpath.join(posixpath.dirname(page), link.get("href"))))
+        for link in document.cssselect('head link[rel="alternate"]')
+    }
+    assert alternates == {
+        ("application/atom+xml", "topics/testing/feed.atom"),
+        ("application/rss+xml", "topics/testing/feed.rss"),
+        ("application/atom+xml", "topics/testing/code.atom"),
+        ("application/atom+xml", "feed.atom"),
+    }
+    assert all((out / path).is_file() for _, path in alternates)
+    visible = {a.text: a.get("href") for a in document.cssselect("main a")}
+    assert (out / posixpath.dirname(page) / visible["RSS"]).resolve() == (out / "topics/testing/feed.rss").resolve()
+
+
+def test_pdf_links_keep_their_pdf_suffix_as_the_seeds_do(site):
+    out, _, recent, _ = site
+    pdfs = [a.get("href") for a in rendered(out, "topics/testing.md").cssselect("a") if a.text == "PDF"]
+    assert pdfs and all(re.fullmatch(r"https://arxiv\.org/pdf/\d{4}\.\d{4,5}v\d+\.pdf", href) for href in pdfs)
+
+
 def test_it_writes_feeds_with_the_public_base_url(site):
     out, _, recent, older = site
     for path in (

@@ -33,10 +33,12 @@ def test_scores_from_counts_equal_bm25s_scores_exactly():
     queries = [topic_stems(topic) for topic in [TESTING, *SHIPPED.values()]]
     queries += [paper_stems(paper) for paper in papers[:5]]  # exemplars query with whole abstracts
     for chosen in (documents, documents[:7], documents[40:], [[], *documents[:3], []]):
-        ours = _bm25([Terms.of(stems) for stems in chosen], queries)
+        terms = [Terms.of(stems) for stems in chosen]
+        ours = _bm25([t.length for t in terms], [t.entries for t in terms], queries)
         assert np.array_equal(ours, bm25s_scores(chosen, queries))
         assert ours.any()
 
 
 def test_documents_without_words_score_zero():
-    assert not _bm25([Terms.of([]), Terms.of([])], [["test"]]).any()
+    empty = Terms.of([])
+    assert not _bm25([0, 0], [empty.entries, empty.entries], [["test"]]).any()

@@ -15,7 +15,7 @@ from service.config import Config
 from service.outbound.notices import admit_requests
 from service.scheduler.scheduler import digest_job, fetch_job
 from service.store import papers
-from service.store import subscribers as subscribers_store
+from service.store.subscribers import listing
 from tests.conftest import NOW
 from tests.store.test_concurrent_writes import _post_form
 from tests.support.arxiv_replay import dated_entries, paged_responses, start_of
@@ -81,7 +81,7 @@ def test_a_fetch_an_import_and_sign_ups_writing_at_once_all_succeed(tmp_path, sq
     assert imported.startswith(f"imported {IMPORT_ROWS} rows: {IMPORT_ROWS} new")
     with engine.connect() as conn:
         assert papers.count_papers(conn) == 1000
-        counts = subscribers_store.status_counts(conn)
+        counts = listing.status_counts(conn)
     assert (counts["active"], counts["pending"]) == (IMPORT_ROWS, SIGN_UPS)
     engine.dispose()
 

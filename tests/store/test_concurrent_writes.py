@@ -13,7 +13,7 @@ import pytest
 from service import store
 from service.config import Config
 from service.outbound.notices import admit_requests
-from service.store import subscribers as subscribers_store
+from service.store.subscribers import records
 from subscribers import tokens
 from tests.support.digest_data import runtime_for
 from tests.support.forms import csrf_token
@@ -60,7 +60,7 @@ def test_concurrent_sign_ups_confirms_and_preference_changes_never_answer_5xx(
         assert admit_requests(runtime) == len(addresses)
 
         with engine.connect() as conn:
-            ids = [subscribers_store.subscriber_by_email(conn, address).id for address in addresses]
+            ids = [records.subscriber_by_email(conn, address).id for address in addresses]
         now = datetime.now(UTC)
         confirms = _in_rounds(
             lambda sid: _post_form(base, "/confirm/" + tokens.confirm_token(config, sid, ["vla", "testing"], now), {}),
@@ -77,6 +77,6 @@ def test_concurrent_sign_ups_confirms_and_preference_changes_never_answer_5xx(
         assert changes == [200] * len(ids)
     with engine.connect() as conn:
         for sid in ids:
-            found = subscribers_store.get_subscriber(conn, sid)
+            found = records.get_subscriber(conn, sid)
             assert (found.status, found.topics) == ("active", ["testing"])
     engine.dispose()

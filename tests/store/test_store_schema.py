@@ -50,6 +50,12 @@ def test_upgrading_counts_the_stems_of_the_papers_already_stored(tmp_path):
         )
     store.migrate(engine)
     with engine.connect() as connection:
-        rows = {row.paper_id: (row.length, row.entries) for row in connection.execute(select(terms_table))}
-    assert rows == {paper.id: (paper_terms(paper).length, paper_terms(paper).entries) for paper in fetched}
+        rows = {
+            row.paper_id: (row.length, row.entries, row.linked, row.published)
+            for row in connection.execute(select(terms_table))
+        }
+    assert rows == {
+        paper.id: (paper_terms(paper).length, paper_terms(paper).entries, paper.has_links, paper.published)
+        for paper in fetched
+    }
     engine.dispose()

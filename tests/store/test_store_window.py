@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from service.arxiv.client import parse_feed
-from service.model.terms import paper_terms
+from service.model.terms import Terms, paper_terms
 from service.model.weeks import week_of
 from service.ranking.relevance import rank, rank_window
 from service.store import papers
@@ -31,7 +31,9 @@ def test_a_window_ranks_as_the_papers_themselves_do(engine):
     stored(engine, fetched)
     with engine.connect() as conn:
         window = papers.topic_window(conn, "testing", NOW - timedelta(days=1), None)
-    assert {entry.id: entry.terms for entry in window} == {paper.id: paper_terms(paper) for paper in fetched}
+    counted = dict(zip(window.ids, zip(window.lengths, window.entries, strict=True), strict=True))
+    assert counted == {paper.id: (paper_terms(paper).length, paper_terms(paper).entries) for paper in fetched}
+    assert dict(zip(window.ids, window.linked, strict=True)) == {paper.id: paper.has_links for paper in fetched}
     expected = rank(TESTING, fetched)
     with_links = [e.paper.id for e in expected if e.paper.has_links]
     assert [e.id for e in rank_window(TESTING, window)] == with_links + [
@@ -47,9 +49,14 @@ def test_a_new_version_gets_new_counts_and_rows_without_counts_are_counted(engin
         papers.upsert_papers(conn, [newer], NOW)
         conn.execute(delete(terms_table).where(terms_table.c.paper_id == fetched[1].id))
     with engine.connect() as conn:
-        window = {entry.id: entry.terms for entry in papers.topic_window(conn, "testing", None, None)}
+        found = papers.topic_window(conn, "testing", None, None)
+    window = {
+        paper_id: Terms(length, entries) for paper_id, length, entries in zip(found.ids, found.lengths, found.entries)
+    }
     assert window[newer.id] == paper_terms(newer) != paper_terms(fetched[0])
     assert window[fetched[1].id] == paper_terms(fetched[1])
+    # Every paper's date in one format, whether counted at storing or now.
+    assert len({type(value) for value in found.published}) == 1
 
 
 def test_papers_per_week_come_grouped_by_week(engine):

@@ -1,4 +1,5 @@
-"""service/store/subscribers.py on SQLite and PostgreSQL: states, topics, audit, listing, counts, bulk import."""
+"""service/store/subscribers/ with subscribers/confirmation.py and subscribers/imports.py on SQLite and
+PostgreSQL: states, topics, audit, listing, counts, bulk import."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ from datetime import timedelta
 
 import pytest
 
-from service.store import subscribers as store
-from service.store.subscribers import ImportRow
+from service.store import deliveries, digests
+from service.store.subscribers import admins, audit, bounces, lifecycle, listing, records
+from service.store.subscribers.imports import ImportRow, export_rows
+from subscribers import confirmation
+from subscribers.erasure import erase_subscriber
+from subscribers.imports import import_rows
 from tests.conftest import NOW
 
 LATER = NOW + timedelta(hours=1)
 
 
 def subscribe(conn, email, topics=("vla",), now=NOW):
-    return store.request_subscription(conn, email, list(topics), now)
+    return lifecycle.request_subscription(conn, email, list(topics), now)
 
 
 def test_it_creates_a_pending_subscriber_with_topics_and_audits_it(engine):
@@ -22,8 +27,8 @@ def test_it_creates_a_pending_subscriber_with_topics_and_audits_it(engine):
         alice, send = subscribe(conn, "alice@example.org", ["vla", "testing"])
     assert send is True
     with engine.connect() as conn:
-        found = store.subscriber_by_email(conn, "alice@example.org")
-        history = store.audit_entries(conn, alice.id)
+        found = records.subscriber_by_email(conn, "alice@example.org")
+        history = audit.audit_entries(conn, alice.id)
     assert (found.status, found.topics, found.created, found.confirmed) == ("pending", ["testing", "vla"], NOW, None)
     assert [(e.actor, e.action) for e in history] == [("subscriber", "subscribe")]
 
@@ -31,59 +36,59 @@ def test_it_creates_a_pending_subscriber_with_topics_and_audits_it(engine):
 def test_it_activates_on_confirm_and_keeps_topics_until_then(engine):
     with engine.begin() as conn:
         alice, _ = subscribe(conn, "alice@example.org", ["vla"])
-        confirmed = store.confirm(conn, alice.id, ["vla"], LATER)
+        confirmed = confirmation.confirm(conn, alice.id, ["vla"], LATER)
     assert (confirmed.status, confirmed.confirmed, confirmed.topics) == ("active", LATER, ["vla"])
     with engine.begin() as conn:
         again, send = subscribe(conn, "alice@example.org", ["testing"], LATER)
         # An active subscriber's topics change only when the new confirmation link is followed.
-        assert store.get_subscriber(conn, alice.id).topics == ["vla"]
+        assert records.get_subscriber(conn, alice.id).topics == ["vla"]
         assert send is True
-        store.confirm(conn, alice.id, ["testing"], LATER)
-        assert store.get_subscriber(conn, alice.id).topics == ["testing", "vla"]
+        confirmation.confirm(conn, alice.id, ["testing"], LATER)
+        assert records.get_subscriber(conn, alice.id).topics == ["testing", "vla"]
 
 
 def test_it_never_reactivates_unsubscribed_or_blocked_without_confirmation(engine):
     with engine.begin() as conn:
         alice, _ = subscribe(conn, "alice@example.org")
-        store.confirm(conn, alice.id, ["vla"], NOW)
-        store.unsubscribe(conn, alice.id, NOW)
+        confirmation.confirm(conn, alice.id, ["vla"], NOW)
+        lifecycle.unsubscribe(conn, alice.id, NOW)
         bob, _ = subscribe(conn, "bob@example.org")
-        store.block(conn, bob.id, NOW, "admin@example.org")
+        lifecycle.block(conn, bob.id, NOW, "admin@example.org")
     with engine.begin() as conn:
         _, send_alice = subscribe(conn, "alice@example.org", now=LATER)
         _, send_bob = subscribe(conn, "bob@example.org", now=LATER)
-        assert store.get_subscriber(conn, alice.id).status == "unsubscribed"
-        assert store.get_subscriber(conn, bob.id).status == "blocked"
+        assert records.get_subscriber(conn, alice.id).status == "unsubscribed"
+        assert records.get_subscriber(conn, bob.id).status == "blocked"
     assert (send_alice, send_bob) == (True, False)
-    with engine.begin() as conn, pytest.raises(store.SubscriberError):
-        store.confirm(conn, bob.id, ["vla"], LATER)
+    with engine.begin() as conn, pytest.raises(records.SubscriberError):
+        confirmation.confirm(conn, bob.id, ["vla"], LATER)
 
 
 def test_it_unsubscribes_idempotently_and_keeps_blocked_blocked(engine):
     with engine.begin() as conn:
         alice, _ = subscribe(conn, "alice@example.org")
-        store.confirm(conn, alice.id, ["vla"], NOW)
-        store.unsubscribe(conn, alice.id, LATER)
-        store.unsubscribe(conn, alice.id, LATER)
+        confirmation.confirm(conn, alice.id, ["vla"], NOW)
+        lifecycle.unsubscribe(conn, alice.id, LATER)
+        lifecycle.unsubscribe(conn, alice.id, LATER)
         bob, _ = subscribe(conn, "bob@example.org")
-        store.block(conn, bob.id, NOW, "admin@example.org")
-        store.unsubscribe(conn, bob.id, LATER)
+        lifecycle.block(conn, bob.id, NOW, "admin@example.org")
+        lifecycle.unsubscribe(conn, bob.id, LATER)
     with engine.connect() as conn:
-        assert store.get_subscriber(conn, alice.id).status == "unsubscribed"
-        assert store.get_subscriber(conn, bob.id).status == "blocked"
-        assert [e.action for e in store.audit_entries(conn, alice.id)] == ["subscribe", "confirm", "unsubscribe"]
+        assert records.get_subscriber(conn, alice.id).status == "unsubscribed"
+        assert records.get_subscriber(conn, bob.id).status == "blocked"
+        assert [e.action for e in audit.audit_entries(conn, alice.id)] == ["subscribe", "confirm", "unsubscribe"]
 
 
 def test_it_erases_the_address_but_keeps_the_row_and_history(engine):
     with engine.begin() as conn:
         alice, _ = subscribe(conn, "alice@example.org", ["vla", "testing"])
-        store.erase(conn, alice.id, LATER, "admin@example.org")
+        lifecycle.erase(conn, alice.id, LATER, "admin@example.org")
     with engine.connect() as conn:
-        erased = store.get_subscriber(conn, alice.id)
+        erased = records.get_subscriber(conn, alice.id)
         assert (erased.email, erased.status, erased.topics) == (None, "deleted", [])
-        assert store.status_counts(conn)["deleted"] == 1
-        assert [e.action for e in store.audit_entries(conn, alice.id)] == ["subscribe", "delete"]
-        assert "alice" not in " ".join(e.detail or "" for e in store.audit_entries(conn, alice.id))
+        assert listing.status_counts(conn)["deleted"] == 1
+        assert [e.action for e in audit.audit_entries(conn, alice.id)] == ["subscribe", "delete"]
+        assert "alice" not in " ".join(e.detail or "" for e in audit.audit_entries(conn, alice.id))
     with engine.begin() as conn:
         # The address is free again and starts over as pending.
         again, send = subscribe(conn, "alice@example.org", now=LATER)
@@ -93,11 +98,11 @@ def test_it_erases_the_address_but_keeps_the_row_and_history(engine):
 def test_it_marks_bounced_with_the_reason(engine):
     with engine.begin() as conn:
         alice, _ = subscribe(conn, "alice@example.org")
-        store.confirm(conn, alice.id, ["vla"], NOW)
-        store.mark_bounced(conn, alice.id, "smtp: 550 no such user", LATER)
+        confirmation.confirm(conn, alice.id, ["vla"], NOW)
+        bounces.mark_bounced(conn, alice.id, "smtp: 550 no such user", LATER)
     with engine.connect() as conn:
-        assert store.get_subscriber(conn, alice.id).status == "bounced"
-        last = store.audit_entries(conn, alice.id)[-1]
+        assert records.get_subscriber(conn, alice.id).status == "bounced"
+        last = audit.audit_entries(conn, alice.id)[-1]
     assert (last.actor, last.action, last.detail) == ("mailer", "bounce", "smtp: 550 no such user")
 
 
@@ -108,16 +113,16 @@ def test_it_lists_with_search_filters_sort_pages_and_counts(engine):
     ]
     rows.append(ImportRow("under_score%@example.org", ["vla"], "active"))
     with engine.begin() as conn:
-        store.import_rows(conn, rows, NOW, "cli")
+        import_rows(conn, rows, NOW, "cli")
     with engine.connect() as conn:
-        first = store.list_subscribers(conn, sort="email", page=1, per_page=10)
-        last = store.list_subscribers(conn, sort="-email", page=1, per_page=10)
-        beyond = store.list_subscribers(conn, page=99, per_page=10)
-        search = store.list_subscribers(conn, search="USER1")
-        wildcard = store.list_subscribers(conn, search="_score%")
-        odd_active = store.list_subscribers(conn, status="active", topic="vla")
-        statuses = store.status_counts(conn)
-        topics = store.topic_counts(conn)
+        first = listing.list_subscribers(conn, sort="email", page=1, per_page=10)
+        last = listing.list_subscribers(conn, sort="-email", page=1, per_page=10)
+        beyond = listing.list_subscribers(conn, page=99, per_page=10)
+        search = listing.list_subscribers(conn, search="USER1")
+        wildcard = listing.list_subscribers(conn, search="_score%")
+        odd_active = listing.list_subscribers(conn, status="active", topic="vla")
+        statuses = listing.status_counts(conn)
+        topics = listing.topic_counts(conn)
     assert (first.total, first.pages) == (31, 4)
     assert first.subscribers[0].email == "under_score%@example.org"
     assert last.subscribers[0].email == "user29@example.org"
@@ -134,8 +139,8 @@ def test_it_lists_with_search_filters_sort_pages_and_counts(engine):
 def test_it_imports_as_an_upsert_and_audits_only_changes(engine):
     with engine.begin() as conn:
         alice, _ = subscribe(conn, "alice@example.org", ["vla"])
-        store.confirm(conn, alice.id, ["vla"], NOW)
-        result = store.import_rows(
+        confirmation.confirm(conn, alice.id, ["vla"], NOW)
+        result = import_rows(
             conn,
             [
                 ImportRow("alice@example.org", ["testing", "vla"], "active"),
@@ -145,13 +150,13 @@ def test_it_imports_as_an_upsert_and_audits_only_changes(engine):
             LATER,
             "admin@example.org",
         )
-        again = store.import_rows(conn, [ImportRow("bob@example.org", ["vla"], "active")], LATER, "cli")
+        again = import_rows(conn, [ImportRow("bob@example.org", ["vla"], "active")], LATER, "cli")
     assert (result.created, result.updated, result.unchanged) == (2, 1, 0)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
     with engine.connect() as conn:
-        assert store.get_subscriber(conn, alice.id).topics == ["testing", "vla"]
-        assert [e.action for e in store.audit_entries(conn, alice.id)][-1] == "import"
-        exported = list(store.export_rows(conn))
+        assert records.get_subscriber(conn, alice.id).topics == ["testing", "vla"]
+        assert [e.action for e in audit.audit_entries(conn, alice.id)][-1] == "import"
+        exported = list(export_rows(conn))
     assert [(r.email, r.topics, r.status) for r in exported] == [
         ("alice@example.org", ["testing", "vla"], "active"),
         ("bob@example.org", ["vla"], "active"),
@@ -162,61 +167,66 @@ def test_it_imports_as_an_upsert_and_audits_only_changes(engine):
 def test_it_imports_thousands_of_rows_in_one_go_and_upserts_them(engine):
     rows = [ImportRow(f"reader{n:05d}@example.org", ["vla", "testing"][: 1 + n % 2], "active") for n in range(3000)]
     with engine.begin() as conn:
-        result = store.import_rows(conn, rows, NOW, "cli")
+        result = import_rows(conn, rows, NOW, "cli")
     assert result.created == 3000
     with engine.connect() as conn:
-        exported = list(store.export_rows(conn))
+        exported = list(export_rows(conn))
     assert [(r.email, r.topics) for r in exported] == [(r.email, sorted(r.topics)) for r in rows]
     # More than 5000 rows: existing subscribers are read in one pass instead of by chunks.
     bigger = [
         ImportRow(f"reader{n:05d}@example.org", ["vla"], "blocked" if n % 7 == 0 else "active") for n in range(6000)
     ]
     with engine.begin() as conn:
-        result = store.import_rows(conn, bigger, LATER, "cli")
+        result = import_rows(conn, bigger, LATER, "cli")
     unchanged = len([n for n in range(3000) if n % 2 == 0 and n % 7 != 0])
     assert (result.created, result.updated, result.unchanged) == (3000, 3000 - unchanged, unchanged)
     with engine.connect() as conn:
-        exported = list(store.export_rows(conn))
+        exported = list(export_rows(conn))
     assert [(r.email, r.topics, r.status) for r in exported] == [(r.email, r.topics, r.status) for r in bigger]
 
 
 def test_it_refuses_a_second_admin_with_the_same_address(engine):
     with engine.begin() as conn:
-        admin = store.create_admin(conn, "admin@example.org", "hash", NOW)
-    with engine.begin() as conn, pytest.raises(store.SubscriberError, match="admin: admin@example.org already exists"):
-        store.create_admin(conn, "admin@example.org", "hash", NOW)
+        admin = admins.create_admin(conn, "admin@example.org", "hash", NOW)
+    with (
+        engine.begin() as conn,
+        pytest.raises(records.SubscriberError, match="admin: admin@example.org already exists"),
+    ):
+        admins.create_admin(conn, "admin@example.org", "hash", NOW)
     with engine.connect() as conn:
-        assert store.admin_by_email(conn, "admin@example.org") == admin
-        assert store.admin_by_id(conn, admin.id).email == "admin@example.org"
+        assert admins.admin_by_email(conn, "admin@example.org") == admin
+        assert admins.admin_by_id(conn, admin.id).email == "admin@example.org"
 
 
 def test_it_mails_a_confirmation_at_most_once_per_address_per_interval(engine):
     with engine.begin() as conn:
         alice, send = subscribe(conn, "alice@example.org")
         assert send is True
-        soon = NOW + store.CONFIRM_MAIL_INTERVAL - timedelta(seconds=1)
+        soon = NOW + lifecycle.CONFIRM_MAIL_INTERVAL - timedelta(seconds=1)
         assert subscribe(conn, "alice@example.org", now=soon)[1] is False
-        assert subscribe(conn, "alice@example.org", now=NOW + store.CONFIRM_MAIL_INTERVAL)[1] is True
-        history = [(entry.action, entry.detail) for entry in store.audit_entries(conn, alice.id)]
+        assert subscribe(conn, "alice@example.org", now=NOW + lifecycle.CONFIRM_MAIL_INTERVAL)[1] is True
+        history = [(entry.action, entry.detail) for entry in audit.audit_entries(conn, alice.id)]
     assert history[1] == ("subscribe-again", "was pending; topics: vla; no mail: one was sent in the last 10 minutes")
 
 
 def test_it_refuses_a_confirmation_issued_before_the_subscriber_left(engine):
     with engine.begin() as conn:
         alice, _ = subscribe(conn, "alice@example.org")
-        store.confirm(conn, alice.id, ["vla"], NOW, issued=NOW)
-        store.unsubscribe(conn, alice.id, LATER)
-        with pytest.raises(store.SubscriberError):
-            store.confirm(conn, alice.id, ["vla"], LATER + timedelta(minutes=1), issued=NOW)
-        assert store.get_subscriber(conn, alice.id).status == "unsubscribed"
+        confirmation.confirm(conn, alice.id, ["vla"], NOW, issued=NOW)
+        lifecycle.unsubscribe(conn, alice.id, LATER)
+        with pytest.raises(records.SubscriberError):
+            confirmation.confirm(conn, alice.id, ["vla"], LATER + timedelta(minutes=1), issued=NOW)
+        assert records.get_subscriber(conn, alice.id).status == "unsubscribed"
         # A link issued after leaving (a new subscribe) does bring the address back.
-        assert store.confirm(conn, alice.id, ["vla"], LATER + timedelta(minutes=1), issued=LATER).status == "active"
+        assert (
+            confirmation.confirm(conn, alice.id, ["vla"], LATER + timedelta(minutes=1), issued=LATER).status == "active"
+        )
 
 
 def test_it_never_brings_back_an_unsubscribed_bounced_or_blocked_address_by_import(engine):
     """Re-importing last month's export must not re-subscribe those who left or bounced since, nor unblock anyone."""
     with engine.begin() as conn:
-        store.import_rows(
+        import_rows(
             conn,
             [
                 ImportRow("gone@example.org", ["vla"], "unsubscribed"),
@@ -226,7 +236,7 @@ def test_it_never_brings_back_an_unsubscribed_bounced_or_blocked_address_by_impo
             NOW,
             "cli",
         )
-        result = store.import_rows(
+        result = import_rows(
             conn,
             [
                 ImportRow("gone@example.org", ["vla", "testing"], "active"),
@@ -237,34 +247,32 @@ def test_it_never_brings_back_an_unsubscribed_bounced_or_blocked_address_by_impo
             "cli",
         )
         assert (result.updated, result.unchanged, result.kept) == (1, 2, 3)
-        statuses = {row.email: (row.status, row.topics) for row in store.export_rows(conn)}
+        statuses = {row.email: (row.status, row.topics) for row in export_rows(conn)}
     assert statuses == {
         "gone@example.org": ("unsubscribed", ["testing", "vla"]),
         "spam@example.org": ("blocked", ["vla"]),
         "dead@example.org": ("bounced", ["vla"]),
     }
     with engine.begin() as conn:
-        assert store.import_rows(conn, [ImportRow("gone@example.org", [], "blocked")], LATER, "cli").kept == 0
-        assert store.subscriber_by_email(conn, "gone@example.org").status == "blocked"
+        assert import_rows(conn, [ImportRow("gone@example.org", [], "blocked")], LATER, "cli").kept == 0
+        assert records.subscriber_by_email(conn, "gone@example.org").status == "blocked"
 
 
 def test_it_erases_the_address_from_bounce_reasons_too(engine):
     """Mail servers quote the address in their refusals; deleting a subscriber must not leave it there."""
-    from service.store import deliveries, digests
-    from subscribers.erasure import erase_subscriber
 
     reason = "550 5.1.1 <Alice@Example.org>: Recipient address rejected: user alice@example.org unknown"
     with engine.begin() as conn:
         alice, _ = subscribe(conn, "alice@example.org")
-        store.confirm(conn, alice.id, ["vla"], NOW)
+        confirmation.confirm(conn, alice.id, ["vla"], NOW)
         digest = digests.create_digest(conn, "2026-W05", {}, NOW)
         deliveries.add_deliveries(conn, digest.id, [(alice.id, "vla")])
         [claimed] = deliveries.claim_deliveries(conn, digest.id, "sender", NOW, timedelta(minutes=5), 10)
         deliveries.mark_failed(conn, claimed.id, "sender", reason)
-        store.mark_bounced(conn, alice.id, reason, NOW)
+        bounces.mark_bounced(conn, alice.id, reason, NOW)
         erase_subscriber(conn, alice.id, LATER, "admin@example.org")
     with engine.connect() as conn:
-        details = [entry.detail or "" for entry in store.audit_entries(conn, alice.id)]
+        details = [entry.detail or "" for entry in audit.audit_entries(conn, alice.id)]
         [kept] = deliveries.list_deliveries(conn, digest.id)
     assert [entry for entry in details if "550" in entry] == [
         "550 5.1.1 <[erased address]>: Recipient address rejected: user [erased address] unknown"

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from service.model.preferences import DigestPreferences
-from service.store.subscribers import ImportRow
+from service.store.subscribers.imports import ImportRow
 from subscribers import csv_io
 
 TOPICS = ["vla", "testing"]

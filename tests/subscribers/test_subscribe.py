@@ -9,7 +9,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from service.outbound.notices import send_notices
-from service.store import subscribers as store
+from service.store.subscribers import audit, listing, records
+from service.store.subscribers.imports import ImportRow
+from subscribers.imports import import_rows
+from subscribers.tokens import unsubscribe_url
+from tests.conftest import NOW
 from tests.support.forms import csrf_token, subscribe
 
 CHECK_INBOX = b"a confirmation link is on its way"
@@ -40,7 +44,7 @@ def mail_confirmations(app):
 
 def subscriber(app, email):
     with app.extensions["paperboy"].engine.connect() as conn:
-        return store.subscriber_by_email(conn, email)
+        return records.subscriber_by_email(conn, email)
 
 
 def test_it_runs_the_whole_path_from_subscribe_to_one_click_unsubscribe(app, client, live_server, smtp_server):
@@ -71,8 +75,6 @@ def test_it_runs_the_whole_path_from_subscribe_to_one_click_unsubscribe(app, cli
     assert subscriber(app, "alice@example.org").topics == ["testing"]
 
     # RFC 8058: the mail client POSTs the List-Unsubscribe URL with this body, no cookies, no token.
-    from subscribers.tokens import unsubscribe_url
-
     path = urlsplit(unsubscribe_url(app.extensions["paperboy"].config, alice.id)).path
     connection = http.client.HTTPConnection(urlsplit(live_server).netloc)
     connection.request(
@@ -87,14 +89,12 @@ def test_it_runs_the_whole_path_from_subscribe_to_one_click_unsubscribe(app, cli
 def test_it_answers_a_known_address_exactly_like_a_new_one(app, client, smtp_server):
     new = subscribe(client, "new@example.org")
     with app.extensions["paperboy"].engine.begin() as conn:
-        from tests.conftest import NOW
-
         for email, status in [
             ("gone@example.org", "unsubscribed"),
             ("spam@example.org", "blocked"),
             ("reader@example.org", "active"),
         ]:
-            store.import_rows(conn, [store.ImportRow(email, ["vla"], status)], NOW, "cli")
+            import_rows(conn, [ImportRow(email, ["vla"], status)], NOW, "cli")
     answers = [subscribe(client, email) for email in ("gone@example.org", "spam@example.org", "reader@example.org")]
     mail_confirmations(app)
     assert {a.status_code for a in answers} == {200}
@@ -125,7 +125,7 @@ def test_it_refuses_a_bad_address_and_writes_nothing(app, client, smtp_server, e
     assert answer.status_code == 400 and message in answer.data
     mail_confirmations(app)
     with app.extensions["paperboy"].engine.connect() as conn:
-        assert store.status_counts(conn)["pending"] == 0
+        assert listing.status_counts(conn)["pending"] == 0
     assert smtp_server.messages == []
 
 
@@ -178,5 +178,5 @@ def test_it_sends_one_confirmation_per_address_however_often_the_form_is_sent(ap
     assert {a.status_code for a in answers} == {200} and len({a.data for a in answers}) == 1
     assert [m["To"] for m in smtp_server.messages] == ["victim@example.org"]
     with app.extensions["paperboy"].engine.connect() as conn:
-        history = [entry.action for entry in store.audit_entries(conn, subscriber(app, "victim@example.org").id)]
+        history = [entry.action for entry in audit.audit_entries(conn, subscriber(app, "victim@example.org").id)]
     assert history == ["subscribe", "confirm-mail", "subscribe-again", "subscribe-again", "subscribe-again"]

@@ -7,13 +7,17 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 
 import pytest
 
 from service import store as service_store
-from service.outbound.notices import send_notices
+from service.outbound.notices import admit_requests, send_notices
 from service.store import mail_queue
-from service.store import subscribers as store
+from service.store.subscribers import lifecycle, records
+from service.store.subscribers.imports import ImportRow
+from subscribers.imports import import_rows
+from subscribers.tokens import CONFIRM_MAX_AGE
 from tests.conftest import NOW
 from tests.support.digest_data import FakeClock
 from tests.support.forms import csrf_token, subscribe
@@ -31,13 +35,13 @@ def runtime_of(app):
 
 def queued_mails(app, email):
     with runtime_of(app).engine.connect() as conn:
-        return mail_queue.mails_of(conn, store.subscriber_by_email(conn, email).id)
+        return mail_queue.mails_of(conn, records.subscriber_by_email(conn, email).id)
 
 
 def test_it_answers_alike_while_smtp_is_down_and_mails_the_confirmation_once_it_is_back(app, client, smtp_server):
     runtime = runtime_of(app)
     with runtime.engine.begin() as conn:
-        store.import_rows(conn, [store.ImportRow("spam@example.org", ["vla"], "blocked")], NOW, "cli")
+        import_rows(conn, [ImportRow("spam@example.org", ["vla"], "blocked")], NOW, "cli")
     subscribe(client, "recent@example.org")
     send_notices(runtime)
     assert [m["To"] for m in smtp_server.messages] == ["recent@example.org"]
@@ -97,14 +101,14 @@ def test_it_mails_one_confirmation_for_many_concurrent_sign_ups_of_one_address(a
 def test_it_lets_one_of_many_concurrent_requests_take_the_per_address_turn(app):
     engine = runtime_of(app).engine
     with engine.begin() as conn:
-        store.import_rows(conn, [store.ImportRow("victim@example.org", ["vla"], "unsubscribed")], NOW, "cli")
+        import_rows(conn, [ImportRow("victim@example.org", ["vla"], "unsubscribed")], NOW, "cli")
     start = threading.Barrier(6)
     decisions = []
 
     def request():
         start.wait()
         with service_store.write_transaction(engine) as conn:
-            decisions.append(store.request_subscription(conn, "victim@example.org", ["vla"], NOW)[1])
+            decisions.append(lifecycle.request_subscription(conn, "victim@example.org", ["vla"], NOW)[1])
 
     threads = [threading.Thread(target=request) for _ in range(6)]
     for thread in threads:
@@ -128,7 +132,6 @@ def test_it_mails_an_international_domain_as_xn_and_fails_only_a_non_ascii_local
 
 
 def test_it_keeps_the_message_id_of_a_confirmation_across_a_retry(app, client):
-    from email import message_from_bytes, policy
 
     handler = RefuseFirst()
     server = SmtpServer(handler).start()
@@ -153,16 +156,15 @@ def test_it_keeps_the_message_id_of_a_confirmation_across_a_retry(app, client):
 def test_it_cancels_a_queued_confirmation_when_the_address_is_blocked_or_deleted_before_its_turn(
     app, client, smtp_server
 ):
-    from service.outbound.notices import admit_requests
 
     runtime = runtime_of(app)
     for email in ("spam@example.org", "gone@example.org", "alice@example.org"):
         subscribe(client, email)
     assert admit_requests(runtime) == 3
     with runtime.engine.begin() as conn:
-        spam, gone = (store.subscriber_by_email(conn, f"{name}@example.org") for name in ("spam", "gone"))
-        store.block(conn, spam.id, NOW, "admin@example.org")
-        store.erase(conn, gone.id, NOW, "admin@example.org")
+        spam, gone = (records.subscriber_by_email(conn, f"{name}@example.org") for name in ("spam", "gone"))
+        lifecycle.block(conn, spam.id, NOW, "admin@example.org")
+        lifecycle.erase(conn, gone.id, NOW, "admin@example.org")
 
     stats = send_notices(runtime)
 
@@ -174,7 +176,6 @@ def test_it_cancels_a_queued_confirmation_when_the_address_is_blocked_or_deleted
 
 
 def test_it_cancels_a_confirmation_not_sent_before_its_link_expired(app, client):
-    from subscribers.tokens import CONFIRM_MAX_AGE
 
     down = SmtpServer()  # never started: the mail server stays unreachable
     runtime = runtime_of(app)
@@ -191,7 +192,6 @@ def test_it_cancels_a_confirmation_not_sent_before_its_link_expired(app, client)
 
 def test_a_claim_of_queued_mail_takes_no_more_than_its_batch(app):
     # As with deliveries: on PostgreSQL the claim's subquery, run again for each row, took them all.
-    from service.outbound.notices import admit_requests
 
     runtime = runtime_of(app)
     with runtime.engine.begin() as conn:

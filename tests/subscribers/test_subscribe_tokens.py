@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
-from service.store import subscribers as store
+from service.store.subscribers import lifecycle, records
+from service.store.subscribers.imports import ImportRow
 from subscribers import tokens
+from subscribers.imports import import_rows
 from tests.conftest import NOW
 
 
 @pytest.fixture
 def alice(app):
     with app.extensions["paperboy"].engine.begin() as conn:
-        store.import_rows(conn, [store.ImportRow("alice@example.org", ["vla"], "active")], NOW, "cli")
-        return store.subscriber_by_email(conn, "alice@example.org")
+        import_rows(conn, [ImportRow("alice@example.org", ["vla"], "active")], NOW, "cli")
+        return records.subscriber_by_email(conn, "alice@example.org")
 
 
 def status_of(app, subscriber_id):
     with app.extensions["paperboy"].engine.connect() as conn:
-        return store.get_subscriber(conn, subscriber_id).status
+        return records.get_subscriber(conn, subscriber_id).status
 
 
 def test_it_reads_back_what_it_signed_and_expires_confirmations_after_seven_days(config):
@@ -47,7 +51,7 @@ def test_it_never_accepts_one_kind_of_token_for_another(config):
 
 def test_it_refuses_an_expired_confirmation_link(app, client):
     with app.extensions["paperboy"].engine.begin() as conn:
-        pending, _ = store.request_subscription(conn, "bob@example.org", ["vla"], NOW)
+        pending, _ = lifecycle.request_subscription(conn, "bob@example.org", ["vla"], NOW)
     old = datetime.now(UTC) - timedelta(days=8)
     answer = client.get(f"/confirm/{tokens.confirm_token(app.extensions['paperboy'].config, pending.id, ['vla'], old)}")
     assert answer.status_code == 400 and b"This confirmation link has expired" in answer.data
@@ -83,10 +87,10 @@ def test_it_asks_before_unsubscribing_on_get(app, client, alice):
 def test_it_never_confirms_a_blocked_or_deleted_subscriber(app, client):
     runtime = app.extensions["paperboy"]
     with runtime.engine.begin() as conn:
-        blocked, _ = store.request_subscription(conn, "spam@example.org", ["vla"], NOW)
-        deleted, _ = store.request_subscription(conn, "gone@example.org", ["vla"], NOW)
-        store.block(conn, blocked.id, NOW, "admin@example.org")
-        store.erase(conn, deleted.id, NOW, "admin@example.org")
+        blocked, _ = lifecycle.request_subscription(conn, "spam@example.org", ["vla"], NOW)
+        deleted, _ = lifecycle.request_subscription(conn, "gone@example.org", ["vla"], NOW)
+        lifecycle.block(conn, blocked.id, NOW, "admin@example.org")
+        lifecycle.erase(conn, deleted.id, NOW, "admin@example.org")
     now = datetime.now(UTC)
     for subscriber in (blocked, deleted):
         answer = client.get(f"/confirm/{tokens.confirm_token(runtime.config, subscriber.id, ['vla'], now)}")
@@ -115,7 +119,7 @@ def test_it_refuses_an_old_confirmation_link_once_the_subscriber_has_left(app, c
     issued = datetime.now(UTC) - timedelta(days=1)
     old_link = f"/confirm/{tokens.confirm_token(runtime.config, alice.id, ['vla'], issued)}"
     with runtime.engine.begin() as conn:
-        store.unsubscribe(conn, alice.id, issued + timedelta(hours=1))
+        lifecycle.unsubscribe(conn, alice.id, issued + timedelta(hours=1))
     page = client.get(old_link)
     assert page.status_code == 400 and b"can no longer be confirmed" in page.data
     token = re.search(rb'name="csrf_token" value="([^"]+)"', client.get("/subscribe").data).group(1).decode()
@@ -139,8 +143,6 @@ def test_it_refuses_an_old_confirmation_link_once_the_subscriber_has_left(app, c
 def test_it_unsubscribes_on_a_one_click_post_whatever_content_type_the_mail_client_sends(
     app, live_server, alice, headers
 ):
-    import http.client
-    from urllib.parse import urlsplit
 
     path = f"/unsubscribe/{tokens.unsubscribe_token(app.extensions['paperboy'].config, alice.id)}"
     for _ in range(2):  # a mail client may retry: the second POST answers the same
@@ -157,7 +159,7 @@ def test_it_unsubscribes_on_a_one_click_post_whatever_content_type_the_mail_clie
 def test_it_keeps_token_pages_out_of_referers_and_caches(app, client, alice):
     config = app.extensions["paperboy"].config
     with app.extensions["paperboy"].engine.begin() as conn:
-        pending, _ = store.request_subscription(conn, "bob@example.org", ["vla"], NOW)
+        pending, _ = lifecycle.request_subscription(conn, "bob@example.org", ["vla"], NOW)
     paths = [
         f"/unsubscribe/{tokens.unsubscribe_token(config, alice.id)}",
         f"/preferences/{tokens.preferences_token(config, alice.id)}",

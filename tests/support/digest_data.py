@@ -7,8 +7,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from service.arxiv.client import parse_feed
+from service.outbound.digests import send_digest
+from service.runtime import Runtime
 from service.store.papers import link_topic_papers, upsert_papers
-from service.store.subscribers import ImportRow, import_rows
+from service.store.subscribers.imports import ImportRow
+from service.store.subscribers.records import subscriber_by_email
+from subscribers.imports import import_rows
 from tests.conftest import NOW, data_file
 
 WEEK = "2026-W05"  # Monday 2026-01-26 to Sunday 2026-02-01; conftest's NOW is in the week after
@@ -40,7 +44,6 @@ def load_week(conn):
 
 def add_subscribers(conn, people, now, status="active") -> dict[str, int]:
     """Insert subscribers [(email, topics)] with `status`; returns email -> id."""
-    from service.store.subscribers import subscriber_by_email
 
     import_rows(conn, [ImportRow(email, topics, status) for email, topics in people], now, "cli")
     return {email: subscriber_by_email(conn, email).id for email, _ in people}
@@ -70,7 +73,6 @@ _made: list = []
 
 def runtime_for(config):
     """A Runtime that conftest's `close_runtimes` closes after the test (no connection left open)."""
-    from service.runtime import Runtime
 
     runtime = Runtime(config)
     _made.append(runtime)
@@ -86,7 +88,6 @@ def close_runtimes() -> None:
 def send_with_deadline(runtime, seconds: float = 60):
     """send_digest in a thread: a worker that died mid-send would leave the run waiting forever,
     so the test fails after `seconds` instead of hanging. Returns (queued, stats)."""
-    from service.outbound.digests import send_digest
 
     result = []
     sending = threading.Thread(

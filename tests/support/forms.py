@@ -7,7 +7,7 @@ import re
 
 from werkzeug.security import generate_password_hash
 
-from service.store import subscribers as store
+from service.store.subscribers import admins
 from tests.conftest import NOW
 
 PASSWORD = "correct horse battery"
@@ -26,7 +26,7 @@ def subscribe(client, email, topics=("vla",)):
 
 def create_admin(engine, email: str = "admin@example.org"):
     with engine.begin() as conn:
-        return store.create_admin(conn, email, generate_password_hash(PASSWORD), NOW)
+        return admins.create_admin(conn, email, generate_password_hash(PASSWORD), NOW)
 
 
 def sign_in(client, email: str = "admin@example.org", password: str = PASSWORD, next_url: str = ""):

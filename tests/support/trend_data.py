@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from service.digest.queue import queue_digest
 from service.store import deliveries as ledger
-from service.store.subscribers import mark_bounced, mark_complained
+from service.store.subscribers.bounces import mark_bounced, mark_complained
 from tests.conftest import NOW
 from tests.support.digest_data import WEEK, add_subscribers, load_week
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from service.outbound.notices import send_notices
-from service.store import subscribers as store
 from service.store.schema import audit_log
+from service.store.subscribers import admins as admin_store
 from tests.support.forms import PASSWORD, create_admin, csrf_token, sign_in
 
 NEW_PASSWORD = "a long new password"
@@ -102,10 +102,10 @@ def test_sign_in_history_and_removing_an_admin_ends_their_sessions(app, app_engi
     client.post(f"/admin/admins/{other.id}/remove", data={"csrf_token": csrf_token(page.encode()), "confirm": "yes"})
     assert theirs.get("/admin/").status_code == 302
     with app_engine.connect() as conn:
-        assert store.admin_by_email(conn, "other@example.org") is None
+        assert admin_store.admin_by_email(conn, "other@example.org") is None
     # Nobody removes themselves.
     me = client.get("/admin/admins/").data
     with app_engine.connect() as conn:
-        my_id = store.admin_by_email(conn, "admin@example.org").id
+        my_id = admin_store.admin_by_email(conn, "admin@example.org").id
     client.post(f"/admin/admins/{my_id}/remove", data={"csrf_token": csrf_token(me), "confirm": "yes"})
     assert client.get("/admin/").status_code == 200

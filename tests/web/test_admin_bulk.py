@@ -9,8 +9,10 @@ import re
 import pytest
 from sqlalchemy import select, text
 
-from service.store import subscribers as store
 from service.store.schema import audit_log, mail_queue
+from service.store.subscribers import listing, records
+from service.store.subscribers.imports import ImportRow
+from subscribers.imports import import_rows
 from tests.conftest import NOW
 from tests.support.forms import create_admin, csrf_token, sign_in
 
@@ -18,11 +20,11 @@ from tests.support.forms import create_admin, csrf_token, sign_in
 @pytest.fixture
 def listed(app, client, app_engine):
     create_admin(app_engine)
-    rows = [store.ImportRow(f"bounced{n:02d}@example.org", ["vla"], "bounced") for n in range(23)]
-    rows += [store.ImportRow(f"reader{n:02d}@example.org", ["vla", "testing"], "active") for n in range(40)]
-    rows += [store.ImportRow(f"pending{n:02d}@example.org", ["testing"], "pending") for n in range(27)]
+    rows = [ImportRow(f"bounced{n:02d}@example.org", ["vla"], "bounced") for n in range(23)]
+    rows += [ImportRow(f"reader{n:02d}@example.org", ["vla", "testing"], "active") for n in range(40)]
+    rows += [ImportRow(f"pending{n:02d}@example.org", ["testing"], "pending") for n in range(27)]
     with app_engine.begin() as conn:
-        store.import_rows(conn, rows, NOW, "cli")
+        import_rows(conn, rows, NOW, "cli")
     sign_in(client)
     return client
 
@@ -58,21 +60,21 @@ def test_it_confirms_how_many_and_which_before_blocking_every_bounced_address(li
     assert len(entries) == 23 and len({s for _, s in entries}) == 23
     assert {actor for actor, _ in entries} == {"admin@example.org"}
     with app_engine.connect() as conn:
-        assert store.status_counts(conn)["blocked"] == 23 and store.status_counts(conn)["bounced"] == 0
+        assert listing.status_counts(conn)["blocked"] == 23 and listing.status_counts(conn)["bounced"] == 0
 
 
 def test_it_adds_and_removes_a_topic_and_unsubscribes(listed, app_engine):
     assert b"done for 27 subscribers" in confirm_and_apply(listed, "action=add-topic&topic=vla&status=pending")
     assert b"done for 27 subscribers" in confirm_and_apply(listed, "action=remove-topic&topic=testing&q=pending")
     with app_engine.connect() as conn:
-        assert store.subscriber_by_email(conn, "pending05@example.org").topics == ["vla"]
+        assert records.subscriber_by_email(conn, "pending05@example.org").topics == ["vla"]
     # Only the 40 readers have "testing" left; removing it from everyone touches only them.
     assert b"done for 40 subscribers" in confirm_and_apply(listed, "action=remove-topic&topic=testing")
     assert len(audit(app_engine, "topics")) == 27 + 27 + 40
     # Everyone has "vla" by now: bounced, active and pending addresses all leave.
     assert b"done for 90 subscribers" in confirm_and_apply(listed, "action=unsubscribe&having=vla&q=e")
     with app_engine.connect() as conn:
-        assert store.status_counts(conn)["unsubscribed"] == 90
+        assert listing.status_counts(conn)["unsubscribed"] == 90
 
 
 def test_it_sends_the_confirmation_again_to_pending_addresses_only(listed, app_engine):
@@ -88,15 +90,15 @@ def test_it_sends_the_confirmation_again_to_pending_addresses_only(listed, app_e
 def test_it_deletes_and_erases_the_addresses(listed, app_engine):
     assert b"done for 23 subscribers" in confirm_and_apply(listed, "action=delete&q=bounced")
     with app_engine.connect() as conn:
-        assert store.status_counts(conn)["deleted"] == 23
-        assert store.subscriber_by_email(conn, "bounced00@example.org") is None
+        assert listing.status_counts(conn)["deleted"] == 23
+        assert records.subscriber_by_email(conn, "bounced00@example.org") is None
 
 
 def test_it_refuses_when_the_selection_changed_or_the_box_is_unticked(listed, app_engine):
     page = listed.get("/admin/bulk/?action=block&status=bounced").data
     form = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">', page.decode()))
     with app_engine.begin() as conn:
-        store.import_rows(conn, [store.ImportRow("late@example.org", ["vla"], "bounced")], NOW, "cli")
+        import_rows(conn, [ImportRow("late@example.org", ["vla"], "bounced")], NOW, "cli")
     unticked = listed.post("/admin/bulk/", data=form, follow_redirects=True).data
     assert b"Tick the box" in unticked
     changed = listed.post("/admin/bulk/", data={**form, "confirm": "yes"}, follow_redirects=True).data
@@ -108,7 +110,7 @@ def test_it_refuses_when_the_selection_changed_or_the_box_is_unticked(listed, ap
 def test_it_changes_all_or_nothing(listed, app_engine):
     # The database refuses the audit entry of one subscriber in the middle of the selection.
     with app_engine.begin() as conn:
-        victim = store.subscriber_by_email(conn, "bounced11@example.org").id
+        victim = records.subscriber_by_email(conn, "bounced11@example.org").id
         conn.execute(
             text(
                 "CREATE TRIGGER refuse BEFORE INSERT ON audit_log "
@@ -118,5 +120,5 @@ def test_it_changes_all_or_nothing(listed, app_engine):
     with pytest.raises(Exception, match="refused"):
         confirm_and_apply(listed, "action=block&status=bounced")
     with app_engine.connect() as conn:
-        assert store.status_counts(conn)["bounced"] == 23
+        assert listing.status_counts(conn)["bounced"] == 23
     assert audit(app_engine, "block") == []

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import tempfile
 
 import pytest
 
-from service.store import subscribers as store
+from service.store.subscribers import audit, listing, records
+from service.store.subscribers.imports import ImportRow
+from subscribers.imports import import_rows
 from tests.conftest import NOW
 from tests.support.forms import create_admin, csrf_token, sign_in
 
@@ -36,7 +40,7 @@ def commit(client, preview):
 
 def counts(engine):
     with engine.connect() as conn:
-        return {k: v for k, v in store.status_counts(conn).items() if v}
+        return {k: v for k, v in listing.status_counts(conn).items() if v}
 
 
 def ten_thousand_rows() -> bytes:
@@ -69,12 +73,12 @@ def test_it_imports_10000_rows_after_a_preview_and_exports_them_back_identically
 
 def test_it_updates_existing_subscribers_and_writes_the_audit_log(signed_in, app_engine):
     with app_engine.begin() as conn:
-        store.import_rows(conn, [store.ImportRow("alice@example.org", ["vla"], "active")], NOW, "cli")
+        import_rows(conn, [ImportRow("alice@example.org", ["vla"], "active")], NOW, "cli")
     done = commit(signed_in, upload(signed_in, b"email,topics,status\nalice@example.org,testing,blocked\n"))
     assert b"0 new, 1 updated" in done.data
     with app_engine.connect() as conn:
-        alice = store.subscriber_by_email(conn, "alice@example.org")
-        last = store.audit_entries(conn, alice.id)[-1]
+        alice = records.subscriber_by_email(conn, "alice@example.org")
+        last = audit.audit_entries(conn, alice.id)[-1]
     assert (alice.status, alice.topics) == ("blocked", ["testing"])
     assert (last.actor, last.action) == ("admin@example.org", "import")
 
@@ -115,8 +119,8 @@ def test_it_reads_a_bom_and_latin1(signed_in, app_engine):
     assert b"read as windows-1252" in latin1.data
     commit(signed_in, latin1)
     with app_engine.connect() as conn:
-        assert store.subscriber_by_email(conn, "jörg@example.org").topics == ["vla"]
-        assert store.subscriber_by_email(conn, "maría@example.org").status == "active"
+        assert records.subscriber_by_email(conn, "jörg@example.org").topics == ["vla"]
+        assert records.subscriber_by_email(conn, "maría@example.org").status == "active"
 
 
 def test_it_refuses_to_commit_an_unknown_or_used_upload(signed_in):
@@ -131,7 +135,7 @@ def test_it_refuses_to_commit_an_unknown_or_used_upload(signed_in):
 
 def test_it_says_when_an_import_keeps_an_address_unsubscribed(signed_in, app_engine):
     with app_engine.begin() as conn:
-        store.import_rows(conn, [store.ImportRow("gone@example.org", ["vla"], "unsubscribed")], NOW, "cli")
+        import_rows(conn, [ImportRow("gone@example.org", ["vla"], "unsubscribed")], NOW, "cli")
     done = commit(signed_in, upload(signed_in, b"email,topics,status\ngone@example.org,vla,active\n"))
     assert (
         b"1 addresses that unsubscribed or are blocked kept that status: an import never subscribes them again."
@@ -140,8 +144,6 @@ def test_it_says_when_an_import_keeps_an_address_unsubscribed(signed_in, app_eng
 
 
 def test_it_refuses_to_keep_an_upload_in_a_folder_other_users_can_open(signed_in, app_engine, tmp_path, monkeypatch):
-    import os
-    import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     shared = tmp_path / f"paperboy-imports-{os.getuid()}"

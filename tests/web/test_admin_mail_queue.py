@@ -7,7 +7,7 @@ import pytest
 from lxml import html
 
 from service.outbound.notices import send_notices
-from service.store import subscribers as store
+from service.store.subscribers import records
 from tests.support.forms import sign_in, subscribe
 from tests.support.smtp_server import RecordingHandler, SmtpServer
 
@@ -40,7 +40,7 @@ def test_admins_see_the_queue_and_why_a_confirmation_failed(app, client, admin, 
     send_notices(runtime)  # what the scheduler does every 15 s
     assert [m["To"] for m in refusing_server.messages] == ["reader@example.org"]
     with runtime.engine.connect() as conn:
-        gone = store.subscriber_by_email(conn, "gone@example.org")
+        gone = records.subscriber_by_email(conn, "gone@example.org")
 
     assert sign_in(client).status_code == 302
     page = html.fromstring(client.get("/admin/dashboard").data)

@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from service.store import subscribers as store
+from service.store.subscribers import audit, listing, records
+from service.store.subscribers.imports import ImportRow
+from subscribers.imports import import_rows
 from tests.conftest import NOW
 from tests.support.forms import create_admin, csrf_token, sign_in
 
@@ -15,13 +17,13 @@ from tests.support.forms import create_admin, csrf_token, sign_in
 def signed_in(app, client, app_engine):
     create_admin(app_engine)
     with app_engine.begin() as conn:
-        store.import_rows(
+        import_rows(
             conn,
             [
-                store.ImportRow("alice@example.org", ["vla"], "active"),
-                store.ImportRow("bob@example.org", ["testing"], "active"),
-                store.ImportRow("carol@example.org", ["vla", "testing"], "unsubscribed"),
-                store.ImportRow("mallory@example.org", [], "pending"),
+                ImportRow("alice@example.org", ["vla"], "active"),
+                ImportRow("bob@example.org", ["testing"], "active"),
+                ImportRow("carol@example.org", ["vla", "testing"], "unsubscribed"),
+                ImportRow("mallory@example.org", [], "pending"),
             ],
             NOW,
             "cli",
@@ -36,7 +38,7 @@ def emails_in(page: bytes) -> list[str]:
 
 def subscriber_id(engine, email):
     with engine.connect() as conn:
-        return store.subscriber_by_email(conn, email).id
+        return records.subscriber_by_email(conn, email).id
 
 
 def test_it_lists_counts_searches_filters_and_sorts(signed_in):
@@ -56,9 +58,7 @@ def test_it_lists_counts_searches_filters_and_sorts(signed_in):
 
 def test_it_pages_through_many_subscribers(signed_in, app_engine):
     with app_engine.begin() as conn:
-        store.import_rows(
-            conn, [store.ImportRow(f"reader{n:03d}@example.org", ["vla"], "active") for n in range(120)], NOW, "cli"
-        )
+        import_rows(conn, [ImportRow(f"reader{n:03d}@example.org", ["vla"], "active") for n in range(120)], NOW, "cli")
     first = signed_in.get("/admin/?q=reader").data
     third = signed_in.get("/admin/?q=reader&page=3").data
     assert b"120 subscribers match." in first and b"Page 1 of 3" in first and b'rel="next"' in first
@@ -82,7 +82,7 @@ def test_it_changes_topics_blocks_and_deletes_with_history(signed_in, app_engine
     )
     assert b"Subscriber blocked" in blocked.data
     with app_engine.connect() as conn:
-        found = store.get_subscriber(conn, alice)
+        found = records.get_subscriber(conn, alice)
     assert (found.status, found.topics) == ("blocked", ["testing"])
     deleted = signed_in.post(
         f"/admin/subscribers/{alice}/delete", data={"csrf_token": token, "confirm": "yes"}, follow_redirects=True
@@ -96,8 +96,8 @@ def test_it_changes_topics_blocks_and_deletes_with_history(signed_in, app_engine
         (b"admin@example.org", b"delete"),
     ]
     with app_engine.connect() as conn:
-        assert store.subscriber_by_email(conn, "alice@example.org") is None
-        assert store.status_counts(conn)["deleted"] == 1
+        assert records.subscriber_by_email(conn, "alice@example.org") is None
+        assert listing.status_counts(conn)["deleted"] == 1
     again = signed_in.post(
         f"/admin/subscribers/{alice}/delete", data={"csrf_token": token, "confirm": "yes"}, follow_redirects=True
     )
@@ -107,7 +107,7 @@ def test_it_changes_topics_blocks_and_deletes_with_history(signed_in, app_engine
 
 def test_it_escapes_addresses_and_audit_details(signed_in, app_engine):
     with app_engine.begin() as conn:
-        store.import_rows(conn, [store.ImportRow('"<script>x</script>"@example.org', ["vla"], "active")], NOW, "cli")
+        import_rows(conn, [ImportRow('"<script>x</script>"@example.org', ["vla"], "active")], NOW, "cli")
     page = signed_in.get("/admin/?q=script").data
     assert b"<script>x</script>" not in page and b"&lt;script&gt;" in page
 
@@ -129,9 +129,9 @@ def test_it_blocks_or_deletes_only_when_the_confirm_box_is_ticked(signed_in, app
             in refused.data
         )
     with app_engine.connect() as conn:
-        found = store.get_subscriber(conn, bob)
+        found = records.get_subscriber(conn, bob)
         assert (found.email, found.status) == ("bob@example.org", "active")
-        assert [entry.action for entry in store.audit_entries(conn, bob)] == ["import"]
+        assert [entry.action for entry in audit.audit_entries(conn, bob)] == ["import"]
 
 
 def test_it_answers_404_for_a_subscriber_id_beyond_any_database_integer(signed_in):

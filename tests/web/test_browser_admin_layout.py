@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.store import subscribers as store
+from service.store.subscribers.imports import ImportRow
+from subscribers.imports import import_rows
 from tests.conftest import NOW
 from tests.support.forms import PASSWORD, create_admin
 
@@ -20,11 +21,11 @@ PAGE_OVERFLOW = "() => document.documentElement.scrollWidth - document.documentE
 def listed(app, app_engine):
     create_admin(app_engine)
     rows = [
-        store.ImportRow(f"a.rather.long.address.{n:03d}@research-lab.example.org", ["testing", "vla"], "active")
+        ImportRow(f"a.rather.long.address.{n:03d}@research-lab.example.org", ["testing", "vla"], "active")
         for n in range(300)
     ]
     with app_engine.begin() as conn:
-        store.import_rows(conn, rows, NOW, "cli")
+        import_rows(conn, rows, NOW, "cli")
 
 
 def sign_in(page, base):

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from service.store import subscribers as store
 from service.store.schema import audit_log
+from service.store.subscribers import listing
+from service.store.subscribers.imports import ImportRow
+from subscribers.imports import import_rows
 from tests.conftest import NOW
 from tests.support.forms import PASSWORD, create_admin
 
 
 def test_a_bulk_block_of_every_bounced_address_writes_one_audit_entry_each(app, app_engine, live_server, page):
     create_admin(app_engine)
-    rows = [store.ImportRow(f"gone{n:02d}@example.org", ["vla"], "bounced") for n in range(23)]
-    rows += [store.ImportRow(f"reader{n:03d}@example.org", ["testing"], "active") for n in range(277)]
+    rows = [ImportRow(f"gone{n:02d}@example.org", ["vla"], "bounced") for n in range(23)]
+    rows += [ImportRow(f"reader{n:03d}@example.org", ["testing"], "active") for n in range(277)]
     with app_engine.begin() as conn:
-        store.import_rows(conn, rows, NOW, "cli")
+        import_rows(conn, rows, NOW, "cli")
 
     page.goto(f"{live_server}/admin/sign-in")
     page.fill('input[name="email"]', "admin@example.org")
@@ -37,7 +39,7 @@ def test_a_bulk_block_of_every_bounced_address_writes_one_audit_entry_each(app, 
         entries = conn.execute(
             select(audit_log.c.subscriber_id, audit_log.c.actor).where(audit_log.c.action == "block")
         ).all()
-        counts = store.status_counts(conn)
+        counts = listing.status_counts(conn)
     assert len(entries) == 23 and len({subscriber for subscriber, _ in entries}) == 23
     assert {actor for _, actor in entries} == {"admin@example.org"}
     assert (counts["blocked"], counts["bounced"], counts["active"]) == (23, 0, 277)

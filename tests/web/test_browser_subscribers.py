@@ -11,7 +11,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from service.outbound.notices import send_notices
-from service.store import subscribers as store
+from service.store.subscribers import admins, records
 from tests.conftest import NOW
 
 PASSWORD = "correct horse battery"
@@ -44,13 +44,13 @@ def test_it_subscribes_a_reader_from_a_topic_page(app, live_server, smtp_server,
     page.wait_for_selector("text=Subscription confirmed")
     page.screenshot(path=str(tmp_path / "confirmed.png"), full_page=True)
     with app.extensions["paperboy"].engine.connect() as conn:
-        reader = store.subscriber_by_email(conn, "reader@example.org")
+        reader = records.subscriber_by_email(conn, "reader@example.org")
     assert (reader.status, reader.topics) == ("active", ["testing"])
 
 
 def test_it_lets_an_admin_import_search_block_and_export(app, live_server, page, tmp_path):
     with app.extensions["paperboy"].engine.begin() as conn:
-        store.create_admin(conn, "admin@example.org", generate_password_hash(PASSWORD), NOW)
+        admins.create_admin(conn, "admin@example.org", generate_password_hash(PASSWORD), NOW)
     source = tmp_path / "list.csv"
     rows = [f"reader{n:03d}@example.org,vla,active" for n in range(200)]
     source.write_text("email,topics,status\n" + "\n".join(rows) + "\n=HYPERLINK@example.org,testing,active\n")

@@ -8,7 +8,8 @@ from flask_limiter.util import get_remote_address
 from werkzeug.security import generate_password_hash
 
 from service.store import mail_queue, write_transaction
-from service.store import subscribers as store
+from service.store.subscribers import admins as admin_store
+from service.store.subscribers import audit
 from service.web.admin.auth import current_admin, login_required, sign_in, signed_in_admin
 from service.web.extensions import current_runtime
 from service.web.rate_limits import SIGN_IN_ADDRESS_LIMIT, SIGN_IN_LIMIT, limiter
@@ -27,8 +28,8 @@ FORGOT_ANSWER = (
 @login_required
 def admins():
     with current_runtime().engine.connect() as conn:
-        found = store.all_admins(conn)
-    return render_template("admin/admins.html", admins=found, admin=current_admin(), invited=store.INVITED)
+        found = admin_store.all_admins(conn)
+    return render_template("admin/admins.html", admins=found, admin=current_admin(), invited=admin_store.INVITED)
 
 
 @blueprint.post("/admins/invite")
@@ -42,18 +43,18 @@ def invite():
         return redirect(url_for("admins.admins"))
     now = runtime.clock()
     with write_transaction(runtime.engine) as conn:
-        if store.admin_by_email(conn, email) is not None:
+        if admin_store.admin_by_email(conn, email) is not None:
             flash(f"{email} is an admin already; nobody was invited.", "error")
             return redirect(url_for("admins.admins"))
-        store.create_admin(conn, email, store.INVITED, now)
+        admin_store.create_admin(conn, email, admin_store.INVITED, now)
         mail_id = mail_queue.queue_admin_mail(conn, mail_queue.ADMIN_INVITE, email, now)
-        store.record_audit(conn, now, signed_in_admin().email, "admin-invite", None, f"{email}; mail {mail_id}")
+        audit.record_audit(conn, now, signed_in_admin().email, "admin-invite", None, f"{email}; mail {mail_id}")
     flash(f"Invitation queued for {email}: the link in it sets their password.", "ok")
     return redirect(url_for("admins.admins"))
 
 
-def _admin_or_404(conn, admin_id: int) -> store.Admin:
-    found = store.admin_by_id(conn, admin_id)
+def _admin_or_404(conn, admin_id: int) -> admin_store.Admin:
+    found = admin_store.admin_by_id(conn, admin_id)
     if found is None:
         abort(404)
     return found
@@ -64,9 +65,9 @@ def _admin_or_404(conn, admin_id: int) -> store.Admin:
 def admin_page(admin_id: int):
     with current_runtime().engine.connect() as conn:
         found = _admin_or_404(conn, admin_id)
-        history = store.sign_ins(conn, admin_id)
+        history = admin_store.sign_ins(conn, admin_id)
     return render_template(
-        "admin/admin.html", shown=found, history=history, admin=current_admin(), invited=store.INVITED
+        "admin/admin.html", shown=found, history=history, admin=current_admin(), invited=admin_store.INVITED
     )
 
 
@@ -83,8 +84,8 @@ def remove(admin_id: int):
         return redirect(url_for("admins.admin_page", admin_id=admin_id))
     with write_transaction(runtime.engine) as conn:
         found = _admin_or_404(conn, admin_id)
-        store.remove_admin(conn, admin_id)
-        store.record_audit(conn, runtime.clock(), me.email, "admin-remove", None, found.email)
+        admin_store.remove_admin(conn, admin_id)
+        audit.record_audit(conn, runtime.clock(), me.email, "admin-remove", None, found.email)
     flash(f"{found.email} is no longer an admin; their sessions have ended.", "ok")
     return redirect(url_for("admins.admins"))
 
@@ -107,14 +108,14 @@ def forgot_submit():
     email = request.form.get("email", "").strip().lower()[:320]
     now = runtime.clock()
     with write_transaction(runtime.engine) as conn:
-        found = store.admin_by_email(conn, email) if email else None
+        found = admin_store.admin_by_email(conn, email) if email else None
         if found is not None:
             mail_queue.queue_admin_mail(conn, mail_queue.ADMIN_RESET, found.email, now)
-            store.record_audit(conn, now, found.email, "admin-reset-mail", None, get_remote_address())
+            audit.record_audit(conn, now, found.email, "admin-reset-mail", None, get_remote_address())
     return render_template("admin/forgot.html", answer=FORGOT_ANSWER)
 
 
-def _valid_link(token: str) -> tuple[store.Admin | None, str]:
+def _valid_link(token: str) -> tuple[admin_store.Admin | None, str]:
     """The admin a password link is for, or None and why not."""
     runtime = current_runtime()
     try:
@@ -122,7 +123,7 @@ def _valid_link(token: str) -> tuple[store.Admin | None, str]:
     except admin_access.AccessError as error:
         return None, str(error)
     with runtime.engine.connect() as conn:
-        found = store.admin_by_email(conn, email)
+        found = admin_store.admin_by_email(conn, email)
     if found is None or admin_access.fingerprint(found.password_hash) != mark:
         return None, "This link was used already, or a newer password was set since; ask for a new one."
     return found, ""
@@ -147,16 +148,16 @@ def password_submit(token: str):
     if problem := admin_access.check_password(password, request.form.get("again", "")):
         return render_template("admin/password.html", error=problem, email=found.email, token=token), 400
     with write_transaction(runtime.engine) as conn:
-        again = store.admin_by_email(conn, found.email)
+        again = admin_store.admin_by_email(conn, found.email)
         # Checked again under the write lock: of two tabs posting one link, one wins.
         if again is None or again.password_hash != found.password_hash:
             return render_template(
                 "admin/password.html", error="This link was used already.", email=None, token=token
             ), 400
-        store.set_admin_password(conn, found.id, generate_password_hash(password))
-        store.record_sign_in(conn, found.id, runtime.clock(), get_remote_address(), "password-set")
-        store.record_audit(conn, runtime.clock(), found.email, "admin-password", None, "set through a mailed link")
-        fresh = store.admin_by_id(conn, found.id)
+        admin_store.set_admin_password(conn, found.id, generate_password_hash(password))
+        admin_store.record_sign_in(conn, found.id, runtime.clock(), get_remote_address(), "password-set")
+        audit.record_audit(conn, runtime.clock(), found.email, "admin-password", None, "set through a mailed link")
+        fresh = admin_store.admin_by_id(conn, found.id)
     if fresh is not None:
         sign_in(fresh)
     flash("Your password is set; you are signed in.", "ok")

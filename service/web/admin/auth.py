@@ -10,12 +10,12 @@ from functools import wraps
 
 from flask import g, redirect, request, session, url_for
 
-from service.store import subscribers as store
 from service.store import write_transaction
+from service.store.subscribers import admins
 from service.web.extensions import current_runtime
 
 
-def current_admin() -> store.Admin | None:
+def current_admin() -> admins.Admin | None:
     """The signed-in admin for this request, or None."""
     if "paperboy_admin" not in g:
         admin = None
@@ -23,15 +23,15 @@ def current_admin() -> store.Admin | None:
         if isinstance(admin_id, int):
             runtime = current_runtime()
             with runtime.engine.connect() as conn:
-                admin = store.admin_by_id(conn, admin_id)
+                admin = admins.admin_by_id(conn, admin_id)
             if admin is not None and session.get("admin_epoch") != admin.session_epoch:
                 admin = None  # the admin signed out since this session began
         g.paperboy_admin = admin
-    admin_or_none: store.Admin | None = g.paperboy_admin
+    admin_or_none: admins.Admin | None = g.paperboy_admin
     return admin_or_none
 
 
-def signed_in_admin() -> store.Admin:
+def signed_in_admin() -> admins.Admin:
     """The admin of a view behind `login_required`, who is there by then."""
     admin = current_admin()
     if admin is None:
@@ -39,7 +39,7 @@ def signed_in_admin() -> store.Admin:
     return admin
 
 
-def sign_in(admin: store.Admin) -> None:
+def sign_in(admin: admins.Admin) -> None:
     """Start a fresh session for `admin` (cleared first, so no earlier state carries over)."""
     session.clear()
     session["admin_id"] = admin.id
@@ -52,7 +52,7 @@ def sign_out() -> None:
     admin = current_admin()
     if admin is not None:
         with write_transaction(current_runtime().engine) as conn:
-            store.end_admin_sessions(conn, admin.id)
+            admins.end_admin_sessions(conn, admin.id)
     session.clear()
     g.paperboy_admin = None
 

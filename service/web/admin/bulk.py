@@ -9,8 +9,8 @@ import io
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from service.model.states import SubscriberStatus
-from service.store import subscribers as store
 from service.store import write_transaction
+from service.store.subscribers import records
 from service.web.admin.auth import current_admin, login_required, signed_in_admin
 from service.web.extensions import current_runtime
 from subscribers import bulk
@@ -35,7 +35,7 @@ def _choice(source) -> dict[str, str]:
     }
 
 
-def _selected(conn, choice: dict[str, str]) -> list[store.Subscriber]:
+def _selected(conn, choice: dict[str, str]) -> list[records.Subscriber]:
     return bulk.selection(conn, choice["action"], choice["topic"], choice["q"], choice["status"], choice["having"])
 
 
@@ -106,9 +106,9 @@ def apply():
         with write_transaction(runtime.engine) as conn:
             chosen = _selected(conn, choice)
             if bulk.fingerprint(chosen) != request.form.get("fingerprint"):
-                raise store.SubscriberError("The selection changed since you looked at it. Check it again")
+                raise records.SubscriberError("The selection changed since you looked at it. Check it again")
             done = bulk.apply(conn, choice["action"], chosen, choice["topic"], runtime.clock(), signed_in_admin().email)
-    except store.SubscriberError as error:
+    except records.SubscriberError as error:
         # Raised inside the transaction, so whatever was done before it is rolled back.
         flash(f"{error}; nothing changed.", "error")
         return again

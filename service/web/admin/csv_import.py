@@ -18,11 +18,12 @@ from pathlib import Path
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from service.errors import PaperboyError
-from service.store import subscribers as store
 from service.store import write_transaction
+from service.store.subscribers.imports import export_rows
 from service.web.admin.auth import current_admin, login_required, signed_in_admin
 from service.web.extensions import current_runtime
 from subscribers import csv_io
+from subscribers.imports import ImportResult, import_rows
 
 blueprint = Blueprint("admin_csv", __name__, url_prefix="/admin")
 
@@ -116,7 +117,7 @@ def import_commit(upload_id: str):
         flash(f"The file has {parsed.error_count} bad rows; nothing was imported.", "error")
         return redirect(url_for("admin_csv.import_form"))
     with write_transaction(runtime.engine) as conn:
-        result = store.import_rows(conn, parsed.rows, current_runtime().clock(), signed_in_admin().email)
+        result = import_rows(conn, parsed.rows, current_runtime().clock(), signed_in_admin().email)
     path.unlink(missing_ok=True)
     flash(
         f"Imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "
@@ -126,7 +127,7 @@ def import_commit(upload_id: str):
     return redirect(url_for("admin.subscribers"))
 
 
-def _kept_note(result: store.ImportResult) -> str:
+def _kept_note(result: ImportResult) -> str:
     if not result.kept:
         return ""
     return (
@@ -141,7 +142,7 @@ def export():
     runtime = current_runtime()
     out = io.StringIO()
     with runtime.engine.connect() as conn:
-        csv_io.write(store.export_rows(conn), out)
+        csv_io.write(export_rows(conn), out)
     stamp = current_runtime().clock().strftime("%Y%m%d-%H%M%S")
     return Response(
         out.getvalue().encode("utf-8"),

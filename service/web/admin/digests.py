@@ -3,9 +3,11 @@ delivery counts, preview of the email)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from service.digest.digest import DigestError, digest_by_id, last_complete_week, preview
+from service.digest.digest import DigestError, browser_selection, digest_by_id, last_complete_week, preview
 from service.digest.queue import queue_digest
 from service.model.text import counted
 from service.model.weeks import week_bounds
@@ -33,10 +35,14 @@ def show(digest_id: int):
     runtime = current_runtime()
     with runtime.engine.connect() as conn:
         digest = digest_by_id(conn, digest_id)
-    if digest is None:
-        abort(404)
-    blocks = digest.compose(runtime.topics, digest.topic_set(runtime.topics, runtime.topic_slugs))
-    return render_template("digest.html", digest=digest, blocks=blocks, week_start=week_bounds(digest.week)[0])
+        if digest is None:
+            abort(404)
+        # What the email holds, not every paper of the week: the week pages hold the rest.
+        selection = browser_selection(conn, runtime.config, digest, runtime.topics)
+    start, end = week_bounds(digest.week)
+    return render_template(
+        "digest.html", digest=digest, selection=selection, week_start=start, week_end=end - timedelta(days=1)
+    )
 
 
 @blueprint.get("/admin/digests")

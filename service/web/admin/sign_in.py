@@ -6,8 +6,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from service.store import subscribers as store
 from service.store import write_transaction
+from service.store.subscribers import admins
 from service.web.admin.auth import sign_in, sign_out
 from service.web.extensions import current_runtime
 from service.web.rate_limits import SIGN_IN_ADDRESS_LIMIT, SIGN_IN_LIMIT, limiter
@@ -51,11 +51,11 @@ def sign_in_submit():
     password = request.form.get("password", "")
     runtime = current_runtime()
     with runtime.engine.connect() as conn:
-        admin = store.admin_by_email(conn, email) if email and len(email) <= 320 else None
+        admin = admins.admin_by_email(conn, email) if email and len(email) <= 320 else None
     valid = check_password_hash(admin.password_hash if admin else _DUMMY_HASH, password)
     if admin is not None:
         with write_transaction(runtime.engine) as conn:
-            store.record_sign_in(
+            admins.record_sign_in(
                 conn, admin.id, runtime.clock(), get_remote_address(), "signed-in" if valid else "wrong-password"
             )
     if not (admin and valid):

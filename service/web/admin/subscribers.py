@@ -8,7 +8,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from service.model.states import SubscriberStatus
 from service.store import mail_queue, write_transaction
-from service.store import subscribers as store
+from service.store.subscribers import audit, lifecycle, listing, records
+from service.store.subscribers import preferences as preference_store
 from service.web.admin.auth import current_admin, login_required, signed_in_admin
 from service.web.extensions import current_runtime
 from service.web.public.subscribe import preference_limits
@@ -36,15 +37,15 @@ def subscribers():
     topic = request.args.get("topic", "")
     topic = topic if runtime.topic(topic) else ""
     sort = request.args.get("sort", "email")
-    sort = sort if sort.lstrip("-") in store.SORTS else "email"
+    sort = sort if sort.lstrip("-") in listing.SORTS else "email"
     page = request.args.get("page", 1, type=int) or 1
     with runtime.engine.connect() as conn:
-        listing = store.list_subscribers(conn, search, status, topic, sort, page, PER_PAGE)
-        statuses = store.status_counts(conn)
-        topics = store.topic_counts(conn)
+        shown = listing.list_subscribers(conn, search, status, topic, sort, page, PER_PAGE)
+        statuses = listing.status_counts(conn)
+        topics = listing.topic_counts(conn)
     return render_template(
         "admin/subscribers.html",
-        listing=listing,
+        listing=shown,
         statuses=statuses,
         topic_counts=topics,
         topics=runtime.topics,
@@ -56,8 +57,8 @@ def subscribers():
     )
 
 
-def _subscriber_or_404(conn, subscriber_id: int) -> store.Subscriber:
-    found = store.get_subscriber(conn, subscriber_id)
+def _subscriber_or_404(conn, subscriber_id: int) -> records.Subscriber:
+    found = records.get_subscriber(conn, subscriber_id)
     if found is None:
         abort(404)
     return found
@@ -73,9 +74,9 @@ def _subscriber_page(subscriber_id: int, values=None, error: str | None = None):
     runtime = current_runtime()
     with runtime.engine.connect() as conn:
         found = _subscriber_or_404(conn, subscriber_id)
-        history = store.audit_entries(conn, subscriber_id)
+        history = audit.audit_entries(conn, subscriber_id)
         mails = mail_queue.mails_of(conn, subscriber_id)
-        values = values or store.get_preferences(conn, subscriber_id)
+        values = values or preference_store.get_preferences(conn, subscriber_id)
     return render_template(
         "admin/subscriber.html",
         subscriber=found,
@@ -97,7 +98,7 @@ def change_preferences(subscriber_id: int):
         return _subscriber_page(subscriber_id, typed, error)
     return _change(
         subscriber_id,
-        lambda conn, actor: store.set_preferences(conn, subscriber_id, preferences, _now(), actor),
+        lambda conn, actor: preference_store.set_preferences(conn, subscriber_id, preferences, _now(), actor),
         "Email preferences saved.",
     )
 
@@ -113,7 +114,7 @@ def change_topics(subscriber_id: int):
         return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))
     return _change(
         subscriber_id,
-        lambda conn, actor: store.change_topics(conn, subscriber_id, sorted(chosen), _now(), actor),
+        lambda conn, actor: lifecycle.change_topics(conn, subscriber_id, sorted(chosen), _now(), actor),
         "Topics saved.",
     )
 
@@ -133,7 +134,7 @@ def block(subscriber_id: int):
         return refused
     return _change(
         subscriber_id,
-        lambda conn, actor: store.block(conn, subscriber_id, _now(), actor),
+        lambda conn, actor: lifecycle.block(conn, subscriber_id, _now(), actor),
         "Subscriber blocked: no more mail, and the address cannot subscribe again.",
     )
 
@@ -155,7 +156,7 @@ def _change(subscriber_id: int, action, done: str):
         _subscriber_or_404(conn, subscriber_id)
         try:
             action(conn, signed_in_admin().email)
-        except store.SubscriberError as error:
+        except records.SubscriberError as error:
             flash(str(error), "error")
             return redirect(url_for("admin.subscriber", subscriber_id=subscriber_id))
     flash(done, "ok")

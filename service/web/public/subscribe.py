@@ -15,10 +15,11 @@ from flask import Blueprint, render_template, request
 from service.digest.selection import FULL_PER_TOPIC
 from service.model.states import SubscriberStatus
 from service.store import mail_queue, write_transaction
-from service.store import subscribers as store
+from service.store.subscribers import lifecycle, records
+from service.store.subscribers import preferences as preference_store
 from service.web.extensions import csrf, current_runtime
 from service.web.rate_limits import SUBSCRIBE_LIMIT, limiter
-from subscribers import tokens
+from subscribers import confirmation, tokens
 from subscribers.addresses import AddressError, normalize_address
 from subscribers.preferences import MAX_PER_TOPIC, parse_form
 
@@ -128,8 +129,8 @@ def confirm_page(token: str):
     if failure:
         return failure
     with runtime.engine.connect() as conn:
-        subscriber = store.get_subscriber(conn, subscriber_id)
-    if subscriber is None or not store.can_confirm(subscriber, issued):
+        subscriber = records.get_subscriber(conn, subscriber_id)
+    if subscriber is None or not confirmation.can_confirm(subscriber, issued):
         return _message("Link not valid", "This subscription can no longer be confirmed.", 400)
     # A GET only asks: mail scanners open every link, and a scanner must not be able to
     # subscribe an address that somebody else typed into the form.
@@ -147,8 +148,8 @@ def confirm(token: str):
         return failure
     try:
         with write_transaction(runtime.engine) as conn:
-            subscriber = store.confirm(conn, subscriber_id, topics, now, issued)
-    except store.SubscriberError:
+            subscriber = confirmation.confirm(conn, subscriber_id, topics, now, issued)
+    except records.SubscriberError:
         return _message("Link not valid", "This subscription can no longer be confirmed.", 400)
     return _message(
         "Subscription confirmed",
@@ -166,8 +167,8 @@ def _subscriber_from(read, token: str):
     except tokens.TokenError as error:
         return None, _message("Link not valid", str(error), 400)
     with runtime.engine.connect() as conn:
-        subscriber = store.get_subscriber(conn, subscriber_id)
-    if subscriber is None or subscriber.status == store.DELETED:
+        subscriber = records.get_subscriber(conn, subscriber_id)
+    if subscriber is None or subscriber.status == records.DELETED:
         return None, _message("Link not valid", "This subscription does not exist any more.", 404)
     return subscriber, None
 
@@ -180,13 +181,13 @@ def preferences(token: str):
         return failure
     error, saved = None, False
     with runtime.engine.connect() as conn:
-        values = store.get_preferences(conn, subscriber.id)
+        values = preference_store.get_preferences(conn, subscriber.id)
     if request.method == "POST" and request.form.get("action") == "digest":
         return _save_digest_preferences(runtime, subscriber, values)
     if request.method == "POST":
         if request.form.get("action") == "leave":
             with write_transaction(runtime.engine) as conn:
-                store.unsubscribe(conn, subscriber.id, _now())
+                lifecycle.unsubscribe(conn, subscriber.id, _now())
             return _message(
                 "You are unsubscribed",
                 "You will get no more mail from paperboy.",
@@ -198,7 +199,7 @@ def preferences(token: str):
             topics, error = _topic_choice(runtime)
             if not error:
                 with write_transaction(runtime.engine) as conn:
-                    subscriber = store.change_topics(conn, subscriber.id, topics, _now(), "subscriber")
+                    subscriber = lifecycle.change_topics(conn, subscriber.id, topics, _now(), "subscriber")
                 saved = True
     return render_template(
         "subscribers/preferences.html",
@@ -221,7 +222,7 @@ def _save_digest_preferences(runtime, subscriber, values):
         preferences, values, error = parse_form(request.form)
         if preferences is not None:
             with runtime.engine.begin() as conn:
-                store.set_preferences(conn, subscriber.id, preferences, _now(), "subscriber")
+                preference_store.set_preferences(conn, subscriber.id, preferences, _now(), "subscriber")
             values, saved = preferences, "Your email preferences are saved."
     return render_template(
         "subscribers/preferences.html",
@@ -256,7 +257,7 @@ def unsubscribe(token: str):
     if failure:
         return failure
     with write_transaction(current_runtime().engine) as conn:
-        store.unsubscribe(conn, subscriber.id, _now())
+        lifecycle.unsubscribe(conn, subscriber.id, _now())
     return _message(
         "You are unsubscribed", "You will get no more mail from paperboy.", link=("/subscribe", "Subscribe again")
     )

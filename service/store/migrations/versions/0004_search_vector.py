@@ -25,8 +25,12 @@ DOCUMENT = (
 def upgrade():
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute(f"ALTER TABLE paper ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({DOCUMENT}) STORED")
-    op.execute("CREATE INDEX ix_paper_search_vector ON paper USING GIN (search_vector)")
+    # IF NOT EXISTS: stores written on 2026-12-02 before the migrations were renumbered got this
+    # column before the inbound tables of 0003 (service/store/revisions.py).
+    op.execute(
+        f"ALTER TABLE paper ADD COLUMN IF NOT EXISTS search_vector tsvector GENERATED ALWAYS AS ({DOCUMENT}) STORED"
+    )
+    op.execute("CREATE INDEX IF NOT EXISTS ix_paper_search_vector ON paper USING GIN (search_vector)")
     op.execute("DROP INDEX IF EXISTS ix_paper_search")
 
 
