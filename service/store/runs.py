@@ -32,7 +32,7 @@ class FetchRun:
 
 def start_run(conn: Connection, topic: str, window_start: datetime, window_end: datetime, now: datetime) -> int:
     """Record the start of a run and return its id."""
-    return conn.execute(
+    run_id: int = conn.execute(
         insert(fetch_run)
         .values(
             topic=topic,
@@ -46,6 +46,7 @@ def start_run(conn: Connection, topic: str, window_start: datetime, window_end: 
         )
         .returning(fetch_run.c.id)
     ).scalar_one()
+    return run_id
 
 
 def finish_run(
