@@ -121,6 +121,8 @@ def migrate(engine: Engine) -> None:
         with engine.begin() as connection:
             revisions.settle(connection, MIGRATIONS)
             config.attributes["connection"] = connection
+            if revisions.repair_first_day(connection):
+                command.downgrade(config, "0001")  # then 0002 builds today's search index
             command.upgrade(config, "head")
     except revisions.NewerStore as error:
         raise StoreError(str(error)) from None

@@ -100,8 +100,8 @@ def was_mailed(conn: Connection, subscriber_id: int) -> bool:
     return conn.execute(sent).scalar_one() or conn.execute(confirmed).scalar_one()
 
 
-def count_since(conn: Connection, subscriber_id: int, kind: str, since: datetime) -> int:
-    """Messages of `kind` about a subscriber received after `since`."""
+def count_verified_since(conn: Connection, subscriber_id: int, kind: str, since: datetime) -> int:
+    """Messages of `kind` about a subscriber received after `since` that named a delivery (VERP)."""
     return conn.execute(
         select(func.count())
         .select_from(inbound_message)
@@ -109,6 +109,7 @@ def count_since(conn: Connection, subscriber_id: int, kind: str, since: datetime
             inbound_message.c.subscriber_id == subscriber_id,
             inbound_message.c.kind == kind,
             inbound_message.c.received > since,
+            inbound_message.c.delivery_id.is_not(None),
         )
     ).scalar_one()
 
