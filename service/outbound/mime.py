@@ -19,7 +19,8 @@ import dkim
 
 from service.config import Config
 
-HEADER_POLICY = policy.SMTP.clone(max_line_length=78)
+LINE_LENGTH = 78  # RFC 5322's recommended limit for a header line
+HEADER_POLICY = policy.SMTP.clone(max_line_length=LINE_LENGTH)
 
 
 def fold_header(name: str, value: str) -> bytes:
@@ -28,13 +29,13 @@ def fold_header(name: str, value: str) -> bytes:
     The email package folds a value that fits on a line of its own right after "Subject:", which
     some clients show as an empty subject. Non-ASCII values keep its encoded words."""
     if not value.isascii():
-        folded = HEADER_POLICY.fold(name, value)
+        folded = str(HEADER_POLICY.fold(name, value))
         if folded.startswith(f"{name}:\r\n "):
             folded = f"{name}: " + folded[len(name) + 4 :]
         return folded.encode("ascii")
     lines = [f"{name}:"]
     for word in value.split():
-        if len(lines[-1]) + 1 + len(word) > HEADER_POLICY.max_line_length and lines[-1] != f"{name}:":
+        if len(lines[-1]) + 1 + len(word) > LINE_LENGTH and lines[-1] != f"{name}:":
             lines.append("")
         lines[-1] += " " + word
     return ("\r\n".join(lines) + "\r\n").encode("ascii")

@@ -183,6 +183,16 @@ def papers_first_seen(conn: Connection, since: datetime, until: datetime) -> lis
     return [paper_from_row(row) for row in conn.execute(query).mappings()]
 
 
+def papers_published(conn: Connection, since: datetime, until: datetime) -> list[Paper]:
+    """Every paper first published (v1) in [since, until), newest first, in a topic or not."""
+    query = (
+        select(paper_table)
+        .where(paper_table.c.published >= since, paper_table.c.published < until)
+        .order_by(paper_table.c.published.desc(), paper_table.c.id.desc())
+    )
+    return [paper_from_row(row) for row in conn.execute(query).mappings()]
+
+
 def newest_published(conn: Connection, topic: str) -> datetime | None:
     """The publication date of the newest paper `topic` holds, or None for an empty topic."""
     return conn.execute(

@@ -14,6 +14,7 @@ first way (authors as raw JSON, no paper_search_source view or paper_search_auth
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -32,7 +33,8 @@ class NewerStore(Exception):
     """The database was migrated by a newer paperboy than this one."""
 
 
-def shipped(migrations: Path) -> tuple[str, set[str]]:
+@functools.cache  # read once per process: every Runtime checks its store against it
+def shipped(migrations: Path) -> tuple[str, frozenset[str]]:
     """(head, every revision) of the migrations in the folder `migrations`."""
     from alembic.config import Config as AlembicConfig
     from alembic.script import ScriptDirectory
@@ -40,7 +42,7 @@ def shipped(migrations: Path) -> tuple[str, set[str]]:
     config = AlembicConfig()
     config.set_main_option("script_location", str(migrations))
     scripts = ScriptDirectory.from_config(config)
-    return scripts.get_current_head() or "", {script.revision for script in scripts.walk_revisions()}
+    return scripts.get_current_head() or "", frozenset(script.revision for script in scripts.walk_revisions())
 
 
 def stored(conn: Connection) -> str | None:

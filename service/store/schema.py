@@ -110,6 +110,21 @@ topic_paper = Table(
     Index("ix_topic_paper_topic_published_paper_id", "topic", "published", "paper_id"),
 )
 
+topic = Table(
+    "topic",
+    metadata,
+    # The topics as admins edit them; topic_paper and subscription name them by slug.
+    Column("slug", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("query", Text, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("exemplars", JSON, nullable=False),
+    Column("position", Integer, nullable=False),  # the order pages and forms list them in
+    Column("changed", UTC_DATETIME, nullable=False),
+    Column("retired", UTC_DATETIME),
+)
+
 fetch_run = Table(
     "fetch_run",
     metadata,
