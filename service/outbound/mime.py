@@ -22,7 +22,7 @@ import dkim
 
 from service.config import Config
 
-LINE_LENGTH = 78
+LINE_LENGTH = 78  # RFC 5322's recommended limit for a header line
 HEADER_POLICY = policy.SMTP.clone(max_line_length=LINE_LENGTH)
 
 

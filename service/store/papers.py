@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from sqlalchemy import String, Text, cast, delete, exists, func, or_, select, type_coerce, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from service.model.paper import Paper
 from service.model.terms import Window, paper_terms
@@ -250,7 +250,7 @@ def delete_unlinked_papers(conn: Connection, paper_ids: list[str]) -> int:
     ).rowcount
 
 
-def paper_from_row(row) -> Paper:
+def paper_from_row(row: RowMapping) -> Paper:
     return Paper(**{key: row[key] for key in Paper.__dataclass_fields__})
 
 
@@ -282,7 +282,7 @@ def topic_window(conn: Connection, topic: str, since: datetime | None, until: da
     window.linked = [bool(value) for value in window.linked]
     # Papers stored by a version that did not count stems yet are counted now.
     if uncounted:
-        raw = dict(
+        raw: dict[str, str] = dict(
             conn.execute(
                 select(paper_table.c.id, type_coerce(paper_table.c.published, String)).where(
                     paper_table.c.id.in_(uncounted)
