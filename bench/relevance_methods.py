@@ -57,8 +57,9 @@ class Bm25Words:
         return list(retriever.get_scores_from_ids(known)) if known else [0.0] * len(papers)
 
 
-class Bm25Shipped:
-    """service/ranking/relevance.py: bm25s over stemmed words; exemplars add their likeness."""
+class Shipped:
+    """service/ranking/relevance.py: BM25 over stems (bm25s's sums to the bit), queried with the
+    topic's stems; exemplars add their mean BM25 likeness, scaled to half the best query score."""
 
     uses_exemplars = False
 
@@ -73,7 +74,7 @@ class Bm25Shipped:
         return [by_id[p.id] for p in papers]
 
 
-class Bm25ShippedExemplars(Bm25Shipped):
+class ShippedExemplars(Shipped):
     """The shipped ranking given the topic's exemplar papers (as pages rank with topics.toml's)."""
 
     uses_exemplars = True
@@ -108,6 +109,56 @@ class TfIdfExemplars(TfIdf):
     uses_exemplars = True
 
 
+class TfIdfStems:
+    """TF-IDF written out over paperboy's stems (stop words out, Snowball stems) and pairs of
+    neighbouring stems: sublinear tf, smooth idf (scikit-learn's formulas), cosine to the topic's
+    stems; with exemplars, plus the mean cosine to them (the dot product with their mean vector)."""
+
+    uses_exemplars = False
+
+    def __init__(self):
+        from service.model.terms import paper_stems
+        from service.ranking.relevance import topic_stems
+
+        self.paper_stems, self.topic_stems = paper_stems, topic_stems
+
+    def scores(self, topic, papers, exemplars=()):
+        import math
+        from collections import Counter
+
+        def terms(stems):
+            return Counter(stems + [f"{a} {b}" for a, b in zip(stems, stems[1:])])
+
+        documents = [terms(self.paper_stems(p)) for p in papers]
+        df = Counter(t for d in documents for t in d)
+        idf = {t: math.log((1 + len(documents)) / (1 + c)) + 1 for t, c in df.items()}
+        unseen = math.log(1 + len(documents)) + 1
+
+        def vector(counts):
+            v = {t: (1 + math.log(c)) * idf.get(t, unseen) for t, c in counts.items()}
+            norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+            return {t: x / norm for t, x in v.items()}
+
+        def dot(a, b):
+            if len(a) > len(b):
+                a, b = b, a
+            return sum(x * b.get(t, 0.0) for t, x in a.items())
+
+        vectors = [vector(d) for d in documents]
+        query = vector(terms(self.topic_stems(topic)))
+        result = [dot(query, v) for v in vectors]
+        if self.uses_exemplars and exemplars:
+            mean = Counter()
+            for p in exemplars:
+                mean.update({t: x / len(exemplars) for t, x in vector(terms(self.paper_stems(p))).items()})
+            result = [r + dot(mean, v) for r, v in zip(result, vectors)]
+        return result
+
+
+class TfIdfStemsExemplars(TfIdfStems):
+    uses_exemplars = True
+
+
 class WordLlama:
     """wordllama's model shipped in its wheel (l2_supercat, 256 dimensions, the only ones it ships), cosine of the
     topic's text to title + abstract; with exemplars, plus the mean cosine to them."""
@@ -139,10 +190,12 @@ class WordLlamaExemplars(WordLlama):
 METHODS = {
     "query terms": QueryTerms,
     "bm25s words": Bm25Words,
-    "bm25s (shipped)": Bm25Shipped,
-    "bm25s (shipped) + exemplars": Bm25ShippedExemplars,
-    "tf-idf": TfIdf,
-    "tf-idf + exemplars": TfIdfExemplars,
+    "bm25 (shipped)": Shipped,
+    "bm25 (shipped) + exemplars": ShippedExemplars,
+    "tf-idf over stems": TfIdfStems,
+    "tf-idf over stems + exemplars": TfIdfStemsExemplars,
+    "scikit-learn tf-idf": TfIdf,
+    "scikit-learn tf-idf + exemplars": TfIdfExemplars,
     "wordllama 256": WordLlama,
     "wordllama 256 + exemplars": WordLlamaExemplars,
 }

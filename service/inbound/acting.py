@@ -7,8 +7,11 @@ Policy:
 - an ARF complaint marks them complained (no more mail, like unsubscribing);
 - a mail to the List-Unsubscribe mailto whose subject carries a valid token unsubscribes;
 - auto-replies and anything unrecognised change nothing and are kept for the admin.
-A report finds its subscriber by the signed VERP address it came back to (or that the returned
-message carries); without one, by the failed address, and only if paperboy ever mailed it.
+A report acts only on evidence nobody else can make: the signed VERP address it came back to (or
+that the returned message carries), or, for a complaint, the signed unsubscribe link in the
+returned digest. One without (anyone may forge a DSN or an ARF report naming an address) is
+logged, and counted in the subscriber's history, but changes nothing; a failure the relay
+reported while paperboy sent (SMTP time) is acted on by the sender itself.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ log = logging.getLogger("paperboy.inbound")
 SOFT_BOUNCE_LIMIT = 3
 SOFT_BOUNCE_WINDOW = timedelta(days=14)
 ACTOR = "inbound mail"
+# The history entry of a report without signed evidence, and what the inbound log says of it.
+UNVERIFIED = "unverified-report"
+UNVERIFIED_NOTE = "report without a valid VERP tag; logged, nothing changed"
 
 
 @dataclass
@@ -136,10 +142,25 @@ def _by_address(conn, addresses: list[str], acts: _Acts, mailed_only: bool) -> l
     return found
 
 
-def _targets(conn, reading: Reading, acts: _Acts, addresses: list[str]):
+def _unverified(conn, reading: Reading, acts: _Acts, addresses: list[str], now: datetime) -> None:
+    """A report with no signed evidence: note it for the subscribers it names, change nothing."""
+    for subscriber in _by_address(conn, addresses, acts, mailed_only=False):
+        acts.subscriber_id = acts.subscriber_id or subscriber.id
+        if subscriber.status == SubscriberStatus.DELETED:
+            acts.notes.append(f"subscriber {subscriber.id} is deleted; nothing changed")
+            acts.erased = True
+            continue
+        audit.record_audit(conn, now, ACTOR, UNVERIFIED, subscriber.id, f"{reading.kind} without a VERP tag; ignored")
+        acts.notes.append(f"subscriber {subscriber.id}: {UNVERIFIED_NOTE}")
+
+
+def _targets(conn, reading: Reading, acts: _Acts, addresses: list[str], now: datetime):
     found = _by_delivery(conn, reading, acts)
-    if not found:
+    if not found and reading.delivery_ids:
+        # A signed tag whose ledger row was pruned: the tag still proves the report is about our mail.
         found = _by_address(conn, addresses, acts, mailed_only=True)
+    elif not found:
+        _unverified(conn, reading, acts, addresses, now)
     live = []
     for subscriber in found:
         if acts.subscriber_id is None:
@@ -163,7 +184,7 @@ def _note_change(acts: _Acts, subscriber, changed: bool, status: str) -> None:
 def _bounce(conn, reading: Reading, now: datetime) -> _Acts:
     acts = _Acts()
     reason = f"bounce: {', '.join(reading.permanent)} failed permanently ({reading.detail or 'no status given'})"
-    for subscriber in _targets(conn, reading, acts, reading.permanent):
+    for subscriber in _targets(conn, reading, acts, reading.permanent, now):
         changed = bounces.mark_bounced(conn, subscriber.id, reason, now, ACTOR)
         _note_change(acts, subscriber, changed, SubscriberStatus.BOUNCED)
     return acts
@@ -172,9 +193,12 @@ def _bounce(conn, reading: Reading, now: datetime) -> _Acts:
 def _soft_bounce(conn, reading: Reading, now: datetime) -> _Acts:
     acts = _Acts()
     failed = f"{', '.join(reading.temporary)} failed for now ({reading.detail or 'no status given'})"
-    for subscriber in _targets(conn, reading, acts, reading.temporary):
+    for subscriber in _targets(conn, reading, acts, reading.temporary, now):
         # This message is logged after the count, hence the + 1.
-        count = inbound_store.count_since(conn, subscriber.id, InboundKind.SOFT_BOUNCE, now - SOFT_BOUNCE_WINDOW) + 1
+        count = inbound_store.count_verified_since(
+            conn, subscriber.id, InboundKind.SOFT_BOUNCE, now - SOFT_BOUNCE_WINDOW
+        )
+        count += 1
         window = f"{SOFT_BOUNCE_WINDOW.days} days"
         if count >= SOFT_BOUNCE_LIMIT:
             reason = f"soft bounce {count} within {window} (limit {SOFT_BOUNCE_LIMIT}): {failed}"
@@ -199,7 +223,7 @@ def _complaint(conn, reading: Reading, now: datetime) -> _Acts:
     if not found and reading.subscriber_ids:
         found = [s for s in (records.get_subscriber(conn, i) for i in reading.subscriber_ids) if s]
     if not found:
-        found = _by_address(conn, reading.addresses, acts, mailed_only=True)
+        _unverified(conn, reading, acts, reading.addresses, now)
     if not found and not acts.notes:
         acts.notes.append("the complaint names no subscriber")
     for subscriber in found:

@@ -56,7 +56,7 @@ def record_message(
     keep: bool = True,
 ) -> int:
     """Add one received message to the inbound log (its text only with `keep`); returns its id."""
-    return conn.execute(
+    message_id: int = conn.execute(
         insert(inbound_message)
         .values(
             received=received,
@@ -74,6 +74,7 @@ def record_message(
         )
         .returning(inbound_message.c.id)
     ).scalar_one()
+    return message_id
 
 
 def forget_subscriber(conn: Connection, subscriber_id: int, address: str, replacement: str) -> None:
@@ -99,8 +100,8 @@ def was_mailed(conn: Connection, subscriber_id: int) -> bool:
     return conn.execute(sent).scalar_one() or conn.execute(confirmed).scalar_one()
 
 
-def count_since(conn: Connection, subscriber_id: int, kind: str, since: datetime) -> int:
-    """Messages of `kind` about a subscriber received after `since`."""
+def count_verified_since(conn: Connection, subscriber_id: int, kind: str, since: datetime) -> int:
+    """Messages of `kind` about a subscriber received after `since` that named a delivery (VERP)."""
     return conn.execute(
         select(func.count())
         .select_from(inbound_message)
@@ -108,13 +109,14 @@ def count_since(conn: Connection, subscriber_id: int, kind: str, since: datetime
             inbound_message.c.subscriber_id == subscriber_id,
             inbound_message.c.kind == kind,
             inbound_message.c.received > since,
+            inbound_message.c.delivery_id.is_not(None),
         )
     ).scalar_one()
 
 
 def kind_counts(conn: Connection) -> dict[str, int]:
     """Messages per kind, every kind present (zero when none)."""
-    counts = dict.fromkeys(KINDS, 0)
+    counts: dict[str, int] = dict.fromkeys(KINDS, 0)
     for kind, count in conn.execute(select(inbound_message.c.kind, func.count()).group_by(inbound_message.c.kind)):
         counts[kind] = count
     return counts

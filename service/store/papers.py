@@ -7,7 +7,7 @@ from datetime import datetime
 
 import numpy as np
 from sqlalchemy import String, Text, cast, delete, exists, func, or_, select, type_coerce, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from service.model.paper import Paper
 from service.model.terms import Terms, Window, only, paper_terms
@@ -185,6 +185,16 @@ def papers_first_seen(conn: Connection, since: datetime, until: datetime) -> lis
     return [paper_from_row(row) for row in conn.execute(query).mappings()]
 
 
+def papers_published(conn: Connection, since: datetime, until: datetime) -> list[Paper]:
+    """Every paper first published (v1) in [since, until), newest first, in a topic or not."""
+    query = (
+        select(paper_table)
+        .where(paper_table.c.published >= since, paper_table.c.published < until)
+        .order_by(paper_table.c.published.desc(), paper_table.c.id.desc())
+    )
+    return [paper_from_row(row) for row in conn.execute(query).mappings()]
+
+
 def newest_published(conn: Connection, topic: str) -> datetime | None:
     """The publication date of the newest paper `topic` holds, or None for an empty topic."""
     return conn.execute(
@@ -242,7 +252,7 @@ def delete_unlinked_papers(conn: Connection, paper_ids: list[str]) -> int:
     ).rowcount
 
 
-def paper_from_row(row) -> Paper:
+def paper_from_row(row: RowMapping) -> Paper:
     return Paper(**{key: row[key] for key in Paper.__dataclass_fields__})
 
 
@@ -292,7 +302,7 @@ def topic_window(
         window.entries = _held_entries(conn, window.ids, window.entries, keys, held)
     # Papers stored by a version that did not count stems yet are counted now.
     if uncounted:
-        raw = dict(
+        raw: dict[str, str] = dict(
             conn.execute(
                 select(paper_table.c.id, type_coerce(paper_table.c.published, String)).where(
                     paper_table.c.id.in_(uncounted)

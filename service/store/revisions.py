@@ -6,10 +6,15 @@ Versions landed on 2026-12-02 between 04:04 and 05:52 UTC numbered their migrati
 0003 (inbound), 0004 (search vector), 0005 (digest preferences), 0006 (mail queue). A store such
 a version wrote says "0004" or "0005" or "0007" and means another set of tables than today's ids,
 so for those the tables themselves say where the store is.
+
+Before that, on 2026-11-24 until 02:32 UTC, migrations 0001 and 0002 were edited in place: stores
+written then say "0002" but lack admin_user.session_epoch, and until 01:43 index search the
+first way (authors as raw JSON, no paper_search_source view or paper_search_authors function).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -28,7 +33,8 @@ class NewerStore(Exception):
     """The database was migrated by a newer paperboy than this one."""
 
 
-def shipped(migrations: Path) -> tuple[str, set[str]]:
+@functools.cache  # read once per process: every Runtime checks its store against it
+def shipped(migrations: Path) -> tuple[str, frozenset[str]]:
     """(head, every revision) of the migrations in the folder `migrations`."""
     from alembic.config import Config as AlembicConfig
     from alembic.script import ScriptDirectory
@@ -36,7 +42,7 @@ def shipped(migrations: Path) -> tuple[str, set[str]]:
     config = AlembicConfig()
     config.set_main_option("script_location", str(migrations))
     scripts = ScriptDirectory.from_config(config)
-    return scripts.get_current_head() or "", {script.revision for script in scripts.walk_revisions()}
+    return scripts.get_current_head() or "", frozenset(script.revision for script in scripts.walk_revisions())
 
 
 def stored(conn: Connection) -> str | None:
@@ -71,6 +77,22 @@ def refuse_newer(conn: Connection, migrations: Path, revision: str | None = None
             f"store: the database is at migration {revision}, newer than this paperboy's "
             f"{head}: run the newer paperboy, or restore the backup taken before the upgrade"
         )
+
+
+def repair_first_day(conn: Connection) -> bool:
+    """Give a store written on the first day the column 0001 gained since; True when its search
+    index predates 0002's and 0002 must run again (its downgrade drops either kind)."""
+    if stored(conn) not in ("0001", "0002"):
+        return False
+    if inspect(conn).has_table("admin_user") and not _has_column(conn, "admin_user", "session_epoch"):
+        log.info("store: adding admin_user.session_epoch, which migration 0001 gained on its first day")
+        # The default fills existing rows (NOT NULL); paperboy always writes the column itself.
+        conn.execute(text("ALTER TABLE admin_user ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0"))
+    if stored(conn) != "0002":
+        return False
+    if conn.dialect.name == "sqlite":
+        return "paper_search_source" not in inspect(conn).get_view_names()
+    return conn.execute(text("SELECT 1 FROM pg_proc WHERE proname = 'paper_search_authors'")).first() is None
 
 
 def _revision_from_tables(conn: Connection) -> str:

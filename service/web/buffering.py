@@ -127,7 +127,7 @@ def _allow_open_files(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-class BufferedWorker(Worker):  # type: ignore[misc]  # gunicorn has no types
+class BufferedWorker(Worker):
     """A gunicorn worker serving with BufferedServer: gunicorn forks, restarts and stops the
     processes; waitress reads each request whole before a thread handles it."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+import lxml.html
 import pytest
 
 from service.digest.digest import build_digest
@@ -35,6 +36,9 @@ def test_it_shows_a_past_digest_in_public(client, sent):
         assert paper.abs_url in text
     assert text.index("Vision-Language-Action Models") < text.index("Software Testing")
     assert text.count("also in: Software Testing") == 2
+    # Inside the card of the paper it is about, not under the line after it.
+    notes = lxml.html.fromstring(page.data).cssselect("p.also-in")
+    assert len(notes) == 2 and all(note.getparent().tag == "article" for note in notes)
 
 
 def test_it_answers_404_for_a_digest_that_does_not_exist(client, sent):

@@ -67,7 +67,8 @@ def test_the_scheduler_reads_bounces_and_complaints_from_an_imap_mailbox(config,
         mailbox = imaplib.IMAP4("127.0.0.1", dovecot.port)
         mailbox.login("bounces", dovecot.password)
         for raw in (
-            corpus("qmail_01.txt"),
+            # Delivered to the digest's envelope sender: the mailbox notes it in Delivered-To.
+            f"Delivered-To: {digests[bob].mail_from}\n".encode() + corpus("qmail_01.txt"),
             arf_report(digests[carol].content, carol, "bounces@paperboy.test"),
             b"From: someone@example.net\r\nSubject: hello\r\n\r\nJust saying hello.\r\n",
         ):

@@ -198,3 +198,21 @@ def test_it_refuses_a_file_that_is_not_a_backup(sqlite_url, topics_file, tmp_pat
     done = paperboy(environment(sqlite_url, topics_file), "restore", str(tmp_path / "notes.txt"), cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.startswith(f"paperboy: restore: {tmp_path / 'notes.txt'} is not a paperboy backup")
+
+
+def test_it_says_what_to_run_without_a_pg_dump_for_the_server(postgres_url, topics_file, tmp_path):
+    environ = environment(postgres_url, topics_file)
+    run(environ, "init", cwd=tmp_path)
+    # No pg_dump on the PATH at all, then one older than the server (PostgreSQL 9.6's answer).
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    missing = paperboy(dict(environ, PATH=str(tools)), "backup", str(tmp_path / "b.tar"), cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert missing.stderr.startswith("paperboy: backup: pg_dump is not installed (Debian: postgresql-client)")
+    assert f"run pg_dump --format=custom --file={tmp_path / 'b.tar'}.pgdump 'postgresql://" in missing.stderr
+    old = tools / "pg_dump"
+    old.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")
+    old.chmod(0o755)
+    too_old = paperboy(dict(environ, PATH=str(tools)), "backup", str(tmp_path / "b.tar"), cwd=tmp_path)
+    assert too_old.returncode == 2 and "paperboy: backup: pg_dump 9 cannot dump a PostgreSQL" in too_old.stderr
+    assert not (tmp_path / "b.tar").exists()

@@ -92,14 +92,24 @@ def test_it_refuses_every_admin_route_to_a_visitor(app, client, admin):
                 assert answer.status_code == 403, (method, url)
 
 
+# The only forms that post without a session token, each with what guards it instead.
+TOKENLESS_POSTS = {
+    # RFC 8058 one-click: the signed token in the URL is the authority.
+    "subscribe.unsubscribe",
+    # Public pages set no cookie, so the sign-up form carries no token: Origin and Sec-Fetch-Site
+    # refuse other sites' forms, and a sign-up only queues a confirmation mail (double opt-in).
+    "subscribe.subscribe",
+}
+
+
 def test_it_refuses_every_state_changing_request_without_a_csrf_token(app, client, admin):
     assert app.config.get("WTF_CSRF_ENABLED", True)
     sign_in(client)
     changing = {"POST", "PUT", "PATCH", "DELETE"}
     checked = 0
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "subscribe.unsubscribe":
-            continue  # RFC 8058 one-click: the signed token in the URL is the authority
+        if rule.endpoint in TOKENLESS_POSTS:
+            continue
         for method in sorted(rule.methods & changing):
             answer = client.open(example_url(rule), method=method, data={"email": "x@example.org"})
             # One handler for the whole app: every blueprint answers with the same page.
@@ -108,6 +118,13 @@ def test_it_refuses_every_state_changing_request_without_a_csrf_token(app, clien
     assert checked >= 7
     with client.session_transaction() as session:
         assert session["admin_id"] == admin.id
+
+
+def test_the_tokenless_sign_up_refuses_a_form_posted_from_another_site(client):
+    form = {"email": "x@example.org", "topics": ["vla"]}
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
+        answer = client.post("/subscribe", data=form, headers=headers)
+        assert answer.status_code == 403, headers
 
 
 def test_it_rate_limits_sign_in(config, admin):

@@ -30,8 +30,9 @@ from service.store.subscribers.records import (
 # At most one confirmation mail per address in this time, so the public form cannot be used
 # to flood somebody's inbox; the form's answer stays the same either way.
 CONFIRM_MAIL_INTERVAL = timedelta(minutes=10)
-# Addresses the form never mails: blocked by an admin, erased, or their owner complained.
-NO_CONFIRMATION = (SubscriberStatus.BLOCKED, SubscriberStatus.COMPLAINED, DELETED)
+# Addresses the form never mails: blocked by an admin, or erased. One whose owner complained or
+# that bounced gets a confirmation like any other: confirming it is its owner's consent again.
+NO_CONFIRMATION = (SubscriberStatus.BLOCKED, DELETED)
 
 
 def request_subscription(conn: Connection, email: str, topics: list[str], now: datetime) -> tuple[Subscriber, bool]:

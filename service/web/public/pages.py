@@ -8,6 +8,7 @@ ranking is computed once per change too, and serves all of its pages."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -66,13 +67,21 @@ def home():
     with runtime.engine.connect() as conn:
         # The page lists past digests too; a new one is a change of the page.
         digests = list_digests(conn, HOME_DIGESTS)
-    version = f"{state.page_stamp}|{runtime.clock().date()}|{[(row.id, papers) for row, papers in digests]}"
+    version = (
+        f"{state.page_stamp}|{runtime.clock().date()}|{[(row.id, papers) for row, papers in digests]}"
+        f"|{topics_fingerprint()}"
+    )
 
     def render() -> bytes:
         rows, sample = _load_home()
         return render_template("home.html", rows=rows, sample=sample, topics=runtime.topics).encode()
 
     return _respond(("home",), version, state.changed, render, None, state)
+
+
+def topics_fingerprint() -> str:
+    """The live topics as a short digest: pages that list them change when an admin edits one."""
+    return hashlib.sha1(",".join(t.fingerprint for t in current_runtime().topics).encode()).hexdigest()[:12]
 
 
 HOME_DIGESTS = 12  # as service/web/admin/digests.py lists them
@@ -148,7 +157,7 @@ def _page_number() -> int:
 def _listing(topic: Topic, since: datetime, until: datetime | None, week: str | None, stamp: str) -> Listing:
     """The window's listing, ranked once per change of the topic (and per day: the chart and
     the default window move at midnight) for all of its pages."""
-    version = f"{stamp}|{current_runtime().clock().date()}"
+    version = f"{stamp}|{current_runtime().clock().date()}|{topic.fingerprint}"
     key = ("listing", topic.slug, since, until)
     made = render_cache().value(key, version, lambda: load_listing(topic, since, until, week, page_size=PAGE_SIZE))
     return cast(Listing, made)
@@ -162,7 +171,8 @@ def _topic_page(
         abort(404, description=f"This list has {listing.pages} page(s); there is no page {number}.")
     listing = replace(listing, page=number)
     runtime = current_runtime()
-    version = f"{state.page_stamp}|{runtime.clock().date()}"
+    # The page's menu lists every live topic: an admin's change to any of them is a new version.
+    version = f"{state.page_stamp}|{runtime.clock().date()}|{listing.topic.fingerprint}|{topics_fingerprint()}"
 
     def render() -> bytes:
         html = render_template(
