@@ -1,14 +1,14 @@
 """The paper version each row of stem counts was counted from, so that a process holding counts
 can tell which it must read again.
 
-Revision ID: 0009
+Revision ID: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
