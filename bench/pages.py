@@ -216,7 +216,8 @@ def serve(papers: int, duration: int, runs: int) -> None:
             port = free_port()
             static = (
                 f"server {{ listen 127.0.0.1:{port}; server_tokens off;\n"
-                f"  location = {PAGE} {{ default_type text/html; alias {folder}/static/page.html; }} }}\n"
+                # A path ending in "/" names a directory to nginx: try_files serves the file instead.
+                f"  location = {PAGE} {{ default_type text/html; root {folder}/static; try_files /page.html =404; }} }}\n"
             )
             with nginx_front(base, folder / "nginx", extra=static) as front:
                 httpx.get(front + PAGE, timeout=120)
