@@ -93,6 +93,7 @@ paper_terms = Table(
     "paper_terms",
     metadata,
     Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, nullable=False),  # the paper's version these counts are of
     Column("published", UTC_DATETIME, nullable=False),  # paper.published, for ties
     Column("linked", Boolean, nullable=False),  # has code or a project page: the first section
     Column("length", Integer, nullable=False),  # stems in all
