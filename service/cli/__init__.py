@@ -21,8 +21,11 @@ from service.cli.scheduler import scheduler as scheduler_command
 from service.cli.scheduler import sender as sender_command
 from service.cli.subscribers import admin as admin_group
 from service.cli.subscribers import subscribers as subscribers_group
+from service.cli.topics import seed_from_file
+from service.cli.topics import topics as topics_group
 from service.config import keep_files_private, load_config, log_level
 from service.errors import PaperboyError
+from service.model.topics import TopicsError
 from service.runtime import Runtime
 
 # Commands whose work is a batch (a fetch, an import, sending the digest, the scheduler's and the
@@ -66,6 +69,11 @@ def main(ctx: click.Context) -> None:
         logging.getLogger("mail.log").setLevel(logging.WARNING)
     # doctor reads the settings itself, so that bad ones are one of its lines, not the end of it.
     ctx.obj = None if ctx.invoked_subcommand == "doctor" else Runtime(load_config())
+    differ = None
+    if ctx.obj is not None and ctx.invoked_subcommand not in ("init", "topics"):
+        differ = ctx.obj.topics_differ_from_file()
+    if differ:
+        click.echo(f"paperboy: {differ}", err=True)
     if ctx.invoked_subcommand in BATCH_COMMANDS:
         _lower_priority()
 
@@ -84,6 +92,15 @@ def init(runtime: Runtime) -> None:
     engine = store.connect(runtime.config.database_url)
     store.migrate(engine)
     click.echo(f"paperboy: database ready at {engine.url.render_as_string(hide_password=True)}")
+    try:
+        taken = seed_from_file(runtime, engine)
+    except TopicsError as error:  # no file yet: topics come later, by import or in the browser
+        click.echo(f"paperboy: no topics in the store yet: {error}", err=True)
+        return
+    if taken:
+        click.echo(f"paperboy: {taken} topics taken from {runtime.config.topics_file} into the store")
+    elif differ := runtime.topics_differ_from_file():
+        click.echo(f"paperboy: {differ}", err=True)
 
 
 @main.command()
@@ -178,6 +195,7 @@ def inbound(runtime: Runtime, host: str, port: int) -> None:
 
 for command in (
     subscribers_group,
+    topics_group,
     admin_group,
     digest_group,
     scheduler_command,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import minify_html
@@ -25,6 +27,7 @@ from service.model.paper import ABSTRACT_SHOWN, shorten
 from service.model.preferences import DEFAULT, DigestPreferences
 from service.model.topics import Topic
 from service.model.weeks import week_bounds
+from service.store import topics as topic_store
 from service.store.papers import papers_first_seen
 from service.templating import mail_templates
 
@@ -123,9 +126,11 @@ def _fill(parts: list[str], values: dict[str, list[str]]) -> list[str]:
 class LetterWriter:
     """Letters of one digest for any topic set and preferences; frames and pieces are kept."""
 
-    def __init__(self, config: Config, digest, topics: list[Topic], week: WeekPapers):
-        """`digest` is a service.digest.Digest (which imports this module)."""
+    def __init__(self, config: Config, digest, topics: list[Topic], week: WeekPapers, retired: Sequence[Topic] = ()):
+        """`digest` is a service.digest.Digest (which imports this module); `retired` are topics
+        retired since the digest before, which their readers are told about."""
         self.config, self.digest, self.topics, self.week = config, digest, topics, week
+        self.retired = list(retired)
         self.browser_url = f"{config.base_url}/digests/{digest.id}"
         self.week_start = week_bounds(digest.week)[0]
         self.frames: OrderedDict[tuple[str, ...], _Frame] = OrderedDict()
@@ -170,9 +175,9 @@ class LetterWriter:
     def _voting(self, parts: list[str], link: str) -> list[str]:
         """`parts` with each piece's vote links pointing under the reader's preferences `link`.
 
-        A piece is cut at its slots once and kept, so every letter shares the cut pieces."""
-        if link == PREFERENCES_SLOT:
-            return parts  # a letter without links keeps its slots
+        A piece is cut at its slots once and kept, so every letter shares the cut pieces; a letter
+        made with the slots for links (a shared letter, a preview) gets the slot as a part of its
+        own, which the encoder leaves open for each message to fill."""
         filled: list[str] = []
         for part in parts:
             if isinstance(part, Link) or PREFERENCES_SLOT not in part:
@@ -205,6 +210,8 @@ class LetterWriter:
             "intro_slot": INTRO_SLOT,
             "outro_slot": OUTRO_SLOT,
             "topic_slots": [(topic, _topic_slot(n)) for n, topic in enumerate(chosen)],
+            "retired_topics": [t for t in self.retired if t.slug in topic_set],
+            "base_url": self.config.base_url,
         }
         result = mjml_to_html(mail_templates.get_template("email/digest.mjml.j2").render(context))
         if result.errors:
@@ -299,4 +306,15 @@ def letter_writer(conn: Connection, config: Config, digest, topics: list[Topic])
         lambda slug: f"{config.base_url}/topics/{slug}/{digest.week}/",
         {topic.slug: exemplar_papers(conn, topic) for topic in topics},
     )
-    return LetterWriter(config, digest, topics, week)
+    return LetterWriter(config, digest, topics, week, retired_since_last_digest(conn, digest.created))
+
+
+# Digests go out weekly: a topic retired in the week before a digest was made is news in it.
+RETIRED_NEWS = timedelta(days=7)
+
+
+def retired_since_last_digest(conn: Connection, created: datetime) -> list[Topic]:
+    """Topics retired in the week before `created`, the time the digest was made."""
+    return [
+        t for t in topic_store.load(conn) if t.retired is not None and created - RETIRED_NEWS < t.retired <= created
+    ]

@@ -74,6 +74,8 @@ def _mailable_batch(conn, writer: LetterWriter, digest: Digest, topics, batch):
     for recipient in batch:
         topic_set = digest.topic_set(topics, recipient.topics)
         chosen = preferences.get(recipient.subscriber_id, DEFAULT_PREFERENCES)
+        # A topic retired since the last digest stays in the set, for the letter to say so.
+        topic_set += tuple(t.slug for t in writer.retired if t.slug in recipient.topics)
         if (topic_set or chosen.authors) and not writer.week.select(topic_set, chosen).empty:
             yield recipient, topic_set
 

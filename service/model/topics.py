@@ -1,11 +1,15 @@
-"""The topic list, read from topics.toml."""
+"""Topics: what one is, and the topics file (topics.toml) that seeds, imports and exports them."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from service.errors import PaperboyError
 from service.model.paper import split_arxiv_id
@@ -27,6 +31,15 @@ class Topic:
     query: str
     categories: tuple[str, ...] = ()
     exemplars: tuple[str, ...] = ()  # arXiv ids of papers that show what the topic is about
+    # When an admin retired it: no more fetches, sign-ups or digest sections; pages and feeds stay.
+    retired: datetime | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Short and the same in every process: rendered pages and feeds of the topic name it in
+        their version, so an admin's edit shows on them as a new paper would."""
+        fields = (self.slug, self.title, self.description, self.query, self.categories, self.exemplars)
+        return hashlib.sha1(repr(fields).encode()).hexdigest()[:12]
 
     def accepts(self, categories: list[str]) -> bool:
         """Whether a paper in `categories` passes this topic's optional category filter."""
@@ -48,32 +61,72 @@ def load_topics(path: Path) -> list[Topic]:
         raise TopicsError(f"topics: {str(path)!r} has no [[topic]] tables")
     topics, seen = [], set()
     for number, entry in enumerate(entries, start=1):
-        where = f"topics: {str(path)!r}, topic {number}"
-        if not isinstance(entry, dict):
-            raise TopicsError(f"{where}: expected a table")
-        for key in ("slug", "title", "query"):
-            if not isinstance(entry.get(key), str) or not entry[key].strip():
-                raise TopicsError(f"{where}: {key!r} is missing or empty")
-        slug = entry["slug"]
-        if not SLUG.match(slug):
-            raise TopicsError(f"{where}: slug {slug!r} must be lowercase letters, digits and dashes")
-        if slug in seen:
-            raise TopicsError(f"{where}: slug {slug!r} appears twice")
-        seen.add(slug)
-        categories = entry.get("categories", [])
-        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-            raise TopicsError(f"{where}: 'categories' must be a list of strings")
-        topics.append(
-            Topic(
-                slug=slug,
-                title=entry["title"].strip(),
-                description=str(entry.get("description", "")).strip(),
-                query=entry["query"].strip(),
-                categories=tuple(categories),
-                exemplars=_exemplars(entry.get("exemplars", []), where),
-            )
-        )
+        topic = parse_topic(entry, f"topics: {str(path)!r}, topic {number}")
+        if topic.slug in seen:
+            raise TopicsError(f"topics: {str(path)!r}, topic {number}: slug {topic.slug!r} appears twice")
+        seen.add(topic.slug)
+        topics.append(topic)
     return topics
+
+
+def parse_topic(entry: Any, where: str) -> Topic:
+    """One topic from a table of the file or a form's fields; TopicsError says what is wrong."""
+    if not isinstance(entry, dict):
+        raise TopicsError(f"{where}: expected a table")
+    for key in ("slug", "title", "query"):
+        if not isinstance(entry.get(key), str) or not entry[key].strip():
+            raise TopicsError(f"{where}: {key!r} is missing or empty")
+    slug = entry["slug"].strip()
+    if not SLUG.match(slug):
+        raise TopicsError(f"{where}: slug {slug!r} must be lowercase letters, digits and dashes")
+    categories = entry.get("categories", [])
+    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+        raise TopicsError(f"{where}: 'categories' must be a list of strings")
+    return Topic(
+        slug=slug,
+        title=entry["title"].strip(),
+        description=str(entry.get("description", "")).strip(),
+        query=entry["query"].strip(),
+        categories=tuple(c.strip() for c in categories if c.strip()),
+        exemplars=_exemplars(entry.get("exemplars", []), where),
+    )
+
+
+def _toml_string(value: str) -> str:
+    # A basic TOML string: JSON's escapes are TOML's for the characters a topic holds.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def topics_toml(topics: list[Topic]) -> str:
+    """The topics file for `topics` (retired ones left out), which load_topics reads back the same."""
+    blocks = []
+    for topic in topics:
+        if topic.retired is not None:
+            continue
+        lines = [
+            "[[topic]]",
+            f"slug = {_toml_string(topic.slug)}",
+            f"title = {_toml_string(topic.title)}",
+            f"description = {_toml_string(topic.description)}",
+            f"query = {_toml_string(topic.query)}",
+        ]
+        if topic.categories:
+            lines.append("categories = [" + ", ".join(_toml_string(c) for c in topic.categories) + "]")
+        if topic.exemplars:
+            lines.append("exemplars = [" + ", ".join(_toml_string(e) for e in topic.exemplars) + "]")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def same_topics(first: list[Topic], second: list[Topic]) -> bool:
+    """Whether two lists name the same live topics with the same fields, in any order."""
+
+    def key(topics: list[Topic]) -> set[tuple[Any, ...]]:
+        return {
+            (t.slug, t.title, t.description, t.query, t.categories, t.exemplars) for t in topics if t.retired is None
+        }
+
+    return key(first) == key(second)
 
 
 def _exemplars(value: object, where: str) -> tuple[str, ...]:

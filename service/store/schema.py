@@ -4,7 +4,8 @@ The subscriber tables live here too so that one migration history covers the who
 database; their queries are in service/store/subscribers/.
 """
 
-from datetime import UTC
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import true
 from sqlalchemy.types import TypeDecorator
 
@@ -38,7 +40,7 @@ metadata = MetaData(
 )
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every database.
 
     SQLite has no timezone type and would hand back naive values; this stores UTC and
@@ -47,7 +49,7 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -55,7 +57,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -92,6 +94,7 @@ paper_terms = Table(
     "paper_terms",
     metadata,
     Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, nullable=False),  # the paper's version these counts are of
     Column("published", UTC_DATETIME, nullable=False),  # paper.published, for ties
     Column("linked", Boolean, nullable=False),  # has code or a project page: the first section
     Column("length", Integer, nullable=False),  # stems in all
@@ -109,6 +112,21 @@ topic_paper = Table(
     Column("published", UTC_DATETIME),
     Index("ix_topic_paper_topic_first_matched", "topic", "first_matched"),
     Index("ix_topic_paper_topic_published_paper_id", "topic", "published", "paper_id"),
+)
+
+topic = Table(
+    "topic",
+    metadata,
+    # The topics as admins edit them; topic_paper and subscription name them by slug.
+    Column("slug", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("query", Text, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("exemplars", JSON, nullable=False),
+    Column("position", Integer, nullable=False),  # the order pages and forms list them in
+    Column("changed", UTC_DATETIME, nullable=False),
+    Column("retired", UTC_DATETIME),
 )
 
 fetch_run = Table(
@@ -228,7 +246,7 @@ digest_paper = Table(
 )
 
 
-def _claim_columns() -> list[Column]:
+def _claim_columns() -> list[Column[Any]]:
     """The columns of a queue of mails that senders claim, lease, retry and settle
     (service/store/deliveries.py settles the delivery table and the mail queue alike)."""
     return [

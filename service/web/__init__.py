@@ -18,7 +18,7 @@ from service.runtime import Runtime
 from service.templating import TEMPLATES
 from service.web import body_limits as limits
 from service.web import headers
-from service.web.admin import admins, bulk, dashboard, digests, inbound, sign_in
+from service.web.admin import admins, bulk, dashboard, digests, inbound, sign_in, topics
 from service.web.admin import csv_import as admin_csv
 from service.web.admin import subscribers as admin
 from service.web.admin.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches
@@ -37,6 +37,7 @@ BLUEPRINTS = (
     admin_csv.blueprint,
     bulk.blueprint,
     admins.blueprint,
+    topics.blueprint,
     pages.blueprint,
     feeds.blueprint,
     search.blueprint,

@@ -68,7 +68,7 @@ def test_it_checks_without_writing_on_dry_run(run, tmp_path, engine):
     source.write_bytes("email\nmaría@example.org\n".encode("latin-1"))
     result = run("subscribers", "import", "--dry-run", str(source))
     assert result.exit_code == 0
-    assert "1 rows are valid (read as windows-1252); dry run, nothing written" in result.output
+    assert "1 row is valid (read as windows-1252); dry run, nothing written" in result.output
     assert counts(engine) == {}
 
 

@@ -1,4 +1,4 @@
-""""You might also like": at most three papers of the week from outside the reader's topics,
+""" "You might also like": at most three papers of the week from outside the reader's topics,
 marked with why, and gone when the reader turns them off."""
 
 from __future__ import annotations

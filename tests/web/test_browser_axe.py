@@ -83,6 +83,9 @@ def site(app, live_server):
         "admin-inbound": "/admin/inbound/",
         "admin-bulk-confirm": "/admin/bulk/?action=add-topic&topic=testing",
         "admin-admins": "/admin/admins/",
+        "admin-topics": "/admin/topics/",
+        "admin-topic-new": "/admin/topics/new",
+        "admin-topic-edit": "/admin/topics/vla/edit",
         "admin-admin": "/admin/admins/1",
     }
     return live_server, public, admin
@@ -140,6 +143,12 @@ def test_it_passes_axe_on_every_admin_page(browser, site, width, tmp_path):
         page.click('button:has-text("Preview")')
         page.wait_for_selector("text=not-an-address")
         found["admin-import-preview"] = axe_violations(page)
+        # A topic's preview, from the store (arXiv does not answer in tests).
+        page.goto(base + "/admin/topics/vla/edit")
+        page.click('button:has-text("Preview the last 7 days")')
+        page.wait_for_selector("#preview-title")
+        found["admin-topic-preview"] = axe_violations(page)
+        sideways["admin-topic-preview"] = page.evaluate(PAGE_OVERFLOW)
         failing = {name: v for name, v in found.items() if v}
         assert not failing, json.dumps(failing, indent=1)
         # No admin page scrolls sideways; wide tables scroll inside their own box.

@@ -69,7 +69,7 @@ def _topic_feed(slug: str, kind: str, code: bool = False):
     return respond_cached(
         request,
         (kind, slug, code),
-        state.papers_stamp,
+        f"{state.papers_stamp}|{topic.fingerprint}",
         state.papers_changed,
         ATOM if kind == "atom" else RSS,
         render,

@@ -8,13 +8,15 @@ ranking is computed once per change too, and serves all of its pages."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import cast
 
-from flask import Blueprint, Response, abort, render_template, request
+import numpy as np
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
@@ -27,9 +29,9 @@ from service.model.weeks import WEEK, week_bounds
 from service.publish.charts import papers_per_week_chart
 from service.publish.listing import DEFAULT_DAYS, PAGE_SIZE, Listing, default_window_start, format_moment, paper_marks
 from service.publish.markdown import topic_markdown
-from service.ranking.relevance import rank_window
+from service.ranking.relevance import rank_window, ranking_keys
 from service.store.digests import list_digests
-from service.store.papers import papers_by_ids, topic_window
+from service.store.papers import Held, papers_by_ids, topic_window
 from service.store.runs import is_sample_data, latest_runs
 from service.store.summaries import TopicSummary, last_updated, match_weeks, newest_match, topic_summaries
 from service.web.cache import PAGE_CACHE_CONTROL, respond_cached
@@ -65,13 +67,21 @@ def home():
     with runtime.engine.connect() as conn:
         # The page lists past digests too; a new one is a change of the page.
         digests = list_digests(conn, HOME_DIGESTS)
-    version = f"{state.page_stamp}|{runtime.clock().date()}|{[(row.id, papers) for row, papers in digests]}"
+    version = (
+        f"{state.page_stamp}|{runtime.clock().date()}|{[(row.id, papers) for row, papers in digests]}"
+        f"|{topics_fingerprint()}"
+    )
 
     def render() -> bytes:
         rows, sample = _load_home()
         return render_template("home.html", rows=rows, sample=sample, topics=runtime.topics).encode()
 
     return _respond(("home",), version, state.changed, render, None, state)
+
+
+def topics_fingerprint() -> str:
+    """The live topics as a short digest: pages that list them change when an admin edits one."""
+    return hashlib.sha1(",".join(t.fingerprint for t in current_runtime().topics).encode()).hexdigest()[:12]
 
 
 HOME_DIGESTS = 12  # as service/web/admin/digests.py lists them
@@ -147,7 +157,7 @@ def _page_number() -> int:
 def _listing(topic: Topic, since: datetime, until: datetime | None, week: str | None, stamp: str) -> Listing:
     """The window's listing, ranked once per change of the topic (and per day: the chart and
     the default window move at midnight) for all of its pages."""
-    version = f"{stamp}|{current_runtime().clock().date()}"
+    version = f"{stamp}|{current_runtime().clock().date()}|{topic.fingerprint}"
     key = ("listing", topic.slug, since, until)
     made = render_cache().value(key, version, lambda: load_listing(topic, since, until, week, page_size=PAGE_SIZE))
     return cast(Listing, made)
@@ -161,7 +171,8 @@ def _topic_page(
         abort(404, description=f"This list has {listing.pages} page(s); there is no page {number}.")
     listing = replace(listing, page=number)
     runtime = current_runtime()
-    version = f"{state.page_stamp}|{runtime.clock().date()}"
+    # The page's menu lists every live topic: an admin's change to any of them is a new version.
+    version = f"{state.page_stamp}|{runtime.clock().date()}|{listing.topic.fingerprint}|{topics_fingerprint()}"
 
     def render() -> bytes:
         html = render_template(
@@ -210,12 +221,13 @@ def load_listing(
     `page_size` papers on page `page` (None: all on one)."""
     runtime = current_runtime()
     with runtime.engine.connect() as conn:
-        window = topic_window(conn, topic.slug, since, until)
+        exemplars = exemplar_papers(conn, topic)
+        keys = ranking_keys(topic, exemplars)
+        window = topic_window(conn, topic.slug, since, until, keys, _held(topic.slug, keys))
         updated = last_updated(conn, topic.slug)
         newest = newest_match(conn, topic.slug)
         weeks = match_weeks(conn, topic.slug)
         sample = is_sample_data(conn)
-        exemplars = exemplar_papers(conn, topic)
     return Listing(
         topic=topic,
         ranked=rank_window(topic, window, exemplars),
@@ -229,6 +241,16 @@ def load_listing(
         page=page,
         page_size=page_size,
     )
+
+
+def _held(slug: str, keys: np.ndarray) -> Held:
+    """The counts this process holds for the topic's ranking keys (kept across changes: after a
+    fetch, only the fetch's papers are read); a new set of keys starts afresh."""
+    held: dict[str, tuple[bytes, Held]] = current_app.extensions.setdefault("paperboy_held_terms", {})
+    signature = keys.tobytes()
+    if slug not in held or held[slug][0] != signature:
+        held[slug] = (signature, {})
+    return held[slug][1]
 
 
 def _load_papers(engine: Engine, paper_ids: list[str]) -> list[Paper]:
