@@ -1,14 +1,14 @@
 """Readers' votes on papers ("More like this" / "Fewer like this"), and the choice of a few
 suggested papers from outside their topics.
 
-Revision ID: 0009
+Revision ID: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
