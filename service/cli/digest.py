@@ -16,6 +16,10 @@ from service.model.weeks import week_bounds
 
 log = logging.getLogger("paperboy")
 
+# A command imports the part it runs when it runs, not at the top: `paperboy --help` and a
+# command's one-line error then load only the command line; the web app, the mail engine and the
+# fetch job would add about two thirds to that start-up time.
+
 
 def _week(value: str | None, now: datetime) -> str:
     week = value or last_complete_week(now)
