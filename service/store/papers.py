@@ -296,10 +296,11 @@ def topic_window(
     uncounted = [row[0] for row in rows if row[3] is None]
     counted = [row for row in rows if row[3] is not None] if uncounted else rows
     columns = [list(column) for column in zip(*counted, strict=True)] if counted else [[], [], [], [], []]
+    if held is not None and keys is not None:
+        # The last column holds the papers' versions here: their entries come from `held`.
+        columns[4] = _held_entries(conn, columns[0], columns[4], keys, held)
     window = Window(*columns)
     window.linked = [bool(value) for value in window.linked]
-    if held is not None and keys is not None:
-        window.entries = _held_entries(conn, window.ids, window.entries, keys, held)
     # Papers stored by a version that did not count stems yet are counted now.
     if uncounted:
         raw: dict[str, str] = dict(
