@@ -76,7 +76,9 @@ def start_gunicorn(app: str, env: dict, probe: str = FEED_PATH) -> tuple[subproc
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # A file, not a pipe: a pipe nobody reads fills up with the workers' log lines and then
+        # stops every worker in the middle of a request.
+        stderr=tempfile.TemporaryFile(),
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -86,7 +88,8 @@ def start_gunicorn(app: str, env: dict, probe: str = FEED_PATH) -> tuple[subproc
             return process, base
         except httpx.TransportError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"bench: gunicorn {app} did not start: {process.stderr.read().decode()}")
+                process.stderr.seek(0)
+                raise SystemExit(f"bench: gunicorn {app} did not start: {process.stderr.read().decode()[-2000:]}")
             time.sleep(0.1)
 
 

@@ -2,10 +2,12 @@
 
 The real 100-entry API response is replayed as 30 pages of distinct ids (3000 entries, newest
 first, all inside the fetch window), and `paperboy fetch` stores them in a fresh SQLite database.
-A second run with --since reads the same 3000 entries again, all unchanged.
-Prints entries per second and the peak memory (ru_maxrss) of each fetch process.
+A second run with --since reads the same 3000 entries again, all unchanged. Before printing,
+it checks the work: every entry stored once, linked to the topic, its stems counted (paper_terms).
+Prints entries per second and the peak memory (ru_maxrss) of each fetch process, min / median /
+max of 3 or more rounds (each a fresh database), with the load average.
 
-    .venv/bin/python bench/fetch.py [--pages 30]
+    .venv/bin/python bench/fetch.py [--pages 30] [--runs 3]
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 from lxml import etree
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "service" / "sample" / "api2026_search_all-testing_100entries.xml"
+FIXTURE = ROOT / "tests" / "data" / "api2026_search_all-testing_100entries.xml"
 ATOM = "{http://www.w3.org/2005/Atom}"
 OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
 
@@ -101,36 +105,55 @@ def run_fetch(env: dict[str, str], *args: str) -> tuple[float, int, str]:
     return elapsed, usage.ru_maxrss, output.strip()
 
 
+def stored_counts(database: Path) -> tuple[int, int, int]:
+    """Papers, papers with counted stems and topic links in the store."""
+    with sqlite3.connect(database) as conn:
+        return tuple(
+            conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("paper", "paper_terms", "topic_paper")
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=3)
     options = parser.parse_args()
     now = datetime.now(UTC)
     bodies = build_pages(options.pages, now)
     entries = 100 * options.pages
     server = serve(bodies)
-    with tempfile.TemporaryDirectory() as work:
-        topics = Path(work) / "topics.toml"
-        topics.write_text('[[topic]]\nslug = "bench"\ntitle = "Bench"\nquery = "all:testing"\n')
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": work,
-            "PAPERBOY_DATABASE_URL": f"sqlite:///{work}/paperboy.sqlite3",
-            "PAPERBOY_TOPICS_FILE": str(topics),
-            "PAPERBOY_ARXIV_API_URL": f"http://127.0.0.1:{server.server_port}/api/query",
-            "PAPERBOY_ARXIV_DELAY": "0",
-            "PAPERBOY_ARXIV_RETRIES": "0",
-            "PAPERBOY_SECRET_KEY": "bench",
-        }
-        since = (now - timedelta(days=30)).strftime("%Y-%m-%d")
-        print(
-            f"fetch: {entries} entries in {options.pages} pages of the real 100-entry response, fresh SQLite database"
-        )
-        for label in ("first run (all new)", "second run (all unchanged)"):
-            elapsed, rss, output = run_fetch(env, "--since", since)
-            print(f"  {label}: {output}")
-            print(f"    {elapsed:.2f} s, {entries / elapsed:.0f} entries/s, peak RSS {rss / 1024:.1f} MiB")
+    figures: dict[str, list[tuple[float, int]]] = {"first run (all new)": [], "second run (all unchanged)": []}
+    print(f"fetch: {entries} entries in {options.pages} pages of the real 100-entry response, fresh SQLite database")
+    for _ in range(max(options.runs, 3)):
+        with tempfile.TemporaryDirectory() as work:
+            topics = Path(work) / "topics.toml"
+            topics.write_text('[[topic]]\nslug = "bench"\ntitle = "Bench"\nquery = "all:testing"\n')
+            env = {
+                "PATH": os.environ.get("PATH", ""),
+                "HOME": work,
+                "PAPERBOY_DATABASE_URL": f"sqlite:///{work}/paperboy.sqlite3",
+                "PAPERBOY_TOPICS_FILE": str(topics),
+                "PAPERBOY_ARXIV_API_URL": f"http://127.0.0.1:{server.server_port}/api/query",
+                "PAPERBOY_ARXIV_DELAY": "0",
+                "PAPERBOY_ARXIV_RETRIES": "0",
+                "PAPERBOY_SECRET_KEY": "bench",
+            }
+            since = (now - timedelta(days=30)).strftime("%Y-%m-%d")
+            for figure in figures.values():
+                elapsed, rss, _ = run_fetch(env, "--since", since)
+                counts = stored_counts(Path(work) / "paperboy.sqlite3")
+                # The work named: every entry stored once, its stems counted, linked to the topic.
+                assert counts == (entries, entries, entries), f"bench: stored {counts}, not {entries} of each"
+                figure.append((elapsed, rss))
     server.shutdown()
+    for label, figure in figures.items():
+        rates = sorted(entries / elapsed for elapsed, _ in figure)
+        rss = max(kib for _, kib in figure) / 1024
+        print(
+            f"  {label}: {rates[0]:.0f} / {statistics.median(rates):.0f} / {rates[-1]:.0f} entries/s"
+            f" (min / median / max of {len(figure)}), peak RSS {rss:.1f} MiB, load average {os.getloadavg()[0]:.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Subscriber lists as CSV, shared by the admin pages and `paperboy subscribers import|export`.
 
 Columns: email (required), topics (slugs separated by ";" or spaces), status (default active), and
-the optional digest preferences digest_length, keywords_include, keywords_exclude, authors (a
-file with any of them sets all four; a file without them leaves stored preferences alone).
+the optional digest preferences digest_length, keywords_include, keywords_exclude, authors and
+suggestions (yes or no: "You might also like"; a file with any of them sets them all, a missing
+one to its default; a file without them leaves stored preferences alone).
 Files are read as UTF-8 (a BOM is dropped); a file that is not UTF-8 is read as Windows-1252,
 which covers Latin-1 spreadsheets; anything else is refused. Nothing is written unless every
 row is valid. Cells that a spreadsheet would run as a formula get a leading ' on export, and
@@ -14,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 from service.errors import PaperboyError
@@ -23,7 +24,8 @@ from service.store.subscribers.imports import ImportRow
 from subscribers.addresses import AddressError, normalize_address
 from subscribers.preferences import PreferenceError, joined, parse_preferences
 
-PREFERENCE_COLUMNS = ("digest_length", "keywords_include", "keywords_exclude", "authors")
+PREFERENCE_COLUMNS = ("digest_length", "keywords_include", "keywords_exclude", "authors", "suggestions")
+YES, NO = ("", "yes", "true", "1", "on"), ("no", "false", "0", "off")
 COLUMNS = ("email", "topics", "status", *PREFERENCE_COLUMNS)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Errors shown per file; the count of the rest is still reported.
@@ -157,10 +159,15 @@ def _row(
     preferences = None
     if any(name in position for name in PREFERENCE_COLUMNS):
         try:
-            preferences = parse_preferences(*(values.get(name, "") for name in PREFERENCE_COLUMNS))
+            preferences = parse_preferences(*(values.get(name, "") for name in PREFERENCE_COLUMNS[:4]))
         except PreferenceError as error:
             result.add_error(line, str(error))
             return None
+        suggestions = values.get("suggestions", "").lower()
+        if suggestions not in YES + NO:
+            result.add_error(line, f"suggestions {suggestions[:40]!r}: use yes or no")
+            return None
+        preferences = replace(preferences, suggestions=suggestions in YES)
     return ImportRow(email, topics, status, preferences)
 
 
@@ -171,7 +178,17 @@ def write(rows: Iterable[ImportRow], out: TextIO) -> int:
     count = 0
     for row in rows:
         p = row.preferences
-        preferences = [p.length, joined(p.keywords_in), joined(p.keywords_out), joined(p.authors)] if p else [""] * 4
+        preferences = (
+            [
+                p.length,
+                joined(p.keywords_in),
+                joined(p.keywords_out),
+                joined(p.authors),
+                "yes" if p.suggestions else "no",
+            ]
+            if p
+            else [""] * 4 + ["yes"]
+        )
         writer.writerow([neutralise(cell) for cell in (row.email, " ".join(row.topics), row.status, *preferences)])
         count += 1
     return count

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from service.errors import PaperboyError
 from service.model.preferences import (
@@ -98,6 +98,7 @@ class TypedPreferences:
     keywords_in: str
     keywords_out: str
     authors: str
+    suggestions: bool = True
 
 
 def parse_form(form) -> tuple[DigestPreferences | None, TypedPreferences, str | None]:
@@ -108,11 +109,15 @@ def parse_form(form) -> tuple[DigestPreferences | None, TypedPreferences, str | 
             for name in ("digest_length", "per_topic", "keywords_include", "keywords_exclude", "authors")
         )
     )
+    # A form that shows the box says so; one that does not (an older page) leaves suggestions on.
+    if "suggestions_shown" in form:
+        typed = replace(typed, suggestions=form.get("suggestions") == "on")
     length = typed.per_topic if typed.length == "number" else typed.length
     if typed.length == "number" and not typed.per_topic.strip():
         return None, typed, f"Papers per topic: give a number from 1 to {MAX_PER_TOPIC}."
     try:
-        return parse_preferences(length, typed.keywords_in, typed.keywords_out, typed.authors), typed, None
+        parsed = parse_preferences(length, typed.keywords_in, typed.keywords_out, typed.authors)
+        return replace(parsed, suggestions=typed.suggestions), typed, None
     except PreferenceError as error:
         message = str(error)
         return None, typed, message[:1].upper() + message[1:] + "."

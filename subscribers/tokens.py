@@ -6,9 +6,19 @@ preferences tokens do not expire (an old digest's footer must still work).
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime, timedelta
+from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    Signer,
+    TimestampSigner,
+    URLSafeSerializer,
+    URLSafeTimedSerializer,
+)
+from itsdangerous.encoding import base64_encode
 
 from service.config import Config
 from service.errors import PaperboyError
@@ -106,3 +116,35 @@ def unsubscribe_url(config: Config, subscriber_id: int) -> str:
 def preferences_url(config: Config, subscriber_id: int) -> str:
     """Absolute link to the subscriber's preferences page."""
     return f"{config.base_url}/preferences/{preferences_token(config, subscriber_id)}"
+
+
+class MailLinks:
+    """The unsubscribe and preferences links of many subscribers, the same as unsubscribe_url() and
+    preferences_url() make them, at a fraction of the cost: a sender makes one per run, so keys are
+    derived and HMACs keyed once, and each subscriber's payload is dumped (and tried for
+    compression) once for both links."""
+
+    def __init__(self, config: Config):
+        self.base_url = config.base_url
+        self.serializer = _plain(config, UNSUBSCRIBE_SALT)
+        self.unsubscribe = _keyed(self.serializer.make_signer(UNSUBSCRIBE_SALT))
+        self.preferences = _keyed(_plain(config, PREFERENCES_SALT).make_signer(PREFERENCES_SALT))
+
+    def of(self, subscriber_id: int) -> tuple[str, str]:
+        """(unsubscribe URL, preferences URL) of one subscriber."""
+        payload = self.serializer.dump_payload(subscriber_id)
+        return (
+            f"{self.base_url}/unsubscribe/{_sign(self.unsubscribe, payload)}",
+            f"{self.base_url}/preferences/{_sign(self.preferences, payload)}",
+        )
+
+
+def _keyed(signer: Signer) -> tuple[Any, bytes]:
+    # What Signer.sign() does for each value, done up to the message: derive the key, key the HMAC.
+    return hmac.new(signer.derive_key(), digestmod=signer.digest_method), signer.sep
+
+
+def _sign(keyed: tuple[Any, bytes], payload: bytes) -> str:
+    mac, sep = keyed[0].copy(), keyed[1]
+    mac.update(payload)
+    return (payload + sep + base64_encode(mac.digest())).decode("ascii")

@@ -1,5 +1,6 @@
 """`paperboy fetch --check`: per topic, how many papers arXiv lists for the last N days against
-how many the store holds, so an operator sees a gap instead of trusting the fetch."""
+how many the store holds, and any window a fetch asked for and never finished (a killed
+backfill), so an operator sees a gap instead of trusting the fetch."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime, timedelta
 
 from service.arxiv.client import ArxivClient, ArxivError
 from service.model.topics import Topic
-from service.store import papers
+from service.store import papers, runs
 
 CHECK_DAYS = 14
 
@@ -21,12 +22,25 @@ class TopicCheck:
     listed: int | None = None  # arXiv's totalResults for the window
     held: int = 0  # papers the store holds for the topic, submitted in the window
     error: str | None = None
+    unfinished: datetime | None = None  # start of a window a fetch asked for and never finished
 
     @property
     def gap(self) -> int:
         return 0 if self.listed is None else self.listed - self.held
 
+    @property
+    def missing(self) -> bool:
+        return self.gap > 0 or self.unfinished is not None
+
     def summary(self) -> str:
+        return self._counts() + (
+            f"; the fetch of papers updated since {self.unfinished:%Y-%m-%d %H:%M} UTC never finished "
+            "(the next fetch asks for all of it again)"
+            if self.unfinished is not None
+            else ""
+        )
+
+    def _counts(self) -> str:
         window = f"submitted {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC"
         if self.error is not None:
             return f"{self.topic}: check failed: {self.error}"
@@ -60,6 +74,7 @@ def check_topics(
             check.error = str(error)
         with engine.connect() as conn:
             check.held = papers.count_topic_papers_submitted(conn, topic.slug, start, now)
+            check.unfinished = runs.coverage(conn, topic.slug).unfinished_start
         checks.append(check)
     return checks
 
@@ -68,4 +83,4 @@ def exit_code(checks: list[TopicCheck]) -> int:
     """0 no gap, 1 some topic misses papers, 2 arXiv could not be asked."""
     if any(check.error for check in checks):
         return 2
-    return 1 if any(check.gap > 0 for check in checks) else 0
+    return 1 if any(check.missing for check in checks) else 0

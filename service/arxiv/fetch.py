@@ -4,7 +4,10 @@ arXiv announces papers held for moderation, reclassified or cross-listed days af
 submission date, so each run asks for everything updated in the last few weeks, not only
 since the newest paper held. Each topic's run is one fetch_run row. Every page of results is
 stored in its own transaction, so a run that fails keeps the pages before the failing one and
-nothing of it; the next run asks for the failed run's whole window again.
+nothing of it; the next run asks for the failed run's whole window again. A fetch of several
+topics records every topic's run, with its window, before it asks for the first: a process
+killed before it reached a topic leaves that topic's run unfinished too, so the next fetch asks
+for its whole window (a `--since` backfill included), not a first run's 14 days.
 """
 
 from __future__ import annotations
@@ -135,13 +138,17 @@ def fetch_topics(
     own_client = client is None
     client = client or ArxivClient.from_config(runtime.config)
     results: list[TopicResult] = []
+    planned = _plan_runs(engine, topics, now, since, lookback)
     try:
         for index, topic in enumerate(topics):
-            result = fetch_topic(engine, client, topic, now, since, progress, lookback)
+            result = fetch_topic(engine, client, topic, now, since, progress, lookback, planned[topic.slug])
             results.append(result)
             if result.unreachable:
                 for rest in topics[index + 1 :]:
                     skipped = TopicResult(rest.slug, SKIPPED, error="arXiv cannot be reached")
+                    with write_transaction(engine) as conn:
+                        # Not asked at all: the next run asks for this window again.
+                        runs.finish_run(conn, planned[rest.slug], FAILED, now, error="skipped: arXiv cannot be reached")
                     progress.done(skipped)
                     results.append(skipped)
                 break
@@ -153,6 +160,16 @@ def fetch_topics(
     return FetchReport(results)
 
 
+def _plan_runs(engine, topics: list[Topic], now: datetime, since: datetime | None, lookback: int) -> dict[str, int]:
+    """Record each topic's run (running, with its window) before any is fetched; by topic slug."""
+    planned = {}
+    with write_transaction(engine) as conn:
+        for topic in topics:
+            start, end = fetch_window(conn, topic.slug, now, lookback, since)
+            planned[topic.slug] = runs.start_run(conn, topic.slug, start, end, now)
+    return planned
+
+
 def fetch_topic(
     engine,
     client: ArxivClient,
@@ -161,18 +178,24 @@ def fetch_topic(
     since: datetime | None,
     progress: Progress,
     lookback_days: int,
+    planned: int | None = None,
 ) -> TopicResult:
-    """One topic's run: one fetch_run row, one transaction per page; the row is finished
-    whatever fails, or closed as interrupted by the next run when the process dies."""
+    """One topic's run: one fetch_run row (`planned`, when fetch_topics recorded it), one
+    transaction per page; the row is finished whatever fails, or closed as interrupted by the
+    next run when the process dies."""
     reason = (
         f"interrupted: the run stopped before it finished (the process died or lost its "
         f"database); the run of {now:%Y-%m-%d %H:%M} UTC asked for its window again"
     )
     with write_transaction(engine) as conn:
-        closed = runs.close_unfinished_runs(conn, topic.slug, now, reason)
+        closed = runs.close_unfinished_runs(conn, topic.slug, now, reason, keep=planned)
         start, end = fetch_window(conn, topic.slug, now, lookback_days, since)
         first = runs.coverage(conn, topic.slug).first_start
-        run_id = runs.start_run(conn, topic.slug, start, end, now)
+        if planned is None:
+            run_id = runs.start_run(conn, topic.slug, start, end, now)
+        else:
+            run_id = planned
+            runs.set_window(conn, run_id, start, end)
     for stale in closed:
         log.warning(
             "fetch: %s: run %d (started %s) never finished; closed as interrupted",

@@ -16,6 +16,10 @@ from service.model.weeks import week_bounds
 
 log = logging.getLogger("paperboy")
 
+# A command imports the part it runs when it runs, not at the top: `paperboy --help` and a
+# command's one-line error then load only the command line; the web app, the mail engine and the
+# fetch job would add about two thirds to that start-up time.
+
 
 def _week(value: str | None, now: datetime) -> str:
     week = value or last_complete_week(now)
@@ -76,8 +80,9 @@ def send_command(runtime, week: str | None, dry_run: bool) -> None:
     if dry_run:
         report = plan(runtime, week, now)
         click.echo(
-            f"{week}: {report.papers} papers; would send {report.messages} messages "
-            f"({len(report.topic_sets)} distinct topic sets); nothing sent"
+            f"{week}: {counted(report.papers, 'paper', 'papers')}; "
+            f"would send {counted(report.messages, 'message', 'messages')} "
+            f"({counted(len(report.topic_sets), 'distinct topic set', 'distinct topic sets')}); nothing sent"
         )
         for topic_set, count in report.topic_sets.most_common():
             click.echo(f"  {count:6d}  {', '.join(topic_set)}")
@@ -104,7 +109,8 @@ def send_command(runtime, week: str | None, dry_run: bool) -> None:
 
 
 def _held_note(count: int, until) -> str:
-    return f"{count} deliveries are held by another sender until {until:%Y-%m-%d %H:%M:%S} UTC (the end of its lease)"
+    held = counted(count, "delivery is", "deliveries are")
+    return f"{held} held by another sender until {until:%Y-%m-%d %H:%M:%S} UTC (the end of its lease)"
 
 
 def _progress():

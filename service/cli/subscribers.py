@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from werkzeug.security import generate_password_hash
 
+from service.model.text import counted
 from service.store import write_transaction
 from service.store.subscribers import admins, records
 from service.store.subscribers.imports import export_rows
@@ -37,15 +38,18 @@ def import_command(runtime, file: Path, dry_run: bool) -> None:
             click.echo(f"{file}: {row_error}", err=True)
         if parsed.error_count > len(parsed.errors):
             click.echo(f"{file}: and {parsed.error_count - len(parsed.errors)} more bad rows", err=True)
-        click.echo(f"paperboy: csv: {parsed.error_count} bad rows; nothing was imported", err=True)
+        click.echo(
+            f"paperboy: csv: {counted(parsed.error_count, 'bad row', 'bad rows')}; nothing was imported", err=True
+        )
         sys.exit(1)
     if dry_run:
-        click.echo(f"{len(parsed.rows)} rows are valid (read as {parsed.encoding}); dry run, nothing written")
+        valid = counted(len(parsed.rows), "row is", "rows are")
+        click.echo(f"{valid} valid (read as {parsed.encoding}); dry run, nothing written")
         return
     with write_transaction(runtime.engine) as conn:
         result = import_rows(conn, parsed.rows, runtime.clock(), "cli")
     click.echo(
-        f"imported {len(parsed.rows)} rows: {result.created} new, {result.updated} updated, "
+        f"imported {counted(len(parsed.rows), 'row', 'rows')}: {result.created} new, {result.updated} updated, "
         f"{result.unchanged} unchanged"
     )
     if result.kept:
@@ -69,7 +73,7 @@ def export_command(runtime, file: Path | None) -> None:
         with temporary.open("w", encoding="utf-8", newline="") as out:
             count = csv_io.write(export_rows(conn), out)
         temporary.replace(file)
-    click.echo(f"exported {count} subscribers to {file}", err=True)
+    click.echo(f"exported {counted(count, 'subscriber', 'subscribers')} to {file}", err=True)
 
 
 @click.group()

@@ -21,7 +21,7 @@ from mjml import mjml_to_html
 
 from service.arxiv.exemplars import exemplar_papers
 from service.config import Config
-from service.digest.selection import Selection, WeekPapers
+from service.digest.selection import NO_VOTES, ReaderVotes, Selection, WeekPapers
 from service.errors import PaperboyError
 from service.model.paper import ABSTRACT_SHOWN, shorten
 from service.model.preferences import DEFAULT, DigestPreferences
@@ -43,8 +43,13 @@ UNSUBSCRIBE_SLOT = "PBXSLOTUNSUBSCRIBEX"
 PREFERENCES_SLOT = "PBXSLOTPREFERENCESX"
 SLOTS = (UNSUBSCRIBE_SLOT, PREFERENCES_SLOT)
 INTRO_SLOT = "PBXSLOTINTROX"
+OUTRO_SLOT = "PBXSLOTOUTROX"
+# A paper's "More like this" and "Fewer like this" links live under the reader's preferences
+# link (/preferences/<token>/more/<id>), so they need no slot of their own in a paper's piece.
+mail_templates.globals["vote_base"] = PREFERENCES_SLOT
 # Room the real links take beyond their slots when a letter is made without them (previews).
 LINK_ALLOWANCE = 4 * 250
+VOTE_ALLOWANCE = 250
 SUBJECT_TOPICS = 3
 # Abstract lengths by level; from level 3 full papers become title links, at 4 only counts stay.
 ABSTRACTS = (ABSTRACT_SHOWN, 200, 0)
@@ -52,6 +57,7 @@ LEVELS = 5
 FRAMES_KEPT = 64
 MINIFY = dict(keep_closing_tags=True, keep_html_and_head_opening_tags=True, keep_comments=True, minify_css=True)
 FOLLOWED_HEADING = "From authors you follow"
+SUGGESTED_HEADING = "You might also like"
 MORE_HEADING = "More papers"
 TITLES_HEADING = "Papers this week"
 
@@ -129,17 +135,22 @@ class LetterWriter:
         self.week_start = week_bounds(digest.week)[0]
         self.frames: OrderedDict[tuple[str, ...], _Frame] = OrderedDict()
         self.pieces: dict[tuple, str] = {}
+        self.cut_pieces: dict[str, list[str]] = {}
         self.macros = {
             kind: mail_templates.get_template(f"email/digest_papers.{kind}.j2").module for kind in ("html", "txt")
         }
 
     def letter(
-        self, topic_set: tuple[str, ...], preferences: DigestPreferences = DEFAULT, links: tuple[str, str] | None = None
+        self,
+        topic_set: tuple[str, ...],
+        preferences: DigestPreferences = DEFAULT,
+        links: tuple[str, str] | None = None,
+        votes: ReaderVotes = NO_VOTES,
     ) -> Letter | None:
         """The email for a subscriber, or None when their filters leave nothing to send.
 
         `links` are the (unsubscribe, preferences) URLs; without them the slots stay in."""
-        selection = self.week.select(tuple(topic_set), preferences)
+        selection = self.week.select(tuple(topic_set), preferences, votes)
         if selection.empty:
             return None
         frame = self.frame(tuple(topic_set))
@@ -152,11 +163,33 @@ class LetterWriter:
         for level in range(LEVELS):
             shown = selection if level < 3 else selection.shortened() if level == 3 else selection.counted_only()
             html_values.update(self._pieces("html", shown, level))
-            html = _fill(frame.html, html_values)
-            if len("".join(html).encode("utf-8")) + allowance <= HTML_LIMIT:
+            html = self._voting(_fill(frame.html, html_values), html_values[PREFERENCES_SLOT][0])
+            # Without links (a preview) every vote link is as long as a real one would be.
+            votes_allowance = 0 if links else sum(part.count(PREFERENCES_SLOT) for part in html) * VOTE_ALLOWANCE
+            if len("".join(html).encode("utf-8")) + allowance + votes_allowance <= HTML_LIMIT:
                 text = _fill(frame.text, {**values, **self._pieces("txt", shown, level)})
+                text = self._voting(text, values[PREFERENCES_SLOT][0])
                 return Letter(frame.subject, html, text, level, shown)
         raise DigestError(f"digest: {self.digest.week} does not fit in {HTML_LIMIT} bytes of HTML even as counts")
+
+    def _voting(self, parts: list[str], link: str) -> list[str]:
+        """`parts` with each piece's vote links pointing under the reader's preferences `link`.
+
+        A piece is cut at its slots once and kept, so every letter shares the cut pieces; a letter
+        made with the slots for links (a shared letter, a preview) gets the slot as a part of its
+        own, which the encoder leaves open for each message to fill."""
+        filled: list[str] = []
+        for part in parts:
+            if isinstance(part, Link) or PREFERENCES_SLOT not in part:
+                filled.append(part)
+                continue
+            cut = self.cut_pieces.get(part)
+            if cut is None:
+                cut = self.cut_pieces[part] = part.split(PREFERENCES_SLOT)
+            filled.append(cut[0])
+            for rest in cut[1:]:
+                filled += (link, rest)
+        return filled
 
     def frame(self, topic_set: tuple[str, ...]) -> _Frame:
         """The MJML frame of a topic set, rendered and minified the first time the set comes up."""
@@ -175,6 +208,7 @@ class LetterWriter:
             "unsubscribe_url": UNSUBSCRIBE_SLOT,
             "preferences_url": PREFERENCES_SLOT,
             "intro_slot": INTRO_SLOT,
+            "outro_slot": OUTRO_SLOT,
             "topic_slots": [(topic, _topic_slot(n)) for n, topic in enumerate(chosen)],
             "retired_topics": [t for t in self.retired if t.slug in topic_set],
             "base_url": self.config.base_url,
@@ -186,7 +220,7 @@ class LetterWriter:
         for slot in SLOTS:
             html = html.replace(f"href={slot}>", f'href="{slot}">')
         text = mail_templates.get_template("email/digest.txt.j2").render(context)
-        for slot in (*SLOTS, INTRO_SLOT):
+        for slot in (*SLOTS, INTRO_SLOT, OUTRO_SLOT):
             if slot not in html or slot not in text:
                 raise DigestError(f"digest: the email templates lost the placeholder {slot}")
         frame = _Frame(subject, _split(html), _split(text), chosen)
@@ -206,7 +240,14 @@ class LetterWriter:
                 self._paper(kind, pick, abstract) if followed_full else self._title(kind, pick)
                 for pick in selection.followed
             ]
-        values = {INTRO_SLOT: intro}
+        outro = []
+        if selection.suggested:
+            outro.append(self._piece(kind, "heading", SUGGESTED_HEADING))
+            outro += [
+                self._paper(kind, pick, abstract) if followed_full else self._title(kind, pick)
+                for pick in selection.suggested
+            ]
+        values = {INTRO_SLOT: intro, OUTRO_SLOT: outro}
         for number, block in enumerate(selection.topics):
             parts = [self._paper(kind, pick, abstract) for pick in block.followed_full]
             for name, picks in block.sections:
@@ -221,7 +262,7 @@ class LetterWriter:
         return values
 
     def _paper(self, kind: str, pick, limit: int) -> str:
-        key = (kind, "full", pick.paper.id, pick.also_in, pick.followed, pick.matched, limit)
+        key = (kind, "full", pick.paper.id, pick.also_in, pick.followed, pick.matched, pick.because, limit)
         piece = self.pieces.get(key)
         if piece is None:
             abstract = shorten(pick.paper.abstract, limit) if limit else ""

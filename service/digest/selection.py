@@ -14,8 +14,10 @@ from functools import cached_property
 
 from service.model.paper import Paper, sections
 from service.model.preferences import LENGTH_FULL, LENGTH_TITLES, DigestPreferences
+from service.model.terms import paper_terms
 from service.model.topics import Topic
-from service.ranking.relevance import rank
+from service.ranking.reader import PaperVectors, reorder
+from service.ranking.relevance import rank, relevance_scores
 from subscribers.preferences import author_key, fold
 
 # Papers per topic in full by default. Five topics (every shipped one) of a heavy week, with 8
@@ -23,6 +25,8 @@ from subscribers.preferences import author_key, fold
 # Gmail's 102 KB, with room for long titles and followed authors (bench/heavy_week.py measures it).
 FULL_PER_TOPIC = 8
 TITLES_PER_TOPIC = 15
+# "You might also like" holds at most this many papers from outside the subscriber's topics.
+SUGGESTED = 3
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Pick:
     also_in: tuple[str, ...] = ()  # titles of the subscriber's other topics that hold it
     followed: tuple[str, ...] = ()  # followed authors on it, as the paper spells them
     matched: tuple[str, ...] = ()  # terms that made it relevant to the topic
+    because: str = ""  # why the reader's own votes moved it up, or why it is suggested
 
 
 @dataclass(frozen=True)
@@ -58,28 +63,46 @@ class TopicPicks:
 
 
 @dataclass(frozen=True)
+class ReaderVotes:
+    """The papers a reader marked "More like this" and "Fewer like this"."""
+
+    liked: tuple[Paper, ...] = ()
+    rejected: tuple[Paper, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.liked or self.rejected)
+
+
+NO_VOTES = ReaderVotes()
+
+
+@dataclass(frozen=True)
 class Selection:
     followed: tuple[Pick, ...]  # papers by followed authors that none of the subscriber's topics hold
     topics: tuple[TopicPicks, ...]
+    suggested: tuple[Pick, ...] = ()  # "You might also like": from outside the subscriber's topics
 
     @property
     def count(self) -> int:
         """Papers in the mail, in full or as a title."""
-        return len(self.followed) + sum(len(t.full) + len(t.titles) for t in self.topics)
+        return len(self.followed) + len(self.suggested) + sum(len(t.full) + len(t.titles) for t in self.topics)
 
     @property
     def empty(self) -> bool:
         """Nothing left to mail: the subscriber's filters left out every paper."""
-        return self.count == 0
+        return self.count - len(self.suggested) == 0
 
     def shortened(self) -> Selection:
         """Every full paper as a title link instead."""
-        return replace(self, topics=tuple(replace(t, full=(), titles=t.full + t.titles) for t in self.topics))
+        return replace(
+            self, suggested=(), topics=tuple(replace(t, full=(), titles=t.full + t.titles) for t in self.topics)
+        )
 
     def counted_only(self) -> Selection:
         """Topics reduced to their count and week-page link; followed authors' papers stay."""
         return replace(
             self,
+            suggested=(),
             topics=tuple(
                 replace(t, full=(), titles=(), more=t.more + len(t.full) + len(t.titles)) for t in self.topics
             ),
@@ -128,6 +151,49 @@ class WeekPapers:
             for name in paper.authors:
                 self.by_author.setdefault(author_key(name), []).append(paper)
         self._sets: dict[tuple[str, ...], list[tuple[Topic, list[Pick]]]] = {}
+        self._outside_scores: dict[str, dict[str, float]] = {}
+        self._suggested: dict[tuple[str, ...], tuple[Pick, ...]] = {}
+
+    @cached_property  # only a send with readers who voted needs it
+    def vectors(self) -> PaperVectors:
+        return PaperVectors(self.papers.values())
+
+    def _relative_scores(self, topic: Topic) -> dict[str, float]:
+        """Every paper of the week outside `topic` scored for it, relative to the topic's median
+        paper: 1.0 or more is as relevant as a typical paper the topic lists."""
+        found = self._outside_scores.get(topic.slug)
+        if found is None:
+            papers = list(self.papers.values())
+            scores = relevance_scores(topic, [paper_terms(paper) for paper in papers])
+            own = {ranked.paper.id for ranked in self.ranked[topic.slug]}
+            inside = sorted((s for paper, s in zip(papers, scores, strict=True) if paper.id in own), reverse=True)
+            bar = inside[len(inside) // 2] if inside else 0.0  # the topic's median paper
+            found = {
+                paper.id: score / bar
+                for paper, score in zip(papers, scores, strict=True)
+                if bar > 0 and paper.id not in own
+            }
+            self._outside_scores[topic.slug] = found
+        return found
+
+    def suggested(self, topic_set: tuple[str, ...]) -> tuple[Pick, ...]:
+        """ "You might also like": at most SUGGESTED papers of the week that none of the topics in
+        `topic_set` hold, each at least as relevant to one of them as that topic's median paper."""
+        found = self._suggested.get(topic_set)
+        if found is None:
+            chosen = [t for t in self.topics if t.slug in topic_set]
+            held = {ranked.paper.id for t in chosen for ranked in self.ranked[t.slug]}
+            best: dict[str, tuple[float, Topic]] = {}
+            for topic in chosen:
+                for paper_id, score in self._relative_scores(topic).items():
+                    if paper_id not in held and score >= 1.0 and score > best.get(paper_id, (0.0, topic))[0]:
+                        best[paper_id] = (score, topic)
+            ordered = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:SUGGESTED]
+            found = tuple(
+                Pick(self.papers[paper_id], because=f"close to {topic.title}") for paper_id, (_, topic) in ordered
+            )
+            self._suggested[topic_set] = found
+        return found
 
     def _topic_set(self, topic_set: tuple[str, ...]) -> list[tuple[Topic, list[Pick]]]:
         """Each topic's ranked picks for a set: a paper once, under the first topic holding it."""
@@ -151,8 +217,10 @@ class WeekPapers:
             self._sets[topic_set] = found
         return found
 
-    def select(self, topic_set: tuple[str, ...], preferences: DigestPreferences) -> Selection:
-        """What a subscriber to `topic_set` with `preferences` gets this week."""
+    def select(
+        self, topic_set: tuple[str, ...], preferences: DigestPreferences, votes: ReaderVotes = NO_VOTES
+    ) -> Selection:
+        """What a subscriber to `topic_set` with `preferences` and `votes` gets this week."""
         keywords_in = [fold(k) for k in preferences.keywords_in]
         keywords_out = [fold(k) for k in preferences.keywords_out]
         followed: dict[str, tuple[str, ...]] = {}  # paper id -> followed names on it
@@ -175,6 +243,8 @@ class WeekPapers:
         for topic, picks in self._topic_set(topic_set):
             held.update(pick.paper.id for pick in picks)
             kept = [pick for pick in picks if wanted(pick.paper)] if filtered else picks
+            if votes:
+                kept = self._reordered(kept, votes)
             if followed:
                 kept = [
                     replace(pick, followed=followed[pick.paper.id]) if pick.paper.id in followed else pick
@@ -201,7 +271,19 @@ class WeekPapers:
             if paper_id not in held and wanted(paper := self.papers[paper_id])
         ]
         elsewhere.sort(key=lambda pick: (pick.paper.published, pick.paper.id), reverse=True)
-        return Selection(tuple(elsewhere), tuple(blocks))
+        suggested: tuple[Pick, ...] = ()
+        if preferences.suggestions:
+            in_mail = held | {pick.paper.id for pick in elsewhere}
+            suggested = tuple(
+                pick for pick in self.suggested(topic_set) if pick.paper.id not in in_mail and wanted(pick.paper)
+            )
+        return Selection(tuple(elsewhere), tuple(blocks), suggested)
+
+    def _reordered(self, picks: list[Pick], votes: ReaderVotes) -> list[Pick]:
+        """A topic's picks in the reader's own order, each moved up saying why."""
+        by_id = {pick.paper.id: pick for pick in picks}
+        order = reorder([pick.paper for pick in picks], votes.liked, votes.rejected, self.vectors)
+        return [replace(by_id[entry.paper.id], because=entry.because) for entry in order]
 
 
 def _bounds(preferences: DigestPreferences) -> tuple[int, int]:

@@ -106,7 +106,7 @@ def find_links(*texts: str | None) -> tuple[list[str], list[str]]:
     return code, project
 
 
-def _introduced_as_page(text: str, match: re.Match, host: str) -> bool:
+def _introduced_as_page(text: str, match: re.Match[str], host: str) -> bool:
     """Whether the words around a URL off the code hosts make it the paper's own page."""
     if host in NOT_PROJECT_HOSTS or host.endswith(tuple("." + h for h in NOT_PROJECT_HOSTS)):
         return False

@@ -17,6 +17,7 @@ class DigestPreferences:
     keywords_in: tuple[str, ...] = ()
     keywords_out: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
+    suggestions: bool = True  # "You might also like": a few papers from outside the subscriber's topics
 
     @property
     def per_topic(self) -> int | None:
@@ -32,6 +33,7 @@ class DigestPreferences:
         return (
             f"length {self.length or 'default'}; include {'; '.join(self.keywords_in) or '-'}; "
             f"exclude {'; '.join(self.keywords_out) or '-'}; authors {'; '.join(self.authors) or '-'}"
+            + ("" if self.suggestions else "; no suggestions")
         )
 
 

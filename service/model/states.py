@@ -10,7 +10,8 @@ from enum import StrEnum
 
 
 class RunStatus(StrEnum):
-    """fetch_run.status. SKIPPED is reported for a topic never tried (arXiv down); not stored."""
+    """fetch_run.status. SKIPPED is reported for a topic never tried (arXiv down); its run,
+    recorded before the first request, is stored as FAILED, so the next run asks its window."""
 
     RUNNING = "running"
     OK = "ok"

@@ -63,6 +63,13 @@ class Window:
         self.entries.append(terms.entries)
 
 
+def only(entries: bytes, keys: np.ndarray) -> bytes:
+    """The entries of the stems whose keys are in `keys` (sorted): all that a ranking by those
+    stems reads of a paper."""
+    found = np.frombuffer(entries, dtype=ENTRY)
+    return found[np.isin(found["key"], keys)].tobytes()
+
+
 def stem_words(text: str) -> list[str]:
     stems: list[str] = _stemmer.stemWords([w for w in WORD.findall(text.lower()) if w not in STOPWORDS])
     return stems

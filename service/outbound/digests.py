@@ -10,28 +10,56 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import quote
+
+from markupsafe import escape
 
 from service.clock import Clock, SystemClock
 from service.digest.digest import Digest, digest_by_id, last_complete_week
-from service.digest.letter import DigestError, LetterWriter, letter_writer
+from service.digest.letter import HTML_LIMIT, SLOTS, DigestError, LetterWriter, letter_writer
 from service.digest.queue import Queued, lease_of, queue_digest
+from service.digest.selection import NO_VOTES, ReaderVotes
 from service.model.preferences import DEFAULT as DEFAULT_PREFERENCES
 from service.model.preferences import DigestPreferences
 from service.model.text import counted
 from service.outbound.engine import Engine, SendStats
 from service.outbound.ledger import Unsendable
-from service.outbound.mime import DkimSigner, PieceEncoder, Stamp, assemble, message_id
-from service.outbound.verp import envelope_sender
+from service.outbound.mime import DigestHeaders, DkimSigner, EncodedBody, PieceEncoder, encode_piece
+from service.outbound.verp import EnvelopeSenders
 from service.runtime import Runtime
 from service.store import Connection, deliveries
 from service.store.deliveries import Claimed
+from service.store.subscribers import votes
 from service.store.subscribers.preferences import preferences_of
-from subscribers.tokens import preferences_url, unsubscribe_url
+from subscribers.tokens import MailLinks
 
 log = logging.getLogger("paperboy.mailer")
+
+NOTHING_LEFT = "digest: the subscriber's keywords leave no paper this week"
+# Topic sets whose shared letter is kept (as many as the letter writer keeps frames).
+SHARED_KEPT = 64
+
+
+@dataclass(frozen=True)
+class _Shared:
+    body: EncodedBody  # with gaps for the links
+    level: int  # how far letter() shortened it
+    html_bytes: int  # of its HTML with the slots in place of the links
+    counts: dict[str, int]  # how often each slot stands in that HTML
+
+
+def reader_votes(conn: Connection, subscriber_ids: list[int]) -> dict[int, ReaderVotes]:
+    """What each of these subscribers marked "More like this" and "Fewer like this"."""
+    return {
+        subscriber_id: ReaderVotes(
+            tuple(vote.paper for vote in given if vote.vote == votes.MORE),
+            tuple(vote.paper for vote in given if vote.vote == votes.FEWER),
+        )
+        for subscriber_id, given in votes.votes_of_subscribers(conn, subscriber_ids).items()
+    }
 
 
 class DigestLedger:
@@ -40,11 +68,16 @@ class DigestLedger:
     def __init__(self, runtime: Runtime, digest: Digest):
         self.runtime, self.config, self.digest = runtime, runtime.config, digest
         self.label = digest.week
-        self.mailto = f"mailto:{self.config.mail_from_address}"
-        self.signer = DkimSigner.from_config(self.config)
+        # Parsed, keyed and encoded once for the run: addresses, link signers, shared headers.
+        self.headers = DigestHeaders(self.config, DkimSigner.from_config(self.config))
+        self.links = MailLinks(self.config)
+        self.senders = EnvelopeSenders(self.config)
         self.encoder = PieceEncoder()
         self.writer: LetterWriter | None = None  # made when the run starts: it reads the week's papers
         self.preferences: dict[int, DigestPreferences] = {}  # of the claimed deliveries' subscribers, until sent
+        self.votes: dict[int, ReaderVotes] = {}  # of those who voted, until sent
+        # Letters of subscribers without filters of their own, by topic set: encoded once, links left open.
+        self.shared: OrderedDict[tuple[str, ...], _Shared | None] = OrderedDict()
 
     def pending(self, conn: Connection) -> int:
         return deliveries.pending_count(conn, self.digest.id)
@@ -68,38 +101,79 @@ class DigestLedger:
 
     def claim(self, conn: Connection, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
         claimed = deliveries.claim_deliveries(conn, self.digest.id, worker, now, lease, limit)
-        self.preferences.update(preferences_of(conn, [job.subscriber_id for job in claimed]))
+        subscriber_ids = [job.subscriber_id for job in claimed]
+        self.preferences.update(preferences_of(conn, subscriber_ids))
+        self.votes.update(reader_votes(conn, subscriber_ids))
         return claimed
 
     def message(self, job: Claimed, address: str, now: datetime) -> bytes:
-        unsubscribe = unsubscribe_url(self.config, job.subscriber_id)
-        token = unsubscribe.rsplit("/", 1)[-1]
-        # Every subscriber's papers may differ: the letter is filled per message into its topic
-        # set's frame, and encoded with the links already in it.
+        links = self.links.of(job.subscriber_id)
+        chosen = self.preferences.pop(job.subscriber_id, DEFAULT_PREFERENCES)
         try:
-            letter = self.letter_writer().letter(
-                job.topics,
-                self.preferences.pop(job.subscriber_id, DEFAULT_PREFERENCES),
-                (unsubscribe, preferences_url(self.config, job.subscriber_id)),
-            )
+            # A reader who voted has an order of their own, like one with filters.
+            voted = self.votes.pop(job.subscriber_id, NO_VOTES)
+            found = self._shared(job.topics, links) if chosen == DEFAULT_PREFERENCES and not voted else None
+            if found is not None:
+                body, fills = found
+            else:
+                body, fills = self._own(job.topics, chosen, links, voted), {}
         except DigestError as error:
             raise Unsendable(str(error)) from None
+        # The same on every attempt: a copy sent again after a crash is recognisably the same mail.
+        message_id = self.headers.message_id("digest", self.digest.id, job.id)
+        return self.headers.message(body, fills, address, message_id, links[0], now)
+
+    def _own(
+        self, topics: tuple[str, ...], chosen: DigestPreferences, links: tuple[str, str], voted: ReaderVotes
+    ) -> EncodedBody:
+        """A letter of its own: every subscriber's papers may differ, so the letter is filled into
+        its topic set's frame and encoded from pieces kept across messages, links already in it."""
+        letter = self.letter_writer().letter(topics, chosen, links, voted)
         if letter is None:
-            raise Unsendable("digest: the subscriber's keywords leave no paper this week")
-        stamp = Stamp(
-            to=address,
-            # The same on every attempt: a copy sent again after a crash is recognisably the same mail.
-            message_id=message_id(self.config, "digest", self.digest.id, job.id),
-            unsubscribe_url=unsubscribe,
-            mailto_unsubscribe=f"{self.mailto}?subject={quote('unsubscribe ' + token)}",
-            values={},
+            raise Unsendable(NOTHING_LEFT)
+        return self.encoder.body(letter.subject, letter.text_parts, letter.html_parts)
+
+    def _shared(
+        self, topics: tuple[str, ...], links: tuple[str, str]
+    ) -> tuple[EncodedBody, dict[tuple[str, str], bytes]] | None:
+        """The topic set's letter without filters, encoded once with its links left open, and the
+        encoded links that fill it; None when this subscriber's longer links would push it past
+        HTML_LIMIT (then it is made as a letter of its own, shortened as letter() decides)."""
+        if topics not in self.shared:
+            self.shared[topics] = self._share(topics)
+            if len(self.shared) > SHARED_KEPT:
+                self.shared.popitem(last=False)
+        shared = self.shared[topics]
+        if shared is None:
+            raise Unsendable(NOTHING_LEFT)
+        html = [str(escape(link)) for link in links]
+        growth = sum(
+            shared.counts[slot] * (len(url.encode()) - len(slot)) for slot, url in zip(SLOTS, html, strict=True)
         )
-        body = self.encoder.body(letter.subject, letter.text_parts, letter.html_parts)
-        return assemble(self.config, body, stamp, now, self.signer)
+        if shared.level > 0 or shared.html_bytes + growth > HTML_LIMIT:
+            return None
+        fills = {}
+        for slot, link, escaped in zip(SLOTS, links, html, strict=True):
+            fills["plain", slot] = encode_piece(link)
+            fills["html", slot] = encode_piece(escaped)
+        return shared.body, fills
+
+    def _share(self, topics: tuple[str, ...]) -> _Shared | None:
+        # With the slots for links, letter() measures the letter as the slots leave it.
+        letter = self.letter_writer().letter(topics, DEFAULT_PREFERENCES, SLOTS)
+        if letter is None:
+            return None
+        html = letter.html
+        return _Shared(
+            self.encoder.body(letter.subject, letter.text_parts, letter.html_parts, SLOTS),
+            letter.level,
+            len(html.encode()),
+            {slot: html.count(slot) for slot in SLOTS},
+        )
 
     def envelope_sender(self, job: Claimed) -> str:
         # The envelope sender names this delivery (VERP), so a later bounce finds its way back.
-        return envelope_sender(self.config, job.id)
+        return self.senders.of(job.id)
 
     def renew_lease(self, conn: Connection, job_id: int, worker: str, now: datetime) -> bool:
         return deliveries.renew_lease(conn, job_id, worker, now)

@@ -36,6 +36,8 @@ log = logging.getLogger("paperboy.mailer")
 LOST = "lost"
 # How often a run started with `stopping` checks it (seconds).
 STOP_CHECK = 0.25
+# How long outcomes gather before the recorder writes them to the ledger (seconds).
+RECORD_EVERY = 0.05
 
 
 @dataclass
@@ -242,6 +244,9 @@ class Engine(Generic[JobT]):
     async def _record(self) -> None:
         while not self.finished:
             await self.new_outcome.wait()
+            # One transaction for the outcomes of a moment, not one for each message: a write of
+            # the ledger costs more than a send. A crash in that moment sends those few again.
+            await asyncio.sleep(RECORD_EVERY)
             self.new_outcome.clear()
             await self._drain()
         await self._drain()  # the workers are done: the last outcomes, or one more try

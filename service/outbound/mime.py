@@ -9,17 +9,21 @@ quoted-printable encoder over 10,000 whole messages.
 from __future__ import annotations
 
 import binascii
+import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from email import policy
 from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import quote
 
 import dkim
 
 from service.config import Config
 
-HEADER_POLICY = policy.SMTP.clone(max_line_length=78)
+LINE_LENGTH = 78  # RFC 5322's recommended limit for a header line
+HEADER_POLICY = policy.SMTP.clone(max_line_length=LINE_LENGTH)
 
 
 def fold_header(name: str, value: str) -> bytes:
@@ -28,13 +32,13 @@ def fold_header(name: str, value: str) -> bytes:
     The email package folds a value that fits on a line of its own right after "Subject:", which
     some clients show as an empty subject. Non-ASCII values keep its encoded words."""
     if not value.isascii():
-        folded = HEADER_POLICY.fold(name, value)
+        folded = str(HEADER_POLICY.fold(name, value))
         if folded.startswith(f"{name}:\r\n "):
             folded = f"{name}: " + folded[len(name) + 4 :]
         return folded.encode("ascii")
     lines = [f"{name}:"]
     for word in value.split():
-        if len(lines[-1]) + 1 + len(word) > HEADER_POLICY.max_line_length and lines[-1] != f"{name}:":
+        if len(lines[-1]) + 1 + len(word) > LINE_LENGTH and lines[-1] != f"{name}:":
             lines.append("")
         lines[-1] += " " + word
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
@@ -60,48 +64,73 @@ class PieceEncoder:
         self.encoded: dict[str, bytes] = {}
         self.subjects: dict[str, bytes] = {}
 
-    def encode(self, parts) -> bytes:
-        chunks = []
+    def encode(self, parts: Iterable[str], gaps: Collection[str] = ()) -> tuple[list[bytes], list[str]]:
+        """The encoded parts joined into runs, cut at each part named in `gaps` (left out): n + 1
+        runs around the n gaps found, in order."""
+        runs: list[bytes] = []
+        found: list[str] = []
+        chunks: list[bytes] = []
         for part in parts:
             if not part:
+                continue
+            if part in gaps:
+                runs.append(b"".join(chunks))
+                found.append(str(part))
+                chunks = []
                 continue
             kept = type(part) is str
             chunk = self.encoded.get(part) if kept else None
             if chunk is None:
-                chunk = _crlf(_qp(part)) + b"=\r\n"
+                chunk = encode_piece(part)
                 if kept:
                     self.encoded[part] = chunk
             chunks.append(chunk)
-        return b"".join(chunks)
+        runs.append(b"".join(chunks))
+        return runs, found
 
-    def body(self, subject: str, text_parts, html_parts) -> EncodedBody:
+    def body(
+        self, subject: str, text_parts: Iterable[str], html_parts: Iterable[str], gaps: Collection[str] = ()
+    ) -> EncodedBody:
+        """A multipart/alternative body; parts named in `gaps` are left open for each message to fill."""
         header = self.subjects.get(subject)
         if header is None:
             header = self.subjects[subject] = fold_header("Subject", subject)
-        return EncodedBody(header, self.encode(text_parts), self.encode(html_parts))
+        return EncodedBody(header, self.encode(text_parts, gaps), self.encode(html_parts, gaps))
+
+
+def encode_piece(text: str) -> bytes:
+    """One piece as quoted-printable with CRLF line ends and a closing soft line break."""
+    return _crlf(_qp(text)) + b"=\r\n"
 
 
 class EncodedBody:
-    """One message's multipart/alternative body, encoded already."""
+    """A multipart/alternative body, encoded already: runs of bytes around gaps named ("plain",
+    slot) or ("html", slot) that each message fills with its own encoded links."""
 
-    def __init__(self, subject_header: bytes, text: bytes, html: bytes):
+    def __init__(self, subject_header: bytes, text: tuple[list[bytes], list[str]], html: tuple[list[bytes], list[str]]):
         self.subject_header = subject_header
         boundary = f"==paperboy-{uuid.uuid4().hex}"
         self.content_type = f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode("ascii")
-        self.data = b"".join(
-            (
-                b"This is a multipart message in MIME format.\r\n",
-                _part_header(boundary, "plain"),
-                text,
-                _part_header(boundary, "html"),
-                html,
-                f"\r\n--{boundary}--\r\n".encode("ascii"),
-            )
-        )
-        self.size = len(self.data)
+        self.runs: list[bytes] = []
+        self.gaps: list[tuple[str, str]] = []
+        run = [b"This is a multipart message in MIME format.\r\n"]
+        for kind, (runs, gaps) in (("plain", text), ("html", html)):
+            run.append(_part_header(boundary, kind))
+            for chunk, gap in zip(runs, gaps, strict=False):
+                self.runs.append(b"".join((*run, chunk)))
+                self.gaps.append((kind, gap))
+                run = []
+            run.append(runs[-1])
+        run.append(f"\r\n--{boundary}--\r\n".encode("ascii"))
+        self.runs.append(b"".join(run))
+        self.size = sum(map(len, self.runs))
 
-    def body(self, values: dict[str, str]) -> bytes:
-        return self.data
+    def chunks(self, fills: dict[tuple[str, str], bytes]) -> list[bytes]:
+        """The body as chunks to join, each gap filled from `fills`."""
+        chunks = [self.runs[0]]
+        for gap, run in zip(self.gaps, self.runs[1:], strict=True):
+            chunks += (fills[gap], run)
+        return chunks
 
 
 def _part_header(boundary: str, kind: str) -> bytes:
@@ -111,19 +140,21 @@ def _part_header(boundary: str, kind: str) -> bytes:
     ).encode("ascii")
 
 
-@dataclass(frozen=True)
-class Stamp:
-    """What differs between two copies of a digest message."""
-
-    to: str
-    message_id: str
-    unsubscribe_url: str
-    mailto_unsubscribe: str
-    values: dict[str, str]
-
-
 def _header(name: str, value: str) -> bytes:
-    return HEADER_POLICY.fold(name, value).encode("ascii")
+    return str(HEADER_POLICY.fold(name, value)).encode("ascii")
+
+
+URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
+# A header value of one word that needs neither folding nor encoding (an address, a Message-ID).
+PLAIN_WORD = re.compile(r"[!-~]+")
+
+
+def _word_header(name: str, value: str) -> bytes:
+    """`Name: value` as the email package writes it, without running it for the common case."""
+    line = f"{name}: {value}\r\n"
+    if len(line) <= LINE_LENGTH + 2 and PLAIN_WORD.fullmatch(value) and '"' not in value:
+        return line.encode("ascii")
+    return _header(name, value)
 
 
 def message_id(config: Config, kind: str, *ids: int) -> str:
@@ -132,30 +163,59 @@ def message_id(config: Config, kind: str, *ids: int) -> str:
     return f"<{kind}-{'-'.join(map(str, ids))}@{config.mail_from_domain}>"
 
 
-def assemble(
-    config: Config, template: EncodedBody, stamp: Stamp, now: datetime, signer: DkimSigner | None = None
-) -> bytes:
-    """The complete message for one recipient, CRLF line ends, DKIM-signed when configured."""
-    domain = config.mail_from_domain
-    headers = b"".join(
-        (
-            _header("From", config.mail_from),
-            _header("To", stamp.to),
-            template.subject_header,
-            _header("Date", format_datetime(now)),
-            _header("Message-ID", stamp.message_id),
-            _header("List-Id", f"paperboy weekly digest <digest.{domain}>"),
-            # URLs cannot be folded inside; the line may pass 78 characters, well within SMTP's 998.
-            f"List-Unsubscribe: <{stamp.unsubscribe_url}>,\r\n <{stamp.mailto_unsubscribe}>\r\n".encode("ascii"),
-            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-            b"MIME-Version: 1.0\r\n",
-            template.content_type,
+class DigestHeaders:
+    """The headers of digest messages: those every message of a run shares are encoded once, the
+    addresses in them parsed once; each message adds its own To, Date, Message-ID and links."""
+
+    def __init__(self, config: Config, signer: DkimSigner | None = None):
+        self.domain = config.mail_from_domain
+        self.mailto = f"mailto:{config.mail_from_address}"
+        self.from_header = _header("From", config.mail_from)
+        self.list_id = _header("List-Id", f"paperboy weekly digest <digest.{self.domain}>")
+        self.signer = signer
+        self.date: tuple[datetime | None, bytes] = (None, b"")
+
+    def message_id(self, kind: str, *ids: int) -> str:
+        """As message_id() makes it, with the domain parsed once."""
+        return f"<{kind}-{'-'.join(map(str, ids))}@{self.domain}>"
+
+    def message(
+        self,
+        body: EncodedBody,
+        fills: dict[tuple[str, str], bytes],
+        to: str,
+        message_id: str,
+        unsubscribe_url: str,
+        now: datetime,
+    ) -> bytes:
+        """The complete message for one recipient, CRLF line ends, DKIM-signed when configured."""
+        second = now.replace(microsecond=0)  # all the Date header shows
+        if self.date[0] != second:
+            self.date = (second, _header("Date", format_datetime(second)))
+        token = unsubscribe_url.rsplit("/", 1)[-1]
+        # A token is URL-safe already: only the space needs quoting, and quote() costs a lot more.
+        subject = f"unsubscribe%20{token}" if URL_SAFE.fullmatch(token) else quote("unsubscribe " + token)
+        mailto_unsubscribe = f"{self.mailto}?subject={subject}"
+        message = b"".join(
+            (
+                self.from_header,
+                _word_header("To", to),
+                body.subject_header,
+                self.date[1],
+                _word_header("Message-ID", message_id),
+                self.list_id,
+                # URLs cannot be folded inside; the line may pass 78 characters, well within SMTP's 998.
+                f"List-Unsubscribe: <{unsubscribe_url}>,\r\n <{mailto_unsubscribe}>\r\n".encode("ascii"),
+                b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+                b"MIME-Version: 1.0\r\n",
+                body.content_type,
+                b"\r\n",
+                *body.chunks(fills),
+            )
         )
-    )
-    message = headers + b"\r\n" + template.body(stamp.values)
-    if signer is not None:
-        message = signer.sign(message)
-    return message
+        if self.signer is not None:
+            message = self.signer.sign(message)
+        return message
 
 
 SIGNED_HEADERS = (
@@ -175,19 +235,19 @@ SIGNED_HEADERS = (
 class DkimSigner:
     """DKIM signatures (RSA-SHA256, relaxed/relaxed) with the key in PAPERBOY_DKIM_KEY_FILE."""
 
-    def __init__(self, config: Config):
-        self.selector = config.dkim_selector.encode("ascii")
+    def __init__(self, config: Config, selector: str, key_file: Path):
+        self.selector = selector.encode("ascii")
         self.domain = (config.dkim_domain or config.mail_from_domain).encode("ascii")
-        self.key = config.dkim_key_file.read_bytes()
+        self.key = key_file.read_bytes()
 
     @classmethod
     def from_config(cls, config: Config) -> DkimSigner | None:
         if config.dkim_key_file and config.dkim_selector:
-            return cls(config)
+            return cls(config, config.dkim_selector, config.dkim_key_file)
         return None
 
     def sign(self, message: bytes) -> bytes:
-        signature = dkim.sign(
+        signature: bytes = dkim.sign(
             message,
             self.selector,
             self.domain,

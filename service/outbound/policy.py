@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 
+from service.clock import Clock
 from service.model.states import DeliveryState
 from service.outbound.transport import ConnectError, SenderRefused, SendError
 
@@ -76,7 +77,7 @@ def classify(error: SendError, attempts: int, max_attempts: int) -> Outcome:
 
 def retry_delay(attempts: int) -> float:
     """Seconds before the next try of a delivery that has had `attempts` tries."""
-    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LAST_RETRY)
+    return min(FIRST_RETRY * 2.0 ** max(attempts - 1, 0), LAST_RETRY)
 
 
 def ascii_address(email: str) -> str | None:
@@ -93,7 +94,7 @@ def ascii_address(email: str) -> str | None:
 class RateLimiter:
     """Spaces sends at least 1/rate seconds apart across all connections; rate 0 means no limit."""
 
-    def __init__(self, rate: float, clock):
+    def __init__(self, rate: float, clock: Clock):
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.clock = clock
         self.next_slot: float | None = None

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from service import store
 from service.errors import first_line
+from service.outbound.digests import send_due
 from service.runtime import Runtime
 
 log = logging.getLogger("paperboy.sender")
@@ -32,8 +33,6 @@ class SendWorker:
         self.stopping = threading.Event()
 
     def run_forever(self) -> None:
-        from service.outbound.digests import send_due
-
         log.info(
             "sender: sending due deliveries every %g s; a dead sender's deliveries are taken over "
             "%d s after it claimed them (PAPERBOY_SEND_LEASE)",

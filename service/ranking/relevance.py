@@ -82,6 +82,18 @@ def rank_window(topic: Topic, window: Window, exemplars: Sequence[Paper] = ()) -
     return first + [RankedId(ids[i], False, scores[i]) for i in order if not linked[i]]
 
 
+def relevance_scores(topic: Topic, terms: Sequence[Terms]) -> list[float]:
+    """Each paper's score for the topic, from its stem counts, in the given order."""
+    return _scores(topic, [t.length for t in terms], [t.entries for t in terms])
+
+
+def ranking_keys(topic: Topic, exemplars: Sequence[Paper] = ()) -> np.ndarray:
+    """The keys of every stem a ranking for the topic looks up, sorted: a paper's other stems
+    change no score, so a caller may keep only these (service.model.terms.only)."""
+    stems = set(topic_stems(topic)).union(*(paper_stems(paper) for paper in exemplars))
+    return np.array(sorted(stem_key(stem) for stem in stems), dtype=np.uint64)
+
+
 def _scores(
     topic: Topic, lengths: Sequence[int], entries: Sequence[bytes], exemplars: Sequence[Paper] = ()
 ) -> list[float]:

@@ -12,11 +12,16 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from service.arxiv.fetch import fetch_topics
 from service.clock import utc_now
+from service.digest.digest import last_complete_week
 from service.errors import first_line
+from service.inbound.imap import poll_mailbox
 from service.model.cron import cron_trigger
+from service.outbound.digests import send_digest, send_due
+from service.outbound.notices import send_notices
 from service.runtime import Runtime, process_identity
-from service.store import locks, write_transaction
+from service.store import digests, locks, runs, write_transaction
 from service.store.locks import ADVISORY_KEY, LOCK_NAME
 
 log = logging.getLogger("paperboy.scheduler")
@@ -105,8 +110,6 @@ class SchedulerLock:
 
 def fetch_job(runtime: Runtime, now: datetime | None = None) -> int:
     """The daily fetch of every topic; returns the fetch's exit code."""
-    from service.arxiv.fetch import fetch_topics
-
     report = fetch_topics(runtime, runtime.topics, now=now)
     for result in report.results:
         log.info("scheduler: %s", result.summary())
@@ -121,8 +124,6 @@ _sending = threading.Lock()
 
 def digest_job(runtime: Runtime, now: datetime | None = None, clock=None):
     """The weekly digest of the last complete ISO week: write the ledger and send what is due."""
-    from service.outbound.digests import send_digest
-
     with _sending:
         queued, stats = send_digest(runtime, now=now, clock=clock)
     if stats.error:
@@ -132,8 +133,6 @@ def digest_job(runtime: Runtime, now: datetime | None = None, clock=None):
 
 def deliveries_job(runtime: Runtime, clock=None):
     """Every few minutes: send deliveries queued from the admin pages or left due by a stopped run."""
-    from service.outbound.digests import send_due
-
     if not _sending.acquire(blocking=False):
         log.info("scheduler: a digest is being sent; the delivery sweep waits for its next turn")
         return []
@@ -145,8 +144,6 @@ def deliveries_job(runtime: Runtime, clock=None):
 
 def inbound_job(runtime: Runtime):
     """Every few minutes when PAPERBOY_INBOUND_IMAP_URL is set: handle the mail in that mailbox."""
-    from service.inbound.imap import poll_mailbox
-
     try:
         polled = poll_mailbox(runtime)
     except Exception as error:  # the mailbox or the database is down: try again next time
@@ -164,7 +161,6 @@ def inbound_job(runtime: Runtime):
 def notices_job(runtime: Runtime, clock=None):
     """Every NOTICE_EVERY: mail the confirmations the form queued. It does not wait for a digest
     being sent (the mail queue has its own claims), so a sign-up is answered within seconds."""
-    from service.outbound.notices import send_notices
 
     try:
         return send_notices(runtime, clock)
@@ -186,8 +182,6 @@ def last_tick(expression: str, now: datetime, grace: timedelta) -> datetime | No
 def missed_ticks(runtime: Runtime, now: datetime, jobs=("fetch", "digest")) -> dict[str, datetime]:
     """The jobs whose latest tick (within its grace) did not run, by job id, with that tick: no
     fetch started since the fetch's tick; no digest exists for the week the digest's tick sends."""
-    from service.digest.digest import last_complete_week
-    from service.store import digests, runs
 
     config = runtime.config
     ticks = {

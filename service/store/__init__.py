@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, inspect, select, text, update
+from sqlalchemy import Column, Insert, Table, create_engine, event, inspect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from service.errors import PaperboyError, first_line
@@ -72,7 +73,7 @@ def connect(url: str) -> Engine:
     return engine
 
 
-def _sqlite_begin(conn) -> None:
+def _sqlite_begin(conn: Connection) -> None:
     # In WAL mode a deferred transaction that reads, then writes after another writer committed,
     # fails at once ("database is locked", not retried): write_transaction() locks up front.
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write_lock") else "BEGIN")
@@ -97,7 +98,7 @@ def write_transaction(engine: Engine, keep: bool = True) -> Iterator[Connection]
             transaction.rollback()
 
 
-def _sqlite_pragmas(dbapi_connection, _record):
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
     # Python's sqlite3 would open transactions on its own; the "begin" event does it instead.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -159,13 +160,14 @@ def is_reachable(engine: Engine) -> bool:
         return False
 
 
-def insert_ignoring_duplicates(conn: Connection, table):
+def insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:
     """INSERT that skips rows whose unique key exists already, on SQLite and on PostgreSQL."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
-def erase_text(conn: Connection, column, subscriber_id: int, text: str, replacement: str) -> None:
+def erase_text(conn: Connection, column: Column[str], subscriber_id: int, text: str, replacement: str) -> None:
     """Replace `text` (any case) with `replacement` in `column` of the subscriber's rows of its
     table: mail servers quote addresses in the bounce reasons that several tables keep."""
     table = column.table

@@ -46,7 +46,10 @@ def create_digest(conn: Connection, week: str, papers_by_topic: dict[str, list[s
                 insert(digest_table).values(week=week, created=now).returning(digest_table.c.id)
             ).scalar_one()
     except IntegrityError:
-        return get_digest_for_week(conn, week)
+        winner = get_digest_for_week(conn, week)
+        if winner is None:
+            raise  # not the unique week (another builder's digest): some other constraint failed
+        return winner
     rows = [
         {"digest_id": digest_id, "topic": topic, "paper_id": paper_id}
         for topic, paper_ids in papers_by_topic.items()

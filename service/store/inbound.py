@@ -56,7 +56,7 @@ def record_message(
     keep: bool = True,
 ) -> int:
     """Add one received message to the inbound log (its text only with `keep`); returns its id."""
-    return conn.execute(
+    message_id: int = conn.execute(
         insert(inbound_message)
         .values(
             received=received,
@@ -74,6 +74,7 @@ def record_message(
         )
         .returning(inbound_message.c.id)
     ).scalar_one()
+    return message_id
 
 
 def forget_subscriber(conn: Connection, subscriber_id: int, address: str, replacement: str) -> None:
@@ -115,7 +116,7 @@ def count_verified_since(conn: Connection, subscriber_id: int, kind: str, since:
 
 def kind_counts(conn: Connection) -> dict[str, int]:
     """Messages per kind, every kind present (zero when none)."""
-    counts = dict.fromkeys(KINDS, 0)
+    counts: dict[str, int] = dict.fromkeys(KINDS, 0)
     for kind, count in conn.execute(select(inbound_message.c.kind, func.count()).group_by(inbound_message.c.kind)):
         counts[kind] = count
     return counts

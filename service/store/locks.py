@@ -24,7 +24,7 @@ def try_advisory_lock(conn: Connection, key: int) -> bool:
 
 def backend_pid(conn: Connection) -> int:
     """The server process of this session: it changes when the session was lost and reopened."""
-    return conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
 def advisory_unlock(conn: Connection, key: int) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import String, Text, cast, delete, exists, func, or_, select, type_coerce, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from service.model.paper import Paper
-from service.model.terms import Window, paper_terms
+from service.model.terms import Terms, Window, only, paper_terms
 from service.store import insert_ignoring_duplicates
 from service.store.schema import digest_paper, topic_paper
 from service.store.schema import paper as paper_table
@@ -93,6 +94,7 @@ def _terms_row(paper: Paper) -> dict[str, object]:
     terms = paper_terms(paper)
     return {
         "paper_id": paper.id,
+        "version": paper.version,
         "published": paper.published,
         "linked": paper.has_links,
         "length": terms.length,
@@ -106,7 +108,7 @@ def _replace_terms(conn: Connection, paper: Paper) -> None:
     written = conn.execute(
         update(terms_table)
         .where(terms_table.c.paper_id == paper.id)
-        .values(linked=row["linked"], length=row["length"], entries=row["entries"])
+        .values(version=row["version"], linked=row["linked"], length=row["length"], entries=row["entries"])
     ).rowcount
     if not written:
         conn.execute(insert_ignoring_duplicates(conn, terms_table), [row])
@@ -250,14 +252,30 @@ def delete_unlinked_papers(conn: Connection, paper_ids: list[str]) -> int:
     ).rowcount
 
 
-def paper_from_row(row) -> Paper:
+def paper_from_row(row: RowMapping) -> Paper:
     return Paper(**{key: row[key] for key in Paper.__dataclass_fields__})
 
 
-def topic_window(conn: Connection, topic: str, since: datetime | None, until: datetime | None) -> Window:
+# What a process holds of each paper's counts for one set of ranking keys: id -> (version, entries).
+Held = dict[str, tuple[int, bytes]]
+
+
+def topic_window(
+    conn: Connection,
+    topic: str,
+    since: datetime | None,
+    until: datetime | None,
+    keys: np.ndarray | None = None,
+    held: Held | None = None,
+) -> Window:
     """The papers first matched by `topic` in [since, until) as ranking reads them: their stem
-    counts from paper_terms, not the papers, whose rows are ten times larger."""
+    counts from paper_terms, not the papers, whose rows are ten times larger.
+
+    With `keys` (sorted stem keys) and `held`, only the entries of those stems are kept, and
+    the counts of papers that `held` has at their current version are not read again: after a
+    fetch, a window of thousands reads the counts of the fetch's papers only."""
     terms = terms_table.c
+    counts = terms.entries if held is None else terms.version
     query = (
         select(
             topic_paper.c.paper_id,
@@ -265,7 +283,7 @@ def topic_window(conn: Connection, topic: str, since: datetime | None, until: da
             type_coerce(terms.published, String),
             terms.linked,
             terms.length,
-            terms.entries,
+            counts,
         )
         .outerjoin(terms_table, terms.paper_id == topic_paper.c.paper_id)
         .where(topic_paper.c.topic == topic)
@@ -278,11 +296,14 @@ def topic_window(conn: Connection, topic: str, since: datetime | None, until: da
     uncounted = [row[0] for row in rows if row[3] is None]
     counted = [row for row in rows if row[3] is not None] if uncounted else rows
     columns = [list(column) for column in zip(*counted, strict=True)] if counted else [[], [], [], [], []]
+    if held is not None and keys is not None:
+        # The last column holds the papers' versions here: their entries come from `held`.
+        columns[4] = _held_entries(conn, columns[0], columns[4], keys, held)
     window = Window(*columns)
     window.linked = [bool(value) for value in window.linked]
     # Papers stored by a version that did not count stems yet are counted now.
     if uncounted:
-        raw = dict(
+        raw: dict[str, str] = dict(
             conn.execute(
                 select(paper_table.c.id, type_coerce(paper_table.c.published, String)).where(
                     paper_table.c.id.in_(uncounted)
@@ -290,8 +311,25 @@ def topic_window(conn: Connection, topic: str, since: datetime | None, until: da
             ).all()
         )
         for paper in papers_by_ids(conn, uncounted):
-            window.add(paper.id, raw[paper.id], paper.has_links, paper_terms(paper))
+            counted_now = paper_terms(paper)
+            if keys is not None:
+                counted_now = Terms(counted_now.length, only(counted_now.entries, keys))
+            window.add(paper.id, raw[paper.id], paper.has_links, counted_now)
     return window
+
+
+def _held_entries(conn: Connection, ids: list[str], versions: list[int], keys: np.ndarray, held: Held) -> list[bytes]:
+    """Each paper's entries for `keys`, from `held` when it has the paper's version, else read
+    (and kept in `held`)."""
+    missing = [pid for pid, version in zip(ids, versions, strict=True) if held.get(pid, (None,))[0] != version]
+    for start in range(0, len(missing), 500):
+        chunk = missing[start : start + 500]
+        query = select(terms_table.c.paper_id, terms_table.c.version, terms_table.c.entries).where(
+            terms_table.c.paper_id.in_(chunk)
+        )
+        for paper_id, version, entries in conn.execute(query):
+            held[paper_id] = (version, only(entries, keys))
+    return [held[pid][1] for pid in ids]
 
 
 def papers_by_ids(conn: Connection, paper_ids: list[str]) -> list[Paper]:

@@ -32,7 +32,7 @@ class FetchRun:
 
 def start_run(conn: Connection, topic: str, window_start: datetime, window_end: datetime, now: datetime) -> int:
     """Record the start of a run and return its id."""
-    return conn.execute(
+    run_id: int = conn.execute(
         insert(fetch_run)
         .values(
             topic=topic,
@@ -46,6 +46,7 @@ def start_run(conn: Connection, topic: str, window_start: datetime, window_end: 
         )
         .returning(fetch_run.c.id)
     ).scalar_one()
+    return run_id
 
 
 def finish_run(
@@ -133,12 +134,26 @@ def is_sample_data(conn: Connection) -> bool:
     return real == 0
 
 
-def close_unfinished_runs(conn: Connection, topic: str, now: datetime, reason: str) -> list[FetchRun]:
-    """Mark `topic`'s runs still `running` as interrupted, with `reason`; return them as they were.
+def set_window(conn: Connection, run_id: int, window_start: datetime, window_end: datetime) -> None:
+    """Set the window of a run recorded before its topic's turn (it may have grown since)."""
+    conn.execute(
+        update(fetch_run).where(fetch_run.c.id == run_id).values(window_start=window_start, window_end=window_end)
+    )
+
+
+def close_unfinished_runs(
+    conn: Connection, topic: str, now: datetime, reason: str, keep: int | None = None
+) -> list[FetchRun]:
+    """Mark `topic`'s runs still `running` (but run `keep`, this fetch's own) as interrupted, with
+    `reason`; return them as they were.
 
     A process killed mid-run (or whose database failed) never finishes its row itself."""
     rows = (
-        conn.execute(select(fetch_run).where(fetch_run.c.topic == topic, fetch_run.c.status == RunStatus.RUNNING))
+        conn.execute(
+            select(fetch_run).where(
+                fetch_run.c.topic == topic, fetch_run.c.status == RunStatus.RUNNING, fetch_run.c.id != (keep or 0)
+            )
+        )
         .mappings()
         .all()
     )

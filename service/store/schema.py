@@ -4,7 +4,8 @@ The subscriber tables live here too so that one migration history covers the who
 database; their queries are in service/store/subscribers/.
 """
 
-from datetime import UTC
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -21,6 +22,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import true
 from sqlalchemy.types import TypeDecorator
 
 # Every id column is INTEGER: 32 bits on PostgreSQL. A larger number names no row; the web and
@@ -37,7 +40,7 @@ metadata = MetaData(
 )
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every database.
 
     SQLite has no timezone type and would hand back naive values; this stores UTC and
@@ -46,7 +49,7 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -54,7 +57,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -91,6 +94,7 @@ paper_terms = Table(
     "paper_terms",
     metadata,
     Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, nullable=False),  # the paper's version these counts are of
     Column("published", UTC_DATETIME, nullable=False),  # paper.published, for ties
     Column("linked", Boolean, nullable=False),  # has code or a project page: the first section
     Column("length", Integer, nullable=False),  # stems in all
@@ -176,6 +180,19 @@ digest_preference = Table(
     Column("keywords_in", JSON, nullable=False),  # lists of plain words and phrases
     Column("keywords_out", JSON, nullable=False),
     Column("authors", JSON, nullable=False),  # names as the subscriber typed them
+    # "You might also like": a few papers of the week from outside the subscriber's topics.
+    Column("suggestions", Boolean, nullable=False, server_default=true()),
+)
+
+# A reader's "More like this" (+1) or "Fewer like this" (-1) on a paper; their digests rank by it.
+# Never exported, erased with the subscriber.
+reader_vote = Table(
+    "reader_vote",
+    metadata,
+    Column("subscriber_id", Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True),
+    Column("vote", Integer, nullable=False),  # +1 more like this, -1 fewer like this
+    Column("voted", UTC_DATETIME, nullable=False),
 )
 
 admin_user = Table(
@@ -229,7 +246,7 @@ digest_paper = Table(
 )
 
 
-def _claim_columns() -> list[Column]:
+def _claim_columns() -> list[Column[Any]]:
     """The columns of a queue of mails that senders claim, lease, retry and settle
     (service/store/deliveries.py settles the delivery table and the mail queue alike)."""
     return [

@@ -10,6 +10,8 @@ statement timeout on PostgreSQL, a progress-handler budget on SQLite) with Searc
 from __future__ import annotations
 
 import re
+import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import text
@@ -47,7 +49,7 @@ POSTGRES_DOCUMENT = (
 class SearchTooBroad(Exception):
     """The search would take more work than one request may ask for; the message says what to do."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("This search matches too much to rank in time. Please use longer or fewer common words.")
 
 
@@ -122,7 +124,7 @@ def search_papers(conn: Connection, raw: str, limit: int = 50, budget: int | Non
 
 
 @contextmanager
-def _bounded(conn: Connection, budget: int):
+def _bounded(conn: Connection, budget: int) -> Iterator[None]:
     """Stop the statements run inside after `budget` progress steps (SQLite) or POSTGRES_TIMEOUT_MS."""
     if conn.dialect.name != "sqlite":
         with _postgres_settings(
@@ -144,6 +146,8 @@ def _bounded(conn: Connection, budget: int):
                 raise
         return
     raw = conn.connection.dbapi_connection
+    if not isinstance(raw, sqlite3.Connection):  # pysqlite hands out the sqlite3 module's own connection
+        raise TypeError(f"store: search expects an sqlite3 connection, got {type(raw).__name__}")
     steps = 0
 
     def progress() -> int:
@@ -163,7 +167,7 @@ def _bounded(conn: Connection, budget: int):
 
 
 @contextmanager
-def _postgres_settings(conn: Connection, settings: dict[str, str]):
+def _postgres_settings(conn: Connection, settings: dict[str, str]) -> Iterator[None]:
     """PostgreSQL settings for the statements run inside only.
 
     SET LOCAL lasts until the end of the whole transaction, savepoints included, so inside a

@@ -3,12 +3,15 @@ counts, newest dates, and stamps that move whenever what they render would chang
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
 
 from service.model.paper import Paper
 from service.model.states import RunStatus
@@ -53,7 +56,7 @@ class TopicSummary:
         return f"{self.papers_stamp}.{run}"
 
 
-def _summary_columns():
+def _summary_columns() -> tuple[ColumnElement[Any], ...]:
     return (
         func.count(),
         func.max(topic_paper.c.first_matched),
@@ -63,7 +66,7 @@ def _summary_columns():
     )
 
 
-def _summary(row, last_run=None) -> TopicSummary:
+def _summary(row: Sequence[Any], last_run: datetime | None = None) -> TopicSummary:
     papers, match, update, published, versions = row
     return TopicSummary(
         papers=papers,

@@ -23,7 +23,7 @@ from service.web.admin import csv_import as admin_csv
 from service.web.admin import subscribers as admin
 from service.web.admin.auth import close_admin_to_visitors, keep_admin_pages_out_of_caches
 from service.web.extensions import csrf
-from service.web.public import feeds, health, pages, search
+from service.web.public import feeds, health, pages, search, votes
 from service.web.public import subscribe as public
 from service.web.rate_limits import limiter, limiter_settings
 from service.web.summaries import STAMP_SECONDS, install_render_cache
@@ -31,6 +31,7 @@ from service.web.urls import WeekConverter
 
 BLUEPRINTS = (
     public.blueprint,
+    votes.blueprint,
     sign_in.blueprint,
     admin.blueprint,
     admin_csv.blueprint,

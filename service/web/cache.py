@@ -58,6 +58,7 @@ class RenderCache:
         # URL path and query -> (stamp scope, stamp value, rendering) for CachedAnswers.
         self._by_path: dict[str, tuple[object, object, Rendered]] = {}
         self._lock = threading.Lock()
+        self._making: dict[object, threading.Lock] = {}  # keys being rendered, one lock each
 
     def stamp(self, scope: object, load: Callable[[], T]) -> T:
         """The value of `load()` for `scope`, reloaded once it is older than stamp_seconds."""
@@ -74,13 +75,27 @@ class RenderCache:
         held = self._rendered.get(key)
         if held is not None and held[0] == version:
             return cast(T, held[1])  # what make() gave for this key before
-        result = make()
+        # One thread renders; the others asking for the same key meanwhile wait for its result
+        # instead of each rendering the same page at once (16 of them made a 5,000-paper page
+        # take longer than any client waits).
+        with self._lock:
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            held = self._rendered.get(key)
+            if held is not None and held[0] == version:
+                return cast(T, held[1])
+            result = make()
+            self._keep(key, version, result)
+        with self._lock:
+            self._making.pop(key, None)
+        return result
+
+    def _keep(self, key: object, version: str, result: object) -> None:
         with self._lock:
             self._rendered[key] = (version, result)
             self._rendered.move_to_end(key)
             while len(self._rendered) > self.capacity:
                 self._rendered.popitem(last=False)
-        return result
 
     def remember_path(self, path: str, scope: object, stamp: object, rendered: Rendered) -> None:
         """Let CachedAnswers serve `path` while `scope`'s stamp is still `stamp` and fresh."""

@@ -41,8 +41,8 @@ def test_it_imports_then_exports_to_stdout_and_to_a_file(run, tmp_path, engine):
     exported = run("subscribers", "export")
     assert exported.exit_code == 0
     assert exported.stdout_bytes == (
-        b"email,topics,status,digest_length,keywords_include,keywords_exclude,authors\r\n"
-        b"'+alice@example.org,vla,blocked,,,,\r\nbob@example.org,testing vla,active,,,,\r\n"
+        b"email,topics,status,digest_length,keywords_include,keywords_exclude,authors,suggestions\r\n"
+        b"'+alice@example.org,vla,blocked,,,,,yes\r\nbob@example.org,testing vla,active,,,,,yes\r\n"
     )
     target = tmp_path / "out.csv"
     to_file = run("subscribers", "export", str(target))
@@ -68,7 +68,7 @@ def test_it_checks_without_writing_on_dry_run(run, tmp_path, engine):
     source.write_bytes("email\nmaría@example.org\n".encode("latin-1"))
     result = run("subscribers", "import", "--dry-run", str(source))
     assert result.exit_code == 0
-    assert "1 rows are valid (read as windows-1252); dry run, nothing written" in result.output
+    assert "1 row is valid (read as windows-1252); dry run, nothing written" in result.output
     assert counts(engine) == {}
 
 
@@ -121,7 +121,7 @@ def test_it_keeps_the_preference_columns_of_an_import(run, tmp_path, engine):
     assert imported.exit_code == 0, imported.output
     exported = run("subscribers", "export")
     assert exported.stdout_bytes.decode().splitlines()[1] == (
-        'carol@example.org,vla,active,7,diffusion; world model,survey,"LeCun, Yann; Finn"'
+        'carol@example.org,vla,active,7,diffusion; world model,survey,"LeCun, Yann; Finn",yes'
     )
     source.write_text(
         "email,topics,digest_length,keywords_include,keywords_exclude,authors\ncarol@example.org,vla,titles,,,Finn\n"
@@ -130,5 +130,5 @@ def test_it_keeps_the_preference_columns_of_an_import(run, tmp_path, engine):
     assert "0 new, 1 updated, 0 unchanged" in updated.output
     assert (
         run("subscribers", "export").stdout_bytes.decode().splitlines()[1]
-        == "carol@example.org,vla,active,titles,,,Finn"
+        == "carol@example.org,vla,active,titles,,,Finn,yes"
     )

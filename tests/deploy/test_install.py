@@ -8,6 +8,7 @@ import shutil
 import site
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -78,7 +79,12 @@ def test_a_wheel_install_serves_a_topic_page(tmp_path, topics_file):
         home = wait_for_home(process, port, 90)
         assert home is not None, "paperboy run did not answer: " + (process.stderr.read() if process.poll() else "")
         assert home.status_code == 200
+        # `run` serves at once and loads the sample when its background fetch fails.
+        deadline = time.monotonic() + 60
         topic = httpx.get(f"http://127.0.0.1:{port}/topics/vla/", timeout=10)
+        while "arxiv.org/abs/" not in topic.text and time.monotonic() < deadline:
+            time.sleep(0.5)
+            topic = httpx.get(f"http://127.0.0.1:{port}/topics/vla/", timeout=10)
         assert topic.status_code == 200
         assert "Vision-Language-Action Models" in topic.text and "arxiv.org/abs/" in topic.text  # from the sample
         css = httpx.get(f"http://127.0.0.1:{port}/static/paperboy.css", timeout=10)

@@ -166,7 +166,7 @@ def test_it_says_how_many_deliveries_another_sender_holds_and_until_when(stored,
 
     planned = paperboy(environ, "digest", "send", "--week", WEEK, "--dry-run", cwd=tmp_path)
     assert planned.returncode == 0, planned.stderr
-    assert "would send 1 messages" in planned.stdout
+    assert "would send 1 message (1 distinct topic set)" in planned.stdout
     assert f"2 deliveries are held by another sender until {until}" in planned.stdout
     assert "(not counted above)" in planned.stdout
 

@@ -53,8 +53,9 @@ PEOPLE = [
     ("five@example.org", ["robots"], DigestPreferences(length="5")),
     ("include@example.org", SLUGS, DigestPreferences(keywords_in=("zebrafish",))),
     ("exclude@example.org", SLUGS, DigestPreferences(keywords_out=("Zebrafish",))),
-    ("follower@example.org", ["vla"], DigestPreferences(authors=("Ada Lovelace",))),
-    ("agents-follower@example.org", ["agents"], DigestPreferences(authors=("lovelace, ada",))),
+    # Without "You might also like", so that every paper in their mail is a topic's or a followed author's.
+    ("follower@example.org", ["vla"], DigestPreferences(authors=("Ada Lovelace",), suggestions=False)),
+    ("agents-follower@example.org", ["agents"], DigestPreferences(authors=("lovelace, ada",), suggestions=False)),
     ("ada-only@example.org", [], DigestPreferences(authors=("Ada LOVELACE",))),  # no topic at all
     ("nothing@example.org", SLUGS, DigestPreferences(keywords_in=("nonexistentword",))),
     ("excludes-all@example.org", ["robots"], DigestPreferences(keywords_out=("study",))),

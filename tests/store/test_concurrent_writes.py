@@ -55,12 +55,15 @@ def test_concurrent_sign_ups_confirms_and_preference_changes_never_answer_5xx(
             lambda address: _post_form(base, "/subscribe", {"email": address, "topics": ["vla"]}), addresses
         )
         assert sign_ups == [200] * len(addresses)
-        # The scheduler's step: the queued sign-ups become pending subscribers.
+        # The scheduler's step: the queued sign-ups become pending subscribers. `paperboy run`
+        # holds a scheduler too, whose notices job may have admitted some of them already.
         runtime = runtime_for(config.with_overrides(database_url=database_url, topics_file=topics_file))
-        assert admit_requests(runtime) == len(addresses)
+        admit_requests(runtime)
 
         with engine.connect() as conn:
-            ids = [records.subscriber_by_email(conn, address).id for address in addresses]
+            admitted = [records.subscriber_by_email(conn, address) for address in addresses]
+        assert [subscriber is not None for subscriber in admitted] == [True] * len(addresses)
+        ids = [subscriber.id for subscriber in admitted]
         now = datetime.now(UTC)
         confirms = _in_rounds(
             lambda sid: _post_form(base, "/confirm/" + tokens.confirm_token(config, sid, ["vla", "testing"], now), {}),

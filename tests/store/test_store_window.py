@@ -10,7 +10,7 @@ from sqlalchemy import delete
 from service.arxiv.client import parse_feed
 from service.model.terms import Terms, paper_terms
 from service.model.weeks import week_of
-from service.ranking.relevance import rank, rank_window
+from service.ranking.relevance import rank, rank_window, ranking_keys
 from service.store import papers
 from service.store.schema import paper_terms as terms_table
 from service.store.summaries import match_weeks
@@ -69,3 +69,22 @@ def test_papers_per_week_come_grouped_by_week(engine):
         week = week_of(NOW - timedelta(days=n))
         expected[week] = expected.get(week, 0) + 1
     assert weeks == sorted(expected.items(), reverse=True)
+
+
+def test_counts_held_for_a_topics_keys_rank_the_same_and_follow_new_versions(engine):
+    fetched = parse_feed(data_file(HUNDRED)).papers
+    stored(engine, fetched)
+    keys, held = ranking_keys(TESTING), {}
+    with engine.connect() as conn:
+        everything = papers.topic_window(conn, "testing", None, None)
+        kept = papers.topic_window(conn, "testing", None, None, keys, held)
+    assert rank_window(TESTING, kept) == rank_window(TESTING, everything)
+    assert len(held) == 100 and sum(map(len, kept.entries)) < sum(map(len, everything.entries)) / 3
+    newer = replace(fetched[0], version=fetched[0].version + 1, title="Testing, testing", abstract="Unit tests.")
+    with engine.begin() as conn:
+        papers.upsert_papers(conn, [newer], NOW)
+    with engine.connect() as conn:
+        again = papers.topic_window(conn, "testing", None, None, keys, held)
+        fresh = papers.topic_window(conn, "testing", None, None)
+    assert held[newer.id][0] == newer.version
+    assert rank_window(TESTING, again) == rank_window(TESTING, fresh)

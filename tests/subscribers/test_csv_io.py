@@ -103,7 +103,16 @@ def test_it_neutralises_formulas_on_export_and_reads_them_back():
     out = io.StringIO()
     assert csv_io.write(rows, out) == 5
     cells = list(csv.reader(io.StringIO(out.getvalue())))
-    assert cells[0] == ["email", "topics", "status", "digest_length", "keywords_include", "keywords_exclude", "authors"]
+    assert cells[0] == [
+        "email",
+        "topics",
+        "status",
+        "digest_length",
+        "keywords_include",
+        "keywords_exclude",
+        "authors",
+        "suggestions",
+    ]
     assert [row[0] for row in cells[1:]] == [
         "'=hyperlink@example.org",
         "'-minus@example.org",

@@ -21,16 +21,16 @@ from subscribers.tokens import preferences_url
 from tests.conftest import NOW
 from tests.support.forms import create_admin, csrf_token, sign_in
 
-HEADER = "email,topics,status,digest_length,keywords_include,keywords_exclude,authors\r\n"
+HEADER = "email,topics,status,digest_length,keywords_include,keywords_exclude,authors,suggestions\r\n"
 # One subscriber per status an import may set, with every kind of preference; the cells are
 # written as an export writes them (a cell a spreadsheet would run as a formula starts with ').
 SOURCE = HEADER + (
-    "'+alice@example.org,testing vla,active,7,diffusion; world model,'-lidar; survey,\"LeCun, Yann; Chelsea Finn\"\r\n"
-    "bob@example.org,vla,blocked,titles,,,\r\n"
-    "carol@example.org,,unsubscribed,full,Émile; naïve bayes,,Émile Zola\r\n"
-    "dan@example.org,testing,pending,,,,\r\n"
-    "eve@example.org,vla,bounced,,robot,,\r\n"
-    'frank@example.org,vla,complained,3,,,"O\'Neil, Cathy"\r\n'
+    "'+alice@example.org,testing vla,active,7,diffusion; world model,'-lidar; survey,\"LeCun, Yann; Chelsea Finn\",yes\r\n"
+    "bob@example.org,vla,blocked,titles,,,,no\r\n"
+    "carol@example.org,,unsubscribed,full,Émile; naïve bayes,,Émile Zola,yes\r\n"
+    "dan@example.org,testing,pending,,,,,yes\r\n"
+    "eve@example.org,vla,bounced,,robot,,,no\r\n"
+    'frank@example.org,vla,complained,3,,,"O\'Neil, Cathy",yes\r\n'
 )
 # What the store must hold after SOURCE is imported: (status, topics, preferences) by address.
 STORED = {
@@ -39,14 +39,14 @@ STORED = {
         ["testing", "vla"],
         DigestPreferences("7", ("diffusion", "world model"), ("-lidar", "survey"), ("LeCun, Yann", "Chelsea Finn")),
     ),
-    "bob@example.org": ("blocked", ["vla"], DigestPreferences("titles")),
+    "bob@example.org": ("blocked", ["vla"], DigestPreferences("titles", suggestions=False)),
     "carol@example.org": (
         "unsubscribed",
         [],
         DigestPreferences("full", ("Émile", "naïve bayes"), (), ("Émile Zola",)),
     ),
     "dan@example.org": ("pending", ["testing"], DigestPreferences()),
-    "eve@example.org": ("bounced", ["vla"], DigestPreferences("", ("robot",))),
+    "eve@example.org": ("bounced", ["vla"], DigestPreferences("", ("robot",), suggestions=False)),
     "frank@example.org": ("complained", ["vla"], DigestPreferences("3", (), (), ("O'Neil, Cathy",))),
 }
 
@@ -109,6 +109,7 @@ def shown(page: bytes) -> dict[str, object]:
             name: document.get_element_by_id(name).text_content()
             for name in ("keywords_include", "keywords_exclude", "authors")
         },
+        "suggestions": "on" if document.cssselect('input[name="suggestions"][checked]') else "",
     }
 
 
@@ -159,19 +160,22 @@ def test_it_round_trips_the_preferences_page_to_the_export(app, client, app_engi
         "keywords_include": "diffusion\nworld model",
         "keywords_exclude": "-lidar",
         "authors": "LeCun, Yann\nÉmile Zola",
+        "suggestions": "",  # the box unticked
     }
     page = client.get(path)
     saved = client.post(path, data={"csrf_token": csrf_token(page.data), "action": "save", "topics": typed["topics"]})
     assert saved.status_code == 200 and b"Your topics are saved." in saved.data
-    digest_form = {name: value for name, value in typed.items() if name != "topics"}
+    digest_form = {"suggestions_shown": "1", **{name: value for name, value in typed.items() if name != "topics"}}
     saved = client.post(path, data={"csrf_token": csrf_token(page.data), "action": "digest", **digest_form})
     assert saved.status_code == 200 and b"Your email preferences are saved." in saved.data
 
     assert shown(client.get(path).data) == typed
-    preferences = DigestPreferences("7", ("diffusion", "world model"), ("-lidar",), ("LeCun, Yann", "Émile Zola"))
+    preferences = DigestPreferences(
+        "7", ("diffusion", "world model"), ("-lidar",), ("LeCun, Yann", "Émile Zola"), suggestions=False
+    )
     assert stored(app_engine) == {"alice@example.org": ("active", ["testing", "vla"], preferences)}
     assert run("subscribers", "export").stdout_bytes.decode() == HEADER + (
-        'alice@example.org,testing vla,active,7,diffusion; world model,\'-lidar,"LeCun, Yann; Émile Zola"\r\n'
+        'alice@example.org,testing vla,active,7,diffusion; world model,\'-lidar,"LeCun, Yann; Émile Zola",no\r\n'
     )
 
 
@@ -185,11 +189,12 @@ def test_it_round_trips_the_admin_subscriber_page_to_the_export(admin_client, ap
         "keywords_include": "robot\ngrasping policy",
         "keywords_exclude": "survey",
         "authors": "Finn, Chelsea",
+        "suggestions": "on",
     }
     token = csrf_token(page.data)
     topics = admin_client.post(f"/admin/subscribers/{alice}/topics", data={"csrf_token": token, "topics": ["testing"]})
     assert topics.status_code == 302
-    digest_form = {name: value for name, value in typed.items() if name != "topics"}
+    digest_form = {"suggestions_shown": "1", **{name: value for name, value in typed.items() if name != "topics"}}
     saved = admin_client.post(f"/admin/subscribers/{alice}/preferences", data={"csrf_token": token, **digest_form})
     assert saved.status_code == 302
 
@@ -199,5 +204,5 @@ def test_it_round_trips_the_admin_subscriber_page_to_the_export(admin_client, ap
     preferences = DigestPreferences("full", ("robot", "grasping policy"), ("survey",), ("Finn, Chelsea",))
     assert stored(app_engine) == {"alice@example.org": ("blocked", ["testing"], preferences)}
     assert admin_client.get("/admin/export.csv").data.decode() == HEADER + (
-        'alice@example.org,testing,blocked,full,robot; grasping policy,survey,"Finn, Chelsea"\r\n'
+        'alice@example.org,testing,blocked,full,robot; grasping policy,survey,"Finn, Chelsea",yes\r\n'
     )

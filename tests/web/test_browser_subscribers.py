@@ -72,7 +72,7 @@ def test_it_lets_an_admin_import_search_block_and_export(app, live_server, page,
 
     page.fill('form.subscriber-search input[name="q"]', "reader042")
     page.click('form.subscriber-search button:has-text("Search")')
-    page.wait_for_selector("text=1 subscribers match.")
+    page.wait_for_selector("text=1 subscriber matches.")
     page.click("text=reader042@example.org")
     page.click('button:has-text("Block")')
     # The browser holds the form back until the confirm box is ticked.

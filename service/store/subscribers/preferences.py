@@ -24,7 +24,11 @@ def preferences_of(conn: Connection, ids: list[int]) -> dict[int, DigestPreferen
         )
         for row in rows.mappings():
             found[row["subscriber_id"]] = DigestPreferences(
-                row["length"], tuple(row["keywords_in"]), tuple(row["keywords_out"]), tuple(row["authors"])
+                row["length"],
+                tuple(row["keywords_in"]),
+                tuple(row["keywords_out"]),
+                tuple(row["authors"]),
+                bool(row["suggestions"]),
             )
     return found
 
@@ -59,6 +63,7 @@ def write_preferences(conn: Connection, rows: list[tuple[int, DigestPreferences]
             "keywords_in": list(p.keywords_in),
             "keywords_out": list(p.keywords_out),
             "authors": list(p.authors),
+            "suggestions": p.suggestions,
         }
         for subscriber_id, p in rows
         if not p.is_default

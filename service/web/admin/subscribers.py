@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from service.model.states import SubscriberStatus
 from service.store import mail_queue, write_transaction
-from service.store.subscribers import audit, lifecycle, listing, records
+from service.store.subscribers import audit, lifecycle, listing, records, votes
 from service.store.subscribers import preferences as preference_store
 from service.web.admin.auth import current_admin, login_required, signed_in_admin
 from service.web.extensions import current_runtime
@@ -77,6 +77,7 @@ def _subscriber_page(subscriber_id: int, values=None, error: str | None = None):
         history = audit.audit_entries(conn, subscriber_id)
         mails = mail_queue.mails_of(conn, subscriber_id)
         values = values or preference_store.get_preferences(conn, subscriber_id)
+        vote_count = votes.vote_count(conn, subscriber_id)
     return render_template(
         "admin/subscriber.html",
         subscriber=found,
@@ -85,6 +86,7 @@ def _subscriber_page(subscriber_id: int, values=None, error: str | None = None):
         topics=runtime.topics,
         admin=current_admin(),
         values=values,
+        vote_count=vote_count,
         error=error,
         **preference_limits(),
     ), 400 if error else 200

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import cast
 
-from flask import Blueprint, Response, abort, render_template, request
+import numpy as np
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
@@ -28,9 +29,9 @@ from service.model.weeks import WEEK, week_bounds
 from service.publish.charts import papers_per_week_chart
 from service.publish.listing import DEFAULT_DAYS, PAGE_SIZE, Listing, default_window_start, format_moment, paper_marks
 from service.publish.markdown import topic_markdown
-from service.ranking.relevance import rank_window
+from service.ranking.relevance import rank_window, ranking_keys
 from service.store.digests import list_digests
-from service.store.papers import papers_by_ids, topic_window
+from service.store.papers import Held, papers_by_ids, topic_window
 from service.store.runs import is_sample_data, latest_runs
 from service.store.summaries import TopicSummary, last_updated, match_weeks, newest_match, topic_summaries
 from service.web.cache import PAGE_CACHE_CONTROL, respond_cached
@@ -220,12 +221,13 @@ def load_listing(
     `page_size` papers on page `page` (None: all on one)."""
     runtime = current_runtime()
     with runtime.engine.connect() as conn:
-        window = topic_window(conn, topic.slug, since, until)
+        exemplars = exemplar_papers(conn, topic)
+        keys = ranking_keys(topic, exemplars)
+        window = topic_window(conn, topic.slug, since, until, keys, _held(topic.slug, keys))
         updated = last_updated(conn, topic.slug)
         newest = newest_match(conn, topic.slug)
         weeks = match_weeks(conn, topic.slug)
         sample = is_sample_data(conn)
-        exemplars = exemplar_papers(conn, topic)
     return Listing(
         topic=topic,
         ranked=rank_window(topic, window, exemplars),
@@ -239,6 +241,16 @@ def load_listing(
         page=page,
         page_size=page_size,
     )
+
+
+def _held(slug: str, keys: np.ndarray) -> Held:
+    """The counts this process holds for the topic's ranking keys (kept across changes: after a
+    fetch, only the fetch's papers are read); a new set of keys starts afresh."""
+    held: dict[str, tuple[bytes, Held]] = current_app.extensions.setdefault("paperboy_held_terms", {})
+    signature = keys.tobytes()
+    if slug not in held or held[slug][0] != signature:
+        held[slug] = (signature, {})
+    return held[slug][1]
 
 
 def _load_papers(engine: Engine, paper_ids: list[str]) -> list[Paper]:

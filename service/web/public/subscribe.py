@@ -15,7 +15,7 @@ from flask import Blueprint, render_template, request
 from service.digest.selection import FULL_PER_TOPIC
 from service.model.states import SubscriberStatus
 from service.store import mail_queue, write_transaction
-from service.store.subscribers import lifecycle, records
+from service.store.subscribers import lifecycle, records, votes
 from service.store.subscribers import preferences as preference_store
 from service.web.extensions import csrf, current_runtime
 from service.web.rate_limits import SUBSCRIBE_LIMIT, limiter
@@ -160,7 +160,7 @@ def confirm(token: str):
     )
 
 
-def _subscriber_from(read, token: str):
+def subscriber_from(read, token: str):
     runtime = current_runtime()
     try:
         subscriber_id = read(runtime.config, token)
@@ -176,7 +176,7 @@ def _subscriber_from(read, token: str):
 @blueprint.route("/preferences/<token>", methods=["GET", "POST"])
 def preferences(token: str):
     runtime = current_runtime()
-    subscriber, failure = _subscriber_from(tokens.read_preferences_token, token)
+    subscriber, failure = subscriber_from(tokens.read_preferences_token, token)
     if failure:
         return failure
     error, saved = None, False
@@ -208,6 +208,8 @@ def preferences(token: str):
         error=error,
         saved=saved,
         values=values,
+        votes=_votes(runtime, subscriber.id),
+        token=request.view_args["token"] if request.view_args else "",
         **preference_limits(),
     ), 400 if error else 200
 
@@ -231,8 +233,15 @@ def _save_digest_preferences(runtime, subscriber, values):
         error=error,
         saved=saved,
         values=values,
+        votes=_votes(runtime, subscriber.id),
+        token=request.view_args["token"] if request.view_args else "",
         **preference_limits(),
     ), 400 if error else 200
+
+
+def _votes(runtime, subscriber_id: int) -> list[votes.Vote]:
+    with runtime.engine.connect() as conn:
+        return votes.votes_of(conn, subscriber_id)
 
 
 def preference_limits() -> dict:
@@ -242,7 +251,7 @@ def preference_limits() -> dict:
 
 @blueprint.get("/unsubscribe/<token>")
 def unsubscribe_page(token: str):
-    subscriber, failure = _subscriber_from(tokens.read_unsubscribe_token, token)
+    subscriber, failure = subscriber_from(tokens.read_unsubscribe_token, token)
     if failure:
         return failure
     # A GET only asks: mail scanners open every link in a message.
@@ -253,7 +262,7 @@ def unsubscribe_page(token: str):
 @csrf.exempt
 def unsubscribe(token: str):
     """The form on the confirm page and RFC 8058 one-click POSTs (no cookies, no CSRF token) both land here."""
-    subscriber, failure = _subscriber_from(tokens.read_unsubscribe_token, token)
+    subscriber, failure = subscriber_from(tokens.read_unsubscribe_token, token)
     if failure:
         return failure
     with write_transaction(current_runtime().engine) as conn:
