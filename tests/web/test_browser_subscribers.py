@@ -90,6 +90,6 @@ def test_it_lets_an_admin_import_search_block_and_export(app, live_server, page,
     download.value.save_as(exported)
     table = list(csv.reader(io.StringIO(exported.read_text(encoding="utf-8"))))
     assert table[0][:3] == ["email", "topics", "status"] and len(table) == 202
-    assert ["'=hyperlink@example.org", "testing", "active", "", "", "", ""] in table
-    assert ["reader042@example.org", "vla", "blocked", "", "", "", ""] in table
+    assert ["'=hyperlink@example.org", "testing", "active", "", "", "", "", "yes"] in table
+    assert ["reader042@example.org", "vla", "blocked", "", "", "", "", "yes"] in table
     assert (tmp_path / "blocked.png").stat().st_size > 0
