@@ -139,6 +139,8 @@ def link_topic_papers(conn: Connection, topic: str, paper_ids: list[str], now: d
 
 
 def get_paper(conn: Connection, paper_id: str) -> Paper | None:
+    if "\x00" in paper_id:
+        return None  # no stored id holds a NUL, and PostgreSQL refuses one in a query
     row = conn.execute(select(paper_table).where(paper_table.c.id == paper_id)).mappings().first()
     return paper_from_row(row) if row else None
 
