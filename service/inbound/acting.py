@@ -69,33 +69,29 @@ def handle_message(
     with store.write_transaction(runtime.engine) as conn:
         acts = ACTIONS[reading.kind](conn, reading, now)
         outcome = "; ".join(acts.notes)
-        if acts.erased:
-            message_id = inbound_store.record_message(
-                conn,
-                now,
-                source,
-                reading.kind,
-                outcome,
-                raw,
-                keep=False,
-                subscriber_id=acts.subscriber_id,
-                delivery_id=acts.delivery_id,
-            )
-        else:
-            message_id = inbound_store.record_message(
-                conn,
-                now,
-                source,
-                reading.kind,
-                outcome,
-                raw,
-                mail_from=mail_from,
-                rcpt_to=", ".join(rcpts or []) or None,
-                sender=reading.sender,
-                subject=reading.subject,
-                subscriber_id=acts.subscriber_id,
-                delivery_id=acts.delivery_id,
-            )
+        # Mail about a subscriber who was just erased keeps neither its addresses nor its text.
+        details = (
+            {}
+            if acts.erased
+            else {
+                "mail_from": mail_from,
+                "rcpt_to": ", ".join(rcpts or []) or None,
+                "sender": reading.sender,
+                "subject": reading.subject,
+            }
+        )
+        message_id = inbound_store.record_message(
+            conn,
+            now,
+            source,
+            reading.kind,
+            outcome,
+            raw,
+            subscriber_id=acts.subscriber_id,
+            delivery_id=acts.delivery_id,
+            keep=not acts.erased,
+            **details,
+        )
     log.info(
         "inbound: message %d (%s, %d bytes, from %r): %s: %s",
         message_id,

@@ -4,9 +4,11 @@ and admin sign-in."""
 from __future__ import annotations
 
 import re
+import threading
 
 from werkzeug.security import generate_password_hash
 
+from service.outbound.notices import send_notices
 from service.store.subscribers import admins
 from tests.conftest import NOW
 
@@ -35,3 +37,13 @@ def sign_in(client, email: str = "admin@example.org", password: str = PASSWORD, 
     return client.post(
         "/admin/sign-in", data={"csrf_token": token, "email": email, "password": password, "next": next_url}
     )
+
+
+def mailed_admin_link(app, smtp_server) -> str:
+    """Send what the mail queue holds, as the scheduler does (in a thread of its own: a browser
+    test's event loop runs in this one); the path of the password link in the last mail."""
+    sender = threading.Thread(target=send_notices, args=(app.extensions["paperboy"],))
+    sender.start()
+    sender.join()
+    body = smtp_server.messages[-1].get_body(("plain",)).get_content()
+    return re.search(r"http://paperboy\.test(/admin/password/\S+)", body).group(1)

@@ -3,16 +3,12 @@ the same answer for any address, sign-in history, and removing an admin ends the
 
 from __future__ import annotations
 
-import re
-import threading
-
 import pytest
 from sqlalchemy import select
 
-from service.outbound.notices import send_notices
 from service.store.schema import audit_log
 from service.store.subscribers import admins as admin_store
-from tests.support.forms import PASSWORD, create_admin, csrf_token, sign_in
+from tests.support.forms import PASSWORD, create_admin, csrf_token, mailed_admin_link, sign_in
 
 NEW_PASSWORD = "a long new password"
 
@@ -20,15 +16,6 @@ NEW_PASSWORD = "a long new password"
 @pytest.fixture
 def config(config, smtp_server):
     return config.with_overrides(smtp_url=smtp_server.url)
-
-
-def mailed_link(app, smtp_server) -> str:
-    """Send what the mail queue holds (as the scheduler does, in a thread of its own); the last link."""
-    sender = threading.Thread(target=send_notices, args=(app.extensions["paperboy"],))
-    sender.start()
-    sender.join()
-    body = smtp_server.messages[-1].get_body(("plain",)).get_content()
-    return re.search(r"http://paperboy\.test(/admin/password/\S+)", body).group(1)
 
 
 def set_password(client, link: str, password: str = NEW_PASSWORD):
@@ -44,7 +31,7 @@ def test_an_invited_admin_sets_a_password_once_and_signs_in(app, app_engine, cli
     page = client.get("/admin/admins/").data
     client.post("/admin/admins/invite", data={"csrf_token": csrf_token(page), "email": "New@Example.org"})
     assert b"invited, no password yet" in client.get("/admin/admins/").data
-    link = mailed_link(app, smtp_server)
+    link = mailed_admin_link(app, smtp_server)
     assert smtp_server.messages[-1]["To"] == "new@example.org"
 
     visitor = app.test_client()
@@ -65,7 +52,7 @@ def test_forgot_password_answers_alike_and_its_link_works_once(app, app_engine, 
     unknown = client.post("/admin/forgot", data={"csrf_token": token, "email": "nobody@example.org"})
     assert known.status_code == unknown.status_code == 200
     assert known.data.replace(token.encode(), b"") == unknown.data.replace(token.encode(), b"")
-    link = mailed_link(app, smtp_server)
+    link = mailed_admin_link(app, smtp_server)
     assert len(smtp_server.messages) == 1
 
     signed_in_before = app.test_client()
@@ -82,7 +69,7 @@ def test_it_refuses_short_or_differing_passwords_and_forged_links(app, app_engin
     create_admin(app_engine)
     token = csrf_token(client.get("/admin/forgot").data)
     client.post("/admin/forgot", data={"csrf_token": token, "email": "admin@example.org"})
-    link = mailed_link(app, smtp_server)
+    link = mailed_admin_link(app, smtp_server)
     page = client.get(link)
     short = client.post(link, data={"csrf_token": csrf_token(page.data), "password": "short", "again": "short"})
     assert short.status_code == 400 and b"at least 12 characters" in short.data

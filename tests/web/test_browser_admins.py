@@ -3,13 +3,9 @@ password reset link works once."""
 
 from __future__ import annotations
 
-import re
-import threading
-
 import pytest
 
-from service.outbound.notices import send_notices
-from tests.support.forms import PASSWORD, create_admin
+from tests.support.forms import PASSWORD, create_admin, mailed_admin_link
 
 NEW_PASSWORD = "a long new password"
 
@@ -17,15 +13,6 @@ NEW_PASSWORD = "a long new password"
 @pytest.fixture
 def config(config, smtp_server):
     return config.with_overrides(smtp_url=smtp_server.url)
-
-
-def mailed_link(app, smtp_server) -> str:
-    # The scheduler's job, in a thread of its own: Playwright's event loop runs in this one.
-    sender = threading.Thread(target=send_notices, args=(app.extensions["paperboy"],))
-    sender.start()
-    sender.join()
-    body = smtp_server.messages[-1].get_body(("plain",)).get_content()
-    return re.search(r"http://paperboy\.test(/admin/password/\S+)", body).group(1)
 
 
 def sign_in(page, base, email, password):
@@ -52,7 +39,7 @@ def test_an_invited_admin_sets_a_password_and_signs_in(browser, app, app_engine,
         page.fill("#invite-email", "colleague@example.org")
         page.click('button:has-text("Send the invitation")')
         page.wait_for_selector("text=Invitation queued for colleague@example.org")
-        link = mailed_link(app, smtp_server)
+        link = mailed_admin_link(app, smtp_server)
 
         theirs = invited.new_page()
         theirs.goto(live_server + link)
@@ -78,7 +65,7 @@ def test_a_reset_link_works_once(page, app, app_engine, live_server, smtp_server
     page.fill('input[name="email"]', "admin@example.org")
     page.click('button:has-text("Mail me a link")')
     page.wait_for_selector("text=If that address belongs to an admin")
-    link = mailed_link(app, smtp_server)
+    link = mailed_admin_link(app, smtp_server)
     page.goto(live_server + link)
     choose_password(page, NEW_PASSWORD)
     page.wait_for_selector("h1:has-text('Subscribers')")

@@ -183,7 +183,7 @@ def preferences(token: str):
     with runtime.engine.connect() as conn:
         values = preference_store.get_preferences(conn, subscriber.id)
     if request.method == "POST" and request.form.get("action") == "digest":
-        return _save_digest_preferences(runtime, subscriber, values)
+        return _save_digest_preferences(runtime, token, subscriber, values)
     if request.method == "POST":
         if request.form.get("action") == "leave":
             with write_transaction(runtime.engine) as conn:
@@ -201,20 +201,10 @@ def preferences(token: str):
                 with write_transaction(runtime.engine) as conn:
                     subscriber = lifecycle.change_topics(conn, subscriber.id, topics, _now(), "subscriber")
                 saved = True
-    return render_template(
-        "subscribers/preferences.html",
-        subscriber=subscriber,
-        topics=runtime.topics,
-        error=error,
-        saved=saved,
-        values=values,
-        votes=_votes(runtime, subscriber.id),
-        token=request.view_args["token"] if request.view_args else "",
-        **preference_limits(),
-    ), 400 if error else 200
+    return _preferences_page(runtime, token, subscriber, values, error, saved)
 
 
-def _save_digest_preferences(runtime, subscriber, values):
+def _save_digest_preferences(runtime, token: str, subscriber, values):
     """The digest preferences form: saved, or shown again as typed with what is wrong."""
     error: str | None = None
     saved: bool | str = False
@@ -226,6 +216,13 @@ def _save_digest_preferences(runtime, subscriber, values):
             with runtime.engine.begin() as conn:
                 preference_store.set_preferences(conn, subscriber.id, preferences, _now(), "subscriber")
             values, saved = preferences, "Your email preferences are saved."
+    return _preferences_page(runtime, token, subscriber, values, error, saved)
+
+
+def _preferences_page(runtime, token: str, subscriber, values, error: str | None, saved: bool | str):
+    """The preferences page: topics, digest preferences as stored or typed, and the papers marked."""
+    with runtime.engine.connect() as conn:
+        marked = votes.votes_of(conn, subscriber.id)
     return render_template(
         "subscribers/preferences.html",
         subscriber=subscriber,
@@ -233,15 +230,10 @@ def _save_digest_preferences(runtime, subscriber, values):
         error=error,
         saved=saved,
         values=values,
-        votes=_votes(runtime, subscriber.id),
-        token=request.view_args["token"] if request.view_args else "",
+        votes=marked,
+        token=token,
         **preference_limits(),
     ), 400 if error else 200
-
-
-def _votes(runtime, subscriber_id: int) -> list[votes.Vote]:
-    with runtime.engine.connect() as conn:
-        return votes.votes_of(conn, subscriber_id)
 
 
 def preference_limits() -> dict:
@@ -284,9 +276,13 @@ TOKEN_ENDPOINTS = frozenset(
 )
 
 
+def keep_token_private(response):
+    """No Referer with the token in it, and no cache holding the page."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @blueprint.after_request
 def keep_tokens_private(response):
-    if request.endpoint in TOKEN_ENDPOINTS:
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Cache-Control"] = "no-store"
-    return response
+    return keep_token_private(response) if request.endpoint in TOKEN_ENDPOINTS else response

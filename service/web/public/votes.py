@@ -5,14 +5,18 @@ paper with one button, because mail scanners open every link; only the POST reco
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, redirect, render_template, request
 
+from service.model.paper import Paper
 from service.model.states import SubscriberStatus
 from service.store import write_transaction
 from service.store.papers import get_paper
 from service.store.subscribers import votes
+from service.store.subscribers.records import Subscriber
 from service.web.extensions import current_runtime
-from service.web.public.subscribe import TOKEN_ENDPOINTS, subscriber_from
+from service.web.public.subscribe import keep_token_private, subscriber_from
 from subscribers import tokens
 
 blueprint = Blueprint("votes", __name__)
@@ -21,12 +25,19 @@ KINDS = {"more": votes.MORE, "fewer": votes.FEWER}
 NAMES = {votes.MORE: "More like this", votes.FEWER: "Fewer like this"}
 
 
-def _paper_page(token: str, kind: str, paper_id: str):
+@dataclass(frozen=True)
+class _Asked:
+    subscriber: Subscriber
+    paper: Paper
+    given: int | None  # the reader's vote on the paper before this request
+
+
+def _asked(token: str, kind: str, paper_id: str) -> _Asked | tuple[str, int]:
+    """The reader and paper a vote link names, or the page to answer instead."""
     subscriber, failure = subscriber_from(tokens.read_preferences_token, token)
     if failure:
-        return None, None, failure
-    runtime = current_runtime()
-    with runtime.engine.connect() as conn:
+        return failure
+    with current_runtime().engine.connect() as conn:
         paper = get_paper(conn, paper_id)
         given = votes.vote_of(conn, subscriber.id, paper_id) if paper else None
     if kind not in KINDS or paper is None:
@@ -36,30 +47,38 @@ def _paper_page(token: str, kind: str, paper_id: str):
             text="This link names no paper paperboy holds. Please use the link from your mail.",
             link=None,
         )
-        return None, None, (page, 404)
-    return subscriber, (paper, given), None
+        return page, 404
+    return _Asked(subscriber, paper, given)
+
+
+def _vote_page(asked: _Asked, kind: str, given: int | None, done: str | None = None) -> str:
+    return render_template(
+        "subscribers/vote.html",
+        subscriber=asked.subscriber,
+        paper=asked.paper,
+        kind=kind,
+        label=NAMES[KINDS[kind]],
+        given=given,
+        done=done,
+    )
 
 
 @blueprint.get("/preferences/<token>/<kind>/<path:paper_id>")
 def vote_page(token: str, kind: str, paper_id: str):
-    subscriber, found, failure = _paper_page(token, kind, paper_id)
-    if failure:
-        return failure
-    paper, given = found
-    return render_template(
-        "subscribers/vote.html", subscriber=subscriber, paper=paper, kind=kind, label=NAMES[KINDS[kind]], given=given
-    )
+    asked = _asked(token, kind, paper_id)
+    if not isinstance(asked, _Asked):
+        return asked
+    return _vote_page(asked, kind, asked.given)
 
 
 @blueprint.post("/preferences/<token>/<kind>/<path:paper_id>")
 def vote(token: str, kind: str, paper_id: str):
-    subscriber, found, failure = _paper_page(token, kind, paper_id)
-    if failure:
-        return failure
-    paper, _ = found
+    asked = _asked(token, kind, paper_id)
+    if not isinstance(asked, _Asked):
+        return asked
     runtime = current_runtime()
     undo = request.form.get("action") == "undo"
-    if subscriber.status != SubscriberStatus.ACTIVE and not undo:
+    if asked.subscriber.status != SubscriberStatus.ACTIVE and not undo:
         page = render_template(
             "subscribers/message.html",
             title="Not subscribed",
@@ -69,25 +88,14 @@ def vote(token: str, kind: str, paper_id: str):
         return page, 400
     with write_transaction(runtime.engine) as conn:
         if undo:
-            votes.clear_vote(conn, subscriber.id, paper.id)
+            votes.clear_vote(conn, asked.subscriber.id, asked.paper.id)
         else:
-            votes.record_vote(conn, subscriber.id, paper.id, KINDS[kind], runtime.clock())
+            votes.record_vote(conn, asked.subscriber.id, asked.paper.id, KINDS[kind], runtime.clock())
     if request.form.get("back") == "preferences":
         return redirect(f"/preferences/{token}#votes", code=303)
-    return render_template(
-        "subscribers/vote.html",
-        subscriber=subscriber,
-        paper=paper,
-        kind=kind,
-        label=NAMES[KINDS[kind]],
-        given=None if undo else KINDS[kind],
-        done="undone" if undo else "saved",
-    )
+    return _vote_page(asked, kind, None if undo else KINDS[kind], "undone" if undo else "saved")
 
 
 @blueprint.after_request
 def keep_tokens_private(response):
-    if request.endpoint in TOKEN_ENDPOINTS | {"votes.vote_page", "votes.vote"}:
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Cache-Control"] = "no-store"
-    return response
+    return keep_token_private(response)  # every page of this blueprint has the reader's token in its address
