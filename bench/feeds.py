@@ -138,6 +138,7 @@ def rebuilds(sizes: list[int], runs: int) -> None:
     from datetime import timedelta
 
     from bench.pages import corpus_papers, fill_store, load, spread
+    from service import store
     from service.config import Config
     from service.store.papers import link_topic_papers, upsert_papers
     from service.web import create_app
@@ -158,6 +159,7 @@ def rebuilds(sizes: list[int], runs: int) -> None:
                 with engine.begin() as conn:
                     upsert_papers(conn, fetched, now)
                     link_topic_papers(conn, "bench", [p.id for p in fetched], now)
+                store.update_statistics(engine)  # as `paperboy fetch` does after storing
                 started = time.perf_counter()
                 answer = client.get(FEED_PATH)
                 times.append((time.perf_counter() - started) * 1000)

@@ -92,14 +92,17 @@ def fill_store(url: str, topics: Path, count: int, matched: datetime) -> None:
         with engine.begin() as conn:
             upsert_papers(conn, part, matched)
             link_topic_papers(conn, "bench", [p.id for p in part], matched)
+    store.update_statistics(engine)  # as `paperboy fetch` does after storing
     engine.dispose()
 
 
 def first_pages(sizes: list[int], runs: int) -> None:
     """The first topic page after a fetch, in process, at each size."""
+    from service import store
     from service.config import Config
     from service.store.papers import link_topic_papers, upsert_papers
     from service.web import create_app
+    from service.web.server import settle_heap
 
     results = {}
     for size in sizes:
@@ -119,12 +122,14 @@ def first_pages(sizes: list[int], runs: int) -> None:
             engine = app.extensions["paperboy"].engine
             client = app.test_client()
             client.get(PAGE)  # templates compiled, connections open: a server that has run a while
+            settle_heap()  # as each server process does once its app is loaded
             times, held = [], size
             for run in range(runs):
                 fetched = corpus_papers(20, start=100_000 + run * 20, now=now)
                 with engine.begin() as conn:
                     upsert_papers(conn, fetched, now)
                     link_topic_papers(conn, "bench", [p.id for p in fetched], now)
+                store.update_statistics(engine)
                 held += len(fetched)
                 started = time.perf_counter()
                 answer = client.get(PAGE)

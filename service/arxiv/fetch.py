@@ -157,6 +157,7 @@ def fetch_topics(
     finally:
         if own_client:
             client.close()
+    store.update_statistics(engine)  # a window of thousands is read through the right index
     return FetchReport(results)
 
 

@@ -1,6 +1,7 @@
 """A paper's words as relevance ranking counts them: the stems of its title and abstract, stop
-words left out. Counted once when the paper is stored (service/store/papers.py keeps them), so
-ranking a week of papers reads counts instead of stemming every abstract again."""
+words left out, and each pair of neighbouring stems ("world model"). Counted once when the paper
+is stored (service/store/papers.py keeps them), so ranking a week of papers reads counts instead
+of stemming every abstract again."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from service.model.paper import Paper
 
 WORD = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(STOPWORDS_EN) | {"paper", "papers", "using", "via"}
-# One entry per distinct stem of a paper: the stem's key, then how often it occurs.
+# One entry per distinct term of a paper: the term's key, then how often it occurs.
 ENTRY = np.dtype([("key", "<u8"), ("count", "<u4")])
 
 _stemmer = Stemmer.Stemmer("english")
@@ -29,19 +30,20 @@ logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 @dataclass(frozen=True)
 class Terms:
-    """A paper's stem counts: `length` stems in all, `entries` one per distinct stem (ENTRY)."""
+    """A paper's term counts: `length` terms in all, `entries` one per distinct term (ENTRY); a
+    term is a stem or a pair of stems."""
 
     length: int
     entries: bytes
 
     @classmethod
-    def of(cls, stems: list[str]) -> Terms:
+    def of(cls, terms: list[str]) -> Terms:
         counts: dict[int, int] = {}
-        for stem in stems:
-            key = stem_key(stem)
+        for term in terms:
+            key = stem_key(term)
             counts[key] = counts.get(key, 0) + 1
         entries = np.array(sorted(counts.items()), dtype=ENTRY) if counts else np.zeros(0, dtype=ENTRY)
-        return cls(len(stems), entries.tobytes())
+        return cls(len(terms), entries.tobytes())
 
 
 @dataclass
@@ -64,8 +66,8 @@ class Window:
 
 
 def only(entries: bytes, keys: np.ndarray) -> bytes:
-    """The entries of the stems whose keys are in `keys` (sorted): all that a ranking by those
-    stems reads of a paper."""
+    """The entries of the terms whose keys are in `keys` (sorted): all that a ranking by those
+    terms reads of a paper."""
     found = np.frombuffer(entries, dtype=ENTRY)
     return found[np.isin(found["key"], keys)].tobytes()
 
@@ -80,10 +82,18 @@ def paper_stems(paper: Paper) -> list[str]:
     return stem_words(f"{paper.title}. {paper.abstract}")
 
 
+def with_pairs(stems: list[str]) -> list[str]:
+    """The stems, then each pair of neighbouring stems as one term ("world model"): a paper that
+    names "world models" ranks above one that says "world" and "model" apart (bench/relevance.py
+    measured the pairs' gain on labelled papers, BENCHMARKS.md)."""
+    return stems + [f"{first} {second}" for first, second in zip(stems, stems[1:])]
+
+
 def paper_terms(paper: Paper) -> Terms:
-    return Terms.of(paper_stems(paper))
+    return Terms.of(with_pairs(paper_stems(paper)))
 
 
-def stem_key(stem: str) -> int:
-    """A stem as a 64-bit number, the same in every process (Python's hash() is not)."""
-    return int.from_bytes(hashlib.blake2b(stem.encode(), digest_size=8).digest(), "little")
+def stem_key(term: str) -> int:
+    """A term (a stem or a pair) as a 64-bit number, the same in every process (Python's hash()
+    is not)."""
+    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "little")

@@ -4,7 +4,7 @@ render a Listing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -38,7 +38,7 @@ class Listing:
     (`load`), so a page costs the same however many papers the window holds."""
 
     topic: Topic
-    ranked: list[RankedId]  # every paper of the window, in section order, most relevant first
+    ranked: Sequence[RankedId]  # every paper of the window, in section order, most relevant first
     load: Callable[[list[str]], list[Paper]]  # the stored papers of these ids, in their order
     since: datetime
     until: datetime | None  # None: up to now

@@ -160,6 +160,19 @@ def is_reachable(engine: Engine) -> bool:
         return False
 
 
+def update_statistics(engine: Engine) -> None:
+    """Count again what the query planner knows of the paper tables, after a fetch stored papers.
+    Without counts SQLite reads a topic's window through paper_terms' primary key and then each
+    of its rows instead of the index that holds all the window reads: at 15,000 papers, twice the
+    time (BENCHMARKS.md). Approximate counts (analysis_limit) do, in milliseconds."""
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+        else:
+            conn.exec_driver_sql("ANALYZE paper, paper_terms, topic_paper")
+
+
 def insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:
     """INSERT that skips rows whose unique key exists already, on SQLite and on PostgreSQL."""
     if conn.dialect.name == "postgresql":

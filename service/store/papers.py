@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import String, Text, cast, delete, exists, func, or_, select, type_coerce, update
@@ -258,6 +259,9 @@ def paper_from_row(row: RowMapping) -> Paper:
     return Paper(**{key: row[key] for key in Paper.__dataclass_fields__})
 
 
+# Rows of a topic's window read at a time.
+WINDOW_PART = 2000
+
 # What a process holds of each paper's counts for one set of ranking keys: id -> (version, entries).
 Held = dict[str, tuple[int, bytes]]
 
@@ -294,10 +298,16 @@ def topic_window(
         query = query.where(topic_paper.c.first_matched >= since)
     if until is not None:
         query = query.where(topic_paper.c.first_matched < until)
-    rows = conn.execute(query).all()
-    uncounted = [row[0] for row in rows if row[3] is None]
-    counted = [row for row in rows if row[3] is not None] if uncounted else rows
-    columns = [list(column) for column in zip(*counted, strict=True)] if counted else [[], [], [], [], []]
+    columns: list[list[Any]] = [[], [], [], [], []]
+    # Read in parts: the rows of a window of thousands never live all at once, so they never reach
+    # the garbage collector's oldest generation, whose passes walk the whole heap (BENCHMARKS.md).
+    for part in conn.execute(query).partitions(WINDOW_PART):
+        for column, values in zip(columns, zip(*part, strict=True), strict=True):
+            column.extend(values)
+    uncounted = [paper_id for paper_id, length in zip(columns[0], columns[3], strict=True) if length is None]
+    if uncounted:
+        counted = [row for row in zip(*columns, strict=True) if row[3] is not None]
+        columns = [list(column) for column in zip(*counted, strict=True)] if counted else [[], [], [], [], []]
     if held is not None and keys is not None:
         # The last column holds the papers' versions here: their entries come from `held`.
         columns[4] = _held_entries(conn, columns[0], columns[4], keys, held)

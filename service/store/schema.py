@@ -86,6 +86,9 @@ paper = Table(
     Column("code_urls", JSON, nullable=False),
     Column("project_urls", JSON, nullable=False),
     Column("first_seen", UTC_DATETIME, nullable=False),
+    # What a topic's change stamp reads of its papers (service/store/summaries.py), without
+    # reading their rows, which hold whole abstracts.
+    Index("ix_paper_id_version_updated_published", "id", "version", "updated", "published"),
 )
 
 # What ranking reads of a paper (service/model/terms.py), rewritten with each new version: a
@@ -97,8 +100,17 @@ paper_terms = Table(
     Column("version", Integer, nullable=False),  # the paper's version these counts are of
     Column("published", UTC_DATETIME, nullable=False),  # paper.published, for ties
     Column("linked", Boolean, nullable=False),  # has code or a project page: the first section
-    Column("length", Integer, nullable=False),  # stems in all
-    Column("entries", LargeBinary, nullable=False),  # one (stem key, count) per distinct stem
+    Column("length", Integer, nullable=False),  # terms in all
+    Column("entries", LargeBinary, nullable=False),  # one (term key, count) per distinct term
+    # Everything a window reads but the entries, so that it reads no table rows.
+    Index(
+        "ix_paper_terms_paper_id_version_published_linked_length",
+        "paper_id",
+        "version",
+        "published",
+        "linked",
+        "length",
+    ),
 )
 
 topic_paper = Table(
@@ -110,7 +122,8 @@ topic_paper = Table(
     # paper.published (a paper's v1 date never changes), so that a feed's newest papers come
     # from this index in order, however many papers the topic holds.
     Column("published", UTC_DATETIME),
-    Index("ix_topic_paper_topic_first_matched", "topic", "first_matched"),
+    # A window's papers come from this index alone: their ids are in it.
+    Index("ix_topic_paper_topic_first_matched_paper_id", "topic", "first_matched", "paper_id"),
     Index("ix_topic_paper_topic_published_paper_id", "topic", "published", "paper_id"),
 )
 

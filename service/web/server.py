@@ -5,6 +5,7 @@ idle clients cost sockets, not threads (deploy/nginx.conf in front is still the 
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 
@@ -29,6 +30,16 @@ def check_settings(server) -> None:
         load_config()
     except ConfigError as error:
         raise SystemExit(f"paperboy: {error}") from None
+
+
+def settle_heap(*_hook_arguments: object) -> None:
+    """gunicorn's post_worker_init hook, and the one-process server's start: what a loaded app
+    holds lives as long as the process, so it leaves the garbage collector's view (gc.freeze).
+    The collector's full passes then walk what requests made; otherwise each walks the whole
+    app (about 50 ms on a 2-core machine) whenever a request keeps thousands of objects, as a
+    window's first ranking does (BENCHMARKS.md, "Pages as cheap as feeds")."""
+    gc.collect()
+    gc.freeze()
 
 
 class _Gunicorn(BaseApplication):
@@ -60,6 +71,7 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
         "worker_class": WORKER_CLASS,
         # A worker that stops telling gunicorn's master it is alive for this long is restarted.
         "timeout": 30,
+        "post_worker_init": settle_heap,
     }
     _Gunicorn(app, options).run()
 
@@ -73,6 +85,7 @@ def serve_one_process(server: BufferedServer) -> None:
     """Serve until SIGTERM or Ctrl-C; returns once it has stopped."""
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    settle_heap()
     try:
         while not stopping.is_set():
             server.serve_for(1.0)

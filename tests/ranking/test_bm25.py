@@ -1,4 +1,5 @@
-"""Scores from stored stem counts are bm25s's scores to the bit, on real papers."""
+"""Scores from stored term counts (stems and stem pairs) are bm25s's scores to the bit, on real
+papers."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ import bm25s
 import numpy as np
 from bm25s.tokenization import Tokenized
 
-from service.model.terms import Terms, paper_stems
-from service.ranking.relevance import _bm25, topic_stems
+from service.model.terms import Terms, paper_stems, with_pairs
+from service.ranking.relevance import _bm25, exemplar_query, topic_query
 from tests.ranking.test_relevance import SHIPPED, TESTING, week
 
 
 def bm25s_scores(documents: list[list[str]], queries: list[list[str]]) -> np.ndarray:
-    """The ranking's former scoring: a bm25s index built from the stems at every call."""
+    """The ranking's former scoring: a bm25s index built from the terms at every call."""
     vocab: dict[str, int] = {}
     ids = [[vocab.setdefault(stem, len(vocab)) for stem in stems] for stems in documents]
     scores = np.zeros((len(queries), len(documents)), dtype=np.float64)
@@ -29,11 +30,11 @@ def bm25s_scores(documents: list[list[str]], queries: list[list[str]]) -> np.nda
 
 def test_scores_from_counts_equal_bm25s_scores_exactly():
     papers = week()
-    documents = [paper_stems(paper) for paper in papers]
-    queries = [topic_stems(topic) for topic in [TESTING, *SHIPPED.values()]]
-    queries += [paper_stems(paper) for paper in papers[:5]]  # exemplars query with whole abstracts
+    documents = [with_pairs(paper_stems(paper)) for paper in papers]
+    queries = [topic_query(topic) for topic in [TESTING, *SHIPPED.values()]]
+    queries += [exemplar_query(paper) for paper in papers[:5]]  # exemplars query with whole abstracts
     for chosen in (documents, documents[:7], documents[40:], [[], *documents[:3], []]):
-        terms = [Terms.of(stems) for stems in chosen]
+        terms = [Terms.of(document) for document in chosen]
         ours = _bm25([t.length for t in terms], [t.entries for t in terms], queries)
         assert np.array_equal(ours, bm25s_scores(chosen, queries))
         assert ours.any()
