@@ -2,8 +2,8 @@
 `gunicorn 'service.web:create_app()'`: a bad setting stops it with one line, and workers serve
 as under `paperboy serve`, reading each request whole before a thread takes it."""
 
-from service.web.server import WORKER_CLASS, check_settings, settle_heap  # noqa: F401
+from service.web.server import WORKER_CLASS, check_settings, settle_worker_heap  # noqa: F401
 
 worker_class = WORKER_CLASS
 on_starting = check_settings
-post_worker_init = settle_heap
+post_worker_init = settle_worker_heap

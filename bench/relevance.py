@@ -10,8 +10,8 @@ topics, 3 runs: min / median / max) and the peak memory, each in a fresh process
 
 Exemplars: each topic's topics.toml exemplars (or, when it lists none, its first 3 relevant papers
 by id) are given to the "+ exemplars" methods and left out of that topic's ranked papers for every
-method. The shipped method is BM25 over stems (service/ranking/relevance.py), with the exemplars
-that topics.toml lists; differences are paired against it."""
+method. The shipped method is BM25 over stems and stem pairs (service/ranking/relevance.py), with
+the exemplars that topics.toml lists; differences are paired against it."""
 
 from __future__ import annotations
 

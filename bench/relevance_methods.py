@@ -58,8 +58,9 @@ class Bm25Words:
 
 
 class Shipped:
-    """service/ranking/relevance.py: BM25 over stems (bm25s's sums to the bit), queried with the
-    topic's stems; exemplars add their mean BM25 likeness, scaled to half the best query score."""
+    """service/ranking/relevance.py: BM25 over stems and pairs of neighbouring stems (bm25s's sums
+    to the bit), queried with the topic's stems and pairs; exemplars add their mean BM25 likeness,
+    scaled to half the best query score."""
 
     uses_exemplars = False
 
@@ -77,6 +78,34 @@ class Shipped:
 class ShippedExemplars(Shipped):
     """The shipped ranking given the topic's exemplar papers (as pages rank with topics.toml's)."""
 
+    uses_exemplars = True
+
+
+class Bm25StemsOnly:
+    """The ranking shipped before pairs were counted: the same BM25 and exemplars over stems alone."""
+
+    uses_exemplars = False
+
+    def __init__(self):
+        from service.model.terms import Terms, paper_stems
+        from service.ranking import relevance
+
+        self.terms, self.paper_stems, self.relevance = Terms, paper_stems, relevance
+
+    def scores(self, topic, papers, exemplars=()):
+        r = self.relevance
+        counted = [self.terms.of(self.paper_stems(p)) for p in papers]
+        lengths, entries = [t.length for t in counted], [t.entries for t in counted]
+        scores = r._bm25(lengths, entries, [r.topic_stems(topic)])[0]
+        if self.uses_exemplars and exemplars:
+            likeness = r._bm25(lengths, entries, [self.paper_stems(p) for p in exemplars]).mean(axis=0)
+            scale = scores.max() if scores.max() > 0 else 1.0
+            if likeness.max() > 0:
+                scores = scores + r.EXEMPLAR_WEIGHT * scale * likeness / likeness.max()
+        return list(scores)
+
+
+class Bm25StemsOnlyExemplars(Bm25StemsOnly):
     uses_exemplars = True
 
 
@@ -190,6 +219,8 @@ class WordLlamaExemplars(WordLlama):
 METHODS = {
     "query terms": QueryTerms,
     "bm25s words": Bm25Words,
+    "bm25 over stems (before)": Bm25StemsOnly,
+    "bm25 over stems (before) + exemplars": Bm25StemsOnlyExemplars,
     "bm25 (shipped)": Shipped,
     "bm25 (shipped) + exemplars": ShippedExemplars,
     "tf-idf over stems": TfIdfStems,

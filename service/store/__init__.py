@@ -43,6 +43,7 @@ DatabaseError = SQLAlchemyError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 CONNECT_TIMEOUT = 5  # seconds
+POOL_RECYCLE_SECONDS = 3600
 # How long an SQLite writer waits for another's lock before giving up ("database is locked").
 BUSY_TIMEOUT_MS = 30_000
 # PostgreSQL errors that end a statement without anything being wrong with it: stopped by a
@@ -62,7 +63,9 @@ def connect(url: str) -> Engine:
     # A PostgreSQL host that does not answer fails in seconds, so /healthz says 503 in time.
     connect_args = {"connect_timeout": CONNECT_TIMEOUT} if url.startswith("postgresql") else {}
     try:
-        engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        # Connections are opened again hourly: SQLite reads the planner's statistics
+        # (update_statistics) only when a connection opens.
+        engine = create_engine(url, pool_pre_ping=True, pool_recycle=POOL_RECYCLE_SECONDS, connect_args=connect_args)
     except (SQLAlchemyError, ImportError, ValueError) as error:
         raise StoreError(f"store: cannot use database URL {url!r}: {error}") from None
     if engine.dialect.name == "sqlite":
@@ -164,7 +167,8 @@ def update_statistics(engine: Engine) -> None:
     """Count again what the query planner knows of the paper tables, after a fetch stored papers.
     Without counts SQLite reads a topic's window through paper_terms' primary key and then each
     of its rows instead of the index that holds all the window reads: at 15,000 papers, twice the
-    time (BENCHMARKS.md). Approximate counts (analysis_limit) do, in milliseconds."""
+    time (BENCHMARKS.md). Approximate counts (analysis_limit) do, in milliseconds. A SQLite
+    connection reads them when it opens; the pool opens its connections again hourly."""
     with write_transaction(engine) as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")

@@ -32,14 +32,19 @@ def check_settings(server) -> None:
         raise SystemExit(f"paperboy: {error}") from None
 
 
-def settle_heap(*_hook_arguments: object) -> None:
-    """gunicorn's post_worker_init hook, and the one-process server's start: what a loaded app
-    holds lives as long as the process, so it leaves the garbage collector's view (gc.freeze).
+def settle_heap() -> None:
+    """Once a server process has loaded its app: what the app holds lives as long as the
+    process, so it leaves the garbage collector's view (gc.freeze).
     The collector's full passes then walk what requests made; otherwise each walks the whole
     app (about 50 ms on a 2-core machine) whenever a request keeps thousands of objects, as a
     window's first ranking does (BENCHMARKS.md, "Pages as cheap as feeds")."""
     gc.collect()
     gc.freeze()
+
+
+def settle_worker_heap(_worker: object) -> None:
+    """gunicorn's post_worker_init hook: settle_heap() in each worker once its app is loaded."""
+    settle_heap()
 
 
 class _Gunicorn(BaseApplication):
@@ -71,7 +76,7 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
         "worker_class": WORKER_CLASS,
         # A worker that stops telling gunicorn's master it is alive for this long is restarted.
         "timeout": 30,
-        "post_worker_init": settle_heap,
+        "post_worker_init": settle_worker_heap,
     }
     _Gunicorn(app, options).run()
 

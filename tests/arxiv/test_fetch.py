@@ -8,10 +8,12 @@ from datetime import timedelta
 from urllib.parse import parse_qs
 
 import pytest
+from sqlalchemy import event, text
 from werkzeug import Response
 
 from service.arxiv.client import ArxivClient
 from service.arxiv.fetch import Progress, fetch_topics
+from service.ranking.relevance import ranking_keys
 from service.runtime import Runtime
 from service.store import papers, runs
 from tests.conftest import NOW, data_file
@@ -378,3 +380,33 @@ def test_it_stops_all_topics_when_arxiv_accepts_and_never_answers(config, databa
     assert vla.status == "failed" and vla.unreachable and "timed out" in vla.error
     assert testing.status == "skipped"
     runtime.engine.dispose()
+
+
+def test_after_a_fetch_a_window_is_read_through_indexes_alone(fetch_runtime, httpserver):
+    """A fetch counts what the planner needs (store.update_statistics): without it, SQLite read a
+    window through paper_terms' primary key and then each of its rows. SQLite loads the counts
+    when a connection opens: the pool's connections are opened again."""
+    serve(httpserver, lambda request: paged_responses(dated_entries(250, NEWEST), page_size=100)[start_of(request)])
+    assert run(fetch_runtime, [fetch_runtime.topic("testing")]).exit_code == 0
+    engine = fetch_runtime.engine
+    engine.dispose()
+    statements = []
+    record = lambda conn, cursor, statement, parameters, context, many: statements.append((statement, parameters))  # noqa: E731
+    with engine.connect() as conn:
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            # As pages read it: the papers' entries come apart (held), so the join reads no blobs.
+            keys = ranking_keys(fetch_runtime.topic("testing"))
+            window = papers.topic_window(conn, "testing", NOW - timedelta(days=30), None, keys, {})
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert len(window.ids) == 250
+        (statement, parameters), *_ = [(sql, given) for sql, given in statements if "JOIN" in sql]
+        if engine.dialect.name == "sqlite":
+            plan = " | ".join(row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+            assert plan.count("COVERING INDEX") == 2, plan
+        else:
+            analyzed = conn.execute(
+                text("SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL")
+            ).scalars()
+            assert {"paper", "paper_terms", "topic_paper"} <= set(analyzed)
