@@ -98,3 +98,21 @@ def test_it_stops_the_procfile_gunicorn_on_a_bad_setting_with_one_line(tmp_path)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == "paperboy: PAPERBOY_ARXIV_DELAY: expected a number, got 'abc'"
+
+
+def test_a_worker_takes_its_loaded_app_out_of_the_collectors_full_passes():
+    """gunicorn's post_worker_init hook (paperboy serve and the Procfile's gunicorn.conf.py): a
+    full collection then walks what requests made, not the whole loaded app."""
+    import gc
+
+    from service.web import server
+
+    config = {}
+    exec((Path(__file__).parents[2] / "gunicorn.conf.py").read_text(), config)  # as gunicorn reads it
+    assert config["post_worker_init"] is server.settle_worker_heap
+    gc.unfreeze()
+    try:
+        config["post_worker_init"](object())
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
