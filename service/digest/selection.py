@@ -14,7 +14,7 @@ from functools import cached_property
 
 from service.model.paper import Paper, sections
 from service.model.preferences import LENGTH_FULL, LENGTH_TITLES, DigestPreferences
-from service.model.terms import paper_terms
+from service.model.terms import Terms, paper_terms
 from service.model.topics import Topic
 from service.ranking.reader import PaperVectors, reorder
 from service.ranking.relevance import rank, relevance_scores
@@ -154,6 +154,10 @@ class WeekPapers:
         self._outside_scores: dict[str, dict[str, float]] = {}
         self._suggested: dict[tuple[str, ...], tuple[Pick, ...]] = {}
 
+    @cached_property  # counted once for every topic's suggestions
+    def terms(self) -> dict[str, Terms]:
+        return {paper.id: paper_terms(paper) for paper in self.papers.values()}
+
     @cached_property  # only a send with readers who voted needs it
     def vectors(self) -> PaperVectors:
         return PaperVectors(self.papers.values())
@@ -164,7 +168,7 @@ class WeekPapers:
         found = self._outside_scores.get(topic.slug)
         if found is None:
             papers = list(self.papers.values())
-            scores = relevance_scores(topic, [paper_terms(paper) for paper in papers])
+            scores = relevance_scores(topic, [self.terms[paper.id] for paper in papers])
             own = {ranked.paper.id for ranked in self.ranked[topic.slug]}
             inside = sorted((s for paper, s in zip(papers, scores, strict=True) if paper.id in own), reverse=True)
             bar = inside[len(inside) // 2] if inside else 0.0  # the topic's median paper

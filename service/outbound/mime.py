@@ -70,6 +70,8 @@ class PieceEncoder:
         runs: list[bytes] = []
         found: list[str] = []
         chunks: list[bytes] = []
+        # This message's own links, each encoded once: a reader's vote links repeat one link.
+        own: dict[str, bytes] = {}
         for part in parts:
             if not part:
                 continue
@@ -79,11 +81,10 @@ class PieceEncoder:
                 chunks = []
                 continue
             kept = type(part) is str
-            chunk = self.encoded.get(part) if kept else None
+            encoded = self.encoded if kept else own
+            chunk = encoded.get(part)
             if chunk is None:
-                chunk = encode_piece(part)
-                if kept:
-                    self.encoded[part] = chunk
+                chunk = encoded[part] = encode_piece(part)
             chunks.append(chunk)
         runs.append(b"".join(chunks))
         return runs, found

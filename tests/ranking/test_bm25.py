@@ -43,3 +43,12 @@ def test_scores_from_counts_equal_bm25s_scores_exactly():
 def test_documents_without_words_score_zero():
     empty = Terms.of([])
     assert not _bm25([0, 0], [empty.entries, empty.entries], [["test"]]).any()
+
+
+def test_the_stop_words_are_bm25s_s():
+    """Written out in service/model/terms.py, so that no process loads bm25s (and scipy)."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    from service.model.terms import LUCENE_STOPWORDS
+
+    assert tuple(LUCENE_STOPWORDS) == STOPWORDS_EN
