@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
+from service.arxiv.sample import SAMPLE_SPAN
 from service.model.paper import SECTION_OTHER, SECTION_WITH_LINKS, Paper
 from service.model.terms import paper_stems
 from service.model.topics import Topic
@@ -30,6 +31,14 @@ PAGE_SIZE = 100
 def default_window_start(now: datetime) -> datetime:
     """Midnight UTC seven days before `now`'s day: the start of the default window."""
     return datetime.combine(now.date() - timedelta(days=DEFAULT_DAYS), time(0), tzinfo=now.tzinfo)
+
+
+def window_start(now: datetime, sample: bool) -> datetime:
+    """Where a topic's page and its export start: the default window; while the store holds only
+    the bundled sample, the start of the sample's weeks too, so that a first look shows all of it
+    (week pages show one week each)."""
+    since = default_window_start(now)
+    return since - SAMPLE_SPAN if sample else since
 
 
 @dataclass

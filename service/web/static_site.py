@@ -23,8 +23,9 @@ from service.config import Config
 from service.errors import PaperboyError
 from service.model.text import markdown_text
 from service.model.weeks import week_bounds
-from service.publish.listing import PAGE_SIZE, default_window_start, format_moment
+from service.publish.listing import PAGE_SIZE, format_moment, window_start
 from service.publish.markdown import topic_markdown
+from service.store.runs import is_sample_data
 from service.store.summaries import topic_summaries
 from service.web import create_app
 from service.web.public.pages import load_listing
@@ -88,9 +89,9 @@ def _site_files(app) -> dict[str, bytes]:
     pages: dict[str, tuple[str, str]] = {}  # Markdown path -> (title, Markdown)
     feeds = ["feed.atom", "feeds.opml"]
     with app.test_request_context("/"):
-        since = default_window_start(runtime.clock())
         with runtime.engine.connect() as conn:
             summaries = topic_summaries(conn)
+            since = window_start(runtime.clock(), is_sample_data(conn))
         rows = []
         alternates: dict[str, list[Alternate]] = {"README.md": [ALL_TOPICS_FEED]}
         for topic in runtime.topics:

@@ -328,3 +328,23 @@ def test_it_serves_the_first_page_of_a_long_list_as_markdown(client, app_engine)
         "**Papers 1 to 100 of 250. Pages:** 1 | [2](http://paperboy.test/topics/testing/?page=2)"
         " | [3](http://paperboy.test/topics/testing/?page=3)"
     ) in text
+
+
+def test_an_export_of_the_bundled_sample_shows_all_of_it_as_the_pages_do(config, tmp_path):
+    """While the store holds only the sample, the export's topic files start where the topic
+    pages do, at the sample's first week (they said "Papers found: 0" before)."""
+    from service import store
+    from service.arxiv.sample import load_sample
+    from service.model.topics import load_topics
+
+    shipped = Path(__file__).resolve().parents[2] / "topics.toml"
+    config = config.with_overrides(topics_file=shipped)
+    engine = store.connect(config.database_url)
+    store.migrate(engine)
+    linked = load_sample(engine, load_topics(shipped), NOW)
+    engine.dispose()
+    out = tmp_path / "site"
+    export_site(config, out, clock=lambda: NOW)
+    for slug, count in linked.items():
+        assert count >= 25
+        assert f"**Papers found:** {count}" in (out / "topics" / f"{slug}.md").read_text(), slug

@@ -21,13 +21,12 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
 from service.arxiv.exemplars import exemplar_papers
-from service.arxiv.sample import SAMPLE_SPAN
 from service.model.paper import Paper, paper_links
 from service.model.text import one_line
 from service.model.topics import Topic
 from service.model.weeks import WEEK, week_bounds
 from service.publish.charts import papers_per_week_chart
-from service.publish.listing import DEFAULT_DAYS, PAGE_SIZE, Listing, default_window_start, format_moment, paper_marks
+from service.publish.listing import DEFAULT_DAYS, PAGE_SIZE, Listing, format_moment, paper_marks, window_start
 from service.publish.markdown import topic_markdown
 from service.ranking.relevance import rank_window, ranking_keys
 from service.store.digests import list_digests
@@ -259,16 +258,15 @@ def _load_papers(engine: Engine, paper_ids: list[str]) -> list[Paper]:
 
 
 def _window_start(slug: str, stamp: str) -> datetime:
-    """Midnight seven days ago; while the store holds only the bundled sample, the start of its
-    five weeks too, so that a first look shows all of it (week pages show one week each)."""
+    """Where the topic's page starts (window_start), asking the store whether it holds only the
+    sample once per change of the topic."""
     runtime = current_runtime()
-    since = default_window_start(runtime.clock())
 
     def holds_sample() -> bool:
         with runtime.engine.connect() as conn:
             return is_sample_data(conn)
 
-    return since - SAMPLE_SPAN if render_cache().value(("sample", slug), stamp, holds_sample) else since
+    return window_start(runtime.clock(), render_cache().value(("sample", slug), stamp, holds_sample))
 
 
 def _topic_or_404(slug: str) -> Topic:
