@@ -162,8 +162,14 @@ def _check(runtime: Runtime, topics, days: int | None) -> None:
 @click.pass_obj
 def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     """Serve the web app (gunicorn) on http://HOST:PORT/."""
+    from service.web.server import check_listen
     from service.web.server import serve as serve_app
 
+    try:  # before gunicorn starts: a busy port is one line
+        check_listen(host, port)
+    except OSError as error:
+        click.echo(f"paperboy: serve: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
+        sys.exit(2)
     serve_app(runtime.config, host, port, workers)
 
 

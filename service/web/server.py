@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import signal
+import socket
 import threading
 
 from flask import Flask
@@ -59,6 +60,16 @@ class _Gunicorn(BaseApplication):
 
     def load(self):
         return self.application
+
+
+def check_listen(host: str, port: int) -> None:
+    """Raise OSError when host:port cannot be listened on (in use, no such address): gunicorn
+    would log the failure five times over five seconds, then exit."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        probe.bind((host, port))
+        probe.listen()
 
 
 def serve(config: Config, host: str, port: int, workers: int) -> None:

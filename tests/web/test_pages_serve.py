@@ -116,3 +116,29 @@ def test_a_worker_takes_its_loaded_app_out_of_the_collectors_full_passes():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_it_says_in_one_line_that_the_port_is_in_use(tmp_path, topics_file):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(PAPERBOY), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=30,
+            env={
+                **os.environ,
+                "PAPERBOY_SECRET_KEY": "test",
+                "PAPERBOY_DATABASE_URL": f"sqlite:///{tmp_path}/serve.sqlite3",
+                "PAPERBOY_TOPICS_FILE": str(topics_file),
+            },
+        )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"paperboy: serve: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
