@@ -19,41 +19,13 @@ WORD = re.compile(r"[a-z0-9]+")
 # Lucene's English stop words, as bm25s ships them (the rankings were measured with these;
 # tests/ranking/test_bm25.py keeps the two equal), and four that every abstract says. Written
 # out: importing bm25s for them loads scipy, 12 MB more in every process (the sender: 101 to 89 MB).
-LUCENE_STOPWORDS = [
-    "a",
-    "an",
-    "and",
-    "are",
-    "as",
-    "at",
-    "be",
-    "but",
-    "by",
-    "for",
-    "if",
-    "in",
-    "into",
-    "is",
-    "it",
-    "no",
-    "not",
-    "of",
-    "on",
-    "or",
-    "such",
-    "that",
-    "the",
-    "their",
-    "then",
-    "there",
-    "these",
-    "they",
-    "this",
-    "to",
-    "was",
-    "will",
-    "with",
-]
+# fmt: off
+LUCENE_STOPWORDS = (
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they",
+    "this", "to", "was", "will", "with",
+)
+# fmt: on
 STOPWORDS = frozenset(LUCENE_STOPWORDS) | {"paper", "papers", "using", "via"}
 # One entry per distinct term of a paper: the term's key, then how often it occurs.
 ENTRY = np.dtype([("key", "<u8"), ("count", "<u4")])

@@ -51,4 +51,4 @@ def test_the_stop_words_are_bm25s_s():
 
     from service.model.terms import LUCENE_STOPWORDS
 
-    assert tuple(LUCENE_STOPWORDS) == STOPWORDS_EN
+    assert LUCENE_STOPWORDS == STOPWORDS_EN
