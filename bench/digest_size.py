@@ -30,7 +30,7 @@ def main() -> None:
     from service.digest.selection import FULL_PER_TOPIC, TITLES_PER_TOPIC
     from service.model.preferences import DigestPreferences
     from service.model.topics import load_topics
-    from tests.heavy_week import WEEK, load_heavy_week
+    from tests.support.heavy_week import WEEK, load_heavy_week
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-topic", type=int, default=60)

@@ -40,7 +40,7 @@ HOLIDAYS = {date(2026, 1, 19), date(2026, 1, 20)}
 
 
 def simulation():
-    from tests.arxiv_days import Schedule, Simulation
+    from tests.support.arxiv_days import Schedule, Simulation
 
     sim = Simulation(Schedule(HOLIDAYS), seed=6)
     for query, per_day in TOPICS.values():
@@ -56,9 +56,14 @@ def drive(clock_url: str, times: list[str]) -> None:
     import httpx
 
     import service
-    from service.arxiv.client import ArxivClient
-    from service.arxiv.fetch import Progress, fetch_topics
     from service.config import load_config
+
+    try:
+        from service.arxiv.client import ArxivClient
+        from service.arxiv.fetch import Progress, fetch_topics
+    except ImportError:  # code from before paperboy had one package per part
+        from service.arxiv import ArxivClient
+        from service.fetch import Progress, fetch_topics
     from service.runtime import Runtime
 
     print(f"code: {list(service.__path__)}", file=sys.stderr)
@@ -72,7 +77,7 @@ def drive(clock_url: str, times: list[str]) -> None:
 
 
 def run_strategy(name: str, code: Path, lookback: int | None, sim, workdir: Path) -> dict:
-    from tests.arxiv_days import ArxivDaysServer
+    from tests.support.arxiv_days import ArxivDaysServer
 
     times = [(FIRST + timedelta(days=day)).isoformat() for day in range(DAYS)]
     database = workdir / f"{name.replace(' ', '-')}.sqlite3"
@@ -111,17 +116,27 @@ def run_strategy(name: str, code: Path, lookback: int | None, sim, workdir: Path
 
 
 def measure(sim, database: Path, requests, last: datetime) -> dict:
+    from sqlalchemy import text
+
     from service import store
-    from service.store import papers
 
     engine = store.connect(f"sqlite:///{database}")
     figures = {}
     with engine.connect() as conn:
         for slug, (query, _) in TOPICS.items():
             announced = sim.visible(query, last)
-            held = {p.id: p for p in papers.papers_for_topic(conn, slug)}
+            # In SQL that stores of every version read: the old code's store has another schema.
+            held = dict(
+                conn.execute(
+                    text(
+                        "SELECT paper.id, paper.version FROM paper JOIN topic_paper ON topic_paper.paper_id = paper.id"
+                        " WHERE topic_paper.topic = :slug"
+                    ),
+                    {"slug": slug},
+                ).all()
+            )
             missed = [p for p in announced if p.id not in held]
-            stale = [p for p in announced if p.id in held and held[p.id].version < p.at(last).number]
+            stale = [p for p in announced if p.id in held and held[p.id] < p.at(last).number]
             per_day = Counter(
                 at.date() for at, params in requests if params.get("search_query", "").startswith(f"({query})")
             )

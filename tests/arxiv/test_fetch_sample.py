@@ -35,7 +35,7 @@ def test_it_loads_the_sample_when_arxiv_cannot_be_reached(offline, caplog):
     caplog.set_level("WARNING")
     assert initial_fetch(offline, now=NOW) == 2
     with offline.engine.connect() as conn:
-        assert papers.count_papers(conn) == len(sample_papers()) == 190
+        assert papers.count_papers(conn) == len(sample_papers()) == 184
         assert runs.is_sample_data(conn)
         latest = runs.latest_runs(conn)
     assert {slug: run.status for slug, run in latest.items()} == {"vla": "sample", "testing": "sample"}
@@ -137,7 +137,7 @@ def test_it_keeps_the_sample_of_topics_arxiv_has_not_answered_for(offline, https
     assert initial_fetch(online, now=NOW + timedelta(hours=1)) == 2  # both topics fail on page 2
     assert vla_sample < set(linked(online, "vla"))
     with online.engine.connect() as conn:
-        assert papers.count_papers(conn) == 190 + 100
+        assert papers.count_papers(conn) == 184 + 100
     online.engine.dispose()
 
 
