@@ -1,10 +1,11 @@
 """Inbound mail rate: messages per second through `paperboy inbound` on loopback.
 
-A store with --subscribers active subscribers (each sent a confirmation mail, so their bounces are
-trusted); then --messages messages over --connections SMTP connections, a third each of:
-DSNs naming a subscriber (each marks one bounced), auto-replies (kept, nothing changes), and real
-bounces from flufl.bounce's corpus naming addresses nobody has (logged, nothing changes). Prints the
-rate, the inbound log's counts per kind and how many subscribers ended bounced.
+A store with active subscribers, each with a delivery of last week's digest; then --messages
+messages over --connections SMTP connections, a third each of: DSNs of a subscriber's delivery,
+sent to that delivery's signed VERP address as a relay would (each marks one subscriber bounced),
+auto-replies (kept, nothing changes), and real bounces from flufl.bounce's corpus naming addresses
+nobody has (logged, nothing changes). Before it prints the rate, it checks the work: every DSN's
+subscriber bounced, and the log holds every message by kind.
 
     .venv/bin/python bench/inbound.py [--messages 6000] [--connections 4] [--database-url URL]
 """
@@ -26,10 +27,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from sqlalchemy import select  # noqa: E402
+
 from service import store  # noqa: E402
+from service.config import Config  # noqa: E402
+from service.digest.digest import build_digest, last_complete_week  # noqa: E402
+from service.model.states import InboundKind  # noqa: E402
+from service.model.topics import load_topics  # noqa: E402
+from service.outbound.verp import EnvelopeSenders  # noqa: E402
+from service.store.deliveries import add_deliveries  # noqa: E402
 from service.store.inbound import kind_counts  # noqa: E402
+from service.store.schema import delivery  # noqa: E402
 from service.store.subscribers.imports import ImportRow  # noqa: E402
-from service.store.subscribers.lifecycle import record_confirmation_mailed  # noqa: E402
 from service.store.subscribers.listing import status_counts  # noqa: E402
 from service.store.subscribers.records import subscriber_by_email  # noqa: E402
 from subscribers.imports import import_rows  # noqa: E402
@@ -37,11 +46,12 @@ from tests.support.smtp_server import free_port  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "bounces"
 BOUNCES = "bounces@paperboy.test"
+TOPICS_FILE = Path(tempfile.gettempdir()) / "paperboy-bench-inbound-topics.toml"
 
 
-def dsn(failed: str) -> bytes:
+def dsn(failed: str, to: str) -> bytes:
     return (
-        f"From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: {BOUNCES}\r\n"
+        f"From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: {to}\r\n"
         "Subject: Undelivered Mail Returned to Sender\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
         'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
         f"--B\r\nContent-Type: text/plain\r\n\r\n<{failed}>: unknown user\r\n"
@@ -58,16 +68,21 @@ def auto_reply(n: int) -> bytes:
     ).encode()
 
 
-def prepare(database_url: str, subscribers: int) -> None:
+def prepare(database_url: str, subscribers: int) -> list[int]:
+    """The subscribers, and one delivery of last week's digest each: their ids, reader0 first."""
     now = datetime.now(UTC)
     engine = store.connect(database_url)
     store.migrate(engine)
     with engine.begin() as conn:
         rows = [ImportRow(f"reader{n}@example.org", ["t"], "active") for n in range(subscribers)]
         import_rows(conn, rows, now, "cli")
-        for n in range(subscribers):
-            record_confirmation_mailed(conn, subscriber_by_email(conn, f"reader{n}@example.org").id, now)
+        ids = [subscriber_by_email(conn, f"reader{n}@example.org").id for n in range(subscribers)]
+        digest = build_digest(conn, load_topics(TOPICS_FILE), last_complete_week(now), now)
+        add_deliveries(conn, digest.id, [(subscriber_id, "t") for subscriber_id in ids])
+        query = select(delivery.c.subscriber_id, delivery.c.id).where(delivery.c.digest_id == digest.id)
+        delivery_of = {subscriber_id: delivery_id for subscriber_id, delivery_id in conn.execute(query)}
     engine.dispose()
+    return [delivery_of[subscriber_id] for subscriber_id in ids]
 
 
 def main() -> None:
@@ -81,23 +96,24 @@ def main() -> None:
         for name in ("dsn_01.txt", "postfix_01.txt", "qmail_01.txt", "simple_01.txt")
     ]
     thirds = args.messages // 3
-    messages = (
-        [dsn(f"reader{n}@example.org") for n in range(thirds)]
-        + [auto_reply(n) for n in range(thirds)]
-        + [corpus[n % len(corpus)] for n in range(thirds)]
-    )
 
     with tempfile.TemporaryDirectory() as tmp:
         database_url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
-        topic = '[[topic]]\nslug = "t"\ntitle = "T"\ndescription = "d"\nquery = "all:t"\n'
-        (Path(tmp) / "topics.toml").write_text(topic)
-        prepare(database_url, thirds)
+        TOPICS_FILE.write_text('[[topic]]\nslug = "t"\ntitle = "T"\ndescription = "d"\nquery = "all:t"\n')
+        deliveries = prepare(database_url, thirds)
+        signed = EnvelopeSenders(Config(secret_key="bench", mail_from="news@paperboy.test", bounce_address=BOUNCES))
+        # (envelope recipient, message): a relay mails its report to the delivery's envelope sender.
+        messages = (
+            [(signed.of(d), dsn(f"reader{n}@example.org", signed.of(d))) for n, d in enumerate(deliveries)]
+            + [(BOUNCES, auto_reply(n)) for n in range(thirds)]
+            + [(BOUNCES, corpus[n % len(corpus)]) for n in range(thirds)]
+        )
         port = free_port()
         env = {
             **os.environ,
             "PAPERBOY_DATABASE_URL": database_url,
             "PAPERBOY_SECRET_KEY": "bench",
-            "PAPERBOY_TOPICS_FILE": f"{tmp}/topics.toml",
+            "PAPERBOY_TOPICS_FILE": str(TOPICS_FILE),
             "PAPERBOY_MAIL_FROM": "news@paperboy.test",
             "PAPERBOY_BOUNCE_ADDRESS": BOUNCES,
         }
@@ -120,10 +136,10 @@ def main() -> None:
                         sys.exit(f"bench: paperboy inbound did not start: {Path(tmp, 'inbound.log').read_text()}")
                     time.sleep(0.1)
 
-            def send(share: list[bytes]) -> None:
+            def send(share: list[tuple[str, bytes]]) -> None:
                 with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
-                    for raw in share:
-                        smtp.sendmail("", [BOUNCES], raw)
+                    for to, raw in share:
+                        smtp.sendmail("", [to], raw)
 
             started = time.perf_counter()
             with ThreadPoolExecutor(args.connections) as pool:
@@ -139,6 +155,10 @@ def main() -> None:
             counts = {kind: n for kind, n in kind_counts(conn).items() if n}
             bounced = status_counts(conn)["bounced"]
         engine.dispose()
+    # The work named: every DSN bounced its subscriber, and every message is in the log.
+    expected = {InboundKind.BOUNCE: 2 * thirds, InboundKind.AUTO_REPLY: thirds}
+    if bounced != thirds or counts != expected:
+        sys.exit(f"bench: {bounced} of {thirds} subscribers bounced; inbound log {counts}, expected {expected}")
     print(f"database: {database_url.split(':')[0]}; {len(messages)} messages over {args.connections} connections")
     print(f"inbound rate: {len(messages) / elapsed:.0f} messages/s ({elapsed:.1f} s)")
     print(f"inbound log: {counts}; subscribers bounced: {bounced} of {thirds}")
