@@ -4,7 +4,8 @@ store, on SQLite and (with --postgres) on PostgreSQL. The three jobs run togethe
 round after another for as long as wrk runs, each round with new work: 2,000 new papers from a
 local arXiv stand-in, 50,000 new subscribers, and the digest of one more past week to 5,000
 subscribers. Prints requests per second, p50 and p99 latency and the count of answers that were
-not 2xx/3xx (the target: 0), and how every job of every round ended.
+not 2xx/3xx (the target: 0), and how every job of every round ended; stops first when a job that
+ended well did not do its round's work (as its own summary counts it).
 
     .venv/bin/python bench/load.py [--duration 60] [--postgres postgresql+psycopg://postgres@127.0.0.1/test]
 
@@ -57,6 +58,8 @@ categories = ["cs.XX"]
 """
 PATHS = {"topic page": "/topics/testing/", "feed": "/topics/testing/feed.atom", "search": "/search?q=testing+model"}
 IMPORT_ROWS = 50_000
+FETCHED = 2000  # new papers a round's fetch finds
+READERS = 5000  # subscribers each round's digest goes to
 # Rounds of jobs at most: each sends one more past week, and new paper ids need a month of their own.
 ROUNDS = 12
 
@@ -64,7 +67,7 @@ ROUNDS = 12
 def arxiv_stand_in(now: datetime, round_number: int):
     """A local arXiv answering with 2,000 real entries (rewritten ids and dates), 100 a page; each
     round's ids are new (2601.x, 2602.x, ...)."""
-    return serve(paged_responses(dated_entries(2000, now, prefix=f"{2601 + round_number}"), 100))
+    return serve(paged_responses(dated_entries(FETCHED, now, prefix=f"{2601 + round_number}"), 100))
 
 
 def prepare(url: str, folder: Path, now: datetime) -> list[str]:
@@ -85,7 +88,9 @@ def prepare(url: str, folder: Path, now: datetime) -> list[str]:
             chosen = papers[300 * round_number : 300 * (round_number + 1)]
             link_topic_papers(conn, "testing", [p.id for p in chosen], matched)
             weeks.append(week_of(matched))
-        import_rows(conn, [ImportRow(f"reader{n}@example.org", ["testing"], "active") for n in range(5000)], now, "cli")
+        import_rows(
+            conn, [ImportRow(f"reader{n}@example.org", ["testing"], "active") for n in range(READERS)], now, "cli"
+        )
     engine.dispose()
     return weeks
 
@@ -121,11 +126,22 @@ def wrk(url: str, duration: int, connections: int) -> dict:
 
 
 def run_job(name: str, command: list[str], environ: dict, folder: Path, ended: list) -> None:
-    """Run one job to its end; record its exit code, how long it took and its last line."""
+    """Run one job to its end; record its exit code, how long it took, its last line and whether
+    its output says it did the round's work."""
     start = time.monotonic()
     process = subprocess.run(command, env=environ, cwd=folder, capture_output=True, text=True, timeout=1800)
     last = (process.stdout.strip().splitlines() or process.stderr.strip().splitlines() or [""])[-1][:100]
-    ended.append((name, process.returncode, time.monotonic() - start, last))
+    ended.append((name, process.returncode, time.monotonic() - start, last, did_its_work(name, process.stdout)))
+
+
+def did_its_work(name: str, output: str) -> bool:
+    """The round's work, as the job's own summary counts it: 2,000 new papers over the topics, the
+    50,000 new subscribers, the digest sent to the 5,000 readers."""
+    if name == "fetch":
+        return sum(int(n) for n in re.findall(r"(\d+) new,", output)) == FETCHED
+    if name == "import":
+        return f"imported {IMPORT_ROWS} rows: {IMPORT_ROWS} new" in output
+    return re.search(rf"\b{READERS} sent, 0 failed", output) is not None
 
 
 def run_rounds(
@@ -170,13 +186,16 @@ def run_database(label: str, url: str, duration: int, connections: int) -> None:
             busy = len(ended)  # jobs ended while wrk ran; the round under way still finishes
             stop.set()
             rounds.join()
+    idle = [(job, last) for job, code, _, last, worked in ended if code == 0 and not worked]
+    if idle:
+        sys.exit(f"bench: {label}: a {idle[0][0]} job did not do its round's work: {idle[0][1]}")
     print(f"\n{label}: wrk {connections} connections, {duration} s per path, while the jobs ran")
     print(f"{'path':<12} {'req/s':>8} {'p50':>9} {'p99':>9} {'non-2xx/3xx':>12}  socket errors")
     for name, r in results.items():
         print(f"{name:<12} {r['rps']:>8.1f} {r['p50']:>9} {r['p99']:>9} {r['bad']:>12}  {r['socket']}")
     print(f"{busy} jobs ended while wrk ran, {len(ended)} in all ({len(ended) // 3} rounds)")
     for name in ("fetch", "import", "digest send"):
-        runs = [(code, seconds, last) for job, code, seconds, last in ended if job == name]
+        runs = [(code, seconds, last) for job, code, seconds, last, _ in ended if job == name]
         codes = sorted({code for code, _, _ in runs})
         print(
             f"job {name:<12} {len(runs)} runs, exit codes {codes}, "
