@@ -5,7 +5,7 @@ mean over topics: MAP), with a paired bootstrap of each method's MAP minus the s
 Then per method the import and load time, the time to rank a heavy week (HEAVY_WEEK papers x 5
 topics, 3 runs: min / median / max) and the peak memory, each in a fresh process.
 
-    .venv/bin/pip install -e '.[bench]'    # bm25s ships with paperboy; scikit-learn, wordllama
+    .venv/bin/pip install -e '.[bench]'    # bm25s, scikit-learn, wordllama: candidates paperboy does not ship
     .venv/bin/python bench/relevance.py
 
 Exemplars: each topic's topics.toml exemplars (or, when it lists none, its first 3 relevant papers
