@@ -84,9 +84,10 @@ postlog   unix-dgram n - n - 1 postlogd
 
 class Postfix:
     """A Postfix MTA: accepts mail on 127.0.0.1:port for any user at `local_domain` (delivering to
-    real local users, bouncing the rest), and relays each domain of `routes` to its loopback port."""
+    real local users, bouncing the rest), and relays each domain of `routes` to its loopback port;
+    the addresses in `refuse` it refuses at RCPT TO, as a relay refuses a recipient it knows to be bad."""
 
-    def __init__(self, local_domain: str, routes: dict[str, int]):
+    def __init__(self, local_domain: str, routes: dict[str, int], refuse: tuple[str, ...] = ()):
         require(POSTFIX, "postfix")
         self.port = free_port()
         self.dir = _private_dir("paperboy-postfix-")
@@ -95,6 +96,8 @@ class Postfix:
             (self.dir / name).mkdir()
         shutil.chown(self.dir / "data", "postfix")
         transport = ",".join(f"{domain}=smtp:[127.0.0.1]:{port}" for domain, port in routes.items())
+        refused = ",".join(f"{address}=REJECT" for address in refuse)
+        restrictions = f"smtpd_recipient_restrictions = check_recipient_access inline:{{{refused}}}" if refuse else ""
         (self.config / "main.cf").write_text(f"""\
 compatibility_level = 3.6
 queue_directory = {self.dir}/queue
@@ -115,6 +118,7 @@ alias_maps =
 alias_database =
 smtp_dns_support_level = disabled
 transport_maps = inline:{{{transport}}}
+{restrictions}
 maillog_file = /dev/stdout
 biff = no
 """)

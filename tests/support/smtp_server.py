@@ -17,13 +17,24 @@ def free_port() -> int:
 
 
 class RecordingHandler:
-    """Accepts every message and keeps it. Subclasses override `fault` to refuse some."""
+    """Accepts every message and keeps it. Subclasses override `fault` to refuse some.
+
+    Like the MTAs paperboy sends through (Postfix, Exim, Sendmail), it announces PIPELINING
+    (RFC 2920) unless `pipelining` is False; it reads a group of commands one line at a time."""
+
+    pipelining = True
 
     def __init__(self):
         self.messages: list[EmailMessage] = []
         self.envelopes = []
         self.attempts = 0
         self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     def fault(self, envelope, attempt: int) -> str | None:
         """An SMTP reply such as "421 try later" to refuse this message, or None to accept."""
