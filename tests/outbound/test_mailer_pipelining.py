@@ -80,7 +80,11 @@ class ScriptedServer:
             recipient = command.split(b"<", 1)[1].split(b">", 1)[0].decode()
             replies.append(self.refuse.get(recipient, "250 2.1.5 Ok"))
         valid = replies[0].startswith("250") and any(reply.startswith("250") for reply in replies[1:])
-        replies.append("354 End data with <CR><LF>.<CR><LF>" if valid or self.accept_empty_data else "554 5.5.1 no valid recipients")
+        replies.append(
+            "354 End data with <CR><LF>.<CR><LF>"
+            if valid or self.accept_empty_data
+            else "554 5.5.1 no valid recipients"
+        )
         for reply in replies:
             connection.sendall(reply.encode() + b"\r\n")
             if self.dribble:
