@@ -93,6 +93,25 @@ class _Frame:
     html: list[str]  # literal text and slot names, alternating
     text: list[str]
     topics: tuple[Topic, ...]
+    html_bytes: int  # of the literal text of `html`
+    link_counts: dict[str, int]  # how often each link's slot stands in `html`
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """A piece of a letter rendered once (a paper, a heading), cut at its vote links, each of
+    which points under the reader's preferences link, so a letter joins the cuts around that link."""
+
+    cut: tuple[str, ...]
+    html_bytes: int  # UTF-8, with the slots in place of the vote links
+
+    @classmethod
+    def of(cls, rendered: str) -> _Piece:
+        return cls(tuple(rendered.split(PREFERENCES_SLOT)), len(rendered.encode("utf-8")))
+
+    @property
+    def votes(self) -> int:
+        return len(self.cut) - 1
 
 
 def subject_for(week: str, titles: list[str]) -> str:
@@ -113,14 +132,23 @@ def _split(document: str) -> list[str]:
     return re.split(r"(PBXSLOT[A-Z0-9]+X)", document)
 
 
-def _fill(parts: list[str], values: dict[str, list[str]]) -> list[str]:
-    filled = []
-    for index, part in enumerate(parts):
-        if index % 2:
-            filled += values[part]
+def _assemble(frame: list[str], links: dict[str, Link], pieces: dict[str, list[_Piece]]) -> list[str]:
+    """The frame's literal text with each slot filled, in one pass: a link's slot with the link,
+    any other with its pieces, their vote links pointing under the preferences link."""
+    vote_link = links[PREFERENCES_SLOT]
+    parts: list[str] = []
+    for index, part in enumerate(frame):
+        if not index % 2:
+            parts.append(part)
+        elif part in links:
+            parts.append(links[part])
         else:
-            filled.append(part)
-    return filled
+            for piece in pieces[part]:
+                cut = piece.cut
+                parts.append(cut[0])
+                for rest in cut[1:]:
+                    parts += (vote_link, rest)
+    return parts
 
 
 class LetterWriter:
@@ -134,8 +162,7 @@ class LetterWriter:
         self.browser_url = f"{config.base_url}/digests/{digest.id}"
         self.week_start = week_bounds(digest.week)[0]
         self.frames: OrderedDict[tuple[str, ...], _Frame] = OrderedDict()
-        self.pieces: dict[tuple, str] = {}
-        self.cut_pieces: dict[str, list[str]] = {}
+        self.pieces: dict[tuple, _Piece] = {}
         self.macros = {
             kind: mail_templates.get_template(f"email/digest_papers.{kind}.j2").module for kind in ("html", "txt")
         }
@@ -154,42 +181,24 @@ class LetterWriter:
         if selection.empty:
             return None
         frame = self.frame(tuple(topic_set))
-        values: dict[str, list[str]] = {UNSUBSCRIBE_SLOT: [UNSUBSCRIBE_SLOT], PREFERENCES_SLOT: [PREFERENCES_SLOT]}
-        allowance = LINK_ALLOWANCE
-        if links is not None:
-            values = {UNSUBSCRIBE_SLOT: [Link(links[0])], PREFERENCES_SLOT: [Link(links[1])]}
-            allowance = 0
-        html_values: dict[str, list[str]] = {slot: [Link(escape(url)) for url in urls] for slot, urls in values.items()}
+        urls = dict(zip(SLOTS, links or SLOTS, strict=True))
+        text_links = {slot: Link(url) for slot, url in urls.items()}
+        html_links = {slot: Link(escape(url)) for slot, url in urls.items()}
+        link_bytes = {slot: len(link.encode("utf-8")) for slot, link in html_links.items()}
+        allowance = sum(count * link_bytes[slot] for slot, count in frame.link_counts.items())
+        vote_growth = link_bytes[PREFERENCES_SLOT] - len(PREFERENCES_SLOT)
+        if links is None:  # a preview: every link measured as long as a real one would be
+            allowance, vote_growth = allowance + LINK_ALLOWANCE, VOTE_ALLOWANCE
         for level in range(LEVELS):
             shown = selection if level < 3 else selection.shortened() if level == 3 else selection.counted_only()
-            html_values.update(self._pieces("html", shown, level))
-            html = self._voting(_fill(frame.html, html_values), html_values[PREFERENCES_SLOT][0])
-            # Without links (a preview) every vote link is as long as a real one would be.
-            votes_allowance = 0 if links else sum(part.count(PREFERENCES_SLOT) for part in html) * VOTE_ALLOWANCE
-            if len("".join(html).encode("utf-8")) + allowance + votes_allowance <= HTML_LIMIT:
-                text = _fill(frame.text, {**values, **self._pieces("txt", shown, level)})
-                text = self._voting(text, values[PREFERENCES_SLOT][0])
+            pieces = self._pieces("html", shown, level)
+            size = frame.html_bytes + allowance
+            size += sum(piece.html_bytes + piece.votes * vote_growth for block in pieces.values() for piece in block)
+            if size <= HTML_LIMIT:
+                html = _assemble(frame.html, html_links, pieces)
+                text = _assemble(frame.text, text_links, self._pieces("txt", shown, level))
                 return Letter(frame.subject, html, text, level, shown)
         raise DigestError(f"digest: {self.digest.week} does not fit in {HTML_LIMIT} bytes of HTML even as counts")
-
-    def _voting(self, parts: list[str], link: str) -> list[str]:
-        """`parts` with each piece's vote links pointing under the reader's preferences `link`.
-
-        A piece is cut at its slots once and kept, so every letter shares the cut pieces; a letter
-        made with the slots for links (a shared letter, a preview) gets the slot as a part of its
-        own, which the encoder leaves open for each message to fill."""
-        filled: list[str] = []
-        for part in parts:
-            if isinstance(part, Link) or PREFERENCES_SLOT not in part:
-                filled.append(part)
-                continue
-            cut = self.cut_pieces.get(part)
-            if cut is None:
-                cut = self.cut_pieces[part] = part.split(PREFERENCES_SLOT)
-            filled.append(cut[0])
-            for rest in cut[1:]:
-                filled += (link, rest)
-        return filled
 
     def frame(self, topic_set: tuple[str, ...]) -> _Frame:
         """The MJML frame of a topic set, rendered and minified the first time the set comes up."""
@@ -223,13 +232,16 @@ class LetterWriter:
         for slot in (*SLOTS, INTRO_SLOT, OUTRO_SLOT):
             if slot not in html or slot not in text:
                 raise DigestError(f"digest: the email templates lost the placeholder {slot}")
-        frame = _Frame(subject, _split(html), _split(text), chosen)
+        cut = _split(html)
+        literal = cut[::2]
+        links = {slot: cut[1::2].count(slot) for slot in SLOTS}
+        frame = _Frame(subject, cut, _split(text), chosen, len("".join(literal).encode("utf-8")), links)
         self.frames[topic_set] = frame
         if len(self.frames) > FRAMES_KEPT:
             self.frames.popitem(last=False)
         return frame
 
-    def _pieces(self, kind: str, selection: Selection, level: int) -> dict[str, list[str]]:
+    def _pieces(self, kind: str, selection: Selection, level: int) -> dict[str, list[_Piece]]:
         """The intro and each topic's block of one letter, from pieces rendered once."""
         abstract = ABSTRACTS[min(level, len(ABSTRACTS) - 1)]
         followed_full = level < LEVELS - 1
@@ -261,27 +273,26 @@ class LetterWriter:
             values[_topic_slot(number)] = parts
         return values
 
-    def _paper(self, kind: str, pick, limit: int) -> str:
+    def _paper(self, kind: str, pick, limit: int) -> _Piece:
         key = (kind, "full", pick.paper.id, pick.also_in, pick.followed, pick.matched, pick.because, limit)
         piece = self.pieces.get(key)
         if piece is None:
             abstract = shorten(pick.paper.abstract, limit) if limit else ""
-            piece = self._render(kind, "full", pick, abstract)
-            self.pieces[key] = piece
+            piece = self.pieces[key] = _Piece.of(self._render(kind, "full", pick, abstract))
         return piece
 
-    def _title(self, kind: str, pick) -> str:
+    def _title(self, kind: str, pick) -> _Piece:
         key = (kind, "title_line", pick.paper.id, pick.followed)
         piece = self.pieces.get(key)
         if piece is None:
-            piece = self.pieces[key] = self._render(kind, "title_line", pick)
+            piece = self.pieces[key] = _Piece.of(self._render(kind, "title_line", pick))
         return piece
 
-    def _piece(self, kind: str, macro: str, *args) -> str:
+    def _piece(self, kind: str, macro: str, *args) -> _Piece:
         key = (kind, macro, *(_key(arg) for arg in args))
         piece = self.pieces.get(key)
         if piece is None:
-            piece = self.pieces[key] = self._render(kind, macro, *args)
+            piece = self.pieces[key] = _Piece.of(self._render(kind, macro, *args))
         return piece
 
     def _render(self, kind: str, macro: str, *args) -> str:

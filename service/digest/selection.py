@@ -115,16 +115,6 @@ class _Indexed:
     text: str  # " folded title and abstract ", for phrases
 
 
-def _matches(indexed: _Indexed, keywords: Iterable[str]) -> bool:
-    for keyword in keywords:
-        if " " in keyword:
-            if f" {keyword} " in indexed.text:
-                return True
-        elif keyword in indexed.words:
-            return True
-    return False
-
-
 class WeekPapers:
     """A digest's papers prepared once for selecting per subscriber."""
 
@@ -153,6 +143,8 @@ class WeekPapers:
         self._sets: dict[tuple[str, ...], list[tuple[Topic, list[Pick]]]] = {}
         self._outside_scores: dict[str, dict[str, float]] = {}
         self._suggested: dict[tuple[str, ...], tuple[Pick, ...]] = {}
+        self._matching: dict[tuple[str, ...], frozenset[str]] = {}
+        self._matching_one: dict[str, frozenset[str]] = {}
 
     @cached_property  # counted once for every topic's suggestions
     def terms(self) -> dict[str, Terms]:
@@ -225,8 +217,8 @@ class WeekPapers:
         self, topic_set: tuple[str, ...], preferences: DigestPreferences, votes: ReaderVotes = NO_VOTES
     ) -> Selection:
         """What a subscriber to `topic_set` with `preferences` and `votes` gets this week."""
-        keywords_in = [fold(k) for k in preferences.keywords_in]
-        keywords_out = [fold(k) for k in preferences.keywords_out]
+        excluded = self.matching(preferences.keywords_out)
+        included = self.matching(preferences.keywords_in) if preferences.keywords_in else None
         followed: dict[str, tuple[str, ...]] = {}  # paper id -> followed names on it
         for name in preferences.authors:
             for paper in self.by_author.get(author_key(name), []):
@@ -234,12 +226,11 @@ class WeekPapers:
                 followed[paper.id] = followed.get(paper.id, ()) + (spelled,)
 
         def wanted(paper: Paper) -> bool:
-            indexed = self.index[paper.id]
-            if keywords_out and _matches(indexed, keywords_out):
+            if paper.id in excluded:
                 return False
-            return not keywords_in or paper.id in followed or _matches(indexed, keywords_in)
+            return included is None or paper.id in included or paper.id in followed
 
-        filtered = bool(keywords_in or keywords_out)
+        filtered = bool(preferences.keywords_in or preferences.keywords_out)
 
         full_count, titles_count = _bounds(preferences)
         blocks: list[TopicPicks] = []
@@ -282,6 +273,26 @@ class WeekPapers:
                 pick for pick in self.suggested(topic_set) if pick.paper.id not in in_mail and wanted(pick.paper)
             )
         return Selection(tuple(elsewhere), tuple(blocks), suggested)
+
+    def matching(self, keywords: tuple[str, ...]) -> frozenset[str]:
+        """Ids of the week's papers that one of `keywords` matches (a word of the title or abstract,
+        or a phrase in them), found once for every subscriber who chose the same keywords."""
+        found = self._matching.get(keywords)
+        if found is None:
+            found = self._matching[keywords] = frozenset().union(*(self._matching_keyword(k) for k in keywords))
+        return found
+
+    def _matching_keyword(self, keyword: str) -> frozenset[str]:
+        folded = fold(keyword)
+        found = self._matching_one.get(folded)
+        if found is None:
+            if " " in folded:
+                phrase = f" {folded} "
+                found = frozenset(paper_id for paper_id, indexed in self.index.items() if phrase in indexed.text)
+            else:
+                found = frozenset(paper_id for paper_id, indexed in self.index.items() if folded in indexed.words)
+            self._matching_one[folded] = found
+        return found
 
     def _reordered(self, picks: list[Pick], votes: ReaderVotes) -> list[Pick]:
         """A topic's picks in the reader's own order, each moved up saying why."""

@@ -67,27 +67,37 @@ class PieceEncoder:
     def encode(self, parts: Iterable[str], gaps: Collection[str] = ()) -> tuple[list[bytes], list[str]]:
         """The encoded parts joined into runs, cut at each part named in `gaps` (left out): n + 1
         runs around the n gaps found, in order."""
+        if not gaps:
+            return [self._joined(parts)], []
         runs: list[bytes] = []
         found: list[str] = []
         chunks: list[bytes] = []
-        # This message's own links, each encoded once: a reader's vote links repeat one link.
         own: dict[str, bytes] = {}
         for part in parts:
-            if not part:
-                continue
             if part in gaps:
                 runs.append(b"".join(chunks))
                 found.append(str(part))
                 chunks = []
-                continue
-            kept = type(part) is str
-            encoded = self.encoded if kept else own
-            chunk = encoded.get(part)
-            if chunk is None:
-                chunk = encoded[part] = encode_piece(part)
-            chunks.append(chunk)
+            else:
+                chunks.append(self._encoded(part, own))
         runs.append(b"".join(chunks))
         return runs, found
+
+    def _joined(self, parts: Iterable[str]) -> bytes:
+        """The parts encoded and joined: a dictionary lookup for each part seen before. A letter
+        of its own has some 300 parts, so this loop is the encoder's whole cost."""
+        kept = self.encoded
+        # This message's own links, each encoded once: a reader's vote links repeat one link.
+        own: dict[str, bytes] = {}
+        return b"".join([kept.get(part) or own.get(part) or self._encoded(part, own) for part in parts])
+
+    def _encoded(self, part: str, own: dict[str, bytes]) -> bytes:
+        """A part's encoding, kept for the next message unless the part is a Link (a str subclass)."""
+        encoded = self.encoded if type(part) is str else own
+        chunk = encoded.get(part)
+        if chunk is None:
+            chunk = encoded[part] = encode_piece(part) if part else b""
+        return chunk
 
     def body(
         self, subject: str, text_parts: Iterable[str], html_parts: Iterable[str], gaps: Collection[str] = ()
