@@ -44,6 +44,11 @@ PREFERENCES_SLOT = "PBXSLOTPREFERENCESX"
 SLOTS = (UNSUBSCRIBE_SLOT, PREFERENCES_SLOT)
 INTRO_SLOT = "PBXSLOTINTROX"
 OUTRO_SLOT = "PBXSLOTOUTROX"
+# Text that differs between topic sets of one shape (see LetterWriter._shape).
+SUBJECT_SLOT = "PBXSLOTSUBJECTX"
+PREVIEW_SLOT = "PBXSLOTPREVIEWX"
+NAMED_SLOT = re.compile(r"PBXSLOT(?:SUBJECT|PREVIEW|TITLE[0-9]+)X")
+UNQUOTED_SLOT = re.compile(r"=(PBXSLOT[A-Z0-9]+X)(?=[\s>])")
 # A paper's "More like this" and "Fewer like this" links live under the reader's preferences
 # link (/preferences/<token>/more/<id>), so they need no slot of their own in a paper's piece.
 mail_templates.globals["vote_base"] = PREFERENCES_SLOT
@@ -77,6 +82,7 @@ class Letter:
     text_parts: list[str]
     level: int  # 0: as selected; higher: shortened to stay under HTML_LIMIT
     selection: Selection
+    html_bytes: int  # the length of `html` in UTF-8, as measured against HTML_LIMIT
 
     @property
     def html(self) -> str:
@@ -127,6 +133,10 @@ def _topic_slot(number: int) -> str:
     return f"PBXSLOTTOPIC{number}X"
 
 
+def _title_slot(number: int) -> str:
+    return f"PBXSLOTTITLE{number}X"
+
+
 def _split(document: str) -> list[str]:
     """The document cut at every slot: literal, slot, literal, ..., literal."""
     return re.split(r"(PBXSLOT[A-Z0-9]+X)", document)
@@ -162,6 +172,7 @@ class LetterWriter:
         self.browser_url = f"{config.base_url}/digests/{digest.id}"
         self.week_start = week_bounds(digest.week)[0]
         self.frames: OrderedDict[tuple[str, ...], _Frame] = OrderedDict()
+        self.shapes: dict[tuple[int, tuple[Topic, ...]], str] = {}
         self.pieces: dict[tuple, _Piece] = {}
         self.macros = {
             kind: mail_templates.get_template(f"email/digest_papers.{kind}.j2").module for kind in ("html", "txt")
@@ -185,49 +196,42 @@ class LetterWriter:
         text_links = {slot: Link(url) for slot, url in urls.items()}
         html_links = {slot: Link(escape(url)) for slot, url in urls.items()}
         link_bytes = {slot: len(link.encode("utf-8")) for slot, link in html_links.items()}
-        allowance = sum(count * link_bytes[slot] for slot, count in frame.link_counts.items())
+        frame_bytes = frame.html_bytes + sum(count * link_bytes[slot] for slot, count in frame.link_counts.items())
         vote_growth = link_bytes[PREFERENCES_SLOT] - len(PREFERENCES_SLOT)
-        if links is None:  # a preview: every link measured as long as a real one would be
-            allowance, vote_growth = allowance + LINK_ALLOWANCE, VOTE_ALLOWANCE
         for level in range(LEVELS):
             shown = selection if level < 3 else selection.shortened() if level == 3 else selection.counted_only()
             pieces = self._pieces("html", shown, level)
-            size = frame.html_bytes + allowance
-            size += sum(piece.html_bytes + piece.votes * vote_growth for block in pieces.values() for piece in block)
-            if size <= HTML_LIMIT:
+            html_bytes, vote_links = frame_bytes, 0
+            for block in pieces.values():
+                for piece in block:
+                    html_bytes += piece.html_bytes
+                    vote_links += piece.votes
+            html_bytes += vote_links * vote_growth
+            # Without links (a preview) every link is measured as long as a real one would be.
+            room = 0 if links else LINK_ALLOWANCE + vote_links * VOTE_ALLOWANCE
+            if html_bytes + room <= HTML_LIMIT:
                 html = _assemble(frame.html, html_links, pieces)
                 text = _assemble(frame.text, text_links, self._pieces("txt", shown, level))
-                return Letter(frame.subject, html, text, level, shown)
+                return Letter(frame.subject, html, text, level, shown, html_bytes)
         raise DigestError(f"digest: {self.digest.week} does not fit in {HTML_LIMIT} bytes of HTML even as counts")
 
     def frame(self, topic_set: tuple[str, ...]) -> _Frame:
-        """The MJML frame of a topic set, rendered and minified the first time the set comes up."""
+        """The frame of a topic set, made the first time the set comes up from the MJML of its shape."""
         frame = self.frames.get(topic_set)
         if frame is not None:
             self.frames.move_to_end(topic_set)
             return frame
         chosen = tuple(t for t in self.topics if t.slug in topic_set)
         titles = [t.title for t in chosen]
-        subject = subject_for(self.digest.week, titles)
-        context = {
-            "subject": subject,
-            "week": self.digest.week,
-            "browser_url": self.browser_url,
-            "preview": "New papers this week in " + (", ".join(titles) or "the topics you follow"),
-            "unsubscribe_url": UNSUBSCRIBE_SLOT,
-            "preferences_url": PREFERENCES_SLOT,
-            "intro_slot": INTRO_SLOT,
-            "outro_slot": OUTRO_SLOT,
-            "topic_slots": [(topic, _topic_slot(n)) for n, topic in enumerate(chosen)],
-            "retired_topics": [t for t in self.retired if t.slug in topic_set],
-            "base_url": self.config.base_url,
+        retired = tuple(t for t in self.retired if t.slug in topic_set)
+        named = {
+            SUBJECT_SLOT: subject_for(self.digest.week, titles),
+            PREVIEW_SLOT: "New papers this week in " + (", ".join(titles) or "the topics you follow"),
+            **{_title_slot(n): title for n, title in enumerate(titles)},
         }
-        result = mjml_to_html(mail_templates.get_template("email/digest.mjml.j2").render(context))
-        if result.errors:
-            raise DigestError(f"digest: MJML reported {len(result.errors)} error(s): {result.errors[0]}")
-        html = minify_html.minify(result.html, **MINIFY)
-        for slot in SLOTS:
-            html = html.replace(f"href={slot}>", f'href="{slot}">')
+        # The named slots hold text of the page (the title, the preview, headings): escaped as Jinja would.
+        html = NAMED_SLOT.sub(lambda slot: str(escape(named[slot[0]])), self._shape(len(chosen), retired))
+        context = self._context(named[SUBJECT_SLOT], named[PREVIEW_SLOT], titles, retired)
         text = mail_templates.get_template("email/digest.txt.j2").render(context)
         for slot in (*SLOTS, INTRO_SLOT, OUTRO_SLOT):
             if slot not in html or slot not in text:
@@ -235,11 +239,46 @@ class LetterWriter:
         cut = _split(html)
         literal = cut[::2]
         links = {slot: cut[1::2].count(slot) for slot in SLOTS}
-        frame = _Frame(subject, cut, _split(text), chosen, len("".join(literal).encode("utf-8")), links)
+        frame = _Frame(named[SUBJECT_SLOT], cut, _split(text), chosen, len("".join(literal).encode("utf-8")), links)
         self.frames[topic_set] = frame
         if len(self.frames) > FRAMES_KEPT:
             self.frames.popitem(last=False)
         return frame
+
+    def _shape(self, topics: int, retired: tuple[Topic, ...]) -> str:
+        """The minified MJML frame of `topics` topics with slots for the subject, the preview and the
+        topics' titles: MJML, some 10 ms a frame, runs once for all topic sets of that size."""
+        key = (topics, retired)
+        html = self.shapes.get(key)
+        if html is None:
+            titles = [_title_slot(n) for n in range(topics)]
+            context = self._context(SUBJECT_SLOT, PREVIEW_SLOT, titles, retired)
+            result = mjml_to_html(mail_templates.get_template("email/digest.mjml.j2").render(context))
+            if result.errors:
+                raise DigestError(f"digest: MJML reported {len(result.errors)} error(s): {result.errors[0]}")
+            # A slot alone in an attribute (a link's href; the subject in the body's aria-label)
+            # loses its quotes to the minifier; the text that replaces it needs them.
+            html = UNQUOTED_SLOT.sub(r'="\1"', minify_html.minify(result.html, **MINIFY))
+            for slot in (SUBJECT_SLOT, PREVIEW_SLOT, *titles):
+                if slot not in html:
+                    raise DigestError(f"digest: the email templates lost the placeholder {slot}")
+            self.shapes[key] = html
+        return html
+
+    def _context(self, subject: str, preview: str, titles: list[str], retired: tuple[Topic, ...]) -> dict:
+        return {
+            "subject": subject,
+            "week": self.digest.week,
+            "browser_url": self.browser_url,
+            "preview": preview,
+            "unsubscribe_url": UNSUBSCRIBE_SLOT,
+            "preferences_url": PREFERENCES_SLOT,
+            "intro_slot": INTRO_SLOT,
+            "outro_slot": OUTRO_SLOT,
+            "topic_slots": [(title, _topic_slot(n)) for n, title in enumerate(titles)],
+            "retired_topics": retired,
+            "base_url": self.config.base_url,
+        }
 
     def _pieces(self, kind: str, selection: Selection, level: int) -> dict[str, list[_Piece]]:
         """The intro and each topic's block of one letter, from pieces rendered once."""
@@ -289,7 +328,7 @@ class LetterWriter:
         return piece
 
     def _piece(self, kind: str, macro: str, *args) -> _Piece:
-        key = (kind, macro, *(_key(arg) for arg in args))
+        key = (kind, macro, *map(_key, args))
         piece = self.pieces.get(key)
         if piece is None:
             piece = self.pieces[key] = _Piece.of(self._render(kind, macro, *args))

@@ -167,7 +167,7 @@ class DigestLedger:
         return _Shared(
             self.encoder.body(letter.subject, letter.text_parts, letter.html_parts, SLOTS),
             letter.level,
-            len(html.encode()),
+            letter.html_bytes,
             {slot: html.count(slot) for slot in SLOTS},
         )
 

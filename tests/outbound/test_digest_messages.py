@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
 
-from service.digest.letter import letter_writer
+from service.digest.letter import SLOTS, letter_writer
 from service.model.preferences import DEFAULT, DigestPreferences
 from service.outbound.digests import send_digest
 from service.outbound.verp import delivery_of
@@ -56,3 +56,26 @@ def test_links_made_for_many_subscribers_are_the_links_made_one_by_one(config):
             unsubscribe_url(config, subscriber_id),
             preferences_url(config, subscriber_id),
         )
+
+
+def test_a_letter_is_measured_at_the_size_its_html_has(config):
+    """The clipping check adds up sizes kept per piece; they must add up to the HTML as sent,
+    with links that escaping lengthens (&) and that take several bytes a character."""
+    runtime = runtime_for(config)
+    with runtime.engine.begin() as conn:
+        load_week(conn)
+        add_subscribers(conn, PEOPLE, NOW)
+    queued, _ = send_digest(runtime, WEEK, now=NOW, clock=FakeClock(NOW))
+    with runtime.engine.connect() as conn:
+        writer = letter_writer(conn, runtime.config, queued.digest, runtime.topics)
+    odd = ("https://example.org/unsubscribe/a&b<c", "https://exämple.org/préférences/tök?a=1&b=2")
+    measured = 0
+    for topic_set in (("vla",), ("testing",), ("testing", "vla")):
+        for preferences in (DEFAULT, FRANK, DigestPreferences(length="titles")):
+            for links in (None, SLOTS, odd, MailLinks(runtime.config).of(7)):
+                letter = writer.letter(topic_set, preferences, links)
+                if letter is None:
+                    continue
+                assert letter.html_bytes == len(letter.html.encode("utf-8")), (topic_set, preferences, links)
+                measured += 1
+    assert measured >= 24
