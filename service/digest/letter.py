@@ -1,8 +1,9 @@
 """One subscriber's digest email, HTML and text, never over Gmail's clipping size.
 
-MJML runs once per set of topics and makes a minified frame with slots; each subscriber's papers
-are then filled in from Jinja pieces rendered once per paper, so a send where every subscriber's
-mail differs costs string joins, not MJML. A letter whose HTML would pass HTML_LIMIT is shortened
+MJML runs once per shape of a letter (how many topics, which retired) and makes a minified frame
+with slots: a topic set's subject and titles are filled into it, then each subscriber's links and
+papers, from Jinja pieces rendered once per paper and cut at their vote links. A send where every
+subscriber's mail differs costs one pass of string joins per letter, not MJML. A letter whose HTML would pass HTML_LIMIT is shortened
 step by step (shorter abstracts, no abstracts, titles only, counts only) instead of being clipped.
 """
 
@@ -109,7 +110,7 @@ class _Piece:
     which points under the reader's preferences link, so a letter joins the cuts around that link."""
 
     cut: tuple[str, ...]
-    html_bytes: int  # UTF-8, with the slots in place of the vote links
+    size: int  # bytes in UTF-8, with the slots in place of the vote links
 
     @classmethod
     def of(cls, rendered: str) -> _Piece:
@@ -204,7 +205,7 @@ class LetterWriter:
             html_bytes, vote_links = frame_bytes, 0
             for block in pieces.values():
                 for piece in block:
-                    html_bytes += piece.html_bytes
+                    html_bytes += piece.size
                     vote_links += piece.votes
             html_bytes += vote_links * vote_growth
             # Without links (a preview) every link is measured as long as a real one would be.
