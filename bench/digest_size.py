@@ -1,7 +1,9 @@
 """Digest HTML size in a heavy week: every shipped topic (topics.toml) with 60 papers first
 matched in one week, abstracts of arXiv's maximum length (tests/heavy_week.py). Prints the HTML
 part's size for a subscriber to every topic with each digest length, the shortening level the
-size check chose (0: none), and the time to fill one letter.
+size check chose (0: none), and the time to fill one letter with a keyword filter of its own: each
+filter leaves out one paper of the default letter (by a word only that paper carries), and the
+bench checks that every such letter differs before it prints the time, 3 runs, min / median / max.
 
     python bench/digest_size.py [--per-topic 60] [--topics-file topics.toml]
 """
@@ -9,9 +11,12 @@ size check chose (0: none), and the time to fill one letter.
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,13 +74,45 @@ def main() -> None:
             f"{len(letter.text.encode()):,} | {letter.level} |"
         )
     writer.letter(every, DigestPreferences(keywords_in=("robot",)), links)  # warm the pieces
-    started, cpu, rounds = time.perf_counter(), time.process_time(), 200
-    for n in range(rounds):
-        writer.letter(every, DigestPreferences(keywords_out=(f"word{n}",)), links)
+    filters = own_words([pick.paper for pick in _shown(writer.letter(every, DigestPreferences(), links))])
+    times, cpus = [], []
+    for _ in range(3):
+        bodies = set()
+        started, cpu = time.perf_counter(), time.process_time()
+        for word in filters:
+            letter = writer.letter(every, DigestPreferences(keywords_out=(word,)), links)
+            bodies.add(letter.html)
+        times.append((time.perf_counter() - started) / len(filters) * 1000)
+        cpus.append((time.process_time() - cpu) / len(filters) * 1000)
+        if len(bodies) != len(filters):
+            sys.exit(f"bench: {len(bodies)} distinct letters from {len(filters)} distinct filters")
     print(
-        f"fill one letter (all topics, a distinct keyword filter): "
-        f"{(time.perf_counter() - started) / rounds * 1000:.2f} ms, CPU {(time.process_time() - cpu) / rounds * 1000:.2f} ms"
+        f"fill one letter (all topics, a keyword filter of its own; {len(filters)} distinct letters, checked), "
+        f"3 runs, min / median / max: {spread(times)} ms, CPU {spread(cpus)} ms; "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
+
+
+def _shown(letter) -> list:
+    """The picks a letter shows in full or as a title."""
+    selection = letter.selection
+    picks = [*selection.followed, *selection.suggested]
+    for block in selection.topics:
+        picks += [*block.full, *block.titles]
+    return picks
+
+
+def own_words(papers) -> list[str]:
+    """For each paper a word of its title and abstract that no other of `papers` carries."""
+    from subscribers.preferences import fold
+
+    words = [set(fold(f"{p.title} {p.abstract}").split()) for p in papers]
+    counts = Counter(word for found in words for word in found)
+    return [min(w for w in found if counts[w] == 1) for found in words if any(counts[w] == 1 for w in found)]
+
+
+def spread(values: list[float]) -> str:
+    return " / ".join(f"{v:.2f}" for v in (min(values), statistics.median(values), max(values)))
 
 
 if __name__ == "__main__":
