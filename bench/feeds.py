@@ -4,12 +4,15 @@ bare Flask app under the same gunicorn returning the same bytes from memory. The
 through deploy/nginx.conf's cache in front of paperboy, against nginx serving the same bytes as
 a static file (needs Debian's nginx).
 
-    .venv/bin/python bench/feeds.py [--duration 10]
+    .venv/bin/python bench/feeds.py [--duration 10] [--runs 3]
     .venv/bin/python bench/feeds.py --rebuild 1000,10000,50000 [--runs 3]
 
 The targets: the feed endpoint at 90% or more of the bare-Flask figure; through nginx's cache at
-80% or more of nginx's static file. `--rebuild`: the first feed request after a fetch of 20
-papers, in process, with the topic holding each number of papers: the same at every size."""
+80% or more of nginx's static file. Before it measures, the bench checks each answer it names:
+the feed's bytes, a gzip body for the gzip rows, 304 for the 304 row, an nginx cache HIT with
+paperboy's bytes; each row is run --runs times and printed as min / median / max with the load
+average. `--rebuild`: the first feed request after a fetch of 20 papers, in process, with the
+topic holding each number of papers: the same at every size."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -202,26 +206,67 @@ def main() -> None:
                     ("200 gzip", ["Accept-Encoding: gzip"]),
                     ("304", [f"If-None-Match: {etag}"]),
                 ]
+                for _, headers in modes:
+                    for url in (base, bare_base):
+                        check_answer(url + FEED_PATH, headers, plain.content, gzip_bytes)
                 rows = []
                 for name, headers in modes:
-                    ours = wrk(base + FEED_PATH, args.duration, headers)
-                    theirs = wrk(bare_base + FEED_PATH, args.duration, headers)
-                    rows.append((name, ours, theirs))
+                    runs = [
+                        (
+                            wrk(base + FEED_PATH, args.duration, headers),
+                            wrk(bare_base + FEED_PATH, args.duration, headers),
+                        )
+                        for _ in range(args.runs)
+                    ]
+                    rows.append((name, runs, load()))
             finally:
                 stop(bare)
-            nginx_rows = through_nginx(base, folder, args.duration)
+            nginx_rows = through_nginx(base, folder, args.duration, args.runs, plain.content)
         finally:
             stop(paperboy)
     print(f"feed: {ENTRIES} entries, {len(plain.content)} bytes plain, {len(gzip_bytes)} bytes gzip")
-    print(f"{'response':<10} {'paperboy req/s':>15} {'bare Flask req/s':>17} {'ratio':>7}")
-    for name, ours, theirs in rows:
-        print(f"{name:<10} {ours:>15.0f} {theirs:>17.0f} {ours / theirs:>7.0%}")
-    print(f"{'response':<10} {'nginx cache req/s':>18} {'nginx static req/s':>19} {'ratio':>7}")
-    for name, ours, theirs in nginx_rows:
-        print(f"{name:<10} {ours:>18.0f} {theirs:>19.0f} {ours / theirs:>7.0%}")
+    print("checked first: every answer as named (entries, gzip body, 304), nginx's a cache HIT with paperboy's bytes")
+    print(f"{args.runs} runs of wrk -c16 -t2 -d{args.duration}s per figure, min / median / max:")
+    for name, runs, at in rows:
+        report(name, "paperboy", "bare Flask", runs, at)
+    for name, runs, at in nginx_rows:
+        report(name, "nginx cache", "nginx static", runs, at)
 
 
-def through_nginx(upstream: str, folder: Path, duration: int) -> list[tuple[str, float, float]]:
+def check_answer(url: str, headers: list[str], plain: bytes, gzip_bytes: bytes) -> None:
+    """Stop with one line unless `url` answers as the row named by `headers` says."""
+    fields = {"Accept-Encoding": "identity", **dict(header.split(": ", 1) for header in headers)}
+    with httpx.stream("GET", url, headers=fields) as answer:
+        body = b"".join(answer.iter_raw())
+    if "If-None-Match" in fields:
+        good = answer.status_code == 304
+    elif fields["Accept-Encoding"] == "gzip":
+        good = answer.status_code == 200 and answer.headers.get("Content-Encoding") == "gzip" and body == gzip_bytes
+    else:
+        good = answer.status_code == 200 and body == plain
+    if not good:
+        raise SystemExit(f"bench: {url} with {headers or 'no headers'} answered {answer.status_code}, not the feed")
+
+
+def report(name: str, ours: str, theirs: str, runs: list[tuple[float, float]], at: str) -> None:
+    print(
+        f"  {name:<9} {ours} {spread([r[0] for r in runs])} req/s, {theirs} {spread([r[1] for r in runs])} req/s, "
+        f"ratio {spread([r[0] / r[1] for r in runs], 2)} ({at})"
+    )
+
+
+def spread(values: list[float], digits: int = 0) -> str:
+    return " / ".join(f"{v:,.{digits}f}" for v in (min(values), statistics.median(values), max(values)))
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (5 min {five:.1f})"
+
+
+def through_nginx(
+    upstream: str, folder: Path, duration: int, runs: int, plain: bytes
+) -> list[tuple[str, list[tuple[float, float]], str]]:
     """The feed through deploy/nginx.conf's cache, and the same bytes as nginx's static file."""
     from tests.support.nginx_front import nginx_front
 
@@ -235,14 +280,21 @@ def through_nginx(upstream: str, folder: Path, duration: int) -> list[tuple[str,
     rows = []
     with nginx_front(upstream, folder / "nginx", extra=static) as front:
         for name, headers in (("200 plain", []), ("200 gzip", ["Accept-Encoding: gzip"])):
-            httpx.get(front + FEED_PATH, headers=dict(h.split(": ") for h in headers))  # into the cache
-            rows.append(
+            fields = {"Accept-Encoding": "identity", **dict(h.split(": ") for h in headers)}  # as wrk asks
+            httpx.get(front + FEED_PATH, headers=fields)  # into the cache
+            cached = httpx.get(front + FEED_PATH, headers=fields)
+            if cached.headers.get("X-Cache-Status") != "HIT" or cached.content != plain:
+                raise SystemExit(
+                    f"bench: nginx answered {cached.headers.get('X-Cache-Status')}, not a HIT with the feed"
+                )
+            measured = [
                 (
-                    name,
                     wrk(front + FEED_PATH, duration, headers),
                     wrk(f"http://127.0.0.1:{port}{FEED_PATH}", duration, headers),
                 )
-            )
+                for _ in range(runs)
+            ]
+            rows.append((name, measured, load()))
     return rows
 
 

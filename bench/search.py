@@ -1,12 +1,15 @@
 """Search cost at 50,000 papers on SQLite and (with --postgres) PostgreSQL: a common word with
 thousands of matches, and the 32 one-letter prefixes that took 9.1 s before search was bounded.
-Prints the matches and the median of five runs of each query (search_papers, 50 results).
+Prints the matches and, for each query (search_papers, 50 results), 3 runs of its median over 5
+queries as min / median / max with the load average; before it prints a time it checks the search
+did its work (50 results for the common and the rare word, matches in the thousands).
 
     .venv/bin/python bench/search.py [--papers 50000] [--postgres postgresql+psycopg://postgres@127.0.0.1/test]"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -26,6 +29,7 @@ from service.store.search import POSTGRES_DOCUMENT, SearchTooBroad, search_paper
 from tests.conftest import NOW  # noqa: E402
 from tests.support.topic_data import many_papers  # noqa: E402
 
+RUNS = 3
 QUERIES = {"common word": "learning", "32 prefixes": " ".join(["a*"] * 32), "rare word": "metamorphic"}
 
 
@@ -52,20 +56,25 @@ def run(label: str, url: str, papers: int) -> None:
             conn.exec_driver_sql("ANALYZE paper")
     print(f"\n{label}, {papers} papers")
     for name, query in QUERIES.items():
-        times, found = [], "?"
-        for _ in range(5):
-            with engine.connect() as conn:
-                start = time.perf_counter()
-                try:
-                    found = len(search_papers(conn, query))
-                except SearchTooBroad:
-                    found = "refused (budget)"
-                times.append(time.perf_counter() - start)
+        medians, found = [], "?"
+        for _ in range(RUNS):
+            times = []
+            for _ in range(5):
+                with engine.connect() as conn:
+                    start = time.perf_counter()
+                    try:
+                        found = len(search_papers(conn, query))
+                    except SearchTooBroad:
+                        found = "refused (budget)"
+                    times.append(time.perf_counter() - start)
+            medians.append(statistics.median(times) * 1000)
         with engine.connect() as conn:
             matches = count_matches(conn, query) if name == "common word" else "-"
+        if name != "32 prefixes" and found != 50 or name == "common word" and matches < 1000:
+            sys.exit(f"bench: {name} {query!r} gave {found} results of {matches} matches, not a full page")
         print(
             f"  {name:<12} {query[:24]!r:<28} matches {matches!s:>6}  results {found!s:>4}  "
-            f"median {statistics.median(times) * 1000:.0f} ms"
+            f"{spread(medians)} ms ({load()})"
         )
     if engine.dialect.name == "postgresql":
         print(
@@ -77,6 +86,14 @@ def run(label: str, url: str, papers: int) -> None:
             f"median {recomputed_ms(engine, QUERIES['common word']):.0f} ms"
         )
     engine.dispose()
+
+
+def spread(values: list[float]) -> str:
+    return " / ".join(f"{v:.1f}" for v in (min(values), statistics.median(values), max(values)))
+
+
+def load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f}"
 
 
 def sequential_ms(engine, word: str) -> float:
