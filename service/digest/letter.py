@@ -3,8 +3,9 @@
 MJML runs once per shape of a letter (how many topics, which retired) and makes a minified frame
 with slots: a topic set's subject and titles are filled into it, then each subscriber's links and
 papers, from Jinja pieces rendered once per paper and cut at their vote links. A send where every
-subscriber's mail differs costs one pass of string joins per letter, not MJML. A letter whose HTML would pass HTML_LIMIT is shortened
-step by step (shorter abstracts, no abstracts, titles only, counts only) instead of being clipped.
+subscriber's mail differs costs one pass of string joins per letter, not MJML. A letter whose HTML
+would pass HTML_LIMIT is shortened step by step (shorter abstracts, no abstracts, titles only,
+counts only) instead of being clipped.
 """
 
 from __future__ import annotations
