@@ -11,12 +11,9 @@ bench checks that every such letter differs before it prints the time, 3 runs, m
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +25,8 @@ LENGTHS = ("", "5", "full", "titles")
 
 
 def main() -> None:
+    from bench.figures import load, spread
+    from bench.mailer import own_words
     from service import store
     from service.config import Config
     from service.digest.digest import build_digest
@@ -74,7 +73,9 @@ def main() -> None:
             f"{len(letter.text.encode()):,} | {letter.level} |"
         )
     writer.letter(every, DigestPreferences(keywords_in=("robot",)), links)  # warm the pieces
-    filters = own_words([pick.paper for pick in _shown(writer.letter(every, DigestPreferences(), links))])
+    filters = list(
+        own_words([pick.paper for pick in _shown(writer.letter(every, DigestPreferences(), links))]).values()
+    )
     times, cpus = [], []
     for _ in range(3):
         bodies = set()
@@ -88,8 +89,8 @@ def main() -> None:
             sys.exit(f"bench: {len(bodies)} distinct letters from {len(filters)} distinct filters")
     print(
         f"fill one letter (all topics, a keyword filter of its own; {len(filters)} distinct letters, checked), "
-        f"3 runs, min / median / max: {spread(times)} ms, CPU {spread(cpus)} ms; "
-        f"load average {os.getloadavg()[0]:.2f}"
+        f"3 runs, min / median / max: {spread(times, 2)} ms, CPU {spread(cpus, 2)} ms; "
+        f"{load()}"
     )
 
 
@@ -100,19 +101,6 @@ def _shown(letter) -> list:
     for block in selection.topics:
         picks += [*block.full, *block.titles]
     return picks
-
-
-def own_words(papers) -> list[str]:
-    """For each paper a word of its title and abstract that no other of `papers` carries."""
-    from subscribers.preferences import fold
-
-    words = [set(fold(f"{p.title} {p.abstract}").split()) for p in papers]
-    counts = Counter(word for found in words for word in found)
-    return [min(w for w in found if counts[w] == 1) for found in words if any(counts[w] == 1 for w in found)]
-
-
-def spread(values: list[float]) -> str:
-    return " / ".join(f"{v:.2f}" for v in (min(values), statistics.median(values), max(values)))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.figures import load, spread  # noqa: E402
 from tests.support.smtp_server import free_port  # noqa: E402
 
 SAMPLE = ROOT / "tests" / "data" / "api2026_search_all-testing_100entries.xml"
@@ -141,7 +141,7 @@ def rebuilds(sizes: list[int], runs: int) -> None:
     """The first feed request after a fetch, in process, at each size of the topic."""
     from datetime import timedelta
 
-    from bench.pages import corpus_papers, fill_store, load, spread
+    from bench.pages import corpus_papers, fill_store
     from service import store
     from service.config import Config
     from service.store.papers import link_topic_papers, upsert_papers
@@ -250,18 +250,9 @@ def check_answer(url: str, headers: list[str], plain: bytes, gzip_bytes: bytes) 
 
 def report(name: str, ours: str, theirs: str, runs: list[tuple[float, float]], at: str) -> None:
     print(
-        f"  {name:<9} {ours} {spread([r[0] for r in runs])} req/s, {theirs} {spread([r[1] for r in runs])} req/s, "
+        f"  {name:<9} {ours} {spread([r[0] for r in runs], 0)} req/s, {theirs} {spread([r[1] for r in runs], 0)} req/s, "
         f"ratio {spread([r[0] / r[1] for r in runs], 2)} ({at})"
     )
-
-
-def spread(values: list[float], digits: int = 0) -> str:
-    return " / ".join(f"{v:,.{digits}f}" for v in (min(values), statistics.median(values), max(values)))
-
-
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.1f} (5 min {five:.1f})"
 
 
 def through_nginx(

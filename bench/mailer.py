@@ -27,7 +27,6 @@ import os
 import re
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.figures import spread  # noqa: E402
 from tests.support.smtp_server import free_port  # noqa: E402
 
 TOPICS = 9
@@ -250,10 +250,6 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-def spread(values: list[float], digits: int = 0) -> str:
-    return " / ".join(f"{v:.{digits}f}" for v in (min(values), statistics.median(values), max(values)))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
@@ -330,16 +326,16 @@ def report(args, rounds: list[dict]) -> None:
     )
     print(f"checked: every run's {args.subscribers} messages marked sent and counted by smtp-sink")
     print(f"{len(rounds)} runs, min / median / max:")
-    print(f"  paperboy:    {spread([r['rate'] for r in rounds])} msg/s")
+    print(f"  paperboy:    {spread([r['rate'] for r in rounds], 0)} msg/s")
     print(
-        f"  smtp-source: {spread([r['source_rate'] for r in rounds])} msg/s "
+        f"  smtp-source: {spread([r['source_rate'] for r in rounds], 0)} msg/s "
         f"(smtp-source -s {args.concurrency} -m {args.subscribers} -l {first['mean_message_bytes']} 127.0.0.1:PORT)"
     )
     print(
         f"  ratio:       {spread([r['rate'] / r['source_rate'] for r in rounds], 2)} (each run against its own smtp-source)"
     )
     print(f"  CPU per message (sender process, MJML frames included): {spread([r['cpu_ms'] for r in rounds], 2)} ms")
-    print(f"  peak RSS of the sender: {spread([r['peak_rss_mb'] for r in rounds])} MB")
+    print(f"  peak RSS of the sender: {spread([r['peak_rss_mb'] for r in rounds], 0)} MB")
     print(f"load average (1 min) around the runs: {min(loads):.2f} to {max(loads):.2f} on {os.cpu_count()} CPUs")
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import re
 import shutil
 import statistics
@@ -36,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.figures import load, spread  # noqa: E402
+
 CORPUS = ROOT / "bench" / "corpus_papers.xml.gz"
 TOPICS = """
 [[topic]]
@@ -54,16 +55,6 @@ def require(tool: str, package: str) -> str:
     if found is None:
         raise SystemExit(f"bench: {tool} is missing: apt-get install {package}")
     return found
-
-
-def spread(values: list[float]) -> str:
-    """min / median / max of 3 or more runs."""
-    return f"{min(values):.1f} / {statistics.median(values):.1f} / {max(values):.1f}"
-
-
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.1f} (5 min {five:.1f})"
 
 
 def corpus_papers(count: int, start: int = 0, now: datetime | None = None):

@@ -9,7 +9,6 @@ did its work (50 results for the common and the rare word, matches in the thousa
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -22,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+from bench.figures import load, spread  # noqa: E402
 from bench.scratch import scratch_postgres  # noqa: E402
 from service import store  # noqa: E402
 from service.store.papers import upsert_papers  # noqa: E402
@@ -86,14 +86,6 @@ def run(label: str, url: str, papers: int) -> None:
             f"median {recomputed_ms(engine, QUERIES['common word']):.0f} ms"
         )
     engine.dispose()
-
-
-def spread(values: list[float]) -> str:
-    return " / ".join(f"{v:.1f}" for v in (min(values), statistics.median(values), max(values)))
-
-
-def load() -> str:
-    return f"load average {os.getloadavg()[0]:.1f}"
 
 
 def sequential_ms(engine, word: str) -> float:

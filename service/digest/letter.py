@@ -236,7 +236,7 @@ class LetterWriter:
         context = self._context(named[SUBJECT_SLOT], named[PREVIEW_SLOT], titles, retired)
         text = mail_templates.get_template("email/digest.txt.j2").render(context)
         for slot in (*SLOTS, INTRO_SLOT, OUTRO_SLOT):
-            if slot not in html or slot not in text:
+            if slot not in text:
                 raise DigestError(f"digest: the email templates lost the placeholder {slot}")
         cut = _split(html)
         literal = cut[::2]
@@ -261,7 +261,7 @@ class LetterWriter:
             # A slot alone in an attribute (a link's href; the subject in the body's aria-label)
             # loses its quotes to the minifier; the text that replaces it needs them.
             html = UNQUOTED_SLOT.sub(r'="\1"', minify_html.minify(result.html, **MINIFY))
-            for slot in (SUBJECT_SLOT, PREVIEW_SLOT, *titles):
+            for slot in (*SLOTS, INTRO_SLOT, OUTRO_SLOT, SUBJECT_SLOT, PREVIEW_SLOT, *titles):
                 if slot not in html:
                     raise DigestError(f"digest: the email templates lost the placeholder {slot}")
             self.shapes[key] = html
